@@ -1,0 +1,288 @@
+"""The site configuration: pydantic models, YAML in, errors with field paths and file lines.
+
+The core owns the sections every site has (device, storage, hardware, cameras, signals, loops,
+outputs, serial, plugins, health). Each plugin adds its own section through the
+``roadcam_config_section`` hook; :func:`build_config_model` joins them into one model, so an
+unknown key anywhere is an error that names its path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
+
+from .errors import ConfigError
+
+PIN_PATTERN = r"^(GPIO\d{1,2}|BOARD\d{1,2}|\d{1,2})$"
+
+
+class Section(BaseModel):
+    """Base of every config section: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class DeviceConfig(Section):
+    id: str = Field(title="Device id", description="Unique id of this box, e.g. tn-0042.",
+                    pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
+    site: str = Field(title="Site id", description="Id of the site (intersection or road section).",
+                      pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
+
+
+class StorageConfig(Section):
+    database: Path = Field(Path("/var/lib/roadcam/events.db"), title="Database file",
+                           description="SQLite outbox of events (WAL mode, synchronous=FULL).")
+    evidence_dir: Path = Field(Path("/var/lib/roadcam/evidence"), title="Evidence folder",
+                               description="Evidence files, each named by its sha256.")
+    budget_mb: int = Field(2048, ge=1, title="Disk budget (MiB)",
+                           description="Most space events and evidence may take; only what the "
+                                       "collector confirmed is evicted to stay under it.")
+
+
+class Calibration(Section):
+    image_points: list[tuple[float, float]] = Field(
+        title="Image points", description="At least 4 pixel positions (x, y) of marks on the road.",
+        min_length=4)
+    road_points: list[tuple[float, float]] = Field(
+        title="Road points", description="The same marks on the road plane, in metres (x across, y along).",
+        min_length=4)
+
+    @model_validator(mode="after")
+    def _same_length(self):
+        if len(self.image_points) != len(self.road_points):
+            raise ValueError("image_points and road_points must list the same number of points")
+        return self
+
+
+class Picamera2Source(Section):
+    type: Literal["picamera2"] = Field(title="Type", description="Raspberry Pi camera via picamera2.")
+    index: int = Field(0, ge=0, title="Camera index", description="Which CSI camera (0 or 1).")
+    width: int = Field(1920, ge=64, title="Width", description="Frame width in pixels.")
+    height: int = Field(1080, ge=64, title="Height", description="Frame height in pixels.")
+    fps: float = Field(25.0, gt=0, le=120, title="Frame rate", description="Frames per second.")
+
+
+class OpenCVSource(Section):
+    type: Literal["opencv"] = Field(title="Type", description="RTSP/HTTP stream, USB camera or video file via OpenCV.")
+    url: str = Field(title="Source", description="rtsp://… or http://… URL, /dev/videoN, a device "
+                                                "number, or a video file path.")
+    fps: float | None = Field(None, gt=0, le=120, title="Frame rate",
+                              description="Frames per second to request; the source's own when unset.")
+    timeout_s: float = Field(5.0, gt=0, title="Open timeout (s)",
+                             description="How long to wait for the first frame before giving up.")
+
+
+class SimSource(Section):
+    type: Literal["sim"] = Field(title="Type", description="Frames from the simulated road "
+                                                          "(only under `roadcam simulate`).")
+
+
+CameraSource = Annotated[Union[Picamera2Source, OpenCVSource, SimSource], Field(discriminator="type")]
+
+
+class CameraConfig(Section):
+    name: str = Field(title="Camera name", description="Short unique name, e.g. north-approach.",
+                      pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")
+    source: CameraSource = Field(title="Source", description="Where frames come from; keyed on `type`.")
+    calibration: Calibration | None = Field(None, title="Calibration",
+                                            description="Image-to-road point pairs (homography).")
+    queue_frames: int = Field(2, ge=1, le=32, title="Frame queue",
+                              description="Frames buffered between capture and analysis; a live "
+                                          "camera drops the oldest beyond this.")
+
+
+class GpioConfig(Section):
+    pin_factory: str = Field("lgpio", title="Pin factory",
+                             description="gpiozero pin factory: lgpio, rpigpio, pigpio, native, "
+                                         "or mock (bench without hardware).")
+
+
+class LampConfig(Section):
+    head: str = Field(title="Signal head", description="Name of the head, e.g. main-straight.")
+    red: str = Field(title="Red sense pin", description="GPIO pin sensing the red lamp, e.g. GPIO17.",
+                     pattern=PIN_PATTERN)
+    amber: str = Field(title="Amber sense pin", description="GPIO pin sensing the amber lamp.",
+                       pattern=PIN_PATTERN)
+    green: str = Field(title="Green sense pin", description="GPIO pin sensing the green lamp.",
+                       pattern=PIN_PATTERN)
+    active_high: bool = Field(True, title="Active high",
+                              description="True when a lit lamp drives the pin high.")
+
+
+class LoopConfig(Section):
+    name: str = Field(title="Loop name", description="Unique name, e.g. lane1-entry.")
+    pin: str = Field(title="Pin", description="GPIO pin of the loop detector output.", pattern=PIN_PATTERN)
+    lane: int = Field(1, ge=1, title="Lane", description="Lane number, 1 = kerbside.")
+    position_m: float = Field(0.0, title="Position (m)",
+                              description="Leading edge of the loop along the road, from the stop line.")
+    length_m: float = Field(2.0, gt=0, title="Length (m)", description="Loop length along the road.")
+    active_high: bool = Field(False, title="Active high",
+                              description="False for the usual open-collector detector output "
+                                          "(pulled low while occupied).")
+
+
+class OutputConfig(Section):
+    name: str = Field(title="Output name", description="e.g. flash or status-lamp.")
+    pin: str = Field(title="Pin", description="GPIO pin driving the output.", pattern=PIN_PATTERN)
+    active_high: bool = Field(True, title="Active high", description="True when on means high.")
+
+
+class SerialConfig(Section):
+    name: str = Field(title="Link name", description="e.g. signal-controller.")
+    port: str = Field(title="Port", description="Device path (/dev/ttyUSB0) or pyserial URL (loop://).")
+    baudrate: int = Field(9600, gt=0, title="Baud rate", description="Bits per second.")
+
+
+class PluginsConfig(Section):
+    disabled: list[str] = Field(default_factory=list, title="Disabled plugins",
+                                description="Names of plugins not to load (built-in or entry point).")
+
+
+class HealthConfig(Section):
+    interval_s: float = Field(60.0, gt=0, title="Health interval (s)",
+                              description="How often a health event is stored.")
+
+
+class CoreConfig(Section):
+    """The sections every site has; plugins add theirs next to these."""
+
+    device: DeviceConfig = Field(title="Device", description="Identity of this box.")
+    storage: StorageConfig = Field(default_factory=StorageConfig, title="Storage",
+                                   description="Where events and evidence are kept.")
+    gpio: GpioConfig = Field(default_factory=GpioConfig, title="GPIO", description="Pin access.")
+    cameras: list[CameraConfig] = Field(default_factory=list, title="Cameras",
+                                        description="Cameras this box watches.")
+    signals: list[LampConfig] = Field(default_factory=list, title="Signal heads",
+                                      description="Lamp-sense inputs per signal head.")
+    loops: list[LoopConfig] = Field(default_factory=list, title="Induction loops",
+                                    description="Loop detector inputs.")
+    outputs: list[OutputConfig] = Field(default_factory=list, title="Outputs",
+                                        description="Digital outputs (flash trigger, relays).")
+    serial: list[SerialConfig] = Field(default_factory=list, title="Serial links",
+                                       description="Serial devices (controller, radar).")
+    plugins: PluginsConfig = Field(default_factory=PluginsConfig, title="Plugins",
+                                   description="Which plugins run.")
+    health: HealthConfig = Field(default_factory=HealthConfig, title="Health",
+                                 description="Health reporting.")
+
+    @field_validator("cameras", "signals", "loops", "outputs", "serial")
+    @classmethod
+    def _unique_names(cls, items):
+        names = [getattr(item, "name", None) or getattr(item, "head") for item in items]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"names must be unique; repeated: {', '.join(duplicates)}")
+        return items
+
+    @model_validator(mode="after")
+    def _pins_used_once(self):
+        owners: dict[str, str] = {}
+        for kind, items in (("signals", self.signals), ("loops", self.loops), ("outputs", self.outputs)):
+            for item in items:
+                pins = [item.red, item.amber, item.green] if kind == "signals" else [item.pin]
+                for pin in pins:
+                    key = _pin_key(pin)
+                    label = f"{kind}[{getattr(item, 'name', None) or item.head}]"
+                    if key in owners and owners[key] != label:
+                        raise ValueError(f"pin {pin} is used by both {owners[key]} and {label}")
+                    owners[key] = label
+        return self
+
+    def section(self, name: str) -> Any:
+        """A plugin's validated section by name."""
+        return getattr(self, name)
+
+
+def _pin_key(pin: str) -> str:
+    return pin if pin.startswith("BOARD") else "GPIO" + pin.removeprefix("GPIO")
+
+
+def build_config_model(sections: dict[str, type[BaseModel]]) -> type[CoreConfig]:
+    """The full site-config model: the core sections plus one optional field per plugin section."""
+    clashes = set(sections) & set(CoreConfig.model_fields)
+    if clashes:
+        raise ConfigError(f"plugin config sections clash with core sections: {sorted(clashes)}")
+    fields = {
+        name: (model, Field(default_factory=model, title=model.__name__,
+                            description=(model.__doc__ or name).strip().splitlines()[0]))
+        for name, model in sections.items()
+    }
+    return create_model("SiteConfig", __base__=CoreConfig, **fields)
+
+
+def load_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
+    """Read a YAML file: its data and its node tree (for line numbers). Errors name the line."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{where}: not valid YAML: {problem}") from None
+    return data, node
+
+
+def validate_config(model: type[CoreConfig], data: Any, node: yaml.Node | None = None,
+                    source: str = "config") -> CoreConfig:
+    """Validate data against the site model; on failure raise ConfigError listing every problem
+    as ``source:line: field.path: message``."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the config must be a mapping of sections (device:, cameras:, …)")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            loc = [part for part in error["loc"]]
+            line = _line_of(node, loc)
+            where = f"{source}:{line}" if line else source
+            problems.append(f"{where}: {_dotted(loc) or '(top)'}: {_explain(error)}")
+        raise ConfigError(f"{source}: {len(problems)} problem(s) in the config", problems) from None
+
+
+def _dotted(loc: list) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _explain(error: dict) -> str:
+    if error["type"] == "extra_forbidden":
+        return "unknown key (check its spelling and indentation)"
+    if error["type"] == "missing":
+        return "required field is missing"
+    message = error["msg"]
+    if "input" in error and error["type"] not in ("union_tag_invalid",) and not isinstance(error["input"], (dict, list)):
+        message += f" (got {error['input']!r})"
+    return message
+
+
+def _line_of(node: yaml.Node | None, loc: list) -> int | None:
+    """Line (1-based) of the deepest YAML key or item the error path reaches.
+
+    A path part that is not in the file (a missing field, a union tag) keeps the line reached so
+    far, which is the mapping the field belongs in.
+    """
+    if node is None:
+        return None
+    line = node.start_mark.line + 1
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next(((k, v) for k, v in node.value if k.value == part), None)
+            if match:
+                line, node = match[0].start_mark.line + 1, match[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+    return line

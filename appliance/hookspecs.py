@@ -1,0 +1,102 @@
+"""Every hook a roadcam plugin can implement. Each spec's docstring is its documentation.
+
+Rules: hooks are called with keyword arguments only; every name starts with ``roadcam_``;
+``firstresult`` is used only where one answer settles the call. All hooks except
+``roadcam_event`` run on the analysis thread, so plugins never race each other; a plugin that
+keeps state is a class instance registered from ``roadcam_configure``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and readers only
+    from hal.base import Frame
+
+    from .events import Event, EventDraft
+    from .geometry import RoadGeometry
+    from .runtime import Appliance, SignalView
+    from .tracking import Detection, Track
+
+PROJECT = "roadcam"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def roadcam_config_section() -> tuple[str, type] | None:
+    """Return ``(section_name, pydantic_model)`` for the plugin's own part of the site config.
+
+    The model should use ``extra="forbid"`` and give every field a title and description. The
+    validated section is available as ``appliance.config.section(section_name)``. Every field
+    must have a default, so a site config may leave the section out.
+    """
+
+
+@hookspec
+def roadcam_configure(appliance: Appliance) -> None:
+    """Called once the config is valid and the store is open, before the first frame.
+
+    Read your config section, build your state, and register stateful helpers with
+    ``appliance.plugin_manager.register(obj)``.
+    """
+
+
+@hookspec
+def roadcam_unconfigure(appliance: Appliance) -> None:
+    """Called once on shutdown after the last frame; release what ``roadcam_configure`` took."""
+
+
+@hookspec
+def roadcam_detect(frame: Frame, geometry: RoadGeometry | None) -> list[Detection]:
+    """Find objects in one frame. Every detector's list is merged before tracking.
+
+    ``geometry`` maps the camera's pixels to road metres (None when the camera is not
+    calibrated). Return an empty list when nothing is there.
+    """
+
+
+@hookspec
+def roadcam_analyze(frame: Frame, tracks: list[Track], signals: dict[str, SignalView]) -> list[EventDraft]:
+    """Look at one frame after tracking and return the events it shows (may be empty).
+
+    ``tracks`` are the camera's live tracks updated with this frame; ``signals`` maps each
+    signal head to its state and the time it entered that state.
+    """
+
+
+@hookspec
+def roadcam_track_finished(track: Track) -> list[EventDraft]:
+    """A track has left the view (or was lost for good). Return its final events, if any."""
+
+
+@hookspec
+def roadcam_signal_changed(head: str, state: str, time_ns: int) -> list[EventDraft]:
+    """A signal head changed state at ``time_ns`` (UTC ns from the lamp edge). May return events."""
+
+
+@hookspec
+def roadcam_loop_changed(loop: str, occupied: bool, time_ns: int) -> list[EventDraft]:
+    """An induction loop changed at ``time_ns`` (UTC ns from the pin's edge tick). May return events."""
+
+
+@hookspec
+def roadcam_collect_health(appliance: Appliance) -> dict[str, Any]:
+    """Return health figures as ``{section: figures}``; all answers are merged into a ``health``
+    event."""
+
+
+@hookspec(firstresult=True)
+def roadcam_command(name: str, payload: dict[str, Any]) -> dict[str, Any] | None:
+    """Handle a command for the device. Return its result when the command is yours, else None.
+
+    The first plugin that returns a result settles the call.
+    """
+
+
+@hookspec
+def roadcam_event(event: Event) -> None:
+    """An event has been committed to the store. Observers only: runs on the thread that stored
+    it, must be quick and must not raise."""

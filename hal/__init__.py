@@ -1,0 +1,1 @@
+"""The hardware boundary. Nothing outside ``hal`` imports gpiozero, pyserial or picamera2."""
