@@ -1,0 +1,1 @@
+"""roadcam's built-in plugins, one package per capability, each owning its config section."""

@@ -1,0 +1,188 @@
+"""The ``roadcam`` command.
+
+    roadcam run --config FILE                 run the appliance on real (or mock) hardware
+    roadcam simulate --scenario NAME|FILE     run it against the simulated road and score it
+    roadcam config check FILE                 validate a site config, every error with its line
+    roadcam config example                    print the example site config
+    roadcam events [--config FILE | --database FILE] [--follow]   what is in the store
+
+Every expected failure prints one clear message and exits non-zero (2 for bad input, 1 for
+a run that failed); a traceback means a bug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from importlib import resources
+from pathlib import Path
+
+from .errors import ConfigError, RoadcamError
+
+log = logging.getLogger("roadcam")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        return args.handler(args)
+    except ConfigError as exc:
+        print(f"roadcam: {exc}", file=sys.stderr)
+        for problem in exc.problems if exc.problems != [str(exc)] else []:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    except RoadcamError as exc:
+        print(f"roadcam: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="roadcam", description="Firmware for a roadside camera site.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run the appliance")
+    run.add_argument("--config", required=True, type=Path, help="site config YAML")
+    run.set_defaults(handler=_run)
+
+    simulate = commands.add_parser("simulate", help="run against the simulated road and print the score")
+    simulate.add_argument("--scenario", required=True, help="scenario file, or the name of a shipped one")
+    simulate.add_argument("--speed", type=float, default=0.0,
+                          help="replay speed: 1 = real time, 0 = as fast as possible (default)")
+    simulate.add_argument("--out", type=Path, default=Path("out/sim"), help="folder for store, truth and score")
+    simulate.add_argument("--json", action="store_true", help="print the score as JSON")
+    simulate.set_defaults(handler=_simulate)
+
+    config = commands.add_parser("config", help="check or show a site config")
+    config_commands = config.add_subparsers(dest="config_command", required=True)
+    check = config_commands.add_parser("check", help="validate a site config file")
+    check.add_argument("file", type=Path)
+    check.set_defaults(handler=_config_check)
+    example = config_commands.add_parser("example", help="print the example site config")
+    example.set_defaults(handler=_config_example)
+
+    events = commands.add_parser("events", help="list the events in the store")
+    where = events.add_mutually_exclusive_group(required=True)
+    where.add_argument("--config", type=Path, help="site config (its storage section is used)")
+    where.add_argument("--database", type=Path, help="events database file")
+    events.add_argument("--type", action="append", dest="types", help="only this type (repeatable)")
+    events.add_argument("--after", type=int, default=0, help="only events after this sequence number")
+    events.add_argument("--follow", action="store_true", help="keep printing new events")
+    events.add_argument("--json", action="store_true", help="one JSON envelope per line")
+    events.set_defaults(handler=_events)
+    return parser
+
+
+def _run(args) -> int:
+    from hal.hardware import Hardware
+
+    from .clock import Clock
+    from .runtime import Appliance
+    from .site import load_site
+
+    config, manager = load_site(args.config)
+    clock = Clock()
+    appliance = Appliance(config, manager, Hardware(config, clock), clock)
+    appliance.run()
+    return 0
+
+
+def _simulate(args) -> int:
+    from hal.hardware import Hardware
+    from hal.pacing import PacedCamera
+    from hal.sim import SimRoad, TrackRecorder, score_run
+
+    from .runtime import Appliance
+    from .site import site_from_data
+    from .store import EventStore
+
+    road = SimRoad.from_scenario(_scenario_path(args.scenario))
+    args.out.mkdir(parents=True, exist_ok=True)
+    config, manager = site_from_data(road.site_config(args.out), source=f"site config of {args.scenario}")
+    recorder = TrackRecorder()
+    manager.register(recorder, name="sim.track-recorder")
+    hardware = Hardware(config, road.clock, pin_factory=road.pin_factory,
+                        sim_cameras=lambda name: PacedCamera(road.camera(name), args.speed))
+    started_s = time.monotonic()
+    Appliance(config, manager, hardware, road.clock).run()
+    elapsed_s = time.monotonic() - started_s
+    with EventStore(config.storage.database, config.storage.evidence_dir, device=config.device.id,
+                    site=config.device.site, budget_bytes=config.storage.budget_mb * 1024 * 1024) as store:
+        events = store.events(limit=10**9)
+    road.truth.to_json(args.out / "truth.json")
+    score = score_run(road.truth, recorder.tracks, events, wall_s=elapsed_s)
+    (args.out / "score.json").write_text(json.dumps(score.as_dict(), indent=2))
+    print(json.dumps(score.as_dict(), indent=2) if args.json else score.table())
+    return 0
+
+
+def _scenario_path(name_or_path: str) -> Path:
+    """A scenario file path, or the shipped scenario of that name (hal/sim/scenarios/NAME.yaml)."""
+    path = Path(name_or_path)
+    if path.exists():
+        return path
+    shipped = resources.files("hal.sim") / "scenarios"
+    candidate = shipped / f"{name_or_path}.yaml"
+    if candidate.is_file():
+        return Path(str(candidate))
+    names = sorted(p.name.removesuffix(".yaml") for p in shipped.iterdir() if p.name.endswith(".yaml"))
+    raise ConfigError(f"--scenario {name_or_path}: no such file and no shipped scenario of that name; "
+                      f"shipped: {', '.join(names)}")
+
+
+def _config_check(args) -> int:
+    from .site import load_site
+
+    config, manager = load_site(args.file)
+    enabled = sorted(name for name, plugin in manager.list_name_plugin() if plugin is not None)
+    print(f"{args.file}: ok — device {config.device.id} at {config.device.site}, "
+          f"{len(config.cameras)} camera(s), {len(config.signals)} signal head(s), {len(config.loops)} loop(s); "
+          f"plugins: {', '.join(enabled)}")
+    return 0
+
+
+def _config_example(args) -> int:
+    print((resources.files("provisioning") / "examples" / "site.yaml").read_text(encoding="utf-8"), end="")
+    return 0
+
+
+def _events(args) -> int:
+    from .store import EventStore
+
+    if args.config:
+        from .site import load_site
+
+        config, _ = load_site(args.config)
+        database, evidence_dir = config.storage.database, config.storage.evidence_dir
+    else:
+        database, evidence_dir = args.database, args.database.parent / "evidence"
+    if not database.exists():
+        raise ConfigError(f"{database}: no event store there (has the appliance run with this config?)")
+    with EventStore(database, evidence_dir, device="reader", site="reader", budget_bytes=1 << 62) as store:
+        after = args.after
+        while True:
+            for event in store.events(after_seq=after, limit=1000, types=args.types):
+                print(event.model_dump_json() if args.json else _event_line(event), flush=True)
+                after = event.seq
+            if not args.follow:
+                return 0
+            time.sleep(0.5)
+
+
+def _event_line(event) -> str:
+    data = json.dumps(event.data, separators=(",", ":"), ensure_ascii=False)
+    if len(data) > 120:
+        data = data[:117] + "..."
+    return f"{event.seq:>7} {event.time} {event.type:<16} {data}"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,371 @@
+"""The Appliance: one process, a capture thread per camera, one analysis thread, bounded queues.
+
+Data flow: each capture thread reads its camera into a :class:`FrameQueue`; hardware callbacks
+(lamp and loop edges, stamped at the edge) land in an inbox. The analysis thread is the only
+thread that runs plugin hooks: it hands edges to ``roadcam_signal_changed`` /
+``roadcam_loop_changed`` in time order, each frame to ``roadcam_detect`` → tracker →
+``roadcam_analyze`` / ``roadcam_track_finished``, and stores what they return. Events reach
+observers (``roadcam_event``) only after the store has committed them.
+
+Nothing here is fatal at run time: a camera that fails, a hook that raises, a full disk each
+raise a fault event and the appliance keeps going.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import pluggy
+
+from hal.base import Camera
+
+from .clock import Clock
+from .config import CameraConfig, CoreConfig
+from .errors import HardwareError, RoadcamError, StoreError
+from .events import Event, EventDraft
+from .faults import FaultBoard
+from .framequeue import FrameQueue, RateWindow
+from .geometry import RoadGeometry
+from .sdnotify import Notifier
+from .store import EventStore
+from .tracking import Tracker
+
+log = logging.getLogger("roadcam")
+
+#: Longest a capture thread waits before retrying a camera that failed, in seconds.
+MAX_RETRY_S = 30.0
+
+
+@dataclass(frozen=True)
+class SignalView:
+    """A signal head's state as the analysis thread knows it, and since when (UTC ns)."""
+
+    state: str
+    since_ns: int
+
+
+@dataclass(order=True, frozen=True)
+class _Edge:
+    time_ns: int
+    order: int
+    hook: str
+    arguments: tuple
+
+
+class Appliance:
+    """One roadcam site. Build it, then :meth:`run` (blocks until stopped or the sources end).
+
+    ``hardware`` opens the devices the config names (:class:`hal.hardware.Hardware`); ``clock``
+    stamps everything (a :class:`ManualClock` under simulation). ``store`` may be given (tests);
+    otherwise it is opened from ``config.storage``.
+    """
+
+    def __init__(self, config: CoreConfig, plugin_manager: pluggy.PluginManager, hardware,
+                 clock: Clock, *, store: EventStore | None = None, notifier: Notifier | None = None):
+        self.config = config
+        self.plugin_manager = plugin_manager
+        self.hardware = hardware
+        self.clock = clock
+        self.store = store
+        self.signals: dict[str, SignalView] = {}
+        self.notifier = notifier or Notifier()
+        self.faults = FaultBoard()
+        self.lost_events = 0
+        self._stop = threading.Event()
+        self._wakeup = threading.Condition()
+        self._edges: list[_Edge] = []
+        self._edge_order = itertools.count()
+        self._queues: dict[str, FrameQueue] = {}
+        self._rates: dict[str, RateWindow] = {}
+        self._trackers: dict[str, Tracker] = {}
+        self._geometry: dict[str, RoadGeometry | None] = {}
+        self._threads: list[threading.Thread] = []
+        self._started_mono_ns = 0
+        self._next_health_ns = 0
+        self._next_watchdog_s = 0.0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def run(self, install_signal_handlers: bool = True) -> None:
+        """Start, serve until SIGTERM/SIGINT, :meth:`stop` or the end of every finite source,
+        then shut down cleanly."""
+        if install_signal_handlers:
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, lambda *_: self.stop())
+        self.start()
+        try:
+            self._analysis_thread.join()
+        finally:
+            self.shutdown()
+
+    def start(self) -> None:
+        """Open the store, configure plugins, open hardware, start the threads."""
+        if self.store is None:
+            storage = self.config.storage
+            self.store = EventStore(storage.database, storage.evidence_dir, device=self.config.device.id,
+                                    site=self.config.device.site, budget_bytes=storage.budget_mb * 1024 * 1024)
+        self._started_mono_ns = self.clock.mono_ns()
+        self._next_health_ns = self._started_mono_ns + int(self.config.health.interval_s * 1e9)
+        self.plugin_manager.hook.roadcam_configure(appliance=self)
+        self._open_inputs()
+        for camera_config in self.config.cameras:
+            self._start_camera(camera_config)
+        self._analysis_thread = threading.Thread(target=self._analysis_loop, name="analysis", daemon=True)
+        self._threads.append(self._analysis_thread)
+        self._analysis_thread.start()
+        self.notifier.notify("READY=1", f"STATUS=watching {len(self.config.cameras)} camera(s)")
+        log.info("roadcam %s at %s running", self.config.device.id, self.config.device.site)
+
+    def stop(self) -> None:
+        """Ask every thread to finish; returns at once (``run`` does the waiting)."""
+        self._stop.set()
+        with self._wakeup:
+            self._wakeup.notify_all()
+
+    def shutdown(self) -> None:
+        """Join the threads, unconfigure plugins, close hardware and store. Idempotent."""
+        self.stop()
+        self.notifier.notify("STOPPING=1")
+        for thread in self._threads:
+            thread.join(timeout=10)
+        if self.store is not None:
+            self.plugin_manager.hook.roadcam_unconfigure(appliance=self)
+            self.hardware.close()
+            self.store.close()
+            self.store = None
+        log.info("roadcam stopped")
+
+    # -- events --------------------------------------------------------------------------------
+
+    def submit(self, drafts: list[EventDraft]) -> list[Event]:
+        """Store drafts in one transaction, then tell observers. On a storage failure the
+        drafts are counted as lost and a fault is logged; the appliance keeps running."""
+        if not drafts:
+            return []
+        try:
+            events = self.store.append(drafts, self.clock.state())
+        except StoreError as exc:
+            self.lost_events += len(drafts)
+            log.error("fault storage [%s]: %s (%d event(s) not stored)", self.config.storage.database, exc, len(drafts))
+            return []
+        for event in events:
+            try:
+                self.plugin_manager.hook.roadcam_event(event=event)
+            except Exception:  # an observer must not take the appliance down
+                log.exception("a roadcam_event observer raised")
+        return events
+
+    def raise_fault(self, code: str, component: str, message: str) -> None:
+        """Record a fault (once while it stays active) as a ``fault.raised`` event."""
+        self.submit(self.faults.raise_fault(code, component, message, self.clock.wall_ns()))
+
+    def clear_fault(self, code: str, component: str) -> None:
+        """Record that a fault is over as a ``fault.cleared`` event (no-op when not active)."""
+        self.submit(self.faults.clear_fault(code, component, self.clock.wall_ns()))
+
+    # -- hardware ------------------------------------------------------------------------------
+
+    def _open_inputs(self) -> None:
+        now_ns = self.clock.wall_ns()
+        openers: list[tuple[str, Callable[[], list]]] = [
+            ("signals", self.hardware.open_signal_heads),
+            ("loops", self.hardware.open_loops),
+            ("outputs", self.hardware.open_outputs),
+            ("serial", self.hardware.open_serial_links),
+        ]
+        for section, opener in openers:
+            try:
+                devices = opener()
+            except (HardwareError, RoadcamError) as exc:
+                self.raise_fault("hardware.unavailable", section, str(exc))
+                continue
+            for device in devices:
+                if section == "signals":
+                    self.signals[device.head] = SignalView(device.state, now_ns)
+                    device.when_changed = self._on_signal_edge
+                elif section == "loops":
+                    device.when_changed = self._on_loop_edge
+
+    def _on_signal_edge(self, head: str, state: str, time_ns: int) -> None:
+        self._push_edge(time_ns, "roadcam_signal_changed", (head, state))
+
+    def _on_loop_edge(self, loop: str, occupied: bool, time_ns: int) -> None:
+        self._push_edge(time_ns, "roadcam_loop_changed", (loop, occupied))
+
+    def _push_edge(self, time_ns: int, hook: str, arguments: tuple) -> None:
+        with self._wakeup:
+            heapq.heappush(self._edges, _Edge(time_ns, next(self._edge_order), hook, arguments))
+            self._wakeup.notify_all()
+
+    def _start_camera(self, camera_config: CameraConfig) -> None:
+        name = camera_config.name
+        calibration = camera_config.calibration
+        self._geometry[name] = (RoadGeometry(calibration.image_points, calibration.road_points)
+                                if calibration else None)
+        self._trackers[name] = Tracker(name)
+        self._rates[name] = RateWindow(last_mono_ns=self._started_mono_ns)
+        camera = self.hardware.make_camera(camera_config)
+        self._queues[name] = FrameQueue(camera_config.queue_frames, camera.live, self._wakeup)
+        thread = threading.Thread(target=self._capture_loop, args=(camera,), name=f"capture-{name}", daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _capture_loop(self, camera: Camera) -> None:
+        """Read one camera until it ends or the appliance stops; reopen with backoff on failure."""
+        queue = self._queues[camera.name]
+        retry_s, is_open = 1.0, False
+        try:
+            while not self._stop.is_set():
+                try:
+                    if not is_open:
+                        camera.open()
+                        is_open, retry_s = True, 1.0
+                        self.clear_fault("camera.unavailable", camera.name)
+                    frame = camera.read()
+                except HardwareError as exc:
+                    self.raise_fault("camera.unavailable", camera.name, str(exc))
+                    camera.close()
+                    is_open = False
+                    self._stop.wait(retry_s)
+                    retry_s = min(retry_s * 2, MAX_RETRY_S)
+                    continue
+                if frame is None:
+                    break
+                if not queue.put(frame, self._stop):
+                    break
+        finally:
+            camera.close()
+            queue.end()
+
+    # -- analysis ------------------------------------------------------------------------------
+
+    def _analysis_loop(self) -> None:
+        """The one thread that runs plugin hooks. Ends when stopped or every camera has ended."""
+        try:
+            while True:
+                edges, frames, finished = self._next_work()
+                for edge in edges:
+                    self._handle_edge(edge)
+                for frame in frames:
+                    self._handle_frame(frame)
+                self._periodic()
+                if finished:
+                    break
+            self._finish_tracks()
+            self._store_health()
+        except Exception:
+            log.exception("the analysis thread failed")
+            raise
+        finally:
+            self._stop.set()
+
+    def _next_work(self) -> tuple[list[_Edge], list, bool]:
+        """Wait for work. Returns edges due (not later than the oldest queued frame), at most one
+        frame per camera, and whether the loop should end."""
+        with self._wakeup:
+            while True:
+                if self._stop.is_set():
+                    return [], [], True
+                oldest = [q.peek_time_ns() for q in self._queues.values() if len(q)]
+                if self._edges or oldest:
+                    break
+                if self._queues and all(q.ended for q in self._queues.values()):
+                    return [], [], True
+                self._wakeup.wait(timeout=0.5)
+                if self._periodic_due():
+                    return [], [], False
+            horizon = min(oldest) if oldest else None
+            edges = []
+            while self._edges and (horizon is None or self._edges[0].time_ns <= horizon):
+                edges.append(heapq.heappop(self._edges))
+            frames = [q.take() for q in self._queues.values() if len(q)]
+            return edges, frames, False
+
+    def _handle_edge(self, edge: _Edge) -> None:
+        if edge.hook == "roadcam_signal_changed":
+            head, state = edge.arguments
+            self.signals[head] = SignalView(state, edge.time_ns)
+            self.submit(self._call(edge.hook, head=head, state=state, time_ns=edge.time_ns))
+        else:
+            loop, occupied = edge.arguments
+            self.submit(self._call(edge.hook, loop=loop, occupied=occupied, time_ns=edge.time_ns))
+
+    def _handle_frame(self, frame) -> None:
+        detections = self._call("roadcam_detect", frame=frame, geometry=self._geometry[frame.camera])
+        live, finished = self._trackers[frame.camera].update(frame.index, frame.time_ns, detections)
+        drafts = self._call("roadcam_analyze", frame=frame, tracks=live, signals=dict(self.signals))
+        for track in finished:
+            drafts += self._call("roadcam_track_finished", track=track)
+        self.submit(drafts)
+        with self._wakeup:
+            self._queues[frame.camera].counts.processed += 1
+
+    def _finish_tracks(self) -> None:
+        drafts = []
+        for tracker in self._trackers.values():
+            for track in tracker.finish_all():
+                drafts += self._call("roadcam_track_finished", track=track)
+        self.submit(drafts)
+
+    def _call(self, hook_name: str, **kwargs) -> list:
+        """Call a hook whose plugins answer with lists, and flatten them."""
+        return [item for answer in self._call_hook(hook_name, **kwargs) if answer for item in answer]
+
+    def _call_hook(self, hook_name: str, **kwargs) -> list:
+        """Call a hook; an exception becomes a ``plugin.error`` fault (cleared by the next
+        successful call) and an empty answer."""
+        try:
+            answers = getattr(self.plugin_manager.hook, hook_name)(**kwargs)
+        except Exception as exc:
+            log.exception("hook %s raised", hook_name)
+            self.raise_fault("plugin.error", hook_name, f"{type(exc).__name__}: {exc}")
+            return []
+        self.clear_fault("plugin.error", hook_name)
+        return answers
+
+    # -- health and watchdog -------------------------------------------------------------------
+
+    def _periodic_due(self) -> bool:
+        return self.clock.mono_ns() >= self._next_health_ns or (
+            self.notifier.watchdog_interval_s is not None and time.monotonic() >= self._next_watchdog_s)
+
+    def _periodic(self) -> None:
+        if self.notifier.watchdog_interval_s is not None and time.monotonic() >= self._next_watchdog_s:
+            self.notifier.notify("WATCHDOG=1")
+            self._next_watchdog_s = time.monotonic() + self.notifier.watchdog_interval_s
+        if self.clock.mono_ns() >= self._next_health_ns:
+            self._store_health()
+            self._next_health_ns = self.clock.mono_ns() + int(self.config.health.interval_s * 1e9)
+
+    def health(self) -> dict[str, Any]:
+        """Figures for the ``health`` event: per-camera rates, store, faults, and the plugins'."""
+        mono_ns = self.clock.mono_ns()
+        cameras = {}
+        with self._wakeup:
+            for name, queue in self._queues.items():
+                counts = queue.counts
+                cameras[name] = {**self._rates[name].rates(counts, mono_ns), "captured": counts.captured,
+                                 "processed": counts.processed, "dropped": counts.dropped,
+                                 "queued": len(queue), "ended": queue.ended}
+        usage = self.store.usage()
+        figures: dict[str, Any] = {
+            "uptime_s": round((mono_ns - self._started_mono_ns) / 1e9, 3),
+            "cameras": cameras,
+            "store": {"events": usage.events, "pending": usage.pending, "database_bytes": usage.database_bytes,
+                      "evidence_bytes": usage.evidence_bytes, "budget_bytes": usage.budget_bytes,
+                      "lost_events": self.lost_events},
+            "faults": [f"{f.code}:{f.component}" for f in self.faults.active()],
+        }
+        for answer in self._call_hook("roadcam_collect_health", appliance=self):
+            figures.update(answer or {})
+        return figures
+
+    def _store_health(self) -> None:
+        self.submit([EventDraft("health", self.health(), self.clock.wall_ns())])

@@ -1,0 +1,7 @@
+"""Self-diagnostics: system figures in every health event, and faults for a blind or frozen
+camera, a disk running out and an overheating box, so the twice-daily fault list shows every
+site that needs a visit."""
+
+from .plugin import plugin
+
+__all__ = ["plugin"]
