@@ -102,7 +102,7 @@ def _simulate(args) -> int:
 
     from .runtime import Appliance
     from .site import site_from_data
-    from .store import EventStore
+    from .store import read_events
 
     road = SimRoad.from_scenario(_scenario_path(args.scenario))
     args.out.mkdir(parents=True, exist_ok=True)
@@ -114,9 +114,7 @@ def _simulate(args) -> int:
     started_s = time.monotonic()
     Appliance(config, manager, hardware, road.clock).run()
     elapsed_s = time.monotonic() - started_s
-    with EventStore(config.storage.database, config.storage.evidence_dir, device=config.device.id,
-                    site=config.device.site, budget_bytes=config.storage.budget_mb * 1024 * 1024) as store:
-        events = store.events(limit=10**9)
+    events = read_events(config.storage.database, limit=10**9)
     road.truth.to_json(args.out / "truth.json")
     score = score_run(road.truth, recorder.tracks, events, wall_s=elapsed_s)
     (args.out / "score.json").write_text(json.dumps(score.as_dict(), indent=2))
@@ -155,26 +153,24 @@ def _config_example(args) -> int:
 
 
 def _events(args) -> int:
-    from .store import EventStore
+    from .store import read_events
 
     if args.config:
         from .site import load_site
 
-        config, _ = load_site(args.config)
-        database, evidence_dir = config.storage.database, config.storage.evidence_dir
+        database = load_site(args.config)[0].storage.database
     else:
-        database, evidence_dir = args.database, args.database.parent / "evidence"
+        database = args.database
     if not database.exists():
         raise ConfigError(f"{database}: no event store there (has the appliance run with this config?)")
-    with EventStore(database, evidence_dir, device="reader", site="reader", budget_bytes=1 << 62) as store:
-        after = args.after
-        while True:
-            for event in store.events(after_seq=after, limit=1000, types=args.types):
-                print(event.model_dump_json() if args.json else _event_line(event), flush=True)
-                after = event.seq
-            if not args.follow:
-                return 0
-            time.sleep(0.5)
+    after = args.after
+    while True:
+        for event in read_events(database, after_seq=after, limit=1000, types=args.types):
+            print(event.model_dump_json() if args.json else _event_line(event), flush=True)
+            after = event.seq
+        if not args.follow:
+            return 0
+        time.sleep(0.5)
 
 
 def _event_line(event) -> str:

@@ -162,6 +162,22 @@ class Appliance:
                 log.exception("a roadcam_event observer raised")
         return events
 
+    def command(self, name: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Run a command through ``roadcam_command`` and store its ``command.result`` event.
+
+        An unknown command or a handler that raises gives ``{"ok": False, "error": …}``; the
+        result is returned as well as stored, for the caller (the uplink) to send back.
+        """
+        try:
+            result = self.plugin_manager.hook.roadcam_command(name=name, payload=payload)
+        except Exception as exc:
+            log.exception("command %s failed", name)
+            result = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+        if result is None:
+            result = {"ok": False, "error": f"no plugin handles the command {name!r}"}
+        self.submit([EventDraft("command.result", {"command": name, "result": result}, self.clock.wall_ns())])
+        return result
+
     def raise_fault(self, code: str, component: str, message: str) -> None:
         """Record a fault (once while it stays active) as a ``fault.raised`` event."""
         self.submit(self.faults.raise_fault(code, component, message, self.clock.wall_ns()))
