@@ -17,19 +17,10 @@ from appliance.errors import BackendNotFound, CameraUnavailable
 from hal.camera import make_camera
 from hal.camera.opencv import FFMPEG_OPTIONS_VARIABLE, OpenCVCamera
 from hal.camera.picamera2 import Picamera2Camera
+from videos import grey_ramp, write_video
 
 START_WALL_NS = 1_790_000_000 * 10**9
 WIDTH, HEIGHT = 96, 64
-
-
-def write_video(path, frame_count, fps):
-    """An MJPG .avi of ``frame_count`` flat grey frames, frame i at grey level 40 * i."""
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (WIDTH, HEIGHT))
-    assert writer.isOpened()
-    for index in range(frame_count):
-        writer.write(np.full((HEIGHT, WIDTH, 3), 40 * index, np.uint8))
-    writer.release()
-    return path
 
 
 def opencv_camera(url, clock=None, **source):
@@ -38,7 +29,7 @@ def opencv_camera(url, clock=None, **source):
 
 
 def test_video_file_reads_every_frame_in_order_with_media_time_stamps(tmp_path):
-    video = write_video(tmp_path / "approach.avi", frame_count=5, fps=10.0)
+    video = write_video(tmp_path / "approach.avi", grey_ramp(5, WIDTH, HEIGHT), fps=10.0)
     clock = ManualClock(START_WALL_NS)
     clock.advance(3.0)
     with opencv_camera(video, clock) as camera:
@@ -56,7 +47,7 @@ def test_video_file_reads_every_frame_in_order_with_media_time_stamps(tmp_path):
 
 
 def test_reopening_a_file_starts_again(tmp_path):
-    camera = opencv_camera(write_video(tmp_path / "clip.avi", frame_count=2, fps=5.0))
+    camera = opencv_camera(write_video(tmp_path / "clip.avi", grey_ramp(2, WIDTH, HEIGHT), fps=5.0))
     camera.open()
     camera.read()
     camera.open()

@@ -12,7 +12,7 @@ from appliance.config import CoreConfig
 from appliance.errors import BackendNotFound, CameraUnavailable, HardwareError, SerialPortUnavailable
 from hal.camera.opencv import OpenCVCamera
 from hal.hardware import Hardware
-from test_hal_camera import write_video
+from videos import grey_ramp, write_video
 
 START_WALL_NS = 1_790_000_000 * 10**9
 
@@ -25,7 +25,7 @@ def site_config(**sections):
 
 @pytest.fixture
 def bench_config(tmp_path):
-    video = write_video(tmp_path / "north.avi", frame_count=3, fps=10.0)
+    video = write_video(tmp_path / "north.avi", grey_ramp(3), fps=10.0)
     return site_config(
         cameras=[{"name": "north", "source": {"type": "opencv", "url": str(video)}}],
         signals=[{"head": "main", "red": "GPIO17", "amber": "GPIO27", "green": "GPIO22"}],
