@@ -3,6 +3,8 @@
 There is no module-level manager: every Appliance (and every test) builds its own with
 :func:`build_plugin_manager`. Environment switches, as in pytest and tox:
 
+- ``ROADCAM_PLUGINS=module,module`` imports and registers more plugin modules (each exposing
+  ``plugin``, like the built-ins), for a bench or a test without installing a package;
 - ``ROADCAM_DISABLE_PLUGINS=name,name`` blocks plugins on top of the config's ``plugins.disabled``;
 - ``ROADCAM_TRACE_PLUGINS=1`` prints every hook call and result to stderr.
 """
@@ -35,11 +37,12 @@ def build_plugin_manager(*, disabled: Iterable[str] = (), environ: Mapping[str, 
     the disabled ones. Raises ConfigError for a disabled name no plugin has."""
     manager = pluggy.PluginManager(hookspecs.PROJECT)
     manager.add_hookspecs(hookspecs)
-    for name, module_name in BUILTIN_PLUGINS:
-        manager.register(importlib.import_module(module_name).plugin, name=name)
+    extra = [(name, name) for name in _names(environ.get("ROADCAM_PLUGINS", ""))]
+    for name, module_name in BUILTIN_PLUGINS + tuple(extra):
+        manager.register(_import_plugin(module_name), name=name)
     if load_entry_points:
         manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
-    blocked = list(disabled) + [n.strip() for n in environ.get("ROADCAM_DISABLE_PLUGINS", "").split(",") if n.strip()]
+    blocked = list(disabled) + _names(environ.get("ROADCAM_DISABLE_PLUGINS", ""))
     known = sorted(name for name, _ in manager.list_name_plugin())
     for name in blocked:
         if name not in known:
@@ -50,6 +53,18 @@ def build_plugin_manager(*, disabled: Iterable[str] = (), environ: Mapping[str, 
         manager.trace.root.setwriter(sys.stderr.write)
         manager.enable_tracing()
     return manager
+
+
+def _names(comma_separated: str) -> list[str]:
+    return [name.strip() for name in comma_separated.split(",") if name.strip()]
+
+
+def _import_plugin(module_name: str):
+    """The ``plugin`` object of a plugin module; ConfigError naming the module if it is missing."""
+    try:
+        return importlib.import_module(module_name).plugin
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"plugin module {module_name!r} cannot be loaded: {exc}") from exc
 
 
 def config_model(manager: pluggy.PluginManager) -> type[CoreConfig]:

@@ -7,6 +7,7 @@ bad; the disabled plugin just does not run.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ def load_site(path: Path) -> tuple[CoreConfig, pluggy.PluginManager]:
 def site_from_data(data: Any, *, node: yaml.Node | None = None,
                    source: str = "config") -> tuple[CoreConfig, pluggy.PluginManager]:
     """Validate an already-parsed config (the simulator builds its site config in memory)."""
-    every_plugin = build_plugin_manager(environ={})
+    # every plugin, even one the config or ROADCAM_DISABLE_PLUGINS blocks, so its section validates
+    every_plugin = build_plugin_manager(environ={**os.environ, "ROADCAM_DISABLE_PLUGINS": ""})
     config = validate_config(config_model(every_plugin), data, node, source)
     return config, build_plugin_manager(disabled=config.plugins.disabled)
