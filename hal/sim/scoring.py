@@ -1,0 +1,307 @@
+"""Score a simulated run: compare the ground truth with the tracks and events that came out.
+
+Tracks are matched to truth objects frame by frame (box IoU >= 0.3, or the track box's centre
+inside the truth box; one to one, best overlap first). An object counts as *tracked under one
+identity* when, over the frames it is well visible (>= 60 % visible and at least
+``min_box_px`` across, as the square root of its box area), from the first such frame to the
+last, a single track holds it in >= 90 % of them and no other track holds it for more than
+``takeover_frames`` frames in a row.
+
+Events are attributed to a vehicle through ``data.track_id`` (the track's matched vehicle),
+else ``data.plate``. Every event type is counted; types with truth are scored:
+``plate.read`` (exact plate against the attributed vehicle) and ``violation.<rule>``
+(precision and recall against the truth's violations of that rule, by vehicle and time), so
+a new rule plugin is scored without changes here.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from appliance.events import Event
+from appliance.hookspecs import hookimpl
+from appliance.tracking import Track
+
+from .plates import normalise_plate
+from .truth import GroundTruth, ObjectTruth, VehicleTruth
+
+
+@dataclass(frozen=True)
+class ScoreRow:
+    """One line of the score: a name, its value (count, fraction or text) and how it was got."""
+
+    name: str
+    value: int | float | str | None
+    detail: str = ""
+    fraction: bool = False
+
+
+@dataclass
+class Score:
+    """Rows of figures; :meth:`table` for people, :meth:`as_dict` for programs."""
+
+    rows: list[ScoreRow] = field(default_factory=list)
+
+    def add(self, name: str, value, detail: str = "", fraction: bool = False) -> None:
+        self.rows.append(ScoreRow(name, value, detail, fraction))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {row.name: row.value for row in self.rows}
+
+    def __getitem__(self, name: str):
+        return self.as_dict()[name]
+
+    def table(self) -> str:
+        """An aligned text table: metric, value, detail."""
+        cells = [(row.name, _format(row), row.detail) for row in self.rows]
+        name_w = max([len("metric")] + [len(c[0]) for c in cells])
+        value_w = max([len("value")] + [len(c[1]) for c in cells])
+        lines = [f"{'metric':<{name_w}}  {'value':>{value_w}}  detail", "-" * (name_w + value_w + 30)]
+        lines += [f"{name:<{name_w}}  {value:>{value_w}}  {detail}".rstrip() for name, value, detail in cells]
+        return "\n".join(lines)
+
+
+def _format(row: ScoreRow) -> str:
+    if row.value is None:
+        return "n/a"
+    if row.fraction:
+        return f"{100.0 * row.value:.1f}%"
+    if isinstance(row.value, float):
+        return f"{row.value:.2f}"
+    return str(row.value)
+
+
+class TrackRecorder:
+    """Plugin that keeps a copy of every finished track for the scorer (``roadcam simulate``
+    registers it next to the real plugins)."""
+
+    def __init__(self):
+        self.tracks: list[Track] = []
+
+    @hookimpl
+    def roadcam_track_finished(self, track: Track) -> list:
+        self.tracks.append(copy.deepcopy(track))
+        return []
+
+
+@dataclass
+class _Identity:
+    """How one truth object was tracked."""
+
+    eligible_frames: int
+    dominant_track: int | None
+    share: float
+    longest_takeover: int
+
+    def held(self, share_min: float, takeover_max: int) -> bool:
+        return self.eligible_frames > 0 and self.share >= share_min and self.longest_takeover <= takeover_max
+
+
+class Scorer:
+    """Compares one run's truth with its tracks and events. Thresholds are attributes."""
+
+    iou_min = 0.3
+    visible_min = 0.6
+    min_box_px = 24.0
+    identity_share = 0.9
+    takeover_frames = 5
+    violation_window_s = 15.0
+    unattributed_window_s = 2.0
+
+    def __init__(self, truth: GroundTruth, tracks: list[Track], events: list[Event]):
+        self.truth = truth
+        self.tracks = tracks
+        self.events = events
+        self.objects: dict[int, ObjectTruth] = {**truth.vehicles, **truth.pedestrians}
+        self.matches = self._match_frames()
+        self.track_owner = self._track_owners()
+        self._identities: dict[int, _Identity] = {}
+
+    # ---- matching tracks to truth ------------------------------------------------------------
+
+    def _match_frames(self) -> dict[int, dict[int, int]]:
+        """frame index -> {object id: track id} for every frame with both truth and tracks."""
+        track_boxes: dict[int, list[tuple[int, tuple]]] = defaultdict(list)
+        for track in self.tracks:
+            for point in track.points:
+                track_boxes[point.frame_index].append((track.id, point.box))
+        truth_boxes: dict[int, list[tuple[int, tuple]]] = defaultdict(list)
+        for object_id, item in self.objects.items():
+            for frame, box in item.boxes.items():
+                truth_boxes[frame].append((object_id, box[:4]))
+        matches: dict[int, dict[int, int]] = {}
+        for frame, truths in truth_boxes.items():
+            candidates = []
+            for object_id, tbox in truths:
+                for track_id, box in track_boxes.get(frame, ()):
+                    iou = _iou(tbox, box)
+                    if iou >= self.iou_min or _centre_inside(box, tbox):
+                        candidates.append((iou, object_id, track_id))
+            taken_objects, taken_tracks, frame_matches = set(), set(), {}
+            for _, object_id, track_id in sorted(candidates, key=lambda c: (-c[0], c[1], c[2])):
+                if object_id not in taken_objects and track_id not in taken_tracks:
+                    taken_objects.add(object_id)
+                    taken_tracks.add(track_id)
+                    frame_matches[object_id] = track_id
+            matches[frame] = frame_matches
+        return matches
+
+    def _track_owners(self) -> dict[int, int]:
+        """Each track's truth object: the one it was matched to most often."""
+        votes: dict[int, Counter] = defaultdict(Counter)
+        for frame_matches in self.matches.values():
+            for object_id, track_id in frame_matches.items():
+                votes[track_id][object_id] += 1
+        return {track_id: counter.most_common(1)[0][0] for track_id, counter in votes.items()}
+
+    def identity(self, object_id: int) -> _Identity:
+        """How one truth object was tracked (computed once)."""
+        if object_id not in self._identities:
+            self._identities[object_id] = self._identity(object_id)
+        return self._identities[object_id]
+
+    def _identity(self, object_id: int) -> _Identity:
+        item = self.objects[object_id]
+        frames = sorted(frame for frame, box in item.boxes.items()
+                        if box[4] >= self.visible_min
+                        and ((box[2] - box[0]) * (box[3] - box[1])) ** 0.5 >= self.min_box_px)
+        held = [self.matches.get(frame, {}).get(object_id) for frame in frames]
+        counts = Counter(track for track in held if track is not None)
+        if not counts:
+            return _Identity(len(frames), None, 0.0, 0)
+        dominant, count = counts.most_common(1)[0]
+        longest = run = 0
+        for track in held:
+            run = run + 1 if track is not None and track != dominant else 0
+            longest = max(longest, run)
+        return _Identity(len(frames), dominant, count / len(frames), longest)
+
+    # ---- the score ---------------------------------------------------------------------------
+
+    def score(self) -> Score:
+        result = Score()
+        result.add("frames rendered", self.truth.frames_rendered)
+        kinds = {track.id: track.kind for track in self.tracks}
+        for label, group, kind_of in (("vehicles", self.truth.vehicles, lambda item: item.kind),
+                                      ("pedestrians", self.truth.pedestrians, lambda item: "pedestrian")):
+            identities = {object_id: self.identity(object_id) for object_id in group}
+            scorable = [object_id for object_id, ident in identities.items() if ident.eligible_frames]
+            held = [object_id for object_id in scorable
+                    if identities[object_id].held(self.identity_share, self.takeover_frames)]
+            matched = [object_id for object_id in scorable if identities[object_id].dominant_track is not None]
+            right_kind = [object_id for object_id in matched
+                          if kinds.get(identities[object_id].dominant_track) == kind_of(group[object_id])]
+            result.add(label, len(group), f"{len(scorable)} well visible in some frame")
+            result.add(f"{label} tracked under one identity", _ratio(len(held), len(scorable)),
+                       f"{len(held)}/{len(scorable)}", fraction=True)
+            if label == "vehicles":
+                result.add("vehicle class accuracy", _ratio(len(right_kind), len(matched)),
+                           f"{len(right_kind)}/{len(matched)} matched vehicles", fraction=True)
+        unmatched = sum(1 for track in self.tracks if track.id not in self.track_owner)
+        result.add("tracks", len(self.tracks), f"{unmatched} matched to nothing")
+        counts = Counter(event.type for event in self.events)
+        for event_type in sorted(counts):
+            result.add(f"events {event_type}", counts[event_type])
+        self._score_plates(result)
+        self._score_violations(result)
+        return result
+
+    def _event_s(self, event: Event) -> float:
+        stamp = datetime.fromisoformat(event.time.replace("Z", "+00:00"))
+        return self.truth.sim_s(int(stamp.timestamp()) * 1_000_000_000 + stamp.microsecond * 1000)
+
+    def _vehicle_of(self, event: Event) -> VehicleTruth | None:
+        """The vehicle an event is about: through its track, else through its plate."""
+        track_id = event.data.get("track_id", event.data.get("track"))
+        if isinstance(track_id, int) and track_id in self.track_owner:
+            return self.truth.vehicles.get(self.track_owner[track_id])
+        plate = event.data.get("plate")
+        if isinstance(plate, str):
+            wanted = normalise_plate(plate)
+            return next((v for v in self.truth.vehicles.values() if normalise_plate(v.plate) == wanted), None)
+        return None
+
+    def _score_plates(self, result: Score) -> None:
+        reads = [event for event in self.events if event.type == "plate.read"]
+        if not reads:
+            return
+        correct, read_vehicles = 0, set()
+        for event in reads:
+            plate = normalise_plate(str(event.data.get("plate", "")))
+            track_id = event.data.get("track_id", event.data.get("track"))
+            if isinstance(track_id, int) and track_id in self.track_owner:
+                vehicle = self.truth.vehicles.get(self.track_owner[track_id])
+                right = vehicle is not None and normalise_plate(vehicle.plate) == plate
+            else:
+                vehicle = self._present_with_plate(plate, self._event_s(event))
+                right = vehicle is not None
+            if right:
+                correct += 1
+                read_vehicles.add(vehicle.id)
+        scorable = [v for v in self.truth.vehicles if self.identity(v).eligible_frames]
+        result.add("plate.read exact plate", _ratio(correct, len(reads)), f"{correct}/{len(reads)} reads", fraction=True)
+        result.add("plate.read vehicles read", _ratio(len(read_vehicles), len(scorable)),
+                   f"{len(read_vehicles)}/{len(scorable)} well visible vehicles", fraction=True)
+
+    def _present_with_plate(self, plate: str, at_s: float) -> VehicleTruth | None:
+        for vehicle in self.truth.vehicles.values():
+            if normalise_plate(vehicle.plate) == plate and vehicle.entry_s - 1 <= at_s <= (vehicle.exit_s or 1e12) + 1:
+                return vehicle
+        return None
+
+    def _score_violations(self, result: Score) -> None:
+        rules = {violation.rule for _, violation in self.truth.violations()}
+        rules |= {event.type.removeprefix("violation.") for event in self.events if event.type.startswith("violation.")}
+        for rule in sorted(rules):
+            truths = [(vehicle, violation) for vehicle, violation in self.truth.violations() if violation.rule == rule]
+            events = [event for event in self.events if event.type == f"violation.{rule}"]
+            found: set[int] = set()
+            right = 0
+            for event in events:
+                at = self._event_s(event)
+                vehicle = self._vehicle_of(event)
+                for index, (owner, violation) in enumerate(truths):
+                    if index in found:
+                        continue
+                    same = owner is vehicle and abs(violation.time_s - at) <= self.violation_window_s
+                    by_time = vehicle is None and abs(violation.time_s - at) <= self.unattributed_window_s
+                    if same or by_time:
+                        found.add(index)
+                        right += 1
+                        break
+            result.add(f"violation.{rule} precision", _ratio(right, len(events)), f"{right}/{len(events)} events",
+                       fraction=True)
+            result.add(f"violation.{rule} recall", _ratio(len(found), len(truths)),
+                       f"{len(found)}/{len(truths)} in truth", fraction=True)
+
+
+def score_run(truth: GroundTruth, tracks: list[Track], events: list[Event], wall_s: float | None = None) -> Score:
+    """Score one run (see the module docstring for what is measured). ``wall_s``, the real time
+    the run took, adds how much faster than real time it went."""
+    score = Scorer(truth, tracks, events).score()
+    if wall_s:
+        simulated_s = truth.frames_rendered / truth.fps
+        score.add("wall time (s)", round(wall_s, 2), f"{simulated_s:.1f} s simulated")
+        score.add("speed vs real time", round(simulated_s / wall_s, 2), "simulated seconds per wall second")
+    return score
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def _iou(a, b) -> float:
+    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
+    x2, y2 = min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _centre_inside(box, outer) -> bool:
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    return outer[0] <= cx <= outer[2] and outer[1] <= cy <= outer[3]
