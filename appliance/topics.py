@@ -1,0 +1,60 @@
+"""MQTT topic names, in one place for the device and the collector.
+
+``roadcam/v1/{site}/{device}/…`` per device; ``roadcam/v1/hotlist`` for everyone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ROOT = "roadcam/v1"
+HOTLIST = f"{ROOT}/hotlist"
+#: The shared-subscription group the collectors join, so several split the load.
+COLLECTOR_GROUP = "collectors"
+
+
+@dataclass(frozen=True)
+class DeviceTopics:
+    """Every topic of one device."""
+
+    site: str
+    device: str
+
+    @property
+    def base(self) -> str:
+        return f"{ROOT}/{self.site}/{self.device}"
+
+    @property
+    def status(self) -> str:
+        """Retained ``online``/``offline``; the last will says ``offline``."""
+        return f"{self.base}/status"
+
+    @property
+    def health(self) -> str:
+        """Retained latest health summary."""
+        return f"{self.base}/health"
+
+    @property
+    def ack(self) -> str:
+        """Collector → device: stored up to seq N."""
+        return f"{self.base}/ack"
+
+    def event(self, event_type: str) -> str:
+        return f"{self.base}/events/{event_type}"
+
+    def evidence(self, sha256: str) -> str:
+        return f"{self.base}/evidence/{sha256}"
+
+    def command(self, name: str) -> str:
+        return f"{self.base}/cmd/{name}"
+
+    def command_result(self, name: str) -> str:
+        return f"{self.base}/cmd/{name}/result"
+
+
+def parse_device_topic(topic: str) -> tuple[str, str, str]:
+    """(site, device, rest) of a per-device topic; ValueError for any other topic."""
+    parts = topic.split("/", 4)
+    if len(parts) < 5 or f"{parts[0]}/{parts[1]}" != ROOT or not parts[2] or not parts[3]:
+        raise ValueError(f"not a roadcam device topic: {topic!r}")
+    return parts[2], parts[3], parts[4]
