@@ -43,3 +43,23 @@ class StorageFull(StoreError):
 
 class ScenarioError(RoadcamError, ValueError):
     """A simulator scenario file is invalid."""
+
+
+class MessageRejected(RoadcamError, ValueError):
+    """The collector refused an MQTT message (malformed, oversized, unsigned, from an unknown
+    device, evidence not matching its sha256). ``reason`` is a short label the collector counts
+    messages under; the message says what the sending device did wrong."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+class CommandRefused(RoadcamError, PermissionError):
+    """A command from the collector was refused: unsigned, altered, replayed, too old or not
+    addressed to this device. ``reason`` is the short cause stored in the security event."""
+
+    def __init__(self, reason: str, version: int | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.version = version

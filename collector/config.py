@@ -1,0 +1,103 @@
+"""The collector's configuration: one YAML file, pydantic models, errors with field paths.
+
+Relative paths in the file are taken relative to the file's own folder, so a config and the
+keys and certificates beside it can be moved together.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from appliance.config import load_yaml, validate_config
+
+
+class Section(BaseModel):
+    """Base of every collector config section: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class TlsSettings(Section):
+    """Client certificate the collector presents to the broker (CN must be collector-*)."""
+
+    ca_file: Path = Field(title="CA file", description="PEM CA certificate the broker's is signed by.")
+    cert_file: Path = Field(title="Certificate", description="PEM client certificate (CN collector-…).")
+    key_file: Path = Field(title="Key", description="PEM private key of the client certificate.")
+
+
+class BrokerSettings(Section):
+    """Where the MQTT broker is and how this collector's session behaves."""
+
+    host: str = Field("localhost", title="Host", description="Broker host name or address.")
+    port: int = Field(8883, ge=1, le=65535, title="Port", description="Broker port (TLS: 8883).")
+    tls: TlsSettings | None = Field(None, title="TLS", description="Omit only for a local test broker.")
+    client_id: str = Field("collector-1", min_length=1, title="Client id",
+                           description="Unique per collector instance; it names the persistent "
+                                       "session, so a restarted instance gets its unacked messages back.")
+    keepalive_s: int = Field(30, ge=5, title="Keepalive", description="MQTT keepalive in seconds.")
+    session_expiry_s: int = Field(86_400, ge=0, title="Session expiry",
+                                  description="How long the broker keeps this collector's session "
+                                              "(and its undelivered messages) while it is away.")
+    receive_maximum: int = Field(1000, ge=1, le=65_535, title="Receive maximum",
+                                 description="Unacknowledged QoS 1 messages the broker may have in "
+                                             "flight to this collector; bounds a batch.")
+
+
+class StorageSettings(Section):
+    """Where the collector keeps events and evidence."""
+
+    database: Path = Field(title="Database", description="SQLite database file (created if missing).")
+    evidence_dir: Path = Field(title="Evidence folder", description="Content-addressed evidence files.")
+
+
+class LimitSettings(Section):
+    """Sizes above which a message is refused before it is parsed."""
+
+    max_event_bytes: int = Field(65_536, ge=1024, title="Event size", description="Largest event JSON.")
+    max_evidence_bytes: int = Field(16 * 1024 * 1024, ge=1024, title="Evidence size",
+                                    description="Largest evidence file.")
+    max_health_bytes: int = Field(65_536, ge=1024, title="Health size",
+                                  description="Largest health summary JSON.")
+
+
+class CollectorConfig(Section):
+    """The whole collector config file."""
+
+    broker: BrokerSettings = Field(default_factory=BrokerSettings, title="Broker", description="MQTT broker.")
+    storage: StorageSettings = Field(title="Storage", description="Database and evidence folder.")
+    device_keys_dir: Path = Field(title="Device keys", description="Folder of <device-id>.pem Ed25519 "
+                                                                   "public keys; a device without one is refused.")
+    signing_key: Path | None = Field(None, title="Signing key",
+                                     description="The collector's Ed25519 private key (PEM) for "
+                                                 "commands and hotlists.")
+    limits: LimitSettings = Field(default_factory=LimitSettings, title="Limits", description="Size limits.")
+    batch_max: int = Field(500, ge=1, title="Batch", description="Most messages stored per commit.")
+
+
+def load_collector_config(path: Path) -> CollectorConfig:
+    """Read and validate a collector config file; ConfigError lists every problem with its line."""
+    path = Path(path)
+    data, node = load_yaml(path)
+    config = validate_config(CollectorConfig, data, node, source=str(path))
+    return _resolve_paths(config, path.resolve().parent)
+
+
+def _resolve_paths(config: CollectorConfig, base: Path) -> CollectorConfig:
+    """The config with every relative path made relative to ``base``."""
+    def resolve(path: Path | None) -> Path | None:
+        return None if path is None else (base / path).resolve()
+
+    tls = config.broker.tls
+    if tls is not None:
+        tls = tls.model_copy(update={name: resolve(getattr(tls, name))
+                                     for name in ("ca_file", "cert_file", "key_file")})
+    storage = config.storage.model_copy(update={"database": resolve(config.storage.database),
+                                                "evidence_dir": resolve(config.storage.evidence_dir)})
+    return config.model_copy(update={
+        "broker": config.broker.model_copy(update={"tls": tls}),
+        "storage": storage,
+        "device_keys_dir": resolve(config.device_keys_dir),
+        "signing_key": resolve(config.signing_key),
+    })

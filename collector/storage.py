@@ -1,0 +1,111 @@
+"""What the collector needs from a database, and the records it reads back.
+
+The collector talks to storage only through :class:`CollectorStorage`, so a city can run the
+same collector on another database. :mod:`collector.sqlite_storage` is the default backend.
+
+Guarantees every backend gives:
+
+- :meth:`CollectorStorage.store` writes a whole batch in one transaction and returns only after
+  it is durable; the collector acknowledges the batch's messages only after that.
+- An event is stored under its id: storing it again is a no-op (counted as a duplicate).
+- Per device, the backend tracks the highest seq stored contiguously from 1; that is the ``seq``
+  the collector acknowledges to the device. Broken hash links and two events claiming the same
+  seq are recorded as problems; no event is ever dropped for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from appliance.events import Event
+
+from .ingest import Verified
+
+
+@dataclass(frozen=True)
+class EventQuery:
+    """A filter over stored events; None means "any". Times are UTC ns, ``until`` exclusive."""
+
+    plate: str | None = None
+    device: str | None = None
+    type: str | None = None
+    since_ns: int | None = None
+    until_ns: int | None = None
+    limit: int = 1000
+
+
+@dataclass(frozen=True)
+class StoredBatch:
+    """What one :meth:`CollectorStorage.store` call did.
+
+    ``acks`` maps (site, device) of every device the batch touched to the highest seq stored
+    contiguously from 1 for that device.
+    """
+
+    stored: int
+    duplicates: int
+    acks: dict[tuple[str, str], int]
+
+
+@dataclass(frozen=True)
+class DeviceRecord:
+    """What the collector knows of one device."""
+
+    device: str
+    site: str
+    online: bool | None
+    status_ns: int | None
+    health_json: str | None
+    health_ns: int | None
+    contiguous_seq: int
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something wrong with a device's event stream (broken chain, conflicting seq)."""
+
+    device: str
+    seq: int
+    kind: str
+    detail: str
+    recorded_ns: int
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Seqs ``first``..``last`` of a device not (yet) stored, below the highest one stored."""
+
+    device: str
+    first: int
+    last: int
+
+
+class CollectorStorage(Protocol):
+    """The collector's database; see the module docstring for what every backend guarantees."""
+
+    def store(self, items: Sequence[Verified], received_ns: int) -> StoredBatch:
+        """Store verified events, evidence, statuses and health summaries in one transaction."""
+
+    def events(self, query: EventQuery) -> list[Event]:
+        """Stored events matching ``query``, oldest first."""
+
+    def read_evidence(self, sha256: str) -> bytes:
+        """A stored evidence file's bytes, verified against its sha256 (StoreError if not)."""
+
+    def evidence_path(self, sha256: str) -> Path:
+        """Where an evidence file is (or would be) kept."""
+
+    def devices(self) -> list[DeviceRecord]:
+        """Every device seen, by id."""
+
+    def problems(self) -> list[Problem]:
+        """Every recorded problem, oldest first."""
+
+    def gaps(self) -> list[Gap]:
+        """Missing seq ranges per device below its highest stored seq."""
+
+    def close(self) -> None:
+        """Release the database; closing twice is fine."""

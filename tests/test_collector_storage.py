@@ -1,0 +1,171 @@
+"""The collector's SQLite storage and its query CLI: stored once under the event id, the
+contiguous seq acknowledged to devices, chain problems recorded without dropping anything."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+
+import pytest
+
+from appliance.errors import StoreError
+from appliance.events import EvidenceBlob
+from appliance.signing import load_private_key
+from collector.cli import main as collector_cli
+from collector.config import LimitSettings
+from collector.device_keys import DeviceKeys
+from collector.fake_device import SignedEventSource, event_payload
+from collector.ingest import DeviceHealth, DeviceStatus, Ingest
+from collector.pki import write_test_pki
+from collector.sqlite_storage import SQLiteStorage
+from collector.storage import EventQuery
+
+SITE = "site-a"
+START_NS = 1_790_000_000_000_000_000
+SECOND_NS = 1_000_000_000
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    return write_test_pki(tmp_path_factory.mktemp("pki"), devices=["tn-0001", "tn-0002"],
+                          collectors=["collector-1"])
+
+
+@pytest.fixture(scope="module")
+def ingest(pki):
+    return Ingest(DeviceKeys(pki.device_keys_dir), LimitSettings())
+
+
+@pytest.fixture
+def storage(tmp_path):
+    with SQLiteStorage(tmp_path / "collector.db", tmp_path / "evidence") as opened:
+        yield opened
+
+
+def source_for(pki, device: str) -> SignedEventSource:
+    return SignedEventSource(device, SITE, load_private_key(pki.signing_key(device)))
+
+
+def verified_events(ingest, source, count, **kwargs):
+    out = []
+    for index in range(count):
+        event = source.next_event(time_ns=START_NS + index * SECOND_NS, **kwargs)
+        out.append(ingest.check(source.topics.event(event.type), event_payload(event)))
+    return out
+
+
+def test_events_are_stored_once_and_a_duplicate_is_a_no_op(storage, ingest, pki):
+    events = verified_events(ingest, source_for(pki, "tn-0001"), 5)
+    first = storage.store(events, START_NS)
+    again = storage.store(events[:3], START_NS)
+    assert (first.stored, first.duplicates) == (5, 0)
+    assert (again.stored, again.duplicates) == (0, 3)
+    assert again.acks == {(SITE, "tn-0001"): 5}
+    assert [event.seq for event in storage.events(EventQuery())] == [1, 2, 3, 4, 5]
+    assert storage.problems() == []
+
+
+def test_the_acked_seq_stops_at_the_first_gap_and_moves_when_it_fills(storage, ingest, pki):
+    events = verified_events(ingest, source_for(pki, "tn-0001"), 6)
+    assert storage.store([events[0], events[1], events[3], events[5]], START_NS).acks == {(SITE, "tn-0001"): 2}
+    assert [(gap.first, gap.last) for gap in storage.gaps()] == [(3, 3), (5, 5)]
+    assert storage.store([events[4], events[2]], START_NS).acks == {(SITE, "tn-0001"): 6}
+    assert storage.gaps() == []
+    assert storage.problems() == []
+
+
+def test_devices_are_acked_separately(storage, ingest, pki):
+    first = verified_events(ingest, source_for(pki, "tn-0001"), 3)
+    second = verified_events(ingest, source_for(pki, "tn-0002"), 2)
+    assert storage.store(first + second, START_NS).acks == {(SITE, "tn-0001"): 3, (SITE, "tn-0002"): 2}
+
+
+def test_a_broken_chain_and_a_seq_conflict_are_recorded_and_nothing_is_dropped(storage, ingest, pki):
+    events = verified_events(ingest, source_for(pki, "tn-0001"), 3)
+    # a device that lost its store starts again at seq 1: the same seqs with other events
+    restarted = verified_events(ingest, source_for(pki, "tn-0001"), 3)
+    storage.store(events, START_NS)
+    storage.store([restarted[1]], START_NS)
+    kinds = sorted(problem.kind for problem in storage.problems())
+    assert kinds == ["chain_break", "chain_break", "seq_conflict"]
+    assert len(storage.events(EventQuery())) == 4
+
+
+def test_queries_filter_by_plate_device_type_and_time(storage, ingest, pki):
+    one = source_for(pki, "tn-0001")
+    two = source_for(pki, "tn-0002")
+    items = verified_events(ingest, one, 4)
+    event = two.next_event("hotlist.hit", data={"plate": "TST00002"}, time_ns=START_NS + 10 * SECOND_NS)
+    items.append(ingest.check(two.topics.event(event.type), event_payload(event)))
+    storage.store(items, START_NS)
+    assert [(e.device, e.seq) for e in storage.events(EventQuery(plate="TST00002"))] == [
+        ("tn-0001", 2), ("tn-0002", 1)]
+    assert [e.type for e in storage.events(EventQuery(type="hotlist.hit"))] == ["hotlist.hit"]
+    assert len(storage.events(EventQuery(device="tn-0001"))) == 4
+    window = EventQuery(since_ns=START_NS + SECOND_NS, until_ns=START_NS + 3 * SECOND_NS)
+    assert [e.seq for e in storage.events(window)] == [2, 3]
+
+
+def test_status_and_health_make_the_device_registry(storage):
+    storage.store([DeviceStatus("tn-0001", SITE, online=True),
+                   DeviceHealth("tn-0001", SITE, '{"cpu_c":50}')], START_NS)
+    storage.store([DeviceStatus("tn-0001", SITE, online=False)], START_NS + SECOND_NS)
+    (record,) = storage.devices()
+    assert (record.online, record.status_ns, record.health_json) == (False, START_NS + SECOND_NS, '{"cpu_c":50}')
+
+
+def test_evidence_is_stored_by_content_and_verified_when_read(storage, ingest, pki):
+    source = source_for(pki, "tn-0001")
+    blob = EvidenceBlob(kind="frame_before", data=b"\xff\xd8" + b"x" * 5000)
+    storage.store([ingest.check(source.topics.evidence(blob.sha256), blob.data)], START_NS)
+    assert storage.read_evidence(blob.sha256) == blob.data
+    storage.evidence_path(blob.sha256).write_bytes(b"rotten")
+    with pytest.raises(StoreError, match="corrupt"):
+        storage.read_evidence(blob.sha256)
+
+
+def test_the_database_is_durable_wal(storage, tmp_path):
+    with sqlite3.connect(tmp_path / "collector.db") as outside:
+        assert outside.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+# -- the query CLI -----------------------------------------------------------------------------
+
+@pytest.fixture
+def config_file(tmp_path, pki):
+    path = tmp_path / "collector.yaml"
+    path.write_text(f"storage:\n  database: collector.db\n  evidence_dir: evidence\n"
+                    f"device_keys_dir: {pki.device_keys_dir}\n")
+    return path
+
+
+def test_cli_lists_events_by_plate_as_json(config_file, tmp_path, ingest, pki, capsys):
+    with SQLiteStorage(tmp_path / "collector.db", tmp_path / "evidence") as storage:
+        storage.store(verified_events(ingest, source_for(pki, "tn-0001"), 3), START_NS)
+    assert collector_cli(["events", "--config", str(config_file), "--plate", "TST00003", "--json",
+                          "--since", "2026-09-21T00:00:00Z"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [json.loads(line)["seq"] for line in lines] == [3]
+
+
+def test_cli_exports_verified_evidence_and_refuses_a_corrupt_file(config_file, tmp_path, ingest, pki, capsys):
+    source = source_for(pki, "tn-0001")
+    blob = EvidenceBlob(kind="plate_crop", data=b"crop bytes" * 100)
+    with SQLiteStorage(tmp_path / "collector.db", tmp_path / "evidence") as storage:
+        storage.store([ingest.check(source.topics.evidence(blob.sha256), blob.data)], START_NS)
+        stored_path = storage.evidence_path(blob.sha256)
+    out = tmp_path / "export.jpg"
+    assert collector_cli(["evidence", "export", blob.sha256, "--out", str(out), "--config", str(config_file)]) == 0
+    assert hashlib.sha256(out.read_bytes()).hexdigest() == blob.sha256
+    stored_path.write_bytes(b"altered")
+    assert collector_cli(["evidence", "export", blob.sha256, "--out", str(tmp_path / "x"),
+                          "--config", str(config_file)]) == 2
+    assert "corrupt" in capsys.readouterr().err
+
+
+def test_cli_reports_config_errors_with_the_field(tmp_path, capsys):
+    path = tmp_path / "bad.yaml"
+    path.write_text("storage:\n  database: c.db\n  evidence_dir: e\ndevice_keys_dir: k\nbroker:\n  port: 0\n")
+    assert collector_cli(["events", "--config", str(path)]) == 2
+    assert "broker.port" in capsys.readouterr().err
