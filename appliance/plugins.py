@@ -26,6 +26,7 @@ from .errors import ConfigError
 BUILTIN_PLUGINS = (
     ("detection", "plugins.detection"),
     ("diagnostics", "plugins.diagnostics"),
+    ("uplink", "plugins.uplink"),
 )
 
 ENTRY_POINT_GROUP = "roadcam.plugins"

@@ -13,6 +13,7 @@ raise a fault event and the appliance keeps going.
 
 from __future__ import annotations
 
+import collections
 import heapq
 import itertools
 import logging
@@ -41,6 +42,8 @@ log = logging.getLogger("roadcam")
 
 #: Longest a capture thread waits before retrying a camera that failed, in seconds.
 MAX_RETRY_S = 30.0
+#: Most commands waiting for the analysis thread; more are answered "busy" at once.
+MAX_QUEUED_COMMANDS = 16
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,13 @@ class SignalView:
 
     state: str
     since_ns: int
+
+
+@dataclass(frozen=True)
+class _QueuedCommand:
+    name: str
+    payload: dict[str, Any]
+    reply: Callable[[dict[str, Any]], None]
 
 
 @dataclass(order=True, frozen=True)
@@ -64,16 +74,19 @@ class Appliance:
 
     ``hardware`` opens the devices the config names (:class:`hal.hardware.Hardware`); ``clock``
     stamps everything (a :class:`ManualClock` under simulation). ``store`` may be given (tests);
-    otherwise it is opened from ``config.storage``.
+    otherwise it is opened from ``config.storage``, with ``sign`` (``Event -> signature``,
+    e.g. ``config.uplink.event_signer()``) signing every event it stores.
     """
 
     def __init__(self, config: CoreConfig, plugin_manager: pluggy.PluginManager, hardware,
-                 clock: Clock, *, store: EventStore | None = None, notifier: Notifier | None = None):
+                 clock: Clock, *, store: EventStore | None = None, notifier: Notifier | None = None,
+                 sign: Callable[[Event], str] | None = None):
         self.config = config
         self.plugin_manager = plugin_manager
         self.hardware = hardware
         self.clock = clock
         self.store = store
+        self._sign = sign
         self.signals: dict[str, SignalView] = {}
         self.notifier = notifier or Notifier()
         self.faults = FaultBoard()
@@ -82,6 +95,7 @@ class Appliance:
         self._wakeup = threading.Condition()
         self._edges: list[_Edge] = []
         self._edge_order = itertools.count()
+        self._commands: collections.deque[_QueuedCommand] = collections.deque()
         self._queues: dict[str, FrameQueue] = {}
         self._rates: dict[str, RateWindow] = {}
         self._trackers: dict[str, Tracker] = {}
@@ -110,7 +124,8 @@ class Appliance:
         if self.store is None:
             storage = self.config.storage
             self.store = EventStore(storage.database, storage.evidence_dir, device=self.config.device.id,
-                                    site=self.config.device.site, budget_bytes=storage.budget_mb * 1024 * 1024)
+                                    site=self.config.device.site, budget_bytes=storage.budget_mb * 1024 * 1024,
+                                    sign=self._sign)
         self._started_mono_ns = self.clock.mono_ns()
         self._next_health_ns = self._started_mono_ns + int(self.config.health.interval_s * 1e9)
         self.plugin_manager.hook.roadcam_configure(appliance=self)
@@ -177,6 +192,31 @@ class Appliance:
             result = {"ok": False, "error": f"no plugin handles the command {name!r}"}
         self.submit([EventDraft("command.result", {"command": name, "result": result}, self.clock.wall_ns())])
         return result
+
+    def enqueue_command(self, name: str, payload: dict[str, Any],
+                        reply: Callable[[dict[str, Any]], None]) -> None:
+        """Run :meth:`command` on the analysis thread (where every hook runs) and call ``reply``
+        there with its result. Callable from any thread; never blocks. A stopping appliance or a
+        full command queue answers ``{"ok": False, …}`` at once, on the caller's thread."""
+        with self._wakeup:
+            accepted = not self._stop.is_set() and len(self._commands) < MAX_QUEUED_COMMANDS
+            if accepted:
+                self._commands.append(_QueuedCommand(name, payload, reply))
+                self._wakeup.notify_all()
+        if not accepted:
+            reply({"ok": False, "error": "the appliance is stopping or busy with other commands; "
+                                         "send the command again later"})
+
+    def _run_commands(self) -> None:
+        while True:
+            with self._wakeup:
+                if not self._commands:
+                    return
+                queued = self._commands.popleft()
+            try:
+                queued.reply(self.command(queued.name, queued.payload))
+            except Exception:  # a failing reply must not take the analysis thread down
+                log.exception("replying to command %s failed", queued.name)
 
     def raise_fault(self, code: str, component: str, message: str) -> None:
         """Record a fault (once while it stays active) as a ``fault.raised`` event."""
@@ -271,6 +311,7 @@ class Appliance:
                     self._handle_edge(edge)
                 for frame in frames:
                     self._handle_frame(frame)
+                self._run_commands()
                 self._periodic()
                 if finished:
                     break
@@ -281,6 +322,7 @@ class Appliance:
             raise
         finally:
             self._stop.set()
+            self._run_commands()  # answer what was queued before the stop; later ones are refused
 
     def _next_work(self) -> tuple[list[_Edge], list, bool]:
         """Wait for work. Returns edges due (not later than the oldest queued frame), at most one
@@ -290,7 +332,7 @@ class Appliance:
                 if self._stop.is_set():
                     return [], [], True
                 oldest = [q.peek_time_ns() for q in self._queues.values() if len(q)]
-                if self._edges or oldest:
+                if self._edges or oldest or self._commands:
                     break
                 if self._queues and all(q.ended for q in self._queues.values()):
                     return [], [], True

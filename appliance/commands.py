@@ -1,0 +1,142 @@
+"""Signed, versioned commands from the collector, and the gate that checks them.
+
+The wire format is the collector's (``collector/commands.py``, notes/command-format.md): a JSON
+object with exactly ``name``, ``version``, ``issued_at``, ``body`` and ``sig``. ``sig`` is the
+collector's Ed25519 signature over the canonical JSON (sorted keys, no spaces, UTF-8) of the
+other four. ``name`` equals the topic's last level (``…/cmd/{name}``); ``version`` rises strictly
+per name; ``issued_at`` is :func:`~appliance.events.iso_utc` time; ``body`` is what
+``roadcam_command`` receives as ``payload``.
+
+:class:`CommandGate` refuses anything unsigned, altered, malformed, named differently from its
+topic, replayed (a version not above the highest accepted for that name) or too old, with
+:class:`~appliance.errors.CommandRefused`. The highest versions are written to a small file
+before the command runs, so neither a restart nor a crash reopens a replay.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from .atomic_write import write_atomically
+from .errors import CommandRefused, StoreError
+from .signing import verify
+
+#: The keys of a command payload; all but ``sig`` are signed.
+COMMAND_FIELDS = frozenset({"name", "version", "issued_at", "body", "sig"})
+
+
+def signed_bytes(payload: dict[str, Any]) -> bytes:
+    """What the signature covers: every field but ``sig`` as sorted, compact UTF-8 JSON."""
+    unsigned = {key: value for key, value in payload.items() if key != "sig"}
+    return json.dumps(unsigned, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command that passed the gate."""
+
+    name: str
+    version: int
+    args: dict[str, Any]
+
+
+class VersionFile:
+    """The highest version accepted per command name, kept in a small JSON file written
+    atomically."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._highest = self._read()
+
+    def _read(self) -> dict[str, int]:
+        try:
+            highest = json.loads(self.path.read_text())["highest_versions"]
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise StoreError(f"{self.path}: cannot read the command version file ({exc}). It guards "
+                             "against replayed commands: restore it, or delete it only if the "
+                             "collector's next command versions are known to be higher than any "
+                             "used before.") from None
+        if not isinstance(highest, dict) or not all(isinstance(v, int) for v in highest.values()):
+            raise StoreError(f"{self.path}: highest_versions must map command names to integers")
+        return highest
+
+    def highest(self, name: str) -> int:
+        """The highest version of command ``name`` accepted so far (0 for none)."""
+        return self._highest.get(name, 0)
+
+    def advance(self, name: str, version: int) -> None:
+        """Record ``version`` as the highest accepted for ``name``; durable when this returns."""
+        highest = {**self._highest, name: version}
+        write_atomically(self.path, json.dumps({"highest_versions": highest}).encode())
+        self._highest = highest
+
+
+class CommandGate:
+    """Checks the commands of one device; see the module docstring. Thread-safe."""
+
+    def __init__(self, collector_key: Ed25519PublicKey | None, versions: VersionFile, *, max_age_ns: int):
+        self._collector_key = collector_key
+        self._versions = versions
+        self._max_age_ns = max_age_ns
+        self._lock = threading.Lock()
+
+    def admit(self, name: str, payload: bytes, now_ns: int) -> Command:
+        """The command in ``payload`` received on the topic of command ``name``, if it passes
+        every check; raises :class:`CommandRefused` with the reason otherwise."""
+        message = _message(payload)
+        version = message["version"]
+        if self._collector_key is None:
+            raise CommandRefused("no collector key is configured (uplink.collector_key_file)", version)
+        if not verify(self._collector_key, signed_bytes(message), message["sig"]):
+            raise CommandRefused("bad signature: altered, or not signed by the collector", version)
+        if message["name"] != name:
+            raise CommandRefused(f"signed for the command {message['name']!r}, received as {name!r}", version)
+        age_ns = now_ns - _utc_ns(message["issued_at"], version)
+        if abs(age_ns) > self._max_age_ns:
+            raise CommandRefused(f"too old or from the future: issued {age_ns / 1e9:.0f} s ago "
+                                 "(check both clocks)", version)
+        with self._lock:
+            if version <= self._versions.highest(name):
+                raise CommandRefused(f"replayed or older: version {version}, already accepted "
+                                     f"{self._versions.highest(name)}", version)
+            self._versions.advance(name, version)
+        return Command(name, version, message["body"])
+
+
+def _message(payload: bytes) -> dict[str, Any]:
+    """The command object in a payload; CommandRefused when it is not one."""
+    try:
+        message = json.loads(payload)
+    except (ValueError, UnicodeDecodeError):
+        raise CommandRefused("malformed: not JSON") from None
+    if not isinstance(message, dict):
+        raise CommandRefused("malformed: not a JSON object")
+    version = message.get("version")
+    version = version if type(version) is int else None
+    if not message.get("sig"):
+        raise CommandRefused("unsigned", version)
+    if set(message) != COMMAND_FIELDS:
+        raise CommandRefused(f"malformed: the keys must be exactly {', '.join(sorted(COMMAND_FIELDS))}", version)
+    if version is None or version < 1 or not isinstance(message["sig"], str) \
+            or not isinstance(message["body"], dict) or not isinstance(message["issued_at"], str):
+        raise CommandRefused("malformed: version must be an integer >= 1, body an object, "
+                             "issued_at and sig strings", version)
+    return message
+
+
+def _utc_ns(stamp: str, version: int) -> int:
+    """UTC nanoseconds of an ``iso_utc`` stamp; CommandRefused when it is not one."""
+    try:
+        moment = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    except ValueError:
+        raise CommandRefused(f"malformed: issued_at {stamp[:40]!r} is not UTC ISO 8601 with Z", version) from None
+    return int(moment.timestamp()) * 10**9 + moment.microsecond * 1000

@@ -1,0 +1,388 @@
+"""The MQTT 5 uplink: delivers the outbox to the collector, takes signed commands back.
+
+Delivery (DESIGN.md, "MQTT"): paho keeps messages only in memory and Mosquitto acknowledges
+before it has saved anything, so a broker's PUBACK proves nothing. Events therefore leave only
+from the store (:meth:`EventStore.pending`, in seq order) and a row is marked delivered only when
+the collector's own ``ack`` (``{"seq": N}``: stored up to N) arrives. Meanwhile:
+
+- every message goes out at QoS 1; each event's evidence files go out before the event;
+- at most ``max_in_flight_events`` events are unacknowledged at once, and a backlog drains at
+  ``drain_rate_per_s``;
+- every PUBACK's reason code is read: one at or above 0x80 (e.g. 0x87, not authorised by the
+  ACL) raises an ``uplink.refused`` fault, and the uplink backs off (doubling from
+  ``reconnect_min_s`` to ``reconnect_max_s``) and then sends everything unacknowledged again;
+- after a reconnect, or when acknowledgements stop for ``ack_timeout_s``, everything
+  unacknowledged is sent again. The collector keys events by id, so a repeat is harmless.
+
+Threads: paho's network loop (``loop_start``) runs the callbacks, which only record what
+happened and nudge the sender; the sender thread reads the store, publishes and confirms. The
+``roadcam_event`` observer nudges the sender too, so a new event leaves at once without polling.
+Commands are checked on the network thread (:class:`~appliance.commands.CommandGate`) and run on
+the analysis thread (:meth:`Appliance.enqueue_command`); their result goes back on
+``cmd/{name}/result``. Nothing here blocks the analysis thread.
+
+Presence: ``status`` is ``online`` (retained) once connected; the last will, also used on a
+clean stop, makes it ``offline``. ``health`` (retained) is refreshed every ``health_interval_s``.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import ssl
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from .commands import CommandGate
+from .errors import CommandRefused, ConfigError, StoreError
+from .events import Event, EventDraft, iso_utc
+from .topics import DeviceTopics
+from .uplink_config import UplinkConfig
+
+log = logging.getLogger("roadcam.uplink")
+
+#: Longest the sender sleeps when nothing nudges it (it also checks timeouts and health then).
+IDLE_WAIT_S = 0.5
+#: Events read from the store per drain step; acknowledgements are handled between steps.
+DRAIN_BATCH = 64
+#: Evidence files remembered as sent on this connection (a shared file is not sent twice).
+SENT_EVIDENCE_MEMORY = 4096
+
+
+@dataclass
+class _LinkState:
+    """What the network thread tells the sender; guarded by the uplink's condition."""
+
+    connected: bool = False
+    connections: int = 0
+    acked_seq: int = 0
+    disconnected_since_s: float | None = None
+    refusal: str | None = None
+
+
+class Uplink:
+    """The MQTT link of one appliance. :meth:`start` after the store is open, :meth:`stop` before
+    it closes (the ``uplink`` plugin does both); :meth:`nudge` when an event was stored."""
+
+    def __init__(self, appliance, config: UplinkConfig, gate: CommandGate):
+        self._appliance = appliance
+        self._config = config
+        self._store = appliance.store
+        self._gate = gate
+        self._topics = DeviceTopics(appliance.config.device.site, appliance.config.device.id)
+        self._client = self._make_client()
+        self._wakeup = threading.Condition()
+        self._nudged = False
+        self._link = _LinkState(disconnected_since_s=time.monotonic())
+        self._latest_health: dict[str, Any] | None = None
+        self._stopping = threading.Event()
+        self._sender = threading.Thread(target=self._send_loop, name="uplink-sender", daemon=True)
+        # Sender-thread state.
+        self._pubacks: collections.deque[tuple[int, ReasonCode]] = collections.deque()
+        self._topic_of_mid: dict[int, str] = {}
+        self._publish_lock = threading.Lock()
+        first_pending = self._store.pending(limit=1)
+        self._confirmed_seq = first_pending[0].seq - 1 if first_pending else self._store.last_seq()
+        self._sent_seq = self._confirmed_seq
+        self._highest_sent_seq = self._confirmed_seq
+        self._seen_connections = 0
+        self._sent_evidence: set[str] = set()
+        self._tokens = 1.0
+        self._tokens_at_s = time.monotonic()
+        self._backoff_s = config.reconnect_min_s
+        self._resume_at_s = 0.0
+        self._progress_at_s = time.monotonic()
+        self._health_due_s = 0.0
+        self._refusals = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def _make_client(self) -> mqtt.Client:
+        config = self._config
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self._topics.device,
+                             protocol=mqtt.MQTTv5)
+        client.will_set(self._topics.status, "offline", qos=1, retain=True)
+        if config.tls is not None:
+            try:
+                client.tls_set(ca_certs=str(config.tls.ca_file), certfile=str(config.tls.cert_file),
+                               keyfile=str(config.tls.key_file))
+            except (OSError, ssl.SSLError) as exc:
+                raise ConfigError(f"uplink.tls: cannot load the CA, device certificate or key ({exc}); "
+                                  "check the three files named there") from None
+        client.reconnect_delay_set(min_delay=config.reconnect_min_s, max_delay=config.reconnect_max_s)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        client.on_message = self._on_message
+        return client
+
+    def start(self) -> None:
+        """Connect in the background (retrying with back-off) and start the sender."""
+        properties = Properties(PacketTypes.CONNECT)
+        properties.SessionExpiryInterval = self._config.session_expiry_s
+        self._client.connect_async(self._config.host, self._config.port, keepalive=self._config.keepalive_s,
+                                   clean_start=False, properties=properties)
+        self._client.loop_start()
+        self._sender.start()
+        log.info("uplink to %s:%d started", self._config.host, self._config.port)
+
+    def stop(self) -> None:
+        """Stop sending, leave with the will (status ``offline``), stop the network loop."""
+        self._stopping.set()
+        self.nudge()
+        if self._sender.is_alive():
+            self._sender.join(timeout=10)
+        self._client.disconnect(reasoncode=ReasonCode(PacketTypes.DISCONNECT, "Disconnect with will message"))
+        self._client.loop_stop()
+        log.info("uplink stopped")
+
+    # -- what other threads call -------------------------------------------------------------
+
+    def nudge(self) -> None:
+        """Wake the sender: something new is in the store, or the link changed."""
+        with self._wakeup:
+            self._nudged = True
+            self._wakeup.notify_all()
+
+    def observe(self, event: Event) -> None:
+        """A committed event (``roadcam_event``): send it soon; remember the latest health."""
+        if event.type == "health":
+            with self._wakeup:
+                self._latest_health = event.data
+        self.nudge()
+
+    def figures(self) -> dict[str, Any]:
+        """Figures for the health event."""
+        with self._wakeup:
+            connected = self._link.connected
+        return {"connected": connected, "confirmed_seq": self._confirmed_seq, "sent_seq": self._sent_seq,
+                "refused_publishes": self._refusals}
+
+    # -- paho callbacks (network thread): record, nudge, return ------------------------------
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            with self._wakeup:
+                self._link.refusal = f"{reason_code} (reason code {reason_code.value:#04x})"
+            self.nudge()
+            return
+        self._publish(self._topics.status, "online", retain=True)
+        client.subscribe([(self._topics.ack, 1), (self._topics.command("+"), 1)])
+        with self._wakeup:
+            self._link.connected, self._link.refusal, self._link.disconnected_since_s = True, None, None
+            self._link.connections += 1
+        self.nudge()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        with self._wakeup:
+            if self._link.connected:
+                self._link.connected, self._link.disconnected_since_s = False, time.monotonic()
+        self.nudge()
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        self._pubacks.append((mid, reason_code))
+        if reason_code.is_failure:
+            self.nudge()
+
+    def _on_message(self, client, userdata, message) -> None:
+        if message.topic == self._topics.ack:
+            self._take_ack(message.payload)
+        elif message.topic.startswith(self._topics.command("")):
+            self._take_command(message.topic[len(self._topics.command("")):], message.payload)
+
+    def _take_ack(self, payload: bytes) -> None:
+        try:
+            seq = json.loads(payload)["seq"]
+        except (ValueError, KeyError, TypeError):
+            seq = None
+        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+            log.warning("ignored an ack that is not {\"seq\": N}: %r", payload[:100])
+            return
+        with self._wakeup:
+            self._link.acked_seq = max(self._link.acked_seq, seq)
+            self._nudged = True
+            self._wakeup.notify_all()
+
+    def _take_command(self, name: str, payload: bytes) -> None:
+        try:
+            command = self._gate.admit(name, payload, self._appliance.clock.wall_ns())
+        except CommandRefused as refused:
+            log.warning("refused command %s: %s", name, refused.reason)
+            self._appliance.submit([EventDraft("security.refused", {
+                "command": name, "reason": refused.reason, "version": refused.version},
+                self._appliance.clock.wall_ns())])
+            self._send_result(name, refused.version, {"ok": False, "error": f"refused: {refused.reason}"})
+            return
+        except OSError as exc:
+            self._appliance.raise_fault("uplink.commands", "command-versions", str(exc))
+            self._send_result(name, None, {"ok": False, "error": f"the device cannot record the command: {exc}"})
+            return
+        self._appliance.enqueue_command(name, command.args,
+                                        lambda result: self._send_result(name, command.version, result))
+
+    def _send_result(self, name: str, version: int | None, result: dict[str, Any]) -> None:
+        message = {"command": name, "version": version, "result": result}
+        self._publish(self._topics.command_result(name), json.dumps(message, default=str))
+
+    def _publish(self, topic: str, payload: str | bytes, retain: bool = False) -> None:
+        """QoS 1 publish whose PUBACK reason code the sender will read."""
+        with self._publish_lock:
+            info = self._client.publish(topic, payload, qos=1, retain=retain)
+            self._topic_of_mid[info.mid] = topic
+
+    # -- the sender thread -------------------------------------------------------------------
+
+    def _send_loop(self) -> None:
+        while not self._stopping.is_set():
+            with self._wakeup:
+                if not self._nudged:
+                    self._wakeup.wait(timeout=IDLE_WAIT_S)
+                self._nudged = False
+                link = _LinkState(**vars(self._link))
+            if self._stopping.is_set():
+                return
+            try:
+                self._step(link)
+                self._appliance.clear_fault("uplink.error", "uplink")
+            except Exception as exc:  # the sender must outlive a bad moment; the fault says what
+                log.exception("the uplink sender failed")
+                self._appliance.raise_fault("uplink.error", "uplink", f"delivery paused: {type(exc).__name__}: {exc}")
+                self._stopping.wait(self._config.reconnect_max_s)
+
+    def _step(self, link: _LinkState) -> None:
+        now_s = time.monotonic()
+        self._confirm(min(link.acked_seq, self._highest_sent_seq), now_s)
+        self._read_pubacks(now_s)
+        self._watch_connection(link, now_s)
+        if not link.connected:
+            return
+        if link.connections != self._seen_connections:
+            self._seen_connections = link.connections
+            self._rewind(now_s)
+            self._health_due_s = now_s
+        if now_s >= self._health_due_s:
+            self._publish_health()
+            self._health_due_s = now_s + self._config.health_interval_s
+        if self._sent_seq > self._confirmed_seq and now_s - self._progress_at_s > self._config.ack_timeout_s:
+            log.warning("no acknowledgement for %.0f s: sending events after %d again",
+                        now_s - self._progress_at_s, self._confirmed_seq)
+            self._rewind(now_s)
+        if now_s >= self._resume_at_s:
+            self._drain()
+
+    def _confirm(self, acked_seq: int, now_s: float) -> None:
+        """Mark rows the collector stored as confirmed; progress clears a refusal."""
+        if acked_seq <= self._confirmed_seq:
+            return
+        self._store.confirm(acked_seq)
+        self._confirmed_seq = acked_seq
+        self._sent_seq = max(self._sent_seq, acked_seq)
+        self._progress_at_s = now_s
+        self._backoff_s = self._config.reconnect_min_s
+        self._appliance.clear_fault("uplink.refused", "broker")
+
+    def _read_pubacks(self, now_s: float) -> None:
+        """Read every PUBACK's reason code; a refusal raises a fault and backs off."""
+        refused: list[tuple[str, ReasonCode]] = []
+        with self._publish_lock:
+            while self._pubacks:
+                mid, reason_code = self._pubacks.popleft()
+                topic = self._topic_of_mid.pop(mid, "an unrecorded topic")
+                if reason_code.is_failure:
+                    refused.append((topic, reason_code))
+        if not refused:
+            return
+        self._refusals += len(refused)
+        topic, reason_code = refused[0]
+        self._appliance.raise_fault(
+            "uplink.refused", "broker",
+            f"the broker refused {len(refused)} message(s), the first to {topic}: {reason_code} "
+            f"(reason code {reason_code.value:#04x}). Check that the broker's ACL lets this device "
+            f"write under {self._topics.base}/ and that its certificate names it.")
+        self._resume_at_s = now_s + self._backoff_s
+        self._backoff_s = min(self._backoff_s * 2, self._config.reconnect_max_s)
+        self._rewind(now_s)
+
+    def _watch_connection(self, link: _LinkState, now_s: float) -> None:
+        """Raise ``uplink.offline`` when the link has been down too long; clear it once back."""
+        if link.connected:
+            self._appliance.clear_fault("uplink.offline", "broker")
+            return
+        down_s = now_s - (link.disconnected_since_s or now_s)
+        if down_s >= self._config.offline_fault_after_s:
+            why = f" (the broker said: {link.refusal})" if link.refusal else ""
+            self._appliance.raise_fault(
+                "uplink.offline", "broker",
+                f"no connection to the broker {self._config.host}:{self._config.port} for {down_s:.0f} s"
+                f"{why}: check the network, the broker and the device certificate; events wait in the outbox")
+
+    def _rewind(self, now_s: float) -> None:
+        """Send everything unacknowledged again, from the oldest unconfirmed row."""
+        self._sent_seq = self._confirmed_seq
+        self._sent_evidence.clear()
+        self._progress_at_s = now_s
+
+    def _drain(self) -> None:
+        """Send the next pending events, within the in-flight window and the drain rate."""
+        room = self._config.max_in_flight_events - (self._sent_seq - self._confirmed_seq)
+        if room <= 0:
+            return
+        events = self._store.pending(limit=min(room, DRAIN_BATCH), after_seq=self._sent_seq)
+        for event in events:
+            if not self._take_token():
+                return
+            self._send_event(event)
+            self._sent_seq = event.seq
+            self._highest_sent_seq = max(self._highest_sent_seq, event.seq)
+        if events:
+            self.nudge()  # there may be more: come back after reading acks and PUBACKs
+
+    def _take_token(self) -> bool:
+        """Wait until the drain rate allows one more event (bursts up to one second's worth);
+        False when stopping."""
+        rate = self._config.drain_rate_per_s
+        now_s = time.monotonic()
+        self._tokens = min(max(1.0, rate), self._tokens + (now_s - self._tokens_at_s) * rate)
+        self._tokens_at_s = now_s
+        if self._tokens < 1.0:
+            if self._stopping.wait((1.0 - self._tokens) / rate):
+                return False
+            self._tokens, self._tokens_at_s = 1.0, time.monotonic()
+        self._tokens -= 1.0
+        return True
+
+    def _send_event(self, event: Event) -> None:
+        """Publish the event's evidence files (not yet sent on this connection), then the event."""
+        for reference in event.evidence:
+            if reference.sha256 in self._sent_evidence:
+                continue
+            try:
+                data = self._store.read_evidence(reference.sha256)
+            except StoreError as exc:
+                self._appliance.raise_fault("uplink.evidence", reference.sha256,
+                                            f"event {event.seq} goes out without this evidence: {exc}")
+                continue
+            self._publish(self._topics.evidence(reference.sha256), data)
+            if len(self._sent_evidence) >= SENT_EVIDENCE_MEMORY:
+                self._sent_evidence.clear()
+            self._sent_evidence.add(reference.sha256)
+        self._publish(self._topics.event(event.type), event.model_dump_json())
+
+    def _publish_health(self) -> None:
+        """Refresh the retained health summary: outbox, delivery, active faults, latest health."""
+        usage = self._store.usage()
+        with self._wakeup:
+            latest = self._latest_health
+        summary = {"time": iso_utc(self._appliance.clock.wall_ns()), "pending": usage.pending,
+                   "last_seq": self._store.last_seq(), "confirmed_seq": self._confirmed_seq,
+                   "faults": [f"{fault.code}:{fault.component}" for fault in self._appliance.faults.active()],
+                   "health": latest}
+        self._publish(self._topics.health, json.dumps(summary, default=str), retain=True)
