@@ -8,6 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
+from .assignment import min_cost_assignment
+from .boxes import as_boxes, covered, from_centre_size, ious, shift_inside, to_centre_size, union_box
+from .motion import ConstantVelocity
+
 #: Object classes a detector may report.
 CLASSES = ("car", "scooter", "truck", "bus", "pedestrian")
 
@@ -69,3 +75,261 @@ class Track:
     @property
     def last_ns(self) -> int:
         return self.points[-1].time_ns
+
+
+class Tracker:
+    """Follows the detections of one camera from frame to frame, one identity per object.
+
+    Each track moves with a constant-velocity model: its image box always, and its ground point
+    on the road plane when detections carry ``road_xy`` (there a coasting prediction stays true
+    to perspective, so an object hidden for a second is found again). Each frame, tracks are
+    matched to detections by a cost mixing box overlap (IoU) with the distance from the
+    predicted position (Mahalanobis, so it widens while a track is unseen), gated, and solved by
+    the Hungarian method; confirmed tracks choose first, tentative ones take what is left.
+
+    Blobs that merge or split are common with background subtraction:
+
+    - a detection that holds the predicted boxes of two or more confirmed tracks (vehicles
+      passing each other, one hiding another) is a *group*: the member whose box fills it
+      (IoU >= ``dominant_iou``) is updated normally, the others only keep their predicted box
+      inside it, take no points, and are not counted as missed, so identities do not swap;
+    - an unmatched detection lying mostly inside a matched track's predicted box is a fragment
+      of that object (a truck's cab and trailer) and widens its measurement instead of starting
+      a track.
+
+    A new track is confirmed after ``min_hits`` matched frames and dies unreported if it misses
+    one before that. A confirmed track finishes after ``max_missed_frames`` frames unseen, after
+    ``max_grouped_frames`` frames seen only inside a group, or, when ``frame_size_px`` is given,
+    as soon as it is unseen with less than half of its predicted box still in the frame.
+    """
+
+    def __init__(self, camera: str, *, max_missed_frames: int = 30, min_hits: int = 3,
+                 iou_gate: float = 0.3, max_speed_mps: float = 45.0, accel_sigma_mps2: float = 3.0,
+                 road_sigma_m: float = 0.5, gate_sigmas: float = 3.5, group_cover: float = 0.6,
+                 dominant_iou: float = 0.6, max_grouped_frames: int = 250,
+                 frame_size_px: tuple[int, int] | None = None):
+        self.camera = camera
+        self.max_missed_frames = max_missed_frames
+        self.min_hits = min_hits
+        self.iou_gate = iou_gate
+        self.max_speed_mps = max_speed_mps
+        self.accel_sigma_mps2 = accel_sigma_mps2
+        self.road_sigma_m = road_sigma_m
+        self.gate_sigmas = gate_sigmas
+        self.group_cover = group_cover
+        self.dominant_iou = dominant_iou
+        self.max_grouped_frames = max_grouped_frames
+        self.frame_size_px = frame_size_px
+        self._followed: list[_Followed] = []
+        self._next_id = 1
+        self._last_ns: int | None = None
+
+    def update(self, frame_index: int, time_ns: int, detections: list[Detection]) -> tuple[list[Track], list[Track]]:
+        """Match one frame's detections; returns (live confirmed tracks after this frame, tracks
+        finished in this frame). Live tracks include those unseen for a few frames
+        (``track.missed > 0``)."""
+        step_s = 0.0 if self._last_ns is None else max(time_ns - self._last_ns, 0) / 1e9
+        self._last_ns = time_ns
+        for followed in self._followed:
+            followed.predict(step_s, self)
+        predicted = as_boxes([f.predicted_box() for f in self._followed])
+        found = as_boxes([d.box for d in detections])
+
+        groups = self._groups(predicted, found)
+        grouped_detections = set(groups)
+        matches: dict[int, int] = {}
+        for confirmed in (True, False):
+            rows = [i for i, f in enumerate(self._followed) if f.track.confirmed == confirmed
+                    and not any(i in members for members in groups.values())]
+            columns = [j for j in range(len(detections)) if j not in grouped_detections and j not in matches.values()]
+            matches.update(self._associate(rows, columns, predicted, found, detections))
+        for j, members in groups.items():
+            dominant = self._dominant(members, predicted, found[j])
+            if dominant is not None:
+                matches[dominant] = j
+        fragments = self._fragments(matches, predicted, found, grouped_detections)
+
+        for i, j in matches.items():
+            parts = found[[j] + fragments.get(i, [])]
+            self._followed[i].observe(frame_index, time_ns, detections[j], union_box(parts), self)
+        for j, members in groups.items():
+            for i in members:
+                if i not in matches:
+                    self._followed[i].observe_in_group(found[j], self)
+        seen = set(matches) | {i for members in groups.values() for i in members}
+        for i, followed in enumerate(self._followed):
+            if i not in seen:
+                followed.track.missed += 1
+        used = set(matches.values()) | grouped_detections | {j for parts in fragments.values() for j in parts}
+        for j, detection in enumerate(detections):
+            if j not in used:
+                self._start(frame_index, time_ns, detection)
+        return self._sweep()
+
+    def finish_all(self) -> list[Track]:
+        """End every track (shutdown, end of stream); returns the confirmed ones."""
+        finished = [f.track for f in self._followed if f.track.confirmed]
+        self._followed = []
+        return finished
+
+    # -- association ---------------------------------------------------------------------------
+
+    def _associate(self, rows: list[int], columns: list[int], predicted: np.ndarray, found: np.ndarray,
+                   detections: list[Detection]) -> dict[int, int]:
+        if not rows or not columns:
+            return {}
+        overlap = ious(predicted[rows], found[columns])
+        cost = np.full((len(rows), len(columns)), FORBIDDEN_COST)
+        for r, i in enumerate(rows):
+            for c, j in enumerate(columns):
+                distance = self._followed[i].normalised_distance(detections[j], self)
+                if distance <= 1.0 or overlap[r, c] >= self.iou_gate:
+                    cost[r, c] = (1.0 - overlap[r, c]) + min(distance, 1.0)
+        return {rows[r]: columns[c] for r, c in min_cost_assignment(cost) if cost[r, c] < FORBIDDEN_COST}
+
+    def _groups(self, predicted: np.ndarray, found: np.ndarray) -> dict[int, list[int]]:
+        """Detections holding two or more confirmed tracks' predicted boxes: {detection: tracks}."""
+        confirmed = [i for i, f in enumerate(self._followed) if f.track.confirmed]
+        if not confirmed or not len(found):
+            return {}
+        inside = covered(predicted[confirmed], found)
+        members: dict[int, list[int]] = {}
+        for row, i in enumerate(confirmed):
+            best = int(np.argmax(inside[row]))
+            if inside[row, best] >= self.group_cover:
+                members.setdefault(best, []).append(i)
+        return {j: tracks for j, tracks in members.items() if len(tracks) >= 2}
+
+    def _dominant(self, members: list[int], predicted: np.ndarray, group_box: np.ndarray) -> int | None:
+        overlap = ious(predicted[members], group_box[None, :])[:, 0]
+        best = int(np.argmax(overlap))
+        return members[best] if overlap[best] >= self.dominant_iou else None
+
+    def _fragments(self, matches: dict[int, int], predicted: np.ndarray, found: np.ndarray,
+                   grouped_detections: set[int]) -> dict[int, list[int]]:
+        """Unmatched detections lying mostly inside a matched track's predicted box: {track: detections}."""
+        loose = [j for j in range(len(found)) if j not in grouped_detections and j not in matches.values()]
+        tracks = list(matches)
+        if not loose or not tracks:
+            return {}
+        inside = covered(found[loose], predicted[tracks])
+        parts: dict[int, list[int]] = {}
+        for row, j in enumerate(loose):
+            best = int(np.argmax(inside[row]))
+            if inside[row, best] >= self.group_cover:
+                parts.setdefault(tracks[best], []).append(j)
+        return parts
+
+    # -- life cycle ----------------------------------------------------------------------------
+
+    def _start(self, frame_index: int, time_ns: int, detection: Detection) -> None:
+        track = Track(id=self._next_id, camera=self.camera)
+        self._next_id += 1
+        self._followed.append(_Followed(track, frame_index, time_ns, detection, self))
+        if self.min_hits <= 1:
+            track.confirmed = True
+
+    def _sweep(self) -> tuple[list[Track], list[Track]]:
+        live, finished, keep = [], [], []
+        for followed in self._followed:
+            track = followed.track
+            if not track.confirmed:
+                if track.missed == 0:
+                    keep.append(followed)
+            elif (track.missed > self.max_missed_frames or followed.grouped > self.max_grouped_frames
+                  or (track.missed and self._left_view(followed))):
+                finished.append(track)
+            else:
+                keep.append(followed)
+                live.append(track)
+        self._followed = keep
+        return live, finished
+
+    def _left_view(self, followed: _Followed) -> bool:
+        if self.frame_size_px is None:
+            return False
+        width, height = self.frame_size_px
+        box = followed.predicted_box()[None, :]
+        return covered(box, np.array([[0.0, 0.0, width, height]]))[0, 0] < 0.5
+
+
+#: Cost of a track-detection pair the gates forbid; larger than any sum of allowed costs.
+FORBIDDEN_COST = 1e9
+#: Box motion noise relative to the box's size: measurement (fraction, plus one pixel),
+#: unobserved acceleration (sizes per s²) and initial velocity (sizes per s).
+BOX_SIGMA_FRACTION = 0.05
+BOX_ACCEL_SIZES = 2.0
+BOX_VELOCITY_SIZES = 4.0
+#: How much less a box kept inside a group blob is trusted than a measured one.
+GROUP_SIGMA_FACTOR = 4.0
+
+
+class _Followed:
+    """A track with its motion models (image box, and road point when detections have one)."""
+
+    def __init__(self, track: Track, frame_index: int, time_ns: int, detection: Detection, tracker: Tracker):
+        self.track = track
+        centre_size = to_centre_size(detection.box)
+        size = _box_scale(centre_size)
+        self.box = ConstantVelocity(centre_size, position_sigma=_box_sigma(centre_size),
+                                    velocity_sigma=BOX_VELOCITY_SIZES * size)
+        self.road = None
+        self.hits = 0
+        self.grouped = 0
+        self._record(frame_index, time_ns, detection, tracker)
+
+    def predict(self, step_s: float, tracker: Tracker) -> None:
+        self.box.predict(step_s, BOX_ACCEL_SIZES * _box_scale(self.box.position))
+        if self.road is not None:
+            self.road.predict(step_s, tracker.accel_sigma_mps2)
+
+    def predicted_box(self) -> np.ndarray:
+        return from_centre_size(self.box.position)
+
+    def normalised_distance(self, detection: Detection, tracker: Tracker) -> float:
+        """Distance of a detection from the prediction in gate units (1.0 = on the gate)."""
+        if self.road is not None and detection.road_xy is not None:
+            distance2 = self.road.distance2(detection.road_xy, tracker.road_sigma_m)
+        else:
+            centre_size = to_centre_size(detection.box)
+            distance2 = self.box.distance2(centre_size[:2], _box_sigma(centre_size)[:2], axes=slice(0, 2))
+        return float(np.sqrt(distance2)) / tracker.gate_sigmas
+
+    def observe(self, frame_index: int, time_ns: int, detection: Detection, box: np.ndarray,
+                tracker: Tracker) -> None:
+        """A detection (widened to ``box`` by fragments) matched this track."""
+        centre_size = to_centre_size(box)
+        self.box.correct(centre_size, _box_sigma(centre_size))
+        if detection.road_xy is not None and self.road is not None:
+            self.road.correct(detection.road_xy, tracker.road_sigma_m)
+            self.road.limit_speed(tracker.max_speed_mps)
+        self._record(frame_index, time_ns, detection, tracker)
+
+    def observe_in_group(self, group_box: np.ndarray, tracker: Tracker) -> None:
+        """The object is inside a merged blob: keep its predicted box within the blob."""
+        kept = to_centre_size(shift_inside(self.predicted_box(), group_box))
+        self.box.correct(kept, GROUP_SIGMA_FACTOR * _box_sigma(kept))
+        self.track.missed = 0
+        self.grouped += 1
+
+    def _record(self, frame_index: int, time_ns: int, detection: Detection, tracker: Tracker) -> None:
+        track = self.track
+        track.points.append(TrackPoint(frame_index, time_ns, detection.box, detection.road_xy))
+        track.kind_votes[detection.kind] = track.kind_votes.get(detection.kind, 0.0) + detection.score
+        track.missed = 0
+        self.grouped = 0
+        self.hits += 1
+        if self.hits >= tracker.min_hits:
+            track.confirmed = True
+        if self.road is None and detection.road_xy is not None:
+            self.road = ConstantVelocity(detection.road_xy, position_sigma=tracker.road_sigma_m,
+                                         velocity_sigma=tracker.max_speed_mps / 2)
+
+
+def _box_scale(centre_size: np.ndarray) -> np.ndarray:
+    """Per-axis scale of a (cx, cy, w, h) box: its width for x and w, its height for y and h."""
+    return np.array([centre_size[2], centre_size[3], centre_size[2], centre_size[3]])
+
+
+def _box_sigma(centre_size: np.ndarray) -> np.ndarray:
+    return BOX_SIGMA_FRACTION * _box_scale(centre_size) + 1.0

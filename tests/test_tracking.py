@@ -1,0 +1,204 @@
+"""The tracker: identities through entry, exit, crossings, occlusion and missed detections."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from appliance.assignment import min_cost_assignment
+from appliance.tracking import Detection, Tracker
+
+from synthetic import FPS, FRAME_NS, FRAME_SIZE, LANES_M, Mover, road_geometry, run_pipeline, track_ids_per_mover
+
+CAR = dict(width_m=1.8, length_m=4.5, height_m=1.5)
+
+
+def _detection(box, road_xy=None, kind="car", score=1.0):
+    return Detection(box=tuple(float(v) for v in box), kind=kind, score=score, source="test", road_xy=road_xy)
+
+
+# -- assignment -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 3), (2, 5), (5, 2), (4, 4), (6, 3)])
+def test_assignment_finds_the_cheapest_matching(shape):
+    rng = np.random.default_rng(sum(shape))
+    for _ in range(20):
+        cost = np.round(rng.random(shape) * 10, 1)
+        pairs = min_cost_assignment(cost)
+        rows, columns = shape
+        if rows <= columns:
+            best = min(sum(cost[r, c] for r, c in zip(range(rows), perm))
+                       for perm in itertools.permutations(range(columns), rows))
+        else:
+            best = min(sum(cost[r, c] for r, c in zip(perm, range(columns)))
+                       for perm in itertools.permutations(range(rows), columns))
+        assert len(pairs) == min(shape)
+        assert len({r for r, _ in pairs}) == len({c for _, c in pairs}) == len(pairs)
+        assert sum(cost[r, c] for r, c in pairs) == pytest.approx(best)
+
+
+def test_assignment_rejects_infinite_costs():
+    with pytest.raises(ValueError, match="finite"):
+        min_cost_assignment([[1.0, np.inf]])
+
+
+# -- tracker on hand-made detections ----------------------------------------------------------
+
+def _moving_box(step: int, x0: float, vx: float) -> tuple[float, float, float, float]:
+    x = x0 + vx * step
+    return (x, 300.0, x + 80.0, 360.0)
+
+
+def test_new_track_is_confirmed_after_min_hits_and_unconfirmed_ones_are_never_reported():
+    tracker = Tracker("cam", min_hits=3)
+    live, finished = tracker.update(0, 0, [_detection(_moving_box(0, 100, 10))])
+    assert live == [] and finished == []
+    tracker.update(1, FRAME_NS, [_detection(_moving_box(1, 100, 10)), _detection((900, 100, 960, 150))])
+    live, _ = tracker.update(2, 2 * FRAME_NS, [_detection(_moving_box(2, 100, 10))])
+    assert [t.id for t in live] == [1] and live[0].confirmed
+    ended = []
+    for step in range(3, 60):
+        ended += tracker.update(step, step * FRAME_NS, [])[1]
+    assert [t.id for t in ended] == [1], "the one-frame blob at (900, 100) must never be reported"
+
+
+def test_track_finishes_after_max_missed_frames():
+    tracker = Tracker("cam", max_missed_frames=5, min_hits=1)
+    tracker.update(0, 0, [_detection((100, 100, 200, 200))])
+    finished_at = None
+    for step in range(1, 20):
+        _, finished = tracker.update(step, step * FRAME_NS, [])
+        if finished:
+            finished_at = step
+            break
+    assert finished_at == 6
+
+
+def test_track_finishes_as_soon_as_it_leaves_the_frame():
+    tracker = Tracker("cam", min_hits=1, frame_size_px=(640, 480))
+    step = 0
+    while _moving_box(step, 300, 20)[2] <= 640:
+        tracker.update(step, step * FRAME_NS, [_detection(_moving_box(step, 300, 20))])
+        step += 1
+    ended = []
+    for extra in range(4):
+        ended += tracker.update(step + extra, (step + extra) * FRAME_NS, [])[1]
+        if ended:
+            break
+    assert len(ended) == 1 and extra <= 2
+
+
+def test_kind_is_the_score_weighted_vote():
+    tracker = Tracker("cam", min_hits=1)
+    kinds = [("truck", 0.2), ("bus", 0.9), ("truck", 0.3), ("bus", 0.8), ("truck", 0.2)]
+    for step, (kind, score) in enumerate(kinds):
+        live, _ = tracker.update(step, step * FRAME_NS, [_detection(_moving_box(step, 0, 5), kind=kind, score=score)])
+    assert live[0].kind == "bus"
+    assert live[0].kind_votes == pytest.approx({"truck": 0.7, "bus": 1.7})
+
+
+def test_two_tracks_merged_in_one_blob_keep_their_ids():
+    """Two boxes approach on one image row, merge into one detection for 15 frames, separate."""
+    tracker = Tracker("cam")
+    seen: dict[int, set[int]] = {0: set(), 1: set()}
+    for step in range(60):
+        left, right = _moving_box(step, 100, 12), _moving_box(step, 1100, -12)
+        if left[2] + 10 >= right[0] and right[2] + 10 >= left[0]:
+            detections = [_detection((min(left[0], right[0]), 300, max(left[2], right[2]), 360))]
+        else:
+            detections = [_detection(left), _detection(right)]
+        live, _ = tracker.update(step, step * FRAME_NS, detections)
+        for track in live:
+            if track.missed == 0 and track.last.frame_index == step:
+                centre = (track.last.box[0] + track.last.box[2]) / 2
+                truth = 0 if abs(centre - (left[0] + 40)) < abs(centre - (right[0] + 40)) else 1
+                if len(detections) == 2:
+                    seen[truth].add(track.id)
+    assert len(seen[0]) == 1 and len(seen[1]) == 1 and seen[0] != seen[1]
+
+
+def test_small_object_hidden_behind_a_large_one_keeps_its_id():
+    """A pedestrian walks behind a bus: for 43 frames (1.7 s, longer than max_missed_frames)
+    there is one blob; both keep their ids."""
+    tracker = Tracker("cam")
+    seen: dict[str, set[int]] = {"bus": set(), "pedestrian": set()}
+    for step in range(150):
+        bus = (200.0 + 6 * step, 250.0, 600.0 + 6 * step, 400.0)
+        x = 900.0 - 4 * step
+        pedestrian = (x, 320.0, x + 30, 390.0)
+        if pedestrian[2] >= bus[0] and pedestrian[0] <= bus[2]:
+            detections = [_detection((min(bus[0], x), 250, max(bus[2], x + 30), 400))]
+        else:
+            detections = [_detection(bus), _detection(pedestrian)]
+        live, _ = tracker.update(step, step * FRAME_NS, detections)
+        for track in live:
+            if len(detections) == 2 and track.last.frame_index == step:
+                seen["bus" if track.last.box[2] - track.last.box[0] > 200 else "pedestrian"].add(track.id)
+    assert len(seen["bus"]) == 1 and len(seen["pedestrian"]) == 1
+
+
+def _approaching_car_detections() -> list[list[Detection]]:
+    """An oncoming car (18 m/s) growing and speeding up in the image, unseen in frames 20-44."""
+    geometry = road_geometry()
+    car = Mover(10.75, 10.0, vy_mps=18.0, **CAR)
+    frames = []
+    for step in range(200):
+        box = car.image_box(step / FPS)
+        if box is None or box[0] < 0 or box[3] > FRAME_SIZE[1]:
+            break
+        road_xy = tuple(geometry.to_road([((box[0] + box[2]) / 2, box[3])])[0])
+        frames.append([] if 20 <= step < 45 else [_detection(box, road_xy=road_xy)])
+    return frames
+
+
+def test_road_plane_prediction_bridges_a_one_second_gap_in_perspective():
+    """Coasting at constant speed on the road stays true to perspective (coasting in the image
+    alone loses this oncoming car)."""
+    tracker = Tracker("cam", frame_size_px=FRAME_SIZE)
+    ids = set()
+    for step, detections in enumerate(_approaching_car_detections()):
+        ids |= {t.id for t in tracker.update(step, step * FRAME_NS, detections)[0]}
+    assert ids == {1}
+
+
+# -- tracker behind the detector, on rendered frames -----------------------------------------
+
+def test_single_vehicle_has_one_track_from_entry_to_exit():
+    car = Mover(LANES_M[0], 74.0, vy_mps=-14.0, **CAR)
+    tracks, _, truth = run_pipeline([car], 170)
+    ids = track_ids_per_mover(tracks, truth)
+    assert len(tracks) == 1 and ids == {0: {tracks[0].id}}
+    visible = [i for i, boxes in enumerate(truth) if 0 in boxes]
+    assert tracks[0].points[0].frame_index - visible[0] <= 4, "tracked from its entry"
+    assert tracks[0].kind == "car"
+
+
+def test_two_crossing_vehicles_keep_their_ids():
+    along = Mover(LANES_M[0], 72.0, vy_mps=-9.0, **CAR)
+    across = Mover(-3.0, 38.0, vx_mps=6.0, colour=(40, 160, 40), **CAR)
+    tracks, _, truth = run_pipeline([along, across], 170)
+    both = [i for i, boxes in enumerate(truth) if len(boxes) == 2]
+    assert both, "the scene must show both vehicles at once"
+    ids = track_ids_per_mover(tracks, truth)
+    assert len(ids[0]) == 1 and len(ids[1]) == 1 and ids[0] != ids[1]
+
+
+def test_vehicle_missing_for_ten_frames_keeps_its_id():
+    car = Mover(LANES_M[1], 72.0, vy_mps=-10.0, **CAR)
+    hidden = {index: (0,) for index in range(110, 120)}
+    tracks, detections, truth = run_pipeline([car], 170, hidden_frames=hidden)
+    assert all(not detections[i] for i in hidden)
+    ids = track_ids_per_mover(tracks, truth)
+    assert len(tracks) == 1 and ids == {0: {tracks[0].id}}
+
+
+def test_finish_all_returns_only_confirmed_tracks():
+    tracker = Tracker("cam", min_hits=3)
+    for step in range(3):
+        tracker.update(step, step * FRAME_NS, [_detection(_moving_box(step, 0, 5))])
+    tracker.update(3, 3 * FRAME_NS, [_detection(_moving_box(3, 0, 5)), _detection((500, 500, 560, 560))])
+    finished = tracker.finish_all()
+    assert [t.id for t in finished] == [1]
+    assert tracker.update(4, 4 * FRAME_NS, []) == ([], [])
