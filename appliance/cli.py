@@ -90,7 +90,7 @@ def _run(args) -> int:
 
     config, manager = load_site(args.config)
     clock = Clock()
-    appliance = Appliance(config, manager, Hardware(config, clock), clock)
+    appliance = Appliance(config, manager, Hardware(config, clock), clock, sign=config.uplink.event_signer())
     appliance.run()
     return 0
 
@@ -112,7 +112,7 @@ def _simulate(args) -> int:
     hardware = Hardware(config, road.clock, pin_factory=road.pin_factory,
                         sim_cameras=lambda name: PacedCamera(road.camera(name), args.speed))
     started_s = time.monotonic()
-    Appliance(config, manager, hardware, road.clock).run()
+    Appliance(config, manager, hardware, road.clock, sign=config.uplink.event_signer()).run()
     elapsed_s = time.monotonic() - started_s
     events = read_events(config.storage.database, limit=10**9)
     road.truth.to_json(args.out / "truth.json")

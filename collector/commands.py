@@ -19,18 +19,10 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from appliance.commands import COMMAND_FIELDS, signed_bytes
 from appliance.events import iso_utc
 from appliance.signing import sign, verify
 from appliance.topics import HOTLIST, DeviceTopics
-
-_SIGNED_FIELDS = ("name", "version", "issued_at", "body")
-
-
-def signed_bytes(payload: dict[str, Any]) -> bytes:
-    """The canonical JSON the signature covers: every signed field, nothing else."""
-    return json.dumps({name: payload[name] for name in _SIGNED_FIELDS}, sort_keys=True,
-                      separators=(",", ":"), ensure_ascii=False).encode()
-
 
 def sign_command(key: Ed25519PrivateKey, name: str, body: dict[str, Any], version: int,
                  issued_at_ns: int | None = None) -> dict[str, Any]:
@@ -47,7 +39,7 @@ def sign_command(key: Ed25519PrivateKey, name: str, body: dict[str, Any], versio
 def verify_command(key: Ed25519PublicKey, payload: Any) -> bool:
     """True when ``payload`` has exactly the five fields of the format, an integer version and
     a signature by ``key`` over the others."""
-    if not isinstance(payload, dict) or set(payload) != {*_SIGNED_FIELDS, "sig"}:
+    if not isinstance(payload, dict) or set(payload) != COMMAND_FIELDS:
         return False
     if type(payload["version"]) is not int or not isinstance(payload["sig"], str):
         return False
