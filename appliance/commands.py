@@ -1,14 +1,16 @@
 """Signed, versioned commands from the collector, and the gate that checks them.
 
 The wire format is the collector's (``collector/commands.py``, notes/command-format.md): a JSON
-object with exactly ``name``, ``version``, ``issued_at``, ``body`` and ``sig``. ``sig`` is the
-collector's Ed25519 signature over the canonical JSON (sorted keys, no spaces, UTF-8) of the
-other four. ``name`` equals the topic's last level (``…/cmd/{name}``); ``version`` rises strictly
+object with exactly ``name``, ``device``, ``version``, ``issued_at``, ``body`` and ``sig``.
+``sig`` is the collector's Ed25519 signature over the canonical JSON (sorted keys, no spaces,
+UTF-8) of the other five. ``name`` equals the topic's last level (``…/cmd/{name}``); ``device``
+is the id of the one device the command is for (``*`` only for the hotlist, which goes to every
+device), so a command captured on one box cannot be replayed to another; ``version`` rises strictly
 per name; ``issued_at`` is :func:`~appliance.events.iso_utc` time; ``body`` is what
 ``roadcam_command`` receives as ``payload``.
 
 :class:`CommandGate` refuses anything unsigned, altered, malformed, named differently from its
-topic, replayed (a version not above the highest accepted for that name) or too old, with
+topic, addressed to another device, replayed (a version not above the highest accepted for that name) or too old, with
 :class:`~appliance.errors.CommandRefused`. The highest versions are written to a small file
 before the command runs, so neither a restart nor a crash reopens a replay.
 """
@@ -29,7 +31,10 @@ from .errors import CommandRefused, StoreError
 from .signing import verify
 
 #: The keys of a command payload; all but ``sig`` are signed.
-COMMAND_FIELDS = frozenset({"name", "version", "issued_at", "body", "sig"})
+COMMAND_FIELDS = frozenset({"name", "device", "version", "issued_at", "body", "sig"})
+#: ``device`` of a command for every device; accepted only for the hotlist.
+EVERY_DEVICE = "*"
+HOTLIST_COMMAND = "hotlist"
 
 
 def signed_bytes(payload: dict[str, Any]) -> bytes:
@@ -83,8 +88,10 @@ class VersionFile:
 class CommandGate:
     """Checks the commands of one device; see the module docstring. Thread-safe."""
 
-    def __init__(self, collector_key: Ed25519PublicKey | None, versions: VersionFile, *, max_age_ns: int):
+    def __init__(self, collector_key: Ed25519PublicKey | None, versions: VersionFile, *, device: str,
+                 max_age_ns: int):
         self._collector_key = collector_key
+        self._device = device
         self._versions = versions
         self._max_age_ns = max_age_ns
         self._lock = threading.Lock()
@@ -100,6 +107,9 @@ class CommandGate:
             raise CommandRefused("bad signature: altered, or not signed by the collector", version)
         if message["name"] != name:
             raise CommandRefused(f"signed for the command {message['name']!r}, received as {name!r}", version)
+        addressed_to_all = message["device"] == EVERY_DEVICE and name == HOTLIST_COMMAND
+        if message["device"] != self._device and not addressed_to_all:
+            raise CommandRefused(f"addressed to device {message['device']!r}, not to this one", version)
         age_ns = now_ns - _utc_ns(message["issued_at"], version)
         if abs(age_ns) > self._max_age_ns:
             raise CommandRefused(f"too old or from the future: issued {age_ns / 1e9:.0f} s ago "

@@ -103,8 +103,8 @@ def test_nothing_is_lost_when_the_broker_is_killed_while_events_are_made(tmp_pat
                 time.sleep(0.01)
             if round_index == 0:
                 broker.kill()
-                assert appliance.store.usage().pending > 0
         time.sleep(2.0)  # the broker stays down while the last events are made
+        assert appliance.store.usage().pending >= 80  # everything made during the outage waits
         broker.start()
         wait_until(lambda: appliance.store.usage().pending == 0, timeout_s=20, what="the outbox to empty")
     finally:

@@ -24,8 +24,8 @@ from uplink_doubles import TOPICS, FakeCollector, uplink_appliance, wait_until, 
 NOW_NS = 1_800_000_000 * 10**9
 
 
-def command(key, version, *, name="run_diagnostics", issued_at_ns=NOW_NS, args=None) -> bytes:
-    return json.dumps(sign_command(key, name, args or {}, version, issued_at_ns)).encode()
+def command(key, version, *, name="run_diagnostics", issued_at_ns=NOW_NS, args=None, device=TOPICS.device) -> bytes:
+    return json.dumps(sign_command(key, name, args or {}, version, device=device, issued_at_ns=issued_at_ns)).encode()
 
 
 @pytest.fixture
@@ -35,7 +35,8 @@ def keys(tmp_path):
 
 
 def gate(tmp_path, public_file) -> CommandGate:
-    return CommandGate(load_public_key(public_file), VersionFile(tmp_path / "versions.json"), max_age_ns=300 * 10**9)
+    return CommandGate(load_public_key(public_file), VersionFile(tmp_path / "versions.json"), device=TOPICS.device,
+                       max_age_ns=300 * 10**9)
 
 
 def refusal(gate_, payload: bytes, name="run_diagnostics") -> str:
@@ -62,6 +63,8 @@ def test_unsigned_altered_and_malformed_commands_are_refused(tmp_path, keys):
     impostor, _, _ = write_key_pair(tmp_path, "impostor")
     assert refusal(checker, command(impostor, 6)).startswith("bad signature")
     assert refusal(checker, command(collector_key, 8), name="config_update").startswith("signed for the command")
+    assert refusal(checker, command(collector_key, 9, device="tn-other")).startswith("addressed to device 'tn-other'")
+    assert refusal(checker, command(collector_key, 9, device="*")).startswith("addressed to device '*'")
     assert refusal(checker, json.dumps({**signed, "extra": 1}).encode()).startswith("malformed")
     assert refusal(checker, b"not json").startswith("malformed")
 

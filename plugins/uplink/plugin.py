@@ -37,7 +37,8 @@ def build_uplink(appliance, config: UplinkConfig) -> Uplink:
     file at fault when a key, certificate or the command version file cannot be read."""
     collector_key = load_public_key(config.collector_key_file) if config.collector_key_file else None
     versions_path = config.command_state_file or appliance.config.storage.database.with_name("command-versions.json")
-    gate = CommandGate(collector_key, VersionFile(versions_path), max_age_ns=int(config.command_max_age_s * 1e9))
+    gate = CommandGate(collector_key, VersionFile(versions_path), device=appliance.config.device.id,
+                       max_age_ns=int(config.command_max_age_s * 1e9))
     return Uplink(appliance, config, gate)
 
 
