@@ -37,12 +37,18 @@ class Detection:
 
 @dataclass
 class TrackPoint:
-    """Where a track was in one frame."""
+    """Where a track was in one frame.
+
+    ``measured`` is False when the box is the tracker's estimate, not a detection: the object
+    was hidden inside a merged blob (a queue at the stop line) or briefly not detected. Plugins
+    that need the object's pixels (plate reading) should prefer measured points.
+    """
 
     frame_index: int
     time_ns: int
     box: tuple[float, float, float, float]
     road_xy: tuple[float, float] | None
+    measured: bool = True
 
 
 @dataclass
@@ -50,7 +56,9 @@ class Track:
     """One object followed across frames of one camera.
 
     ``kind`` is the class most often detected over the track's life (votes weighted by score).
-    ``points`` holds every matched frame; ``missed`` counts consecutive frames without a match.
+    ``points`` holds one point per frame from the first detection to the last (estimated ones
+    between, see :attr:`TrackPoint.measured`); ``missed`` counts consecutive frames without a
+    match.
     """
 
     id: int
@@ -155,11 +163,11 @@ class Tracker:
         for j, members in groups.items():
             for i in members:
                 if i not in matches:
-                    self._followed[i].observe_in_group(found[j], self)
+                    self._followed[i].observe_in_group(frame_index, time_ns, found[j], self)
         seen = set(matches) | {i for members in groups.values() for i in members}
         for i, followed in enumerate(self._followed):
             if i not in seen:
-                followed.track.missed += 1
+                followed.coast(frame_index, time_ns)
         used = set(matches.values()) | grouped_detections | {j for parts in fragments.values() for j in parts}
         for j, detection in enumerate(detections):
             if j not in used:
@@ -168,7 +176,7 @@ class Tracker:
 
     def finish_all(self) -> list[Track]:
         """End every track (shutdown, end of stream); returns the confirmed ones."""
-        finished = [f.track for f in self._followed if f.track.confirmed]
+        finished = [f.finish() for f in self._followed if f.track.confirmed]
         self._followed = []
         return finished
 
@@ -238,7 +246,7 @@ class Tracker:
                     keep.append(followed)
             elif (track.missed > self.max_missed_frames or followed.grouped > self.max_grouped_frames
                   or (track.missed and self._left_view(followed))):
-                finished.append(track)
+                finished.append(followed.finish())
             else:
                 keep.append(followed)
                 live.append(track)
@@ -305,12 +313,31 @@ class _Followed:
             self.road.limit_speed(tracker.max_speed_mps)
         self._record(frame_index, time_ns, detection, tracker)
 
-    def observe_in_group(self, group_box: np.ndarray, tracker: Tracker) -> None:
+    def observe_in_group(self, frame_index: int, time_ns: int, group_box: np.ndarray, tracker: Tracker) -> None:
         """The object is inside a merged blob: keep its predicted box within the blob."""
         kept = to_centre_size(shift_inside(self.predicted_box(), group_box))
         self.box.correct(kept, GROUP_SIGMA_FACTOR * _box_sigma(kept))
         self.track.missed = 0
         self.grouped += 1
+        self._estimate(frame_index, time_ns)
+
+    def coast(self, frame_index: int, time_ns: int) -> None:
+        """No detection this frame: count the miss and, once confirmed, keep the estimate."""
+        self.track.missed += 1
+        if self.track.confirmed:
+            self._estimate(frame_index, time_ns)
+
+    def finish(self) -> Track:
+        """The track as it ends: estimates after its last detection are dropped."""
+        points = self.track.points
+        while points and not points[-1].measured:
+            points.pop()
+        return self.track
+
+    def _estimate(self, frame_index: int, time_ns: int) -> None:
+        road_xy = tuple(float(v) for v in self.road.position) if self.road is not None else None
+        box = tuple(float(v) for v in self.predicted_box())
+        self.track.points.append(TrackPoint(frame_index, time_ns, box, road_xy, measured=False))
 
     def _record(self, frame_index: int, time_ns: int, detection: Detection, tracker: Tracker) -> None:
         track = self.track

@@ -2,7 +2,7 @@
 
 import pytest
 
-from broker import Broker
+from collector.local_broker import Broker
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from appliance.signing import load_private_key
-from broker import Broker
+from collector.local_broker import Broker
 from collector.config import load_collector_config
 from collector.device_keys import DeviceKeys
 from collector.fake_device import SignedEventSource, event_payload, mqtt5_client

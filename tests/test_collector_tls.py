@@ -4,17 +4,15 @@ its own id (MQTT 5 PUBACK 0x87 otherwise), while the collector stores over TLS."
 
 from __future__ import annotations
 
-import os
 import ssl
 import threading
-from importlib import resources
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
 
 from appliance.signing import load_private_key
-from broker import Broker
+from collector.local_broker import Broker, production_config
 from collector.config import load_collector_config
 from collector.device_keys import DeviceKeys
 from collector.fake_device import SignedEventSource, mqtt5_client
@@ -36,26 +34,10 @@ def pki(tmp_path_factory):
                           collectors=["collector-1"], revoked_devices=[REVOKED_DEVICE])
 
 
-def production_config(pki, broker: Broker) -> str:
-    """The shipped mosquitto.conf with its paths and port pointed at the test files."""
-    shipped = resources.files("collector") / "mosquitto"
-    acl = broker.directory / "acl"
-    acl.write_text((shipped / "acl").read_text())
-    text = (shipped / "mosquitto.conf").read_text()
-    text = text.replace("listener 8883", f"listener {broker.port} {broker.host}")
-    text = text.replace("/etc/mosquitto/roadcam/acl", str(acl))
-    text = text.replace("/etc/mosquitto/roadcam/", f"{pki.root}/")
-    text = text.replace("/var/lib/mosquitto/", f"{broker.directory}/")
-    text += f"log_dest file {broker.directory / 'mosquitto.log'}\n"
-    if os.geteuid() == 0:
-        text += "user root\n"
-    return text
-
-
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory, pki):
     broker = Broker(tmp_path_factory.mktemp("broker"))
-    broker.config_file.write_text(production_config(pki, broker))
+    broker.config_file.write_text(production_config(broker, pki.root))
     broker.start()
     yield broker
     broker.stop()

@@ -12,7 +12,7 @@ import pytest
 from appliance.events import EventDraft, EvidenceBlob
 from appliance.signing import load_public_key, verify
 from appliances import stored
-from broker import Broker, BrokerTLS
+from collector.local_broker import Broker, BrokerTLS
 from uplink_doubles import TOPICS, FakeCollector, uplink_appliance, wait_until, write_certificate, write_key_pair
 
 pytestmark = pytest.mark.integration

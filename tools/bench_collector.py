@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -31,16 +30,14 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from broker import Broker  # noqa: E402  (the test suite's Mosquitto launcher)
-
-from collector.config import BrokerSettings, LimitSettings  # noqa: E402
-from collector.device_keys import DeviceKeys  # noqa: E402
-from collector.fake_device import SignedEventSource, event_payload, mqtt5_client  # noqa: E402
-from collector.ingest import Ingest  # noqa: E402
-from collector.service import Collector, SHARED_TOPICS  # noqa: E402
-from collector.sqlite_storage import SQLiteStorage  # noqa: E402
-from collector.storage import EventQuery  # noqa: E402
+from collector.config import BrokerSettings, LimitSettings
+from collector.local_broker import Broker
+from collector.device_keys import DeviceKeys
+from collector.fake_device import SignedEventSource, event_payload, mqtt5_client
+from collector.ingest import Ingest
+from collector.service import Collector, SHARED_TOPICS
+from collector.sqlite_storage import SQLiteStorage
+from collector.storage import EventQuery
 
 SITE = "bench-site"
 BARE_CLIENT_ID = "bench-bare"

@@ -53,7 +53,7 @@ class DetectionConfig(Section):
         description="Time constant with which an object that stays put fades into the "
                     "background. Long, so that vehicles waiting at a red light or parked stay seen.")
     warmup_s: float = Field(
-        3.0, ge=0, title="Warm-up (s)",
+        1.0, ge=0, title="Warm-up (s)",
         description="After start (or a scene change) the background is the median of frames "
                     "sampled over this many seconds; nothing is reported before.")
     min_difference: float = Field(

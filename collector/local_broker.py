@@ -1,4 +1,4 @@
-"""A real Mosquitto broker for tests: started on a free loopback port with a config of its own.
+"""A local Mosquitto process on a free loopback port, for the tests and the demo bench.
 
 Usage::
 
@@ -30,6 +30,7 @@ import socket
 import subprocess
 import time
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 MOSQUITTO = Path(os.environ.get("ROADCAM_TEST_MOSQUITTO", "/usr/sbin/mosquitto"))
@@ -138,3 +139,21 @@ class Broker:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+def production_config(broker: Broker, pki_root: Path) -> str:
+    """The shipped ``collector/mosquitto/mosquitto.conf`` with its port, certificate paths, ACL
+    and persistence folder pointed at ``broker``'s folder and a test PKI under ``pki_root``
+    (:func:`collector.pki.write_test_pki`): the production policy, run locally."""
+    shipped = resources.files("collector") / "mosquitto"
+    acl = broker.directory / "acl"
+    acl.write_text((shipped / "acl").read_text())
+    text = (shipped / "mosquitto.conf").read_text()
+    text = text.replace("listener 8883", f"listener {broker.port} {broker.host}")
+    text = text.replace("/etc/mosquitto/roadcam/acl", str(acl))
+    text = text.replace("/etc/mosquitto/roadcam/", f"{pki_root}/")
+    text = text.replace("/var/lib/mosquitto/", f"{broker.directory}/")
+    text += f"log_dest file {broker.directory / 'mosquitto.log'}\n"
+    if os.geteuid() == 0:
+        text += "user root\n"
+    return text
