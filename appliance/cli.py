@@ -59,6 +59,10 @@ def _parser() -> argparse.ArgumentParser:
                           help="replay speed: 1 = real time, 0 = as fast as possible (default)")
     simulate.add_argument("--out", type=Path, default=Path("out/sim"), help="folder for store, truth and score")
     simulate.add_argument("--json", action="store_true", help="print the score as JSON")
+    simulate.add_argument("--site-extra", type=Path, metavar="FILE",
+                          help="YAML of more site-config sections (e.g. uplink:) merged into the simulated site")
+    simulate.add_argument("--drain", type=float, default=0.0, metavar="S",
+                          help="at the end, wait up to S seconds for the collector to confirm every event")
     simulate.set_defaults(handler=_simulate)
 
     config = commands.add_parser("config", help="check or show a site config")
@@ -100,19 +104,25 @@ def _simulate(args) -> int:
     from hal.pacing import PacedCamera
     from hal.sim import SimRoad, TrackRecorder, score_run
 
+    from .config import load_yaml
     from .runtime import Appliance
     from .site import site_from_data
     from .store import read_events
 
     road = SimRoad.from_scenario(_scenario_path(args.scenario))
     args.out.mkdir(parents=True, exist_ok=True)
-    config, manager = site_from_data(road.site_config(args.out), source=f"site config of {args.scenario}")
+    site = road.site_config(args.out)
+    if args.site_extra:
+        extra, _ = load_yaml(args.site_extra)
+        site.update(extra or {})
+    config, manager = site_from_data(site, source=f"site config of {args.scenario}")
     recorder = TrackRecorder()
     manager.register(recorder, name="sim.track-recorder")
     hardware = Hardware(config, road.clock, pin_factory=road.pin_factory,
                         sim_cameras=lambda name: PacedCamera(road.camera(name), args.speed))
     started_s = time.monotonic()
-    Appliance(config, manager, hardware, road.clock, sign=config.uplink.event_signer()).run()
+    Appliance(config, manager, hardware, road.clock, sign=config.uplink.event_signer(),
+              drain_timeout_s=args.drain).run()
     elapsed_s = time.monotonic() - started_s
     events = read_events(config.storage.database, limit=10**9)
     road.truth.to_json(args.out / "truth.json")

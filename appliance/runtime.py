@@ -75,13 +75,17 @@ class Appliance:
     ``hardware`` opens the devices the config names (:class:`hal.hardware.Hardware`); ``clock``
     stamps everything (a :class:`ManualClock` under simulation). ``store`` may be given (tests);
     otherwise it is opened from ``config.storage``, with ``sign`` (``Event -> signature``,
-    e.g. ``config.uplink.event_signer()``) signing every event it stores.
+    e.g. ``config.uplink.event_signer()``) signing every event it stores. ``drain_timeout_s``:
+    how long shutdown waits for the collector to confirm the outbox before it stops the uplink
+    (0 on a real site, where the outbox survives the restart; the bench uses it to end a run
+    with everything delivered).
     """
 
     def __init__(self, config: CoreConfig, plugin_manager: pluggy.PluginManager, hardware,
                  clock: Clock, *, store: EventStore | None = None, notifier: Notifier | None = None,
-                 sign: Callable[[Event], str] | None = None):
+                 sign: Callable[[Event], str] | None = None, drain_timeout_s: float = 0.0):
         self.config = config
+        self.drain_timeout_s = drain_timeout_s
         self.plugin_manager = plugin_manager
         self.hardware = hardware
         self.clock = clock
@@ -151,11 +155,22 @@ class Appliance:
         for thread in self._threads:
             thread.join(timeout=10)
         if self.store is not None:
+            self.wait_until_delivered(self.drain_timeout_s)
             self.plugin_manager.hook.roadcam_unconfigure(appliance=self)
             self.hardware.close()
             self.store.close()
             self.store = None
         log.info("roadcam stopped")
+
+    def wait_until_delivered(self, timeout_s: float) -> bool:
+        """Wait (at most ``timeout_s``) until the collector has confirmed every stored event;
+        the uplink keeps delivering meanwhile. True when the outbox is empty."""
+        deadline = time.monotonic() + timeout_s
+        while self.store.usage().pending:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.1)
+        return True
 
     # -- events --------------------------------------------------------------------------------
 
