@@ -41,6 +41,7 @@ def main() -> int:
     parser.add_argument("--scenario", default="junction", help="shipped scenario name or file")
     parser.add_argument("--out", type=Path, default=Path("out/demo"), help="folder for everything (emptied)")
     args = parser.parse_args()
+    args.out = args.out.resolve()  # the configs written below are read from other folders
     shutil.rmtree(args.out, ignore_errors=True)
     args.out.mkdir(parents=True)
 
@@ -52,7 +53,8 @@ def main() -> int:
     collector = subprocess.Popen([str(BIN / "roadcam-collector"), "serve", "--config", str(collector_config)],
                                  stderr=open(args.out / "collector.log", "w"))
     try:
-        wait_for(lambda: f"as {COLLECTOR}" in broker.log() or COLLECTOR in broker.log(), "the collector to connect")
+        wait_for(lambda: COLLECTOR in broker.log(), "the collector to connect",
+                 failed=lambda: collector.poll() is not None, log=args.out / "collector.log")
         simulate = subprocess.run(
             [str(BIN / "roadcam"), "simulate", "--scenario", args.scenario, "--out", str(args.out / "device"),
              "--site-extra", str(write_uplink_section(args.out, broker, pki)), "--drain", "60"],
@@ -123,11 +125,12 @@ def report(out: Path, collector_config: Path) -> int:
     return 0 if all_there and not problems else 1
 
 
-def wait_for(condition, what: str, timeout_s: float = 20.0) -> None:
+def wait_for(condition, what: str, *, failed, log: Path, timeout_s: float = 20.0) -> None:
+    """Poll ``condition``; exit with a message pointing at ``log`` when ``failed()`` or on timeout."""
     deadline = time.monotonic() + timeout_s
     while not condition():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"demo: timed out waiting for {what}")
+        if failed() or time.monotonic() > deadline:
+            raise SystemExit(f"demo: gave up waiting for {what}; see {log}")
         time.sleep(0.1)
 
 
