@@ -3,6 +3,10 @@
 import pytest
 
 from collector.local_broker import Broker
+from collector.pki import write_test_pki
+
+#: The bench appliance's device id (tests/appliances.py).
+DEVICE = "tn-test"
 
 
 @pytest.fixture
@@ -11,3 +15,9 @@ def broker(tmp_path):
     Build :class:`broker.Broker` yourself for persistence, an ACL or TLS."""
     with Broker(tmp_path / "broker") as running:
         yield running
+
+
+@pytest.fixture
+def pki(tmp_path):
+    """A test PKI with certificates and signing keys for the bench device and collector-1."""
+    return write_test_pki(tmp_path / "pki", devices=[DEVICE], collectors=["collector-1"])

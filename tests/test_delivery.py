@@ -12,27 +12,21 @@ from __future__ import annotations
 import time
 
 import pytest
+from conftest import DEVICE
+from uplink_doubles import uplink_appliance, wait_until
 
 from appliance.events import EventDraft
 from collector.config import load_collector_config
 from collector.device_keys import DeviceKeys
 from collector.ingest import Ingest
 from collector.local_broker import Broker
-from collector.pki import write_test_pki
 from collector.service import Collector
 from collector.sqlite_storage import SQLiteStorage
 from collector.storage import EventQuery
-from uplink_doubles import uplink_appliance, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
-DEVICE = "tn-test"  # the bench appliance's id (tests/appliances.py)
 EVENTS = 1000
-
-
-@pytest.fixture
-def pki(tmp_path):
-    return write_test_pki(tmp_path / "pki", devices=[DEVICE], collectors=["collector-1"])
 
 
 def start_collector(tmp_path, broker: Broker, pki) -> tuple[Collector, SQLiteStorage]:

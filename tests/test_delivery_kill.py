@@ -1,0 +1,82 @@
+"""The appliance SIGKILLed at 20 random moments while it publishes: every event it committed
+reaches the collector exactly once.
+
+`roadcam run` replays a video, stores an event with JPEG evidence per frame (the bench plugin
+tests/evidence_plugin.py, which prints each committed seq) and publishes through its uplink to a
+real Mosquitto and the real collector. After the kills a last appliance on the same store
+delivers what is left; then the collector must hold exactly the device's events, once each.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from appliances import site_data
+from conftest import DEVICE
+from test_delivery import start_collector
+from uplink_doubles import wait_until
+from videos import moving_box, write_video
+
+from appliance.clock import Clock
+from appliance.runtime import Appliance
+from appliance.site import site_from_data
+from appliance.store import read_events
+from collector.storage import EventQuery
+from hal.hardware import Hardware
+
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
+
+KILLS = 20
+
+
+def test_appliance_killed_20_times_while_publishing_delivers_each_event_once(tmp_path, broker, pki):
+    collector, storage = start_collector(tmp_path, broker, pki)
+    uplink = {"enabled": True, "host": broker.host, "port": broker.port, "signing_key_file": str(pki.signing_key(DEVICE)),
+              "reconnect_min_s": 0.2, "reconnect_max_s": 1.0, "ack_timeout_s": 2.0,
+              "staged_config_file": str(tmp_path / "site.next.yaml")}
+    video = write_video(tmp_path / "north.avi", moving_box(300, width=160, height=120), fps=25.0)
+    data = site_data(tmp_path, uplink=uplink, health={"interval_s": 0.2},
+                     cameras=[{"name": "north", "source": {"type": "opencv", "url": str(video)}}])
+    config_file = tmp_path / "site.yaml"
+    config_file.write_text(yaml.safe_dump(data))
+    env = dict(os.environ, ROADCAM_PLUGINS="evidence_plugin",
+               PYTHONPATH=os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]))
+    rng = random.Random(3)
+    committed: set[int] = set()
+    try:
+        for _ in range(KILLS):
+            process = subprocess.Popen([sys.executable, "-m", "appliance.cli", "run", "--config", str(config_file)],
+                                       env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            time.sleep(rng.uniform(1.0, 2.5))
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            committed |= {int(line.split()[1]) for line in process.stdout.read().splitlines()
+                          if line.startswith("committed")}
+        config, manager = site_from_data({**data, "cameras": []})  # the last run only delivers
+        clock = Clock()
+        last = Appliance(config, manager, Hardware(config, clock), clock, sign=config.uplink.event_signer())
+        last.start()
+        try:
+            wait_until(lambda: last.store.usage().pending == 0, timeout_s=120, what="the outbox to empty")
+        finally:
+            last.shutdown()
+        time.sleep(0.5)
+        stored = storage.events(EventQuery(device=DEVICE, limit=10**6))
+        problems = storage.problems()
+    finally:
+        collector.stop()
+        storage.close()
+    on_device = read_events(tmp_path / "events.db", limit=10**6)
+    assert len(committed) > 200, "the kills should land while events are being published"
+    assert committed <= {event.seq for event in on_device}
+    assert sorted(event.id for event in stored) == sorted(event.id for event in on_device)  # once each
+    assert [event.seq for event in sorted(stored, key=lambda e: e.seq)] == list(range(1, len(stored) + 1))
+    assert problems == []
