@@ -17,12 +17,12 @@ import json
 import logging
 import os
 import signal
-import sys
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
-from appliance.errors import ConfigError, RoadcamError, StoreError
+from appliance.cli import run_command
+from appliance.errors import StoreError
 from appliance.events import iso_utc
 
 from .config import CollectorConfig, load_collector_config
@@ -36,21 +36,7 @@ _STATS_INTERVAL_S = 60.0
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    try:
-        return args.handler(args)
-    except ConfigError as error:
-        print(f"roadcam-collector: {error}", file=sys.stderr)
-        for problem in error.problems if error.problems != [str(error)] else []:
-            print(f"  {problem}", file=sys.stderr)
-        return 2
-    except RoadcamError as error:
-        print(f"roadcam-collector: error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+    return run_command("roadcam-collector", _parser(), argv)
 
 
 def _parser() -> argparse.ArgumentParser:
