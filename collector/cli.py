@@ -28,7 +28,9 @@ from appliance.events import iso_utc
 from .config import CollectorConfig, load_collector_config
 from .device_keys import DeviceKeys
 from .ingest import Ingest
+from .postgres_storage import PostgresStorage
 from .service import Collector
+from .sql_storage import SqlStorage
 from .sqlite_storage import SQLiteStorage
 from .storage import EventQuery
 
@@ -90,8 +92,10 @@ def _iso_ns(text: str) -> int:
     return (int(stamp.timestamp()) * 1_000_000 + stamp.microsecond) * 1000
 
 
-def open_storage(config: CollectorConfig) -> SQLiteStorage:
-    """The storage a config names."""
+def open_storage(config: CollectorConfig) -> SqlStorage:
+    """The storage a config names: PostgreSQL for ``storage.url``, else the SQLite file."""
+    if config.storage.url is not None:
+        return PostgresStorage(config.storage.url, config.storage.evidence_dir)
     return SQLiteStorage(config.storage.database, config.storage.evidence_dir)
 
 
@@ -106,7 +110,7 @@ def _serve(args) -> int:
         collector.start()
         logging.getLogger("roadcam.collector").info(
             "collector %s (pid %d) storing into %s", config.broker.client_id, os.getpid(),
-            config.storage.database)
+            storage.description())
         while not stop.wait(_STATS_INTERVAL_S):
             logging.getLogger("roadcam.collector").info("stats: %s", collector.stats())
         collector.stop()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from appliance.config import load_yaml, validate_config
 
@@ -46,10 +46,22 @@ class BrokerSettings(Section):
 
 
 class StorageSettings(Section):
-    """Where the collector keeps events and evidence."""
+    """Where the collector keeps events and evidence: a SQLite file (``database``) or, for a
+    city, a PostgreSQL database (``url``); exactly one of the two."""
 
-    database: Path = Field(title="Database", description="SQLite database file (created if missing).")
+    database: Path | None = Field(None, title="Database",
+                                  description="SQLite database file (created if missing).")
+    url: str | None = Field(None, pattern=r"^postgres(ql)?://", title="PostgreSQL URL",
+                            description="postgresql://user:password@host:port/dbname; the tables "
+                                        "are created on first use. Needs roadcam[postgres].")
     evidence_dir: Path = Field(title="Evidence folder", description="Content-addressed evidence files.")
+
+    @model_validator(mode="after")
+    def _one_database(self):
+        if (self.database is None) == (self.url is None):
+            raise ValueError("give exactly one of storage.database (a SQLite file) and "
+                             "storage.url (postgresql://... for a PostgreSQL server)")
+        return self
 
 
 class LimitSettings(Section):

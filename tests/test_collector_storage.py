@@ -1,11 +1,16 @@
-"""The collector's SQLite storage and its query CLI: stored once under the event id, the
-contiguous seq acknowledged to devices, chain problems recorded without dropping anything."""
+"""The collector's storage backends (SQLite and PostgreSQL, every test against both) and its
+query CLI: stored once under the event id, the contiguous seq acknowledged to devices, chain
+problems recorded without dropping anything."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import sqlite3
+import sys
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import pytest
 
@@ -18,8 +23,11 @@ from collector.device_keys import DeviceKeys
 from collector.fake_device import SignedEventSource, event_payload
 from collector.ingest import DeviceHealth, DeviceStatus, Ingest
 from collector.pki import write_test_pki
+from collector.postgres_storage import PostgresStorage
+from collector.sql_storage import SqlStorage
 from collector.sqlite_storage import SQLiteStorage
 from collector.storage import EventQuery
+from postgres_server import PostgresUnavailable, ThrowawayPostgres
 
 SITE = "site-a"
 START_NS = 1_790_000_000_000_000_000
@@ -37,9 +45,40 @@ def ingest(pki):
     return Ingest(DeviceKeys(pki.device_keys_dir), LimitSettings())
 
 
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One throwaway PostgreSQL for the session; each test gets its own database on it."""
+    try:
+        server = ThrowawayPostgres()
+    except PostgresUnavailable as error:
+        pytest.skip(str(error))
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One storage backend under test: how a config names it and how to open it."""
+
+    storage_yaml: str
+    open: Callable[[], SqlStorage]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request, tmp_path) -> Backend:
+    evidence_dir = tmp_path / "evidence"
+    if request.param == "sqlite":
+        return Backend("  database: collector.db\n",
+                       lambda: SQLiteStorage(tmp_path / "collector.db", evidence_dir))
+    url = request.getfixturevalue("postgres_server").create_database(f"t_{uuid.uuid4().hex}")
+    return Backend(f"  url: {url}\n", lambda: PostgresStorage(url, evidence_dir))
+
+
 @pytest.fixture
-def storage(tmp_path):
-    with SQLiteStorage(tmp_path / "collector.db", tmp_path / "evidence") as opened:
+def storage(backend):
+    with backend.open() as opened:
         yield opened
 
 
@@ -125,23 +164,48 @@ def test_evidence_is_stored_by_content_and_verified_when_read(storage, ingest, p
         storage.read_evidence(blob.sha256)
 
 
-def test_the_database_is_durable_wal(storage, tmp_path):
-    with sqlite3.connect(tmp_path / "collector.db") as outside:
-        assert outside.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+def test_the_sqlite_database_is_durable_wal(tmp_path):
+    with SQLiteStorage(tmp_path / "collector.db", tmp_path / "evidence"):
+        with sqlite3.connect(tmp_path / "collector.db") as outside:
+            assert outside.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_postgres_reconnects_after_losing_the_server_connection(postgres_server, ingest, pki, tmp_path):
+    database = f"t_{uuid.uuid4().hex}"
+    url = postgres_server.create_database(database)
+    events = verified_events(ingest, source_for(pki, "tn-0001"), 2)
+    with PostgresStorage(url, tmp_path / "evidence") as storage:
+        storage.store(events[:1], START_NS)
+        postgres_server.disconnect_clients(database)
+        with pytest.raises(StoreError, match="PostgreSQL server"):
+            storage.store(events[1:], START_NS)
+        assert storage.store(events[1:], START_NS).acks == {(SITE, "tn-0001"): 2}
+
+
+def test_a_postgres_url_without_psycopg_installed_tells_what_to_install(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "psycopg", None)
+    with pytest.raises(StoreError, match=r"roadcam\[postgres\]"):
+        PostgresStorage("postgresql://roadcam@/none", tmp_path / "evidence")
+
+
+def test_a_postgres_url_without_its_server_is_a_clear_error_that_hides_the_password(tmp_path):
+    with pytest.raises(StoreError, match="storage.url") as raised:
+        PostgresStorage(f"postgresql://roadcam:secret@/none?host={tmp_path}", tmp_path / "evidence")
+    assert "secret" not in str(raised.value) and "roadcam:***@" in str(raised.value)
 
 
 # -- the query CLI -----------------------------------------------------------------------------
 
 @pytest.fixture
-def config_file(tmp_path, pki):
+def config_file(tmp_path, pki, backend):
     path = tmp_path / "collector.yaml"
-    path.write_text(f"storage:\n  database: collector.db\n  evidence_dir: evidence\n"
+    path.write_text(f"storage:\n{backend.storage_yaml}  evidence_dir: evidence\n"
                     f"device_keys_dir: {pki.device_keys_dir}\n")
     return path
 
 
-def test_cli_lists_events_by_plate_as_json(config_file, tmp_path, ingest, pki, capsys):
-    with SQLiteStorage(tmp_path / "collector.db", tmp_path / "evidence") as storage:
+def test_cli_lists_events_by_plate_as_json(config_file, backend, ingest, pki, capsys):
+    with backend.open() as storage:
         storage.store(verified_events(ingest, source_for(pki, "tn-0001"), 3), START_NS)
     assert collector_cli(["events", "--config", str(config_file), "--plate", "TST00003", "--json",
                           "--since", "2026-09-21T00:00:00Z"]) == 0
@@ -149,10 +213,10 @@ def test_cli_lists_events_by_plate_as_json(config_file, tmp_path, ingest, pki, c
     assert [json.loads(line)["seq"] for line in lines] == [3]
 
 
-def test_cli_exports_verified_evidence_and_refuses_a_corrupt_file(config_file, tmp_path, ingest, pki, capsys):
+def test_cli_exports_verified_evidence_and_refuses_a_corrupt_file(config_file, backend, tmp_path, ingest, pki, capsys):
     source = source_for(pki, "tn-0001")
     blob = EvidenceBlob(kind="plate_crop", data=b"crop bytes" * 100)
-    with SQLiteStorage(tmp_path / "collector.db", tmp_path / "evidence") as storage:
+    with backend.open() as storage:
         storage.store([ingest.check(source.topics.evidence(blob.sha256), blob.data)], START_NS)
         stored_path = storage.evidence_path(blob.sha256)
     out = tmp_path / "export.jpg"
@@ -169,3 +233,13 @@ def test_cli_reports_config_errors_with_the_field(tmp_path, capsys):
     path.write_text("storage:\n  database: c.db\n  evidence_dir: e\ndevice_keys_dir: k\nbroker:\n  port: 0\n")
     assert collector_cli(["events", "--config", str(path)]) == 2
     assert "broker.port" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("storage_yaml", ["", "  database: c.db\n  url: postgresql://x@/db\n"],
+                         ids=["neither", "both"])
+def test_cli_wants_exactly_one_of_database_and_url(tmp_path, capsys, storage_yaml):
+    path = tmp_path / "bad.yaml"
+    path.write_text(f"storage:\n{storage_yaml}  evidence_dir: e\ndevice_keys_dir: k\n")
+    assert collector_cli(["events", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "storage.database" in err and "storage.url" in err
