@@ -1,0 +1,84 @@
+"""The real plate images beside the project (``../shared/data``), read in place, never copied.
+
+Two data sets (each folder's README says where it comes from):
+
+- ``plates-us``: 217 road photos of US vehicles, one labelled plate each (box and text);
+- ``plates-br-crops``: 3,319 crops of Brazilian LLL-DDDD plates with their text, ``photo`` or
+  ``rendered``.
+
+Held-out plates are chosen by their text, not their file, so every crop of a plate falls on
+the same side: :func:`is_held_out` keeps about a fifth of all plate texts out of training, the
+same ones on every machine and in every run. Training scripts train on the rest; benchmarks
+measure on the held-out ones only.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+#: Where the data sets are: ``$ROADCAM_SHARED_DATA``, else ``../shared/data`` beside the repository.
+SHARED_DATA = Path(os.environ.get("ROADCAM_SHARED_DATA",
+                                  Path(__file__).resolve().parents[2].parent / "shared" / "data"))
+#: One plate text in this many is held out of training (chosen by the text's sha256).
+HELD_OUT_ONE_IN = 5
+
+
+@dataclass(frozen=True)
+class PlateSample:
+    """One labelled plate image. ``box`` is (x, y, width, height) in pixels for a full scene,
+    None for a crop that is the plate."""
+
+    path: Path
+    text: str
+    dataset: str
+    kind: str
+    box: tuple[int, int, int, int] | None = None
+
+    @property
+    def held_out(self) -> bool:
+        return is_held_out(self.text)
+
+
+class DatasetMissing(FileNotFoundError):
+    """A data set folder is not where it is expected."""
+
+
+def is_held_out(text: str) -> bool:
+    """Is this plate text kept out of training (the same answer everywhere, always)?"""
+    return hashlib.sha256(text.encode()).digest()[0] % HELD_OUT_ONE_IN == 0
+
+
+def load_plates_us(root: Path | None = None) -> list[PlateSample]:
+    """Every labelled photo of ``plates-us`` (``NAME.txt``: name, x, y, width, height, plate)."""
+    folder = _folder(root, "plates-us")
+    samples = []
+    for label in sorted(folder.glob("*.txt")):
+        for number, line in enumerate(label.read_text().splitlines(), 1):
+            fields = line.split()
+            if not fields:
+                continue
+            if len(fields) != 6:
+                raise ValueError(f"{label}:{number}: expected 'NAME x y width height PLATE', got {line!r}")
+            name, x, y, width, height, text = fields
+            samples.append(PlateSample(folder / name, text.upper(), "plates-us", "photo",
+                                       (int(x), int(y), int(width), int(height))))
+    return samples
+
+
+def load_br_crops(root: Path | None = None) -> list[PlateSample]:
+    """Every crop of ``plates-br-crops`` listed in its ``labels.csv`` (file, plate, kind)."""
+    folder = _folder(root, "plates-br-crops")
+    with open(folder / "labels.csv", newline="") as handle:
+        return [PlateSample(folder / row["file"], row["plate"].upper(), "plates-br-crops", row["kind"])
+                for row in csv.DictReader(handle)]
+
+
+def _folder(root: Path | None, name: str) -> Path:
+    folder = Path(root or SHARED_DATA) / name
+    if not folder.is_dir():
+        raise DatasetMissing(f"{folder} not found: put the shared data there or set ROADCAM_SHARED_DATA")
+    return folder
