@@ -63,3 +63,27 @@ class CommandRefused(RoadcamError, PermissionError):
         super().__init__(reason)
         self.reason = reason
         self.version = version
+
+
+class ModelError(RoadcamError):
+    """A TFLite model could not be loaded or run."""
+
+
+class InferenceRuntimeMissing(ModelError, ImportError):
+    """No TFLite runtime (ai-edge-litert, tflite-runtime or tensorflow) is installed."""
+
+
+class ModelNotFound(ModelError, FileNotFoundError):
+    """A model file named in the config or by a plugin does not exist."""
+
+
+class ModelInvalid(ModelError, ValueError):
+    """A model file exists but is not a TFLite model the runtime can load."""
+
+
+class ModelInputMismatch(ModelError, ValueError):
+    """An array handed to a model does not have the shape the model takes."""
+
+
+class ImageInvalid(RoadcamError, ValueError):
+    """An image is empty, corrupt, truncated or not an 8-bit grey or BGR picture."""

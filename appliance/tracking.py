@@ -24,7 +24,10 @@ class Detection:
 
     ``box`` is (x1, y1, x2, y2) in image pixels. ``road_xy`` is the object's ground contact point
     on the road plane in metres (None without calibration); ``size_m`` its (width, length) on the
-    road plane when the detector could measure it.
+    road plane when the detector could measure it. ``whole`` is True when the detector reports
+    every object whole and on its own, even partly hidden (a learned detector); False when a
+    detection may be a piece of an object or several objects merged (background subtraction),
+    which the tracker then treats as fragments or groups.
     """
 
     box: tuple[float, float, float, float]
@@ -33,6 +36,7 @@ class Detection:
     source: str
     road_xy: tuple[float, float] | None = None
     size_m: tuple[float, float] | None = None
+    whole: bool = False
 
 
 @dataclass
@@ -111,13 +115,17 @@ class Tracker:
     as soon as it is unseen with less than half of its predicted box still in the frame.
     """
 
-    def __init__(self, camera: str, *, max_missed_frames: int = 30, min_hits: int = 3,
+    def __init__(self, camera: str, *, max_missed_frames: int = 30, max_hidden_frames: int = 250,
+                 hidden_cover: float = 0.5, hidden_slowdown_s: float = 2.0, min_hits: int = 3,
                  iou_gate: float = 0.3, max_speed_mps: float = 45.0, accel_sigma_mps2: float = 3.0,
                  road_sigma_m: float = 0.5, gate_sigmas: float = 3.5, group_cover: float = 0.6,
-                 dominant_iou: float = 0.6, max_grouped_frames: int = 250,
+                 dominant_iou: float = 0.6, max_grouped_frames: int = 250, birth_iou: float = 0.3,
                  frame_size_px: tuple[int, int] | None = None):
         self.camera = camera
         self.max_missed_frames = max_missed_frames
+        self.max_hidden_frames = max_hidden_frames
+        self.hidden_cover = hidden_cover
+        self.hidden_slowdown_s = hidden_slowdown_s
         self.min_hits = min_hits
         self.iou_gate = iou_gate
         self.max_speed_mps = max_speed_mps
@@ -127,6 +135,7 @@ class Tracker:
         self.group_cover = group_cover
         self.dominant_iou = dominant_iou
         self.max_grouped_frames = max_grouped_frames
+        self.birth_iou = birth_iou
         self.frame_size_px = frame_size_px
         self._followed: list[_Followed] = []
         self._next_id = 1
@@ -143,7 +152,8 @@ class Tracker:
         predicted = as_boxes([f.predicted_box() for f in self._followed])
         found = as_boxes([d.box for d in detections])
 
-        groups = self._groups(predicted, found)
+        mergeable = np.array([not d.whole for d in detections], bool)
+        groups = self._groups(predicted, found, mergeable)
         grouped_detections = set(groups)
         matches: dict[int, int] = {}
         for confirmed in (True, False):
@@ -155,7 +165,7 @@ class Tracker:
             dominant = self._dominant(members, predicted, found[j])
             if dominant is not None:
                 matches[dominant] = j
-        fragments = self._fragments(matches, predicted, found, grouped_detections)
+        fragments = self._fragments(matches, predicted, found, grouped_detections, mergeable)
 
         for i, j in matches.items():
             parts = found[[j] + fragments.get(i, [])]
@@ -165,12 +175,14 @@ class Tracker:
                 if i not in matches:
                     self._followed[i].observe_in_group(frame_index, time_ns, found[j], self)
         seen = set(matches) | {i for members in groups.values() for i in members}
+        hidden = self._hidden(predicted, found)
         for i, followed in enumerate(self._followed):
             if i not in seen:
-                followed.coast(frame_index, time_ns)
+                followed.coast(frame_index, time_ns, bool(hidden[i]), step_s, self)
         used = set(matches.values()) | grouped_detections | {j for parts in fragments.values() for j in parts}
+        occupied = self._occupied(predicted, found) & mergeable
         for j, detection in enumerate(detections):
-            if j not in used:
+            if j not in used and not occupied[j]:
                 self._start(frame_index, time_ns, detection)
         return self._sweep()
 
@@ -195,12 +207,13 @@ class Tracker:
                     cost[r, c] = (1.0 - overlap[r, c]) + min(distance, 1.0)
         return {rows[r]: columns[c] for r, c in min_cost_assignment(cost) if cost[r, c] < FORBIDDEN_COST}
 
-    def _groups(self, predicted: np.ndarray, found: np.ndarray) -> dict[int, list[int]]:
-        """Detections holding two or more confirmed tracks' predicted boxes: {detection: tracks}."""
+    def _groups(self, predicted: np.ndarray, found: np.ndarray, mergeable: np.ndarray) -> dict[int, list[int]]:
+        """Mergeable detections holding two or more confirmed tracks' predicted boxes:
+        {detection: tracks}."""
         confirmed = [i for i, f in enumerate(self._followed) if f.track.confirmed]
-        if not confirmed or not len(found):
+        if not confirmed or not mergeable.any():
             return {}
-        inside = covered(predicted[confirmed], found)
+        inside = covered(predicted[confirmed], found) * mergeable[None, :]
         members: dict[int, list[int]] = {}
         for row, i in enumerate(confirmed):
             best = int(np.argmax(inside[row]))
@@ -214,9 +227,11 @@ class Tracker:
         return members[best] if overlap[best] >= self.dominant_iou else None
 
     def _fragments(self, matches: dict[int, int], predicted: np.ndarray, found: np.ndarray,
-                   grouped_detections: set[int]) -> dict[int, list[int]]:
-        """Unmatched detections lying mostly inside a matched track's predicted box: {track: detections}."""
-        loose = [j for j in range(len(found)) if j not in grouped_detections and j not in matches.values()]
+                   grouped_detections: set[int], mergeable: np.ndarray) -> dict[int, list[int]]:
+        """Unmatched mergeable detections lying mostly inside a matched track's predicted box:
+        {track: detections}."""
+        loose = [j for j in range(len(found))
+                 if mergeable[j] and j not in grouped_detections and j not in matches.values()]
         tracks = list(matches)
         if not loose or not tracks:
             return {}
@@ -227,6 +242,24 @@ class Tracker:
             if inside[row, best] >= self.group_cover:
                 parts.setdefault(tracks[best], []).append(j)
         return parts
+
+    def _hidden(self, predicted: np.ndarray, found: np.ndarray) -> np.ndarray:
+        """Per track: is its predicted box mostly covered by some detection (``hidden_cover``),
+        so that the object is probably behind or inside it rather than gone?"""
+        if not len(predicted) or not len(found):
+            return np.zeros(len(predicted), bool)
+        return covered(predicted, found).max(axis=1) >= self.hidden_cover
+
+    def _occupied(self, predicted: np.ndarray, found: np.ndarray) -> np.ndarray:
+        """Per detection: does it overlap a confirmed track's predicted box so much (IoU of at
+        least ``birth_iou``, or half of it inside) that it is more likely a piece of that object
+        than a new one? Such detections start no track."""
+        confirmed = [i for i, f in enumerate(self._followed) if f.track.confirmed]
+        if not confirmed or not len(found):
+            return np.zeros(len(found), bool)
+        overlap = ious(found, predicted[confirmed])
+        inside = covered(found, predicted[confirmed])
+        return np.any((overlap >= self.birth_iou) | (inside >= 0.5), axis=1)
 
     # -- life cycle ----------------------------------------------------------------------------
 
@@ -244,8 +277,8 @@ class Tracker:
             if not track.confirmed:
                 if track.missed == 0:
                     keep.append(followed)
-            elif (track.missed > self.max_missed_frames or followed.grouped > self.max_grouped_frames
-                  or (track.missed and self._left_view(followed))):
+            elif (followed.missed_in_view > self.max_missed_frames or track.missed > self.max_hidden_frames
+                  or followed.grouped > self.max_grouped_frames or (track.missed and self._left_view(followed))):
                 finished.append(followed.finish())
             else:
                 keep.append(followed)
@@ -284,6 +317,7 @@ class _Followed:
         self.road = None
         self.hits = 0
         self.grouped = 0
+        self.missed_in_view = 0
         self._record(frame_index, time_ns, detection, tracker)
 
     def predict(self, step_s: float, tracker: Tracker) -> None:
@@ -321,9 +355,19 @@ class _Followed:
         self.grouped += 1
         self._estimate(frame_index, time_ns)
 
-    def coast(self, frame_index: int, time_ns: int) -> None:
-        """No detection this frame: count the miss and, once confirmed, keep the estimate."""
+    def coast(self, frame_index: int, time_ns: int, hidden: bool, step_s: float, tracker: Tracker) -> None:
+        """No detection this frame: once confirmed, the track keeps an estimated point. Hidden
+        behind or inside a detection, the object slows down (it is most often queueing); unseen
+        in the open, the miss counts towards ``max_missed_frames``."""
         self.track.missed += 1
+        if hidden:
+            self.missed_in_view = 0
+            slowdown = float(np.exp(-step_s / tracker.hidden_slowdown_s))
+            self.box.velocity[:] *= slowdown
+            if self.road is not None:
+                self.road.velocity[:] *= slowdown
+        else:
+            self.missed_in_view += 1
         if self.track.confirmed:
             self._estimate(frame_index, time_ns)
 
@@ -344,6 +388,7 @@ class _Followed:
         track.points.append(TrackPoint(frame_index, time_ns, detection.box, detection.road_xy))
         track.kind_votes[detection.kind] = track.kind_votes.get(detection.kind, 0.0) + detection.score
         track.missed = 0
+        self.missed_in_view = 0
         self.grouped = 0
         self.hits += 1
         if self.hits >= tracker.min_hits:

@@ -53,7 +53,7 @@ def test_config_rejects_unknown_keys_and_classes():
     with pytest.raises(ValidationError, match="unknown class"):
         DetectionConfig(class_sizes={"tram": {"width_m": 2.6, "length_m": 30, "height_m": 3.5}})
     with pytest.raises(ValidationError):
-        DetectionConfig(type="tflite")
+        DetectionConfig(type="yolo")
 
 
 def test_configure_registers_a_stateful_detector_that_answers_the_hook():

@@ -5,7 +5,8 @@ runs, so it is quicker than ``roadcam simulate``) and prints the scorer's tracki
 (:mod:`hal.sim.scoring`: the same definitions ``roadcam simulate`` prints) per scenario:
 vehicles and pedestrians tracked under one identity, and class accuracy.
 
-    python tools/eval_tracking.py [scenario ...]          (default: every shipped scenario)
+    python tools/eval_tracking.py [--detector tflite [--model FILE]] [scenario ...]
+                                                (default: background subtraction, every scenario)
 """
 
 from __future__ import annotations
@@ -20,22 +21,22 @@ import cv2
 from appliance.geometry import RoadGeometry
 from appliance.tracking import Tracker
 from hal.sim import SimRoad, available_scenarios, score_run
-from plugins.detection import BackgroundDetector, DetectionConfig
+from plugins.detection import BackgroundDetector, DetectionConfig, LearnedDetector
 
 ROWS = ("vehicles tracked under one identity", "vehicle class accuracy",
         "pedestrians tracked under one identity", "tracks")
 
 
-def evaluate(scenario: str) -> list[str]:
-    """The scorer's tracking rows for one scenario."""
+def evaluate(scenario: str, config: DetectionConfig) -> list[str]:
+    """The scorer's tracking rows for one scenario with the detector ``config`` names."""
     road = SimRoad.from_scenario(scenario)
     with tempfile.TemporaryDirectory() as scratch:
         camera_config = road.site_config(scratch)["cameras"][0]
     calibration = camera_config["calibration"]
     geometry = RoadGeometry(calibration["image_points"], calibration["road_points"])
-    detector = BackgroundDetector(DetectionConfig())
+    detector = LearnedDetector(config) if config.type == "tflite" else BackgroundDetector(config)
     camera = road.camera(camera_config["name"])
-    tracker = Tracker(camera.name)
+    tracker = Tracker(camera.name, frame_size_px=(road.scenario.camera.width_px, road.scenario.camera.height_px))
     finished = []
     started_s = time.monotonic()
     while (frame := camera.read()) is not None:
@@ -49,11 +50,14 @@ def evaluate(scenario: str) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scenarios", nargs="*", help="scenario names or files (default: all shipped)")
+    parser.add_argument("--detector", choices=("background", "tflite"), default="background")
+    parser.add_argument("--model", help="the learned detector's .tflite (default: the shipped one)")
     args = parser.parse_args()
+    config = DetectionConfig(type=args.detector, model=args.model)
     cv2.setNumThreads(1)
     for scenario in args.scenarios or available_scenarios():
         print(f"== {scenario}")
-        for line in evaluate(scenario):
+        for line in evaluate(scenario, config):
             print(line)
     return 0
 

@@ -1,16 +1,20 @@
-"""Built-in plugin: the default vehicle and pedestrian detector (background subtraction).
+"""Built-in plugin: the vehicle and pedestrian detector.
 
-Owns the ``detection`` config section. On configure it registers one stateful
-:class:`BackgroundDetector` (a background model per camera) that answers ``roadcam_detect``.
-The section is keyed on ``type`` so that a TFLite detector can take its place by config.
+Owns the ``detection`` config section. On configure it registers the detector its ``type``
+names, which answers ``roadcam_detect``: :class:`BackgroundDetector` (background subtraction,
+a background model per camera; the default) or :class:`LearnedDetector` (a TFLite model).
+A model that cannot be loaded raises a ``model.unavailable`` fault and the appliance runs on
+without a detector (its other plugins, health and uplink keep working).
 """
 
 from __future__ import annotations
 
+from appliance.errors import ModelError
 from appliance.hookspecs import hookimpl
 
 from .config import DetectionConfig
 from .detector import BackgroundDetector
+from .learned import LearnedDetector
 
 SECTION = "detection"
 
@@ -25,7 +29,12 @@ class DetectionPlugin:
     @hookimpl
     def roadcam_configure(self, appliance) -> None:
         config: DetectionConfig = appliance.config.section(SECTION)
-        appliance.plugin_manager.register(BackgroundDetector(config), name=_detector_name(config))
+        try:
+            detector = LearnedDetector(config) if config.type == "tflite" else BackgroundDetector(config)
+        except ModelError as exc:
+            appliance.raise_fault("model.unavailable", SECTION, str(exc))
+            return
+        appliance.plugin_manager.register(detector, name=_detector_name(config))
 
     @hookimpl
     def roadcam_unconfigure(self, appliance) -> None:
@@ -40,4 +49,4 @@ def _detector_name(config: DetectionConfig) -> str:
 
 plugin = DetectionPlugin()
 
-__all__ = ["BackgroundDetector", "DetectionConfig", "DetectionPlugin", "plugin"]
+__all__ = ["BackgroundDetector", "DetectionConfig", "DetectionPlugin", "LearnedDetector", "plugin"]

@@ -31,6 +31,8 @@ WARMUP_SAMPLES = 11
 #: Smallest brightness change (per channel, as a gain) worth rescaling the model for; smaller
 #: ones are followed by the ordinary learning.
 MIN_GAIN_STEP = 0.002
+#: The frame kept for judging whether something moved is renewed this often (seconds).
+STILL_REFERENCE_S = 0.5
 #: Foreground pixels are absorbed in one step this often (their per-frame rate is too small
 #: for float32).
 ABSORB_EVERY_S = 1.0
@@ -61,7 +63,15 @@ class BackgroundModel:
         self._last_ns = 0
         self._step_s = 0.0
         self._difference: np.ndarray | None = None
+        self._still_reference_ns = 0
         self.image: np.ndarray | None = None
+        self.still_reference: np.ndarray | None = None
+
+    @property
+    def still_since_s(self) -> float:
+        """Age of :attr:`still_reference`, the frame of up to STILL_REFERENCE_S ago that tells
+        moving things from still ones."""
+        return (self._last_ns - self._still_reference_ns) / 1e9
 
     @property
     def background(self) -> np.ndarray | None:
@@ -76,6 +86,8 @@ class BackgroundModel:
         """
         pixels = image.astype(np.float32)
         self.image = pixels
+        if self.still_reference is None or time_ns - self._still_reference_ns >= STILL_REFERENCE_S * 1e9:
+            self.still_reference, self._still_reference_ns = pixels, time_ns
         self._step_s = max(time_ns - self._last_ns, 0) / 1e9
         self._last_ns = time_ns
         if self._background is None or self._background.shape != pixels.shape:

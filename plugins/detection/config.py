@@ -1,15 +1,19 @@
 """The ``detection`` config section: which vehicle detector runs and how it is tuned.
 
-Keyed on ``type`` so another detector (a TFLite model) can take the section's place later.
-Thresholds are in full-resolution pixels, seconds and road metres, so they do not change when
-the working resolution does.
+``type`` chooses the detector: ``background`` (background subtraction, the default) or
+``tflite`` (the learned detector, plugins/detection/learned.py). The fields after ``type`` up
+to ``scene_change_fraction`` tune background subtraction, ``model`` to ``threads`` the learned
+detector; ``class_sizes`` serves both (classes from size, road-plane sizes). Thresholds are in
+full-resolution pixels, seconds and road metres, so they do not change when the working
+resolution does.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from appliance.config import Section
 from appliance.tracking import CLASSES
@@ -34,12 +38,13 @@ def _default_class_sizes() -> dict[str, ClassSize]:
 
 
 class DetectionConfig(Section):
-    """Vehicle and pedestrian detection by background subtraction."""
+    """Vehicle and pedestrian detection: background subtraction or a TFLite model."""
 
-    type: Literal["background"] = Field(
+    type: Literal["background", "tflite"] = Field(
         "background", title="Detector type",
         description="Which detector finds road users. 'background': background subtraction on a "
-                    "downscaled frame, classes from the blob's size on the road plane.")
+                    "downscaled frame, classes from the blob's size on the road plane. 'tflite': "
+                    "the learned detector (a TFLite model), classes from appearance.")
     work_width_px: int = Field(
         480, ge=64, le=1920, title="Working width (px)",
         description="Frames are downscaled to this width (keeping the aspect ratio) before "
@@ -79,6 +84,16 @@ class DetectionConfig(Section):
         0.6, gt=0, le=1, title="Scene-change fraction",
         description="When more than this fraction of the frame differs from the background (camera "
                     "moved, lights switched), the background is learnt afresh.")
+    model: Path | None = Field(
+        None, title="Detector model (tflite)",
+        description="The .tflite file of the learned detector; default: the model shipped with "
+                    "roadcam (plugins/detection/models/vehicle_detector.tflite, see its model card).")
+    min_score: float = Field(
+        0.3, gt=0, lt=1, title="Minimum score (tflite)",
+        description="Peaks of the learned detector below this score are not reported.")
+    threads: int = Field(
+        1, ge=1, le=8, title="Threads (tflite)",
+        description="CPU threads the learned detector's model runs on.")
     class_sizes: dict[str, ClassSize] = Field(
         default_factory=_default_class_sizes, title="Class sizes",
         description="Typical size per class; a blob gets the class whose size fits it best "
@@ -88,6 +103,14 @@ class DetectionConfig(Section):
         description="Rough image scale used to guess classes from a blob's pixel width and height "
                     "(compared with each class's width and height) on a camera that has no "
                     "calibration. Calibrate the camera for reliable classes.")
+
+    @field_validator("model")
+    @classmethod
+    def _model_exists(cls, model: Path | None) -> Path | None:
+        if model is not None and not model.is_file():
+            raise ValueError(f"no model file at {model}: give the path of a .tflite file, or leave "
+                             "'model' out to use the one shipped with roadcam")
+        return model
 
     @model_validator(mode="after")
     def _known_classes(self):

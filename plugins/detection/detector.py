@@ -17,6 +17,10 @@ from .describe import BlobDescriber
 from .ghosts import is_ghost
 
 
+#: The still reference must be at least this old (seconds) for a ghost to be judged.
+STILL_MIN_S = 0.2
+
+
 class BackgroundDetector:
     """Finds moving and recently stopped road users by background subtraction.
 
@@ -42,7 +46,9 @@ class BackgroundDetector:
             model = self._models[frame.camera] = self._new_model()
         mask = self._blobs.clean(model.foreground(small, frame.mono_ns))
         outlines = self._blobs.outlines(mask, scale)
-        ghosts = [o for o in outlines if is_ghost(o, model.image, model.background, self.config.ghost_edge_ratio)]
+        ghosts = [o for o in outlines if model.still_since_s >= STILL_MIN_S
+                  and is_ghost(o, model.image, model.background, model.still_reference,
+                               self.config.ghost_edge_ratio, self.config.min_difference)]
         if ghosts:
             gone = self._blobs.fill(mask.shape, ghosts)
             model.relearn(gone)

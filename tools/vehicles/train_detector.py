@@ -1,0 +1,291 @@
+"""Train the TFLite road-user detector (car, scooter, truck, bus, pedestrian) from scratch.
+
+    /work/trainenv/bin/python -m tools.vehicles.train_detector [--out plugins/detection/models]
+        [--steps 1500] [--frames 6000] [--seed 20261122] [--cache /tmp/vehicle-frames.npz]
+
+Training data is rendered by the simulator (hal/sim) from the shipped scenarios with *other*
+seeds than the ones scored (so other traffic, plates and colours) and with the camera pose
+jittered (height, yaw, pitch, field of view), frames sampled every ``FRAME_STEP`` frames after
+the first seconds. Each object at least ``MIN_VISIBLE`` visible is a target with its *whole*
+box, hidden parts included: the model learns to find a queued car behind another.
+
+The model is CenterNet-style: a small MobileNet-like backbone with a feature pyramid down to
+stride 4, a heatmap per class (focal loss on Gaussian peaks), and per cell a box size and
+centre offset (L1 at the peaks). It takes the frame scaled to INPUT_W x INPUT_H (RGB, 0-255)
+and gives one (H/4, W/4, classes + 4) tensor; plugins/detection/learned.py decodes it.
+The exported model is float16-weighted TFLite; a model card is written beside it.
+
+TensorFlow is needed here only (the ``[train]`` extra); the appliance runs the .tflite with
+ai-edge-litert. One command retrains from scratch; the seed fixes data, initialisation and order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from hal.sim import SimRoad, load_scenario
+
+INPUT_W, INPUT_H = 512, 288
+#: Training runs on windows of the input of this size (multiples of 32).
+CROP_W, CROP_H = 256, 160
+STRIDE = 4
+CLASSES = ("car", "scooter", "truck", "bus", "pedestrian")
+#: Objects less visible than this are not targets (and not penalised either: see ``_targets``).
+MIN_VISIBLE = 0.25
+#: Render one frame in this many (neighbouring frames are nearly the same picture).
+FRAME_STEP = 4
+#: Frames before this sim time are skipped (the road is still empty).
+SKIP_FIRST_S = 4.0
+#: Scenarios the training frames come from, with the seeds used (the shipped files use others).
+TRAINING_RUNS = [("junction", 9101), ("junction", 9102), ("junction", 9103), ("night", 9201),
+                 ("rain", 9301), ("smoke", 9401), ("junction", 9104), ("night", 9202), ("rain", 9302),
+                 ("junction", 9105), ("smoke", 9402), ("junction", 9106)]
+
+
+def render_frames(limit: int, rng: np.random.Generator, log) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Up to ``limit`` training frames (N, INPUT_H, INPUT_W, 3 uint8 RGB) and per frame the
+    targets (K, 6: class, x1, y1, x2, y2 in input pixels, visible)."""
+    images, targets = [], []
+    per_run = max(1, limit // len(TRAINING_RUNS))
+    for name, seed in TRAINING_RUNS:
+        scenario = _jittered(load_scenario(name), seed, rng)
+        road = SimRoad.from_scenario(scenario)
+        road.skip_frames(int(SKIP_FIRST_S * scenario.fps))
+        taken = 0
+        while taken < per_run and len(images) < limit:
+            frame = road.advance_frame()
+            if frame is None:
+                break
+            images.append(cv2.cvtColor(cv2.resize(frame.image, (INPUT_W, INPUT_H), interpolation=cv2.INTER_AREA),
+                                       cv2.COLOR_BGR2RGB))
+            targets.append(_frame_targets(road, frame.index, scenario.camera.width_px / INPUT_W,
+                                          scenario.camera.height_px / INPUT_H))
+            taken += 1
+            road.skip_frames(FRAME_STEP - 1)
+        log(f"rendered {taken} frames of {name} seed {seed} ({len(images)} in all)")
+    return np.stack(images), targets
+
+
+def _jittered(scenario, seed: int, rng: np.random.Generator):
+    camera = scenario.camera.model_copy(update={
+        "height_m": scenario.camera.height_m * rng.uniform(0.85, 1.2),
+        "yaw_deg": scenario.camera.yaw_deg + rng.uniform(-4, 4),
+        "pitch_deg": scenario.camera.pitch_deg + rng.uniform(-3, 3),
+        "hfov_deg": scenario.camera.hfov_deg * rng.uniform(0.85, 1.15)})
+    return scenario.model_copy(update={"seed": seed, "camera": camera})
+
+
+def _frame_targets(road: SimRoad, index: int, sx: float, sy: float) -> np.ndarray:
+    rows = []
+    for group in (road.truth.vehicles, road.truth.pedestrians):
+        for item in group.values():
+            box = item.boxes.get(index)
+            if box is not None:
+                x1, y1, x2, y2, visible = box
+                rows.append((CLASSES.index(item.kind), x1 / sx, y1 / sy, x2 / sx, y2 / sy, visible))
+    return np.array(rows, np.float32).reshape(-1, 6)
+
+
+def encode(boxes: np.ndarray) -> np.ndarray:
+    """Training target (H/4, W/4, classes + 5) for one frame: Gaussian heatmaps, box size and
+    centre offset (in cells) at each object's centre cell, a centre mask, and a last channel
+    that is 0 where the heatmap loss is ignored (around barely visible objects)."""
+    out_h, out_w = INPUT_H // STRIDE, INPUT_W // STRIDE
+    target = np.zeros((out_h, out_w, len(CLASSES) + 6), np.float32)
+    target[..., -1] = 1.0
+    ys, xs = np.mgrid[0:out_h, 0:out_w]
+    for kind, x1, y1, x2, y2, visible in boxes:
+        w, h = (x2 - x1) / STRIDE, (y2 - y1) / STRIDE
+        if w < 0.5 or h < 0.5:
+            continue
+        cx, cy = (x1 + x2) / 2 / STRIDE, (y1 + y2) / 2 / STRIDE
+        ix, iy = min(int(cx), out_w - 1), min(int(cy), out_h - 1)
+        if visible < MIN_VISIBLE:
+            target[max(iy - 1, 0):iy + 2, max(ix - 1, 0):ix + 2, -1] = 0.0
+            continue
+        sigma = max(0.6, 0.15 * min(w, h))
+        peak = np.exp(-((xs - ix) ** 2 + (ys - iy) ** 2) / (2 * sigma ** 2))
+        channel = int(kind)
+        target[..., channel] = np.maximum(target[..., channel], peak)
+        c = len(CLASSES)
+        target[iy, ix, c:c + 5] = (np.log(w), np.log(h), cx - ix, cy - iy, 1.0)
+    return target
+
+
+def build_model(tf, input_hw: tuple[int, int] = (INPUT_H, INPUT_W)):
+    """The detector network (Keras functional) for inputs of ``input_hw`` (multiples of 32).
+    Fully convolutional: weights trained at one size run at any other."""
+    layers = tf.keras.layers
+
+    def block(x, channels, stride):
+        x = layers.DepthwiseConv2D(3, strides=stride, padding="same", use_bias=False)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.ReLU(6.0)(x)
+        x = layers.Conv2D(channels, 1, use_bias=False)(x)
+        x = layers.BatchNormalization()(x)
+        return layers.ReLU(6.0)(x)
+
+    image = layers.Input((*input_hw, 3))
+    x = layers.Rescaling(1 / 127.5, offset=-1.0)(image)
+    x = layers.Conv2D(16, 3, strides=2, padding="same", use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.ReLU(6.0)(x)
+    c2 = block(block(x, 32, 2), 32, 1)
+    c3 = block(block(c2, 48, 2), 48, 1)
+    c4 = block(block(block(c3, 80, 2), 80, 1), 80, 1)
+    c5 = block(block(c4, 128, 2), 128, 1)
+    p = layers.Conv2D(64, 1)(c5)
+    for lateral in (c4, c3, c2):
+        p = layers.Add()([layers.UpSampling2D(2)(p), layers.Conv2D(64, 1)(lateral)])
+        p = block(p, 64, 1)
+    heat = layers.Conv2D(len(CLASSES), 1, activation="sigmoid",
+                         bias_initializer=tf.keras.initializers.Constant(-2.19))(block(p, 64, 1))
+    geometry = layers.Conv2D(4, 1)(block(p, 64, 1))
+    return tf.keras.Model(image, layers.Concatenate()([heat, geometry]))
+
+
+def loss_fn(tf):
+    c = len(CLASSES)
+
+    def loss(target, output):
+        heat = tf.clip_by_value(output[..., :c], 1e-4, 1 - 1e-4)
+        truth = target[..., :c]
+        keep = target[..., -1:]
+        positive = tf.cast(truth >= 0.999, tf.float32)
+        focal = -(positive * tf.pow(1 - heat, 2) * tf.math.log(heat)
+                  + (1 - positive) * tf.pow(1 - truth, 4) * tf.pow(heat, 2) * tf.math.log(1 - heat)) * keep
+        centres = target[..., c + 4:c + 5]
+        count = tf.maximum(tf.reduce_sum(centres), 1.0)
+        size = tf.reduce_sum(tf.abs(output[..., c:c + 2] - target[..., c:c + 2]) * centres)
+        offset = tf.reduce_sum(tf.abs(output[..., c + 2:c + 4] - target[..., c + 2:c + 4]) * centres)
+        return (tf.reduce_sum(focal) + size + offset) / count
+
+    return loss
+
+
+def train(args) -> None:
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(args.threads))
+    import tensorflow as tf
+    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    tf.keras.utils.set_random_seed(args.seed)
+    cv2.setNumThreads(1)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    log_path = out / "vehicle_detector.train.log"
+    log_file = open(log_path, "w")
+
+    def log(text):
+        line = f"{time.strftime('%H:%M:%S')} {text}"
+        print(line, flush=True)
+        log_file.write(line + "\n")
+        log_file.flush()
+
+    started = time.monotonic()
+    images, targets = training_set(args, log)
+    log(f"{len(images)} frames ready in {time.monotonic() - started:.0f} s")
+    model = build_model(tf, (CROP_H, CROP_W))
+    log(f"model: {model.count_params()} parameters")
+    schedule = tf.keras.optimizers.schedules.CosineDecay(2e-3, args.steps, alpha=0.05)
+    optimizer = tf.keras.optimizers.Adam(schedule)
+    loss = loss_fn(tf)
+
+    @tf.function
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            value = loss(y, model(x, training=True))
+        optimizer.apply_gradients(zip(tape.gradient(value, model.trainable_variables), model.trainable_variables))
+        return value
+
+    order = np.random.default_rng(args.seed + 1)
+    running = None
+    for number in range(1, args.steps + 1):
+        pick = order.integers(0, len(images), args.batch)
+        x, y = _augment(*_crops(images[pick], targets[pick], order), order)
+        value = float(step(tf.constant(x, tf.float32), tf.constant(y)))
+        running = value if running is None else 0.98 * running + 0.02 * value
+        if number % 50 == 0:
+            log(f"step {number}/{args.steps} loss {running:.3f} ({time.monotonic() - started:.0f} s)")
+    export(tf, model, out, args, log, time.monotonic() - started, len(images))
+
+
+def training_set(args, log) -> tuple[np.ndarray, np.ndarray]:
+    """Rendered frames and their encoded targets; kept in ``--cache`` (an .npz outside the
+    repository) when given, so a second run with the same seed skips rendering."""
+    cache = Path(args.cache) if args.cache else None
+    if cache is not None and cache.is_file():
+        with np.load(cache) as saved:
+            return saved["images"], saved["targets"]
+    images, boxes = render_frames(args.frames, np.random.default_rng(args.seed), log)
+    targets = np.stack([encode(b) for b in boxes])
+    if cache is not None:
+        np.savez(cache, images=images, targets=targets)
+    return images, targets
+
+
+def _crops(images: np.ndarray, targets: np.ndarray, rng: np.random.Generator):
+    """One random CROP_W x CROP_H window per frame, on the output grid (training is ~2.5x
+    cheaper on windows; the network is fully convolutional)."""
+    out_h, out_w = CROP_H // STRIDE, CROP_W // STRIDE
+    x = np.empty((len(images), CROP_H, CROP_W, 3), images.dtype)
+    y = np.empty((len(images), out_h, out_w, targets.shape[-1]), targets.dtype)
+    for i in range(len(images)):
+        top = int(rng.integers(0, targets.shape[1] - out_h + 1))
+        left = int(rng.integers(0, targets.shape[2] - out_w + 1))
+        x[i] = images[i, top * STRIDE:(top + out_h) * STRIDE, left * STRIDE:(left + out_w) * STRIDE]
+        y[i] = targets[i, top:top + out_h, left:left + out_w]
+    return x, y
+
+
+def _augment(images: np.ndarray, targets: np.ndarray, rng: np.random.Generator):
+    """Brightness/contrast jitter per image and a left-right flip of half the batch."""
+    x = images.astype(np.float32)
+    gain = rng.uniform(0.6, 1.3, (len(x), 1, 1, 1))
+    bias = rng.uniform(-25, 25, (len(x), 1, 1, 1))
+    x = np.clip(x * gain + bias + rng.normal(0, 3, x.shape), 0, 255)
+    y = targets.copy()
+    flip = rng.random(len(x)) < 0.5
+    x[flip] = x[flip, :, ::-1]
+    y[flip] = y[flip, :, ::-1]
+    c = len(CLASSES)
+    # A flipped cell's centre offset is mirrored inside the cell (where a centre is marked).
+    y[flip, :, :, c + 2] = np.where(y[flip, :, :, c + 4] > 0, 1.0 - y[flip, :, :, c + 2], 0.0)
+    return x, y
+
+
+def export(tf, trained, out: Path, args, log, elapsed_s: float, frames: int) -> None:
+    model = build_model(tf)
+    model.set_weights(trained.get_weights())
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.target_spec.supported_types = [tf.float16]
+    path = out / "vehicle_detector.tflite"
+    path.write_bytes(converter.convert())
+    meta = {"input": [INPUT_H, INPUT_W, 3], "stride": STRIDE, "classes": list(CLASSES), "seed": args.seed,
+            "steps": args.steps, "batch": args.batch, "frames": frames, "training_runs": TRAINING_RUNS,
+            "train_seconds": round(elapsed_s), "bytes": path.stat().st_size}
+    (out / "vehicle_detector.train.json").write_text(json.dumps(meta, indent=2) + "\n")
+    log(f"wrote {path} ({path.stat().st_size} bytes)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="plugins/detection/models")
+    parser.add_argument("--steps", type=int, default=1500)
+    parser.add_argument("--frames", type=int, default=6000)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=20261122)
+    parser.add_argument("--cache", help="an .npz (outside the repository) keeping the rendered frames")
+    train(parser.parse_args())
+
+
+if __name__ == "__main__":
+    main()
