@@ -5,6 +5,7 @@
     roadcam config check FILE                 validate a site config, every error with its line
     roadcam config example                    print the example site config
     roadcam events [--config FILE | --database FILE] [--follow]   what is in the store
+    roadcam plate read IMAGE... [--json]      read the plates in still images (scenes or crops)
 
 Every expected failure prints one clear message and exits non-zero (2 for bad input, 1 for
 a run that failed); a traceback means a bug.
@@ -68,6 +69,8 @@ def _parser() -> argparse.ArgumentParser:
                           help="YAML of more site-config sections (e.g. uplink:) merged into the simulated site")
     simulate.add_argument("--drain", type=float, default=0.0, metavar="S",
                           help="at the end, wait up to S seconds for the collector to confirm every event")
+    simulate.add_argument("--detector", choices=("background", "tflite"),
+                          help="vehicle detector (detection.type); default: the site's, background subtraction")
     simulate.set_defaults(handler=_simulate)
 
     config = commands.add_parser("config", help="check or show a site config")
@@ -87,20 +90,35 @@ def _parser() -> argparse.ArgumentParser:
     events.add_argument("--follow", action="store_true", help="keep printing new events")
     events.add_argument("--json", action="store_true", help="one JSON envelope per line")
     events.set_defaults(handler=_events)
+
+    from plugins.plate_capture.cli import add_parser as add_plate_parser
+    add_plate_parser(commands)
     return parser
 
 
 def _run(args) -> int:
+    """Run the site of ``--config``, rolling a config update out first (roll back an unfinished
+    trial, promote a staged update; :mod:`appliance.config_rollout`). Exits with
+    RESTART_EXIT_STATUS when it stopped with an update staged, so the service restarts with it."""
     from hal.hardware import Hardware
 
     from .clock import Clock
+    from .config_rollout import RESTART_EXIT_STATUS, prepare_site
     from .runtime import Appliance
-    from .site import load_site
 
-    config, manager = load_site(args.config)
+    site = prepare_site(args.config)
     clock = Clock()
-    appliance = Appliance(config, manager, Hardware(config, clock), clock, sign=config.uplink.event_signer())
-    appliance.run()
+    try:
+        appliance = Appliance(site.config, site.manager, Hardware(site.config, clock), clock,
+                              sign=site.config.uplink.event_signer())
+        appliance.run()
+    except BaseException as exc:
+        site.trial.fail(f"the appliance failed: {type(exc).__name__}: {exc}")
+        raise
+    if site.update_waiting():
+        log.warning("a config update is staged: exiting with status %d so that the service restarts with it",
+                    RESTART_EXIT_STATUS)
+        return RESTART_EXIT_STATUS
     return 0
 
 
@@ -120,14 +138,21 @@ def _simulate(args) -> int:
     if args.site_extra:
         extra, _ = load_yaml(args.site_extra)
         site.update(extra or {})
+    if args.detector:
+        site["detection"] = {**site.get("detection", {}), "type": args.detector}
     config, manager = site_from_data(site, source=f"site config of {args.scenario}")
     recorder = TrackRecorder()
     manager.register(recorder, name="sim.track-recorder")
     hardware = Hardware(config, road.clock, pin_factory=road.pin_factory,
                         sim_cameras=lambda name: PacedCamera(road.camera(name), args.speed))
     started_s = time.monotonic()
-    Appliance(config, manager, hardware, road.clock, sign=config.uplink.event_signer(),
-              drain_timeout_s=args.drain).run()
+    appliance = Appliance(config, manager, hardware, road.clock, sign=config.uplink.event_signer(),
+                          drain_timeout_s=args.drain)
+    hotlist = road.hotlist_body()
+    if hotlist:  # handed over as the collector's signed hotlist would be, before the first frame
+        appliance.enqueue_command("hotlist", hotlist, lambda result: log.info("scenario hotlist: %s", result),
+                                  version=1)
+    appliance.run()
     elapsed_s = time.monotonic() - started_s
     events = read_events(config.storage.database, limit=10**9)
     road.truth.to_json(args.out / "truth.json")

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 
 from .errors import ConfigError
 
@@ -23,6 +23,17 @@ class Section(BaseModel):
     """Base of every config section: unknown keys are errors."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+def _existing_model_file(path: Path | None) -> Path | None:
+    if path is not None and not path.is_file():
+        raise ValueError(f"no model file at {path}: give the path of a .tflite file, or leave it out "
+                         "to use the one shipped with roadcam")
+    return path
+
+
+#: A field naming a model file: it must exist; None means the model shipped with roadcam.
+ModelFile = Annotated[Path | None, AfterValidator(_existing_model_file)]
 
 
 class DeviceConfig(Section):

@@ -89,10 +89,12 @@ def roadcam_collect_health(appliance: Appliance) -> dict[str, Any]:
 
 
 @hookspec(firstresult=True)
-def roadcam_command(name: str, payload: dict[str, Any]) -> dict[str, Any] | None:
+def roadcam_command(name: str, payload: dict[str, Any], version: int) -> dict[str, Any] | None:
     """Handle a command for the device. Return its result when the command is yours, else None.
 
-    The first plugin that returns a result settles the call.
+    ``version`` is the signed command's version (it rises with every command of that name; 0
+    for a command given locally, on a bench). The first plugin that returns a result settles
+    the call.
     """
 
 

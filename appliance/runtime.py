@@ -58,6 +58,7 @@ class SignalView:
 class _QueuedCommand:
     name: str
     payload: dict[str, Any]
+    version: int
     reply: Callable[[dict[str, Any]], None]
 
 
@@ -192,14 +193,15 @@ class Appliance:
                 log.exception("a roadcam_event observer raised")
         return events
 
-    def command(self, name: str, payload: dict[str, Any]) -> dict[str, Any]:
-        """Run a command through ``roadcam_command`` and store its ``command.result`` event.
+    def command(self, name: str, payload: dict[str, Any], version: int = 0) -> dict[str, Any]:
+        """Run a command (of ``version``, see ``roadcam_command``) through ``roadcam_command``
+        and store its ``command.result`` event.
 
         An unknown command or a handler that raises gives ``{"ok": False, "error": …}``; the
         result is returned as well as stored, for the caller (the uplink) to send back.
         """
         try:
-            result = self.plugin_manager.hook.roadcam_command(name=name, payload=payload)
+            result = self.plugin_manager.hook.roadcam_command(name=name, payload=payload, version=version)
         except Exception as exc:
             log.exception("command %s failed", name)
             result = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
@@ -209,14 +211,14 @@ class Appliance:
         return result
 
     def enqueue_command(self, name: str, payload: dict[str, Any],
-                        reply: Callable[[dict[str, Any]], None]) -> None:
+                        reply: Callable[[dict[str, Any]], None], version: int = 0) -> None:
         """Run :meth:`command` on the analysis thread (where every hook runs) and call ``reply``
         there with its result. Callable from any thread; never blocks. A stopping appliance or a
         full command queue answers ``{"ok": False, …}`` at once, on the caller's thread."""
         with self._wakeup:
             accepted = not self._stop.is_set() and len(self._commands) < MAX_QUEUED_COMMANDS
             if accepted:
-                self._commands.append(_QueuedCommand(name, payload, reply))
+                self._commands.append(_QueuedCommand(name, payload, version, reply))
                 self._wakeup.notify_all()
         if not accepted:
             reply({"ok": False, "error": "the appliance is stopping or busy with other commands; "
@@ -229,7 +231,7 @@ class Appliance:
                     return
                 queued = self._commands.popleft()
             try:
-                queued.reply(self.command(queued.name, queued.payload))
+                queued.reply(self.command(queued.name, queued.payload, queued.version))
             except Exception:  # a failing reply must not take the analysis thread down
                 log.exception("replying to command %s failed", queued.name)
 
@@ -372,7 +374,9 @@ class Appliance:
 
     def _handle_frame(self, frame) -> None:
         detections = self._call("roadcam_detect", frame=frame, geometry=self._geometry[frame.camera])
-        live, finished = self._trackers[frame.camera].update(frame.index, frame.time_ns, detections)
+        tracker = self._trackers[frame.camera]
+        tracker.frame_size_px = frame.size  # tracks end as soon as they leave the picture
+        live, finished = tracker.update(frame.index, frame.time_ns, detections)
         drafts = self._call("roadcam_analyze", frame=frame, tracks=live, signals=dict(self.signals))
         for track in finished:
             drafts += self._call("roadcam_track_finished", track=track)

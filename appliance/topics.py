@@ -40,7 +40,14 @@ class DeviceTopics:
         return f"{self.base}/ack"
 
     def event(self, event_type: str) -> str:
+        """One event of type ``event_type`` (JSON envelope)."""
         return f"{self.base}/events/{event_type}"
+
+    @property
+    def event_batch(self) -> str:
+        """Several events of this device in one message (JSON lines, see
+        :mod:`appliance.event_batches`); what a backlog drains as."""
+        return f"{self.base}/events"
 
     def evidence(self, sha256: str) -> str:
         return f"{self.base}/evidence/{sha256}"

@@ -6,6 +6,9 @@ from the store (:meth:`EventStore.pending`, in seq order) and a row is marked de
 the collector's own ``ack`` (``{"seq": N}``: stored up to N) arrives. Meanwhile:
 
 - every message goes out at QoS 1; each event's evidence files go out before the event;
+- a single waiting event goes alone on ``events/{type}``; when more wait (a backlog), up to
+  ``batch_max_events`` go in one message on ``events`` (JSON lines,
+  :mod:`appliance.event_batches`), so per-message costs are paid once per batch;
 - at most ``max_in_flight_events`` events are unacknowledged at once, and a backlog drains at
   ``drain_rate_per_s``;
 - every PUBACK's reason code is read: one at or above 0x80 (e.g. 0x87, not authorised by the
@@ -41,18 +44,17 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from .commands import CommandGate
+from .commands import HOTLIST_COMMAND, CommandGate
 from .errors import CommandRefused, ConfigError, StoreError
+from .event_batches import encode_event_batches
 from .events import Event, EventDraft, iso_utc
-from .topics import DeviceTopics
+from .topics import HOTLIST, DeviceTopics
 from .uplink_config import UplinkConfig
 
 log = logging.getLogger("roadcam.uplink")
 
 #: Longest the sender sleeps when nothing nudges it (it also checks timeouts and health then).
 IDLE_WAIT_S = 0.5
-#: Events read from the store per drain step; acknowledgements are handled between steps.
-DRAIN_BATCH = 64
 #: Evidence files remembered as sent on this connection (a shared file is not sent twice).
 SENT_EVIDENCE_MEMORY = 4096
 
@@ -175,7 +177,7 @@ class Uplink:
             self.nudge()
             return
         self._publish(self._topics.status, "online", retain=True)
-        client.subscribe([(self._topics.ack, 1), (self._topics.command("+"), 1)])
+        client.subscribe([(self._topics.ack, 1), (self._topics.command("+"), 1), (HOTLIST, 1)])
         with self._wakeup:
             self._link.connected, self._link.refusal, self._link.disconnected_since_s = True, None, None
             self._link.connections += 1
@@ -197,6 +199,8 @@ class Uplink:
             self._take_ack(message.payload)
         elif message.topic.startswith(self._topics.command("")):
             self._take_command(message.topic[len(self._topics.command("")):], message.payload)
+        elif message.topic == HOTLIST:
+            self._take_command(HOTLIST_COMMAND, message.payload)
 
     def _take_ack(self, payload: bytes) -> None:
         try:
@@ -226,7 +230,8 @@ class Uplink:
             self._send_result(name, None, {"ok": False, "error": f"the device cannot record the command: {exc}"})
             return
         self._appliance.enqueue_command(name, command.args,
-                                        lambda result: self._send_result(name, command.version, result))
+                                        lambda result: self._send_result(name, command.version, result),
+                                        version=command.version)
 
     def _send_result(self, name: str, version: int | None, result: dict[str, Any]) -> None:
         message = {"command": name, "version": version, "result": result}
@@ -331,36 +336,52 @@ class Uplink:
         self._progress_at_s = now_s
 
     def _drain(self) -> None:
-        """Send the next pending events, within the in-flight window and the drain rate."""
+        """Send the next pending events (one message, or batches when several wait), within the
+        in-flight window and the drain rate."""
         room = self._config.max_in_flight_events - (self._sent_seq - self._confirmed_seq)
         if room <= 0:
             return
-        events = self._store.pending(limit=min(room, DRAIN_BATCH), after_seq=self._sent_seq)
-        for event in events:
-            if not self._take_token():
-                return
-            self._send_event(event)
-            self._sent_seq = event.seq
-            self._highest_sent_seq = max(self._highest_sent_seq, event.seq)
-        if events:
-            self.nudge()  # there may be more: come back after reading acks and PUBACKs
+        events = self._store.pending(limit=min(room, self._config.batch_max_events), after_seq=self._sent_seq)
+        if not events:
+            return
+        allowed = self._take_tokens(len(events))
+        if allowed == 0:
+            return
+        self._send_events(events[:allowed])
+        self._sent_seq = events[allowed - 1].seq
+        self._highest_sent_seq = max(self._highest_sent_seq, self._sent_seq)
+        self.nudge()  # there may be more: come back after reading acks and PUBACKs
 
-    def _take_token(self) -> bool:
-        """Wait until the drain rate allows one more event (bursts up to one second's worth);
-        False when stopping."""
+    def _take_tokens(self, wanted: int) -> int:
+        """How many of ``wanted`` events may go now under the drain rate (bursts up to one
+        second's worth), after waiting until that many (at most a second's worth) are allowed;
+        0 when stopping."""
         rate = self._config.drain_rate_per_s
+        needed = min(wanted, max(1, int(rate)))
         now_s = time.monotonic()
         self._tokens = min(max(1.0, rate), self._tokens + (now_s - self._tokens_at_s) * rate)
         self._tokens_at_s = now_s
-        if self._tokens < 1.0:
-            if self._stopping.wait((1.0 - self._tokens) / rate):
-                return False
-            self._tokens, self._tokens_at_s = 1.0, time.monotonic()
-        self._tokens -= 1.0
-        return True
+        if self._tokens < needed:
+            if self._stopping.wait((needed - self._tokens) / rate):
+                return 0
+            self._tokens, self._tokens_at_s = float(needed), time.monotonic()
+        allowed = min(wanted, int(self._tokens))
+        self._tokens -= allowed
+        return allowed
 
-    def _send_event(self, event: Event) -> None:
-        """Publish the event's evidence files (not yet sent on this connection), then the event."""
+    def _send_events(self, events: list[Event]) -> None:
+        """Publish the events' evidence files (not yet sent on this connection), then the events:
+        one alone on its type's topic, several as batches."""
+        for event in events:
+            self._send_evidence_of(event)
+        if len(events) == 1:
+            self._publish(self._topics.event(events[0].type), events[0].model_dump_json())
+            return
+        for payload in encode_event_batches(events, self._config.batch_max_bytes):
+            self._publish(self._topics.event_batch, payload)
+
+    def _send_evidence_of(self, event: Event) -> None:
+        """Publish the event's evidence files not yet sent on this connection."""
         for reference in event.evidence:
             if reference.sha256 in self._sent_evidence:
                 continue
@@ -374,7 +395,6 @@ class Uplink:
             if len(self._sent_evidence) >= SENT_EVIDENCE_MEMORY:
                 self._sent_evidence.clear()
             self._sent_evidence.add(reference.sha256)
-        self._publish(self._topics.event(event.type), event.model_dump_json())
 
     def _publish_health(self) -> None:
         """Refresh the retained health summary: outbox, delivery, active faults, latest health."""

@@ -51,6 +51,14 @@ class UplinkConfig(Section):
                                                 "outage does not flood the link or the collector.")
     max_in_flight_events: int = Field(200, ge=1, title="Events in flight",
                                       description="Most events sent but not yet acknowledged by the collector.")
+    batch_max_events: int = Field(64, ge=1, le=1000, title="Events per batch",
+                                  description="When more than one event waits, up to this many go in one "
+                                              "message (the events topic, JSON lines); a single waiting "
+                                              "event goes alone on events/<type>. At most the collector's "
+                                              "limits.max_batch_events.")
+    batch_max_bytes: int = Field(256 * 1024, ge=1024, title="Batch size (bytes)",
+                                 description="Largest batch message; more events go in further messages. "
+                                             "At most the collector's limits.max_batch_bytes.")
     ack_timeout_s: float = Field(30.0, gt=0, title="Acknowledgement timeout (s)",
                                  description="Events still unacknowledged this long after the last "
                                              "acknowledgement are sent again.")
@@ -73,6 +81,11 @@ class UplinkConfig(Section):
     staged_config_file: Path = Field(Path("/etc/roadcam/site.next.yaml"), title="Staged config file",
                                      description="Where a validated config_update is written (atomically) "
                                                  "for the next start.")
+    config_trial_s: float = Field(60.0, gt=0, title="Config trial (s)",
+                                  description="How long the appliance must run with a promoted config "
+                                              "update before it is kept; a crash, kill, hang or failed "
+                                              "start before then restores the previous config. Keep it "
+                                              "above the unit's WatchdogSec.")
 
     @model_validator(mode="after")
     def _delays_in_order(self):

@@ -37,6 +37,10 @@ class BrokerSettings(Section):
                            description="Unique per collector instance; it names the persistent "
                                        "session, so a restarted instance gets its unacked messages back.")
     keepalive_s: int = Field(30, ge=5, title="Keepalive", description="MQTT keepalive in seconds.")
+    reconnect_max_s: int = Field(5, ge=1, le=120, title="Reconnect delay maximum",
+                                 description="Longest wait between attempts to reach a lost broker "
+                                             "(doubling from 1 s); devices wait for the collector's "
+                                             "acks, so it comes back soon after the broker does.")
     session_expiry_s: int = Field(86_400, ge=0, title="Session expiry",
                                   description="How long the broker keeps this collector's session "
                                               "(and its undelivered messages) while it is away.")
@@ -72,6 +76,11 @@ class LimitSettings(Section):
                                     description="Largest evidence file.")
     max_health_bytes: int = Field(65_536, ge=1024, title="Health size",
                                   description="Largest health summary JSON.")
+    max_batch_bytes: int = Field(4 * 1024 * 1024, ge=1024, title="Event batch size",
+                                 description="Largest batch message (several events of one device, "
+                                             "JSON lines); each line must also fit max_event_bytes.")
+    max_batch_events: int = Field(1000, ge=1, title="Events per batch",
+                                  description="Most events one batch message may carry.")
 
 
 class CollectorConfig(Section):

@@ -1,40 +1,61 @@
-"""Turn one MQTT message into something the collector may store, or refuse it.
+"""Turn MQTT messages into what the collector may store, or refuse them.
 
 Everything here treats the topic and the payload as hostile: sizes are checked before any
 parsing, JSON is parsed by pydantic into the closed :class:`~appliance.events.Event` model, the
-topic must agree with the envelope, the device must be enrolled and the signature must verify
-with its key, and evidence bytes must hash to the name in their topic. A refusal raises
-:class:`~appliance.errors.MessageRejected` whose ``reason`` the collector counts.
+topic must agree with the envelope, the device must be enrolled and every event must be
+authenticated by its device's key, and evidence bytes must hash to the name in their topic. A
+refusal is a :class:`~appliance.errors.MessageRejected` whose ``reason`` the collector counts.
+
+Messages are checked a batch at a time (:meth:`Ingest.check_messages`, what the collector's
+writer takes in one transaction) so events can be authenticated along their hash chain: the
+signature of the newest event of each chain segment in the batch is verified and the older ones
+are taken on their digests (:mod:`collector.chain_signatures`). An event must still carry a
+well-formed signature, which is stored with it, so each event can be verified on its own later.
+A batch message (``.../events``, JSON lines) gives one item or one refusal per line.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
 import math
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 
 from appliance.errors import ConfigError, MessageRejected
+from appliance.event_batches import split_event_batch
 from appliance.events import Event
 from appliance.evidence_files import is_sha256_name
 from appliance.signing import verify
 from appliance.topics import parse_device_topic
 
+from .chain_signatures import authentic_events
 from .config import LimitSettings
 from .device_keys import DeviceKeys
 
-_EVENT_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+#: An event's ``time``, as :func:`~appliance.events.iso_utc` writes it (ASCII digits only).
+_EVENT_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
+_UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+#: Bytes of an Ed25519 signature.
+_SIGNATURE_BYTES = 64
+#: How json.dumps (so canonical JSON) writes a float that is not finite.
+_NAN, _INFINITY = b"NaN", b"Infinity"
 #: What a device's retained ``status`` topic (and its last will) may say.
 DEVICE_STATES = ("online", "offline")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VerifiedEvent:
-    """An event whose signature verified, with what storing it needs."""
+    """An authenticated event (its own signature verified, or a later authenticated event of
+    its device links to its digest), with what storing it needs."""
 
     event: Event
     digest: str
@@ -73,6 +94,36 @@ class DeviceHealth:
 Verified = VerifiedEvent | VerifiedEvidence | DeviceStatus | DeviceHealth
 
 
+@dataclass(frozen=True)
+class CheckedMessage:
+    """What one message gave: items to store and refusals to count (a batch can give both)."""
+
+    items: tuple[Verified, ...]
+    refusals: tuple[MessageRejected, ...]
+
+
+@dataclass(eq=False, slots=True)
+class _ParsedEvent:
+    """An event that passed every check but authentication (compared by identity)."""
+
+    event: Event
+    canonical: bytes
+    digest: str
+    time_ns: int
+    plate: str | None
+
+    @property
+    def seq(self) -> int:
+        return self.event.seq
+
+    @property
+    def prev(self) -> str | None:
+        return self.event.prev
+
+    def verified(self) -> VerifiedEvent:
+        return VerifiedEvent(event=self.event, digest=self.digest, time_ns=self.time_ns, plate=self.plate)
+
+
 class Ingest:
     """Checks messages against the device keys and the size limits."""
 
@@ -81,51 +132,101 @@ class Ingest:
         self.limits = limits
 
     def check(self, topic: str, payload: bytes) -> Verified:
-        """What the message is, once every check passed; MessageRejected otherwise."""
+        """What a message carrying one item is, once every check passed; MessageRejected
+        otherwise. A batch of several events gives several items: use :meth:`check_messages`."""
+        (checked,) = self.check_messages([(topic, payload)])
+        if checked.refusals:
+            raise checked.refusals[0]
+        if len(checked.items) != 1:
+            raise ValueError(f"{topic!r} carried {len(checked.items)} items; check takes a message "
+                             "of one item, check_messages any")
+        return checked.items[0]
+
+    def check_messages(self, messages: Sequence[tuple[str, bytes]]) -> list[CheckedMessage]:
+        """Each (topic, payload)'s items and refusals, in order; events are authenticated
+        together, each on its own signature or on the chain from a later one of the batch."""
+        parsed = [self._parse(topic, payload) for topic, payload in messages]
+        authentic = self._authenticate([item for results in parsed for item in results
+                                        if isinstance(item, _ParsedEvent)])
+        return [_checked(results, authentic) for results in parsed]
+
+    def _authenticate(self, events: list[_ParsedEvent]) -> set[_ParsedEvent]:
+        """The events authenticated by their device's key (see :mod:`collector.chain_signatures`)."""
+        by_device: dict[str, list[_ParsedEvent]] = {}
+        for parsed in events:
+            by_device.setdefault(parsed.event.device, []).append(parsed)
+        authentic: set[_ParsedEvent] = set()
+        for device, device_events in by_device.items():
+            authentic.update(authentic_events(device_events, _signature_check(self._key(device))))
+        return authentic
+
+    def _parse(self, topic: str, payload: bytes) -> list[Verified | _ParsedEvent | MessageRejected]:
+        """Everything but event authentication, for one message: what it holds, or why not."""
         try:
             site, device, rest = parse_device_topic(topic)
         except ValueError:
-            raise MessageRejected("topic", f"{topic!r} is not a roadcam device topic") from None
+            return [MessageRejected("topic", f"{topic[:200]!r} is not a roadcam device topic")]
         kind, _, name = rest.partition("/")
-        if kind == "events" and name:
-            return self._event(site, device, name, payload)
-        if kind == "evidence" and name:
-            return self._evidence(site, device, name, payload)
-        if rest == "status":
-            return self._status(site, device, payload)
-        if rest == "health":
-            return self._health(site, device, payload)
-        raise MessageRejected("topic", f"{topic!r}: the collector does not take this topic")
+        try:
+            self._key(device)
+            if rest == "events":
+                return self._event_batch(site, device, payload)
+            if kind == "events" and name:
+                return [self._event(site, device, name, payload)]
+            if kind == "evidence" and name:
+                return [self._evidence(site, device, name, payload)]
+            if rest == "status":
+                return [self._status(site, device, payload)]
+            if rest == "health":
+                return [self._health(site, device, payload)]
+            raise MessageRejected("topic", f"{topic[:200]!r}: the collector does not take this topic")
+        except MessageRejected as refusal:
+            return [refusal]
 
-    def _event(self, site: str, device: str, event_type: str, payload: bytes) -> VerifiedEvent:
+    def _event_batch(self, site: str, device: str,
+                     payload: bytes) -> list[_ParsedEvent | MessageRejected]:
+        """One parsed event or one refusal per line of a batch message."""
+        _check_size(payload, self.limits.max_batch_bytes, "event batch")
+        lines = split_event_batch(payload)
+        if len(lines) > self.limits.max_batch_events:
+            raise MessageRejected("oversized", f"{device}: a batch of {len(lines)} events exceeds "
+                                               f"the limit of {self.limits.max_batch_events}")
+        results: list[_ParsedEvent | MessageRejected] = []
+        for line in lines:
+            try:
+                results.append(self._event(site, device, None, line))
+            except MessageRejected as refusal:
+                results.append(refusal)
+        return results
+
+    def _event(self, site: str, device: str, event_type: str | None, payload: bytes) -> _ParsedEvent:
+        """A parsed event; ``event_type`` is the one its topic names (None: a batch line)."""
         _check_size(payload, self.limits.max_event_bytes, "event")
         try:
             event = Event.model_validate_json(payload, strict=True)
         except ValidationError as error:
             raise MessageRejected("schema", f"{device}: not a valid event envelope "
                                             f"({error.error_count()} problem(s))") from None
-        if (event.site, event.device, event.type) != (site, device, event_type):
+        if (event.site, event.device) != (site, device) or event_type not in (None, event.type):
             raise MessageRejected("topic_mismatch", f"{device}: the envelope names "
                                   f"{event.site}/{event.device}/{event.type}, not its topic's")
         if event.seq < 1:
             raise MessageRejected("schema", f"{device}: seq {event.seq} is below 1")
-        _check_finite(event.data, device)
         time_ns = _parse_event_time(event.time, device)
-        key = self._key(device)
+        if not _well_formed_signature(event.sig):
+            raise _bad_signature(event)
         canonical = event.canonical_json()
-        if not verify(key, canonical, event.sig):
-            raise MessageRejected("signature", f"{device}: event {event.id} is unsigned or its "
-                                               "signature does not verify with the enrolled key")
+        if _NAN in canonical or _INFINITY in canonical:  # else no float in it is NaN or infinite
+            _check_finite([event.clock, event.data], device)
         plate = event.data.get("plate")
-        return VerifiedEvent(event=event, digest=hashlib.sha256(canonical).hexdigest(),
-                             time_ns=time_ns, plate=plate if isinstance(plate, str) else None)
+        return _ParsedEvent(event=event, canonical=canonical, digest=hashlib.sha256(canonical).hexdigest(),
+                            time_ns=time_ns, plate=plate if isinstance(plate, str) else None)
 
     def _evidence(self, site: str, device: str, sha256: str, payload: bytes) -> VerifiedEvidence:
         _check_size(payload, self.limits.max_evidence_bytes, "evidence")
         if not is_sha256_name(sha256):
             raise MessageRejected("topic", f"{device}: evidence topic names {sha256[:80]!r}, "
                                            "not a sha256")
-        self._key(device)
         actual = hashlib.sha256(payload).hexdigest()
         if actual != sha256:
             raise MessageRejected("evidence_hash", f"{device}: evidence {sha256} arrived with "
@@ -133,7 +234,6 @@ class Ingest:
         return VerifiedEvidence(device=device, site=site, sha256=sha256, data=bytes(payload))
 
     def _status(self, site: str, device: str, payload: bytes) -> DeviceStatus:
-        self._key(device)
         state = bytes(payload[:16]).decode("ascii", errors="replace").strip()
         if state not in DEVICE_STATES:
             raise MessageRejected("status", f"{device}: status must be one of {DEVICE_STATES}")
@@ -141,7 +241,6 @@ class Ingest:
 
     def _health(self, site: str, device: str, payload: bytes) -> DeviceHealth:
         _check_size(payload, self.limits.max_health_bytes, "health")
-        self._key(device)
         try:
             summary = json.loads(payload)
         except (ValueError, UnicodeDecodeError, RecursionError):
@@ -152,7 +251,7 @@ class Ingest:
         return DeviceHealth(device=device, site=site,
                             summary_json=json.dumps(summary, separators=(",", ":"), allow_nan=False))
 
-    def _key(self, device: str):
+    def _key(self, device: str) -> Ed25519PublicKey:
         try:
             key = self.keys.key(device)
         except ConfigError as error:
@@ -162,6 +261,43 @@ class Ingest:
             raise MessageRejected("unknown_device", f"{device!r} is not enrolled: put its public "
                                                     "key in the device keys folder")
         return key
+
+
+def _checked(results: list[Verified | _ParsedEvent | MessageRejected],
+             authentic: set[_ParsedEvent]) -> CheckedMessage:
+    """One message's items (authentic events as :class:`VerifiedEvent`) and refusals."""
+    items: list[Verified] = []
+    refusals: list[MessageRejected] = []
+    for result in results:
+        if isinstance(result, MessageRejected):
+            refusals.append(result)
+        elif not isinstance(result, _ParsedEvent):
+            items.append(result)
+        elif result in authentic:
+            items.append(result.verified())
+        else:
+            refusals.append(_bad_signature(result.event))
+    return CheckedMessage(items=tuple(items), refusals=tuple(refusals))
+
+
+def _signature_check(key: Ed25519PublicKey) -> Callable[[_ParsedEvent], bool]:
+    """Whether a parsed event's own signature verifies with ``key``."""
+    return lambda parsed: verify(key, parsed.canonical, parsed.event.sig)
+
+
+def _bad_signature(event: Event) -> MessageRejected:
+    return MessageRejected("signature", f"{event.device}: event {event.id} is unsigned or its "
+                                        "signature does not verify with the enrolled key")
+
+
+def _well_formed_signature(signature: str | None) -> bool:
+    """Whether ``signature`` is base64 of an Ed25519 signature's 64 bytes (not whether it verifies)."""
+    if not signature:
+        return False
+    try:
+        return len(base64.b64decode(signature, validate=True)) == _SIGNATURE_BYTES
+    except (binascii.Error, ValueError):
+        return False
 
 
 def _check_size(payload: bytes, limit: int, what: str) -> None:
@@ -186,8 +322,11 @@ def _check_finite(value: Any, device: str) -> None:
 def _parse_event_time(text: str, device: str) -> int:
     """UTC nanoseconds of an event's ``time`` (the :func:`~appliance.events.iso_utc` form)."""
     try:
-        stamp = datetime.strptime(text, _EVENT_TIME_FORMAT).replace(tzinfo=timezone.utc)
+        if _EVENT_TIME.fullmatch(text) is None:
+            raise ValueError(text)
+        since_epoch = datetime.fromisoformat(text) - _UNIX_EPOCH
     except ValueError:
         raise MessageRejected("schema", f"{device}: time {text[:40]!r} is not "
                                         "YYYY-MM-DDTHH:MM:SS.ffffffZ") from None
-    return (int(stamp.timestamp()) * 1_000_000 + stamp.microsecond) * 1000
+    return ((since_epoch.days * 86_400 + since_epoch.seconds) * 1_000_000
+            + since_epoch.microseconds) * 1000

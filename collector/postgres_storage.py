@@ -60,6 +60,10 @@ class PostgresStorage(SqlStorage):
     def _execute(self, sql: str, parameters: tuple = ()) -> Any:
         return self._db().execute(sql.replace("?", "%s"), parameters)
 
+    def _execute_many(self, sql: str, rows: list[tuple]) -> None:
+        with self._db().cursor() as cursor:
+            cursor.executemany(sql.replace("?", "%s"), rows)
+
     @contextmanager
     def _writer_transaction(self) -> Iterator[None]:
         with self._db().transaction():

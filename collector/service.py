@@ -1,18 +1,19 @@
 """The collector process: MQTT in, verified rows out, acknowledgements only after the commit.
 
 Threads: paho's network thread only queues each message (with the connection it came on); one
-writer thread takes whatever has queued (up to ``batch_max``), checks every message
-(:class:`~collector.ingest.Ingest`), stores the batch in one transaction and, once it is
-committed, sends each message's PUBACK (paho ``manual_ack``) and publishes each touched device's
-``ack`` with the seq it may now release from its outbox. A crash anywhere before the commit
-leaves the messages unacknowledged in this collector's persistent session (``clean_start``
-False, a session expiry), so the broker delivers them again and the id key makes that a no-op.
+writer thread takes whatever has queued (up to ``batch_max`` messages), checks them together
+(:meth:`~collector.ingest.Ingest.check_messages`: one signature per chain segment of a device),
+stores the batch in one transaction and, once it is committed, sends each message's PUBACK (paho
+``manual_ack``) and publishes each touched device's ``ack`` with the seq it may now release from
+its outbox. A crash anywhere before the commit leaves the messages unacknowledged in this
+collector's persistent session (``clean_start`` False, a session expiry), so the broker delivers
+them again and the id key makes that a no-op.
 
 A PUBACK is sent only on the connection the message arrived on: after a reconnect the broker
 resends whatever was not acknowledged, and packet ids of the old connection mean nothing.
 
-Refused messages are acknowledged at once (redelivering them cannot help), logged and counted
-by reason in :meth:`Collector.stats`.
+Refused messages (and refused lines of a batch message) are acknowledged with their batch
+(redelivering them cannot help), logged and counted by reason in :meth:`Collector.stats`.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from appliance.errors import MessageRejected, StoreError
+from appliance.errors import StoreError
 from appliance.topics import COLLECTOR_GROUP, ROOT, DeviceTopics
 
 from .config import BrokerSettings
@@ -79,7 +80,8 @@ class Collector:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Connect (asynchronously; paho reconnects with backoff) and start the writer."""
+        """Connect (asynchronously; paho reconnects, waiting 1 s doubling up to
+        ``reconnect_max_s``) and start the writer."""
         properties = Properties(PacketTypes.CONNECT)
         properties.SessionExpiryInterval = self.broker.session_expiry_s
         properties.ReceiveMaximum = self.broker.receive_maximum
@@ -116,6 +118,7 @@ class Collector:
         if tls is not None:
             client.tls_set(ca_certs=str(tls.ca_file), certfile=str(tls.cert_file),
                            keyfile=str(tls.key_file))
+        client.reconnect_delay_set(min_delay=1, max_delay=self.broker.reconnect_max_s)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
@@ -172,19 +175,16 @@ class Collector:
         return batch
 
     def _store(self, batch: list[_Received]) -> None:
-        verified, accepted, rejected = [], [], Counter()
-        for received in batch:
-            try:
-                verified.append(self.ingest.check(received.topic, received.payload))
-                accepted.append(received)
-            except MessageRejected as refusal:
+        checked = self.ingest.check_messages([(received.topic, received.payload) for received in batch])
+        rejected: Counter[str] = Counter()
+        for received, message in zip(batch, checked):
+            for refusal in message.refusals:
                 log.warning("refused %s: %s", received.topic[:200], refusal)
                 rejected[f"rejected.{refusal.reason}"] += 1
-                self._acknowledge(received)
-        outcome = self._store_until_committed(verified)
+        outcome = self._store_until_committed([item for message in checked for item in message.items])
         if outcome is None:
             return
-        for received in accepted:
+        for received in batch:
             self._acknowledge(received)
         for (site, device), seq in outcome.acks.items():
             if seq > 0:

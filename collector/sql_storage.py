@@ -13,13 +13,12 @@ and PostgreSQL understand; an event is stored under its id, so a redelivered one
 
 from __future__ import annotations
 
-import json
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, NamedTuple, Self
 
 from appliance.errors import StoreError
 from appliance.events import Event
@@ -30,6 +29,10 @@ from .storage import DeviceRecord, EventQuery, Gap, Problem, StoredBatch
 
 #: Version of the collector's database layout; every backend keeps it in its own way.
 SCHEMA_VERSION = 1
+#: Most values in one ``IN (...)`` list (SQLite's limit on parameters is far above it).
+_IN_LIST_MAX = 500
+#: Seqs read per step while moving a device's contiguous seq forward.
+_CONTIGUOUS_STEP = 256
 
 
 def schema_statements(text_type: str, row_id_column: str) -> tuple[str, ...]:
@@ -94,6 +97,10 @@ class SqlStorage(ABC):
         """Run one statement (``?`` placeholders); returns a DB-API cursor."""
 
     @abstractmethod
+    def _execute_many(self, sql: str, rows: list[tuple]) -> None:
+        """Run one statement (``?`` placeholders) once per row of parameters."""
+
+    @abstractmethod
     def _writer_transaction(self) -> AbstractContextManager[None]:
         """A transaction holding the database's single writer lock; commits when the block ends."""
 
@@ -154,17 +161,13 @@ class SqlStorage(ABC):
             for item in items:
                 if isinstance(item, VerifiedEvidence):
                     self._evidence.write(item.sha256, item.data)
-            stored = duplicates = 0
-            touched: dict[str, str] = {}
+            events = [item for item in items if isinstance(item, VerifiedEvent)]
+            touched = {item.event.device: item.event.site for item in events}
             with self._writer_transaction():
+                new_events = self._not_yet_stored(events)
+                self._insert_events(new_events, received_ns)
                 for item in items:
-                    if isinstance(item, VerifiedEvent):
-                        touched[item.event.device] = item.event.site
-                        if self._insert_event(item, received_ns):
-                            stored += 1
-                        else:
-                            duplicates += 1
-                    elif isinstance(item, VerifiedEvidence):
+                    if isinstance(item, VerifiedEvidence):
                         self._execute(
                             "INSERT INTO evidence (sha256, bytes, device, received_ns) "
                             "VALUES (?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
@@ -180,50 +183,63 @@ class SqlStorage(ABC):
                             (item.summary_json, received_ns, item.device))
                 acks = {(site, device): self._advance_contiguous(device, site)
                         for device, site in touched.items()}
-            return StoredBatch(stored=stored, duplicates=duplicates, acks=acks)
+            return StoredBatch(stored=len(new_events), duplicates=len(events) - len(new_events), acks=acks)
 
-    def _insert_event(self, item: VerifiedEvent, received_ns: int) -> bool:
-        """Insert one event and check its links to its stored neighbours; False for a duplicate."""
-        event = item.event
-        cursor = self._execute(
+    def _not_yet_stored(self, events: list[VerifiedEvent]) -> list[VerifiedEvent]:
+        """The events whose id is neither stored nor earlier in ``events`` (the rest are duplicates)."""
+        ids = list(dict.fromkeys(item.event.id for item in events))
+        seen: set[str] = set()
+        for start in range(0, len(ids), _IN_LIST_MAX):
+            chunk = tuple(ids[start:start + _IN_LIST_MAX])
+            placeholders = ", ".join("?" * len(chunk))
+            seen.update(row[0] for row in self._execute(
+                f"SELECT id FROM events WHERE id IN ({placeholders})", chunk).fetchall())
+        new_events = []
+        for item in events:
+            if item.event.id not in seen:
+                seen.add(item.event.id)
+                new_events.append(item)
+        return new_events
+
+    def _insert_events(self, new_events: list[VerifiedEvent], received_ns: int) -> None:
+        """Insert events not stored yet, their devices, and every broken link or seq conflict they
+        make with the stored events or with each other (as if inserted one by one, in order)."""
+        if not new_events:
+            return
+        links = self._stored_links(new_events)
+        problems = []
+        for item in new_events:
+            event = item.event
+            for kind, detail in _link_problems(item, links):
+                problems.append((event.device, event.seq, kind, detail, received_ns))
+            links.setdefault((event.device, event.seq), []).append(_Link(event.id, item.digest, event.prev))
+        self._execute_many(
             """INSERT INTO events
                (id, device, site, type, seq, time_ns, plate, digest, prev, body, received_ns)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING""",
-            (event.id, event.device, event.site, event.type, event.seq, item.time_ns, item.plate,
-             item.digest, event.prev, _body_json(event), received_ns))
-        if cursor.rowcount == 0:
-            return False
-        self._ensure_device(event.device, event.site)
-        for kind, detail in self._link_problems(item):
-            self._execute(
-                "INSERT INTO problems (device, seq, kind, detail, recorded_ns) VALUES (?, ?, ?, ?, ?)",
-                (event.device, event.seq, kind, detail, received_ns))
-        return True
+            [(item.event.id, item.event.device, item.event.site, item.event.type, item.event.seq,
+              item.time_ns, item.plate, item.digest, item.event.prev, item.event.model_dump_json(),
+              received_ns) for item in new_events])
+        self._execute_many("INSERT INTO devices (device, site) VALUES (?, ?) ON CONFLICT (device) DO NOTHING",
+                           sorted({(item.event.device, item.event.site) for item in new_events}))
+        if problems:
+            self._execute_many("INSERT INTO problems (device, seq, kind, detail, recorded_ns) "
+                               "VALUES (?, ?, ?, ?, ?)", problems)
 
-    def _link_problems(self, item: VerifiedEvent) -> list[tuple[str, str]]:
-        """(kind, detail) of every way the new event disagrees with the stored ones around it."""
-        event = item.event
-        problems = []
-        same_seq = self._execute("SELECT id FROM events WHERE device = ? AND seq = ? AND id != ?",
-                                 (event.device, event.seq, event.id)).fetchall()
-        for (other_id,) in same_seq:
-            problems.append(("seq_conflict", f"events {other_id} and {event.id} both claim seq "
-                                             f"{event.seq}"))
-        if event.seq == 1 and event.prev is not None:
-            problems.append(("chain_break", f"event {event.id} is seq 1 but links to a previous event"))
-        before = [row[0] for row in self._execute(
-            "SELECT digest FROM events WHERE device = ? AND seq = ?",
-            (event.device, event.seq - 1)).fetchall()]
-        if before and event.prev not in before:
-            problems.append(("chain_break", f"event {event.id} (seq {event.seq}): prev does not "
-                                            f"match the stored seq {event.seq - 1}"))
-        after = self._execute("SELECT id, prev FROM events WHERE device = ? AND seq = ?",
-                              (event.device, event.seq + 1)).fetchall()
-        for after_id, after_prev in after:
-            if after_prev != item.digest:
-                problems.append(("chain_break", f"event {after_id} (seq {event.seq + 1}): prev "
-                                                f"does not match the digest of seq {event.seq}"))
-        return problems
+    def _stored_links(self, events: list[VerifiedEvent]) -> dict[tuple[str, int], list[_Link]]:
+        """The stored events at the seqs of ``events`` and right next to them, by (device, seq)."""
+        wanted: dict[str, set[int]] = {}
+        for item in events:
+            seq = item.event.seq
+            wanted.setdefault(item.event.device, set()).update((seq - 1, seq, seq + 1))
+        links: dict[tuple[str, int], list[_Link]] = {}
+        for device, seqs in wanted.items():
+            for first, last in _runs(sorted(seqs)):
+                for seq, event_id, digest, prev in self._execute(
+                        "SELECT seq, id, digest, prev FROM events WHERE device = ? AND seq BETWEEN ? AND ?",
+                        (device, first, last)).fetchall():
+                    links.setdefault((device, seq), []).append(_Link(event_id, digest, prev))
+        return links
 
     def _ensure_device(self, device: str, site: str) -> None:
         self._execute("INSERT INTO devices (device, site) VALUES (?, ?) "
@@ -231,12 +247,16 @@ class SqlStorage(ABC):
 
     def _advance_contiguous(self, device: str, site: str) -> int:
         """Move the device's contiguous seq past every seq now stored right after it; returns it."""
-        contiguous = self._execute("SELECT contiguous_seq FROM devices WHERE device = ?",
-                                   (device,)).fetchone()[0]
-        start = contiguous
-        while self._execute("SELECT 1 FROM events WHERE device = ? AND seq = ? LIMIT 1",
-                            (device, contiguous + 1)).fetchone() is not None:
-            contiguous += 1
+        start = contiguous = self._execute("SELECT contiguous_seq FROM devices WHERE device = ?",
+                                           (device,)).fetchone()[0]
+        while True:
+            seqs = [row[0] for row in self._execute(
+                "SELECT DISTINCT seq FROM events WHERE device = ? AND seq > ? ORDER BY seq LIMIT ?",
+                (device, contiguous, _CONTIGUOUS_STEP)).fetchall()]
+            run = _leading_run(contiguous, seqs)
+            contiguous += run
+            if run < _CONTIGUOUS_STEP:
+                break
         if contiguous != start:
             self._execute("UPDATE devices SET contiguous_seq = ?, site = ? WHERE device = ?",
                           (contiguous, site, device))
@@ -299,5 +319,47 @@ class SqlStorage(ABC):
             return self._execute(sql, parameters).fetchall()
 
 
-def _body_json(event: Event) -> str:
-    return json.dumps(event.model_dump(), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+class _Link(NamedTuple):
+    """What the chain checks need of one stored event."""
+
+    id: str
+    digest: str
+    prev: str | None
+
+
+def _link_problems(item: VerifiedEvent, links: dict[tuple[str, int], list[_Link]]) -> list[tuple[str, str]]:
+    """(kind, detail) of every way a new event disagrees with the ``links`` around it."""
+    event = item.event
+    problems = [("seq_conflict", f"events {other.id} and {event.id} both claim seq {event.seq}")
+                for other in links.get((event.device, event.seq), ())]
+    if event.seq == 1 and event.prev is not None:
+        problems.append(("chain_break", f"event {event.id} is seq 1 but links to a previous event"))
+    before = links.get((event.device, event.seq - 1), ())
+    if before and all(link.digest != event.prev for link in before):
+        problems.append(("chain_break", f"event {event.id} (seq {event.seq}): prev does not "
+                                        f"match the stored seq {event.seq - 1}"))
+    problems.extend(("chain_break", f"event {after.id} (seq {event.seq + 1}): prev does not match "
+                                    f"the digest of seq {event.seq}")
+                    for after in links.get((event.device, event.seq + 1), ()) if after.prev != item.digest)
+    return problems
+
+
+def _runs(sorted_numbers: list[int]) -> list[tuple[int, int]]:
+    """(first, last) of each run of consecutive numbers in ``sorted_numbers``."""
+    runs: list[tuple[int, int]] = []
+    for number in sorted_numbers:
+        if runs and number == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], number)
+        else:
+            runs.append((number, number))
+    return runs
+
+
+def _leading_run(after: int, sorted_seqs: list[int]) -> int:
+    """How many of ``sorted_seqs`` follow ``after`` one by one, without a gap."""
+    run = 0
+    for seq in sorted_seqs:
+        if seq != after + run + 1:
+            break
+        run += 1
+    return run

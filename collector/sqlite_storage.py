@@ -43,6 +43,9 @@ class SQLiteStorage(SqlStorage):
     def _execute(self, sql: str, parameters: tuple = ()) -> sqlite3.Cursor:
         return self._db().execute(sql, parameters)
 
+    def _execute_many(self, sql: str, rows: list[tuple]) -> None:
+        self._db().executemany(sql, rows)
+
     def _writer_transaction(self):
         return _transaction(self._db())
 

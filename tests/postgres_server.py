@@ -68,8 +68,11 @@ def server_bin_or_install() -> Path:
 class ThrowawayPostgres:
     """A running PostgreSQL in a temporary folder; :meth:`url` names a database on it."""
 
-    def __init__(self):
+    def __init__(self, server_settings: str = FAST_SETTINGS):
+        """``server_settings``: the server's command-line options (the default trades durability
+        for speed)."""
         self.bin = server_bin_or_install()
+        self.server_settings = server_settings
         self.root = Path(tempfile.mkdtemp(prefix="roadcam-pg-"))
         self.data = self.root / "data"
         self.user = _server_user()
@@ -81,7 +84,7 @@ class ThrowawayPostgres:
         self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "roadcam", "-E", "UTF8",
                   "--locale=C", "--no-sync")
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"), "-w",
-                  "-t", str(_START_TIMEOUT_S), "-o", f"-k {self.root} {FAST_SETTINGS}", "start")
+                  "-t", str(_START_TIMEOUT_S), "-o", f"-k {self.root} {self.server_settings}", "start")
         self._started = True
         return self
 

@@ -3,6 +3,7 @@ payload, however hostile, gets past them as anything but a counted refusal."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 
@@ -11,8 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from appliance.errors import MessageRejected
-from appliance.events import EvidenceBlob
-from appliance.signing import load_private_key
+from appliance.event_batches import encode_event_batches
+from appliance.events import Event, EvidenceBlob
+from appliance.signing import load_private_key, sign
 from collector.config import LimitSettings
 from collector.device_keys import DeviceKeys
 from collector.fake_device import SignedEventSource, event_payload
@@ -94,6 +96,16 @@ def test_an_oversized_event_is_refused_before_parsing(ingest, source):
     assert reason_for(ingest, source.topics.event(event.type), event_payload(event)) == "oversized"
 
 
+def test_an_infinite_number_anywhere_in_an_event_is_refused(ingest, source):
+    event = source.next_event(data={"plate": "NaN Infinity"})  # the words alone are fine
+    assert ingest.check(source.topics.event(event.type), event_payload(event)).plate == "NaN Infinity"
+    for field in (b'"error_ms":1.0', b'"plate":"TST'):
+        event = source.next_event()
+        payload = event_payload(event).replace(field, field.split(b":")[0] + b":1e999" +
+                                               (b',"x":"TST' if b"plate" in field else b""))
+        assert reason_for(ingest, source.topics.event(event.type), payload) == "schema"
+
+
 def test_evidence_is_accepted_only_when_its_bytes_hash_to_its_name(ingest, source):
     blob = EvidenceBlob(kind="frame_before", data=b"\xff\xd8 jpeg bytes")
     verified = ingest.check(source.topics.evidence(blob.sha256), blob.data)
@@ -161,3 +173,126 @@ def test_a_signed_event_with_any_field_changed_is_refused(ingest, source, data):
 def test_hostile_event_payloads_are_refused(ingest, source, payload):
     with pytest.raises(MessageRejected):
         ingest.check(source.topics.event("plate.read"), payload)
+
+
+# -- several events at once: batch messages and authentication along the hash chain -----------
+
+#: A well-formed signature (64 bytes, base64) that is not the device's.
+FOREIGN_SIGNATURE = base64.b64encode(bytes(64)).decode()
+
+
+def batch_message(source: SignedEventSource, events: list[Event]) -> tuple[str, bytes]:
+    (payload,) = encode_event_batches(events, max_bytes=10**9)
+    return source.topics.event_batch, payload
+
+
+def tampered(event: Event) -> Event:
+    """The event with its data changed and its signature kept."""
+    return event.model_copy(update={"data": {"plate": "XYZ9999"}})
+
+
+def outcome(ingest: Ingest, messages: list[tuple[str, bytes]]) -> tuple[list[int], list[str]]:
+    """(seqs accepted, refusal reasons) over all messages, in order."""
+    checked = ingest.check_messages(messages)
+    return ([item.event.seq for message in checked for item in message.items],
+            [refusal.reason for message in checked for refusal in message.refusals])
+
+
+def test_a_batch_message_gives_one_item_per_event(ingest, source):
+    events = [source.next_event() for _ in range(5)]
+    (checked,) = ingest.check_messages([batch_message(source, events)])
+    assert checked.refusals == ()
+    assert [item.event for item in checked.items] == events
+    assert [item.digest for item in checked.items] == [event.digest() for event in events]
+
+
+def test_one_good_signature_authenticates_the_chain_below_it(ingest, source):
+    events = [source.next_event() for _ in range(6)]
+    unsigned_below = [event.model_copy(update={"sig": FOREIGN_SIGNATURE}) for event in events[:-1]]
+    assert outcome(ingest, [batch_message(source, unsigned_below + events[-1:])]) == ([1, 2, 3, 4, 5, 6], [])
+    # without the newest event nothing vouches for them: each is checked on its own and fails
+    assert outcome(ingest, [batch_message(source, unsigned_below)]) == ([], ["signature"] * 5)
+
+
+def test_the_chain_spans_messages_of_one_check(ingest, source):
+    events = [source.next_event() for _ in range(3)]
+    messages = [(source.topics.event(event.type), event_payload(event))
+                for event in [events[0].model_copy(update={"sig": FOREIGN_SIGNATURE}), *events[1:]]]
+    assert outcome(ingest, messages) == ([1, 2, 3], [])
+
+
+def test_a_tampered_event_in_the_middle_of_a_batch_is_refused_and_the_rest_accepted(ingest, source):
+    events = [source.next_event() for _ in range(7)]
+    events[3] = tampered(events[3])
+    assert outcome(ingest, [batch_message(source, events)]) == ([1, 2, 3, 5, 6, 7], ["signature"])
+
+
+def test_a_batch_whose_newest_signature_is_bad_keeps_the_older_events(ingest, source):
+    events = [source.next_event() for _ in range(4)]
+    events[-1] = events[-1].model_copy(update={"sig": FOREIGN_SIGNATURE})
+    assert outcome(ingest, [batch_message(source, events)]) == ([1, 2, 3], ["signature"])
+
+
+def test_a_gap_inside_a_batch_splits_the_chain_and_both_parts_are_accepted(ingest, source):
+    events = [source.next_event() for _ in range(6)]
+    del events[2]
+    assert outcome(ingest, [batch_message(source, events)]) == ([1, 2, 4, 5, 6], [])
+
+
+def test_an_unsigned_event_is_refused_even_where_the_chain_vouches_for_it(ingest, source):
+    events = [source.next_event() for _ in range(3)]
+    events[1] = events[1].model_copy(update={"sig": None})
+    assert outcome(ingest, [batch_message(source, events)]) == ([1, 3], ["signature"])
+
+
+def test_another_devices_event_never_vouches_for_this_devices_events(ingest, pki, source):
+    forged = source.next_event(data={"plate": "FORGED1"}).model_copy(update={"sig": FOREIGN_SIGNATURE})
+    other = SignedEventSource("tn-0002", SITE, load_private_key(pki.signing_key("tn-0002")))
+    linked = other.next_event()
+    unsigned = linked.model_copy(update={"prev": forged.digest(), "sig": None})
+    linked = unsigned.model_copy(update={"sig": sign(load_private_key(pki.signing_key("tn-0002")),
+                                                     unsigned.canonical_json())})
+    messages = [(source.topics.event(forged.type), event_payload(forged)),
+                (other.topics.event(linked.type), event_payload(linked))]
+    assert outcome(ingest, messages) == ([1], ["signature"])
+    assert ingest.check_messages(messages)[1].items[0].event.device == "tn-0002"
+
+
+def test_bad_lines_of_a_batch_are_refused_one_by_one(ingest, source, pki):
+    good = [source.next_event() for _ in range(2)]
+    stranger = SignedEventSource("tn-0002", SITE, load_private_key(pki.signing_key("tn-0002"))).next_event()
+    topic, payload = batch_message(source, good)
+    lines = [b"not json", payload.split(b"\n")[0], event_payload(stranger), payload.split(b"\n")[1]]
+    assert outcome(ingest, [(topic, b"\n".join(lines))]) == ([1, 2], ["schema", "topic_mismatch"])
+
+
+def test_a_batch_over_the_limits_is_refused_whole(pki, source):
+    strict = Ingest(DeviceKeys(pki.device_keys_dir), LimitSettings(max_batch_events=3, max_batch_bytes=1024))
+    events = [source.next_event() for _ in range(4)]
+    assert outcome(strict, [batch_message(source, events)]) == ([], ["oversized"])
+    assert outcome(strict, [batch_message(source, events[:3])])[1] == ["oversized"]  # > 1024 bytes
+    assert outcome(strict, [batch_message(source, events[:2])]) == ([1, 2], [])
+
+
+def test_check_wants_a_message_of_one_item(ingest, source):
+    with pytest.raises(ValueError):
+        ingest.check(*batch_message(source, [source.next_event() for _ in range(2)]))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(marks=st.lists(st.sampled_from(["good", "tampered", "foreign_signature"]), min_size=1, max_size=10))
+def test_exactly_the_events_whose_content_is_the_devices_are_accepted(ingest, source, marks):
+    """Expected by the rule: an event is accepted when its content is untouched and either its own
+    signature is good or the next event is accepted (its prev then vouches for this one)."""
+    events = [source.next_event() for _ in marks]
+    sent = [tampered(event) if mark == "tampered" else
+            event.model_copy(update={"sig": FOREIGN_SIGNATURE}) if mark == "foreign_signature" else event
+            for event, mark in zip(events, marks)]
+    expected, next_accepted = [], False
+    for event, mark in reversed(list(zip(events, marks))):
+        next_accepted = mark != "tampered" and (mark == "good" or next_accepted)
+        if next_accepted:
+            expected.append(event.seq)
+    accepted, refusals = outcome(ingest, [batch_message(source, sent)])
+    assert sorted(accepted) == sorted(expected)
+    assert refusals == ["signature"] * (len(events) - len(expected))

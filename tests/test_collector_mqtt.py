@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from appliance.event_batches import encode_event_batches
 from appliance.signing import load_private_key
 from collector.local_broker import Broker
 from collector.config import load_collector_config
@@ -152,6 +153,27 @@ def test_events_are_stored_once_and_acked_to_the_device(tmp_path, broker, pki):
         collector.stop()
     assert (stats["stored"], stats["rejected"]) == (200, 0)
     assert stored_seqs(tmp_path / "collector.db") == list(range(1, 201))
+
+
+def test_batch_messages_are_stored_and_a_tampered_event_in_one_is_refused_alone(tmp_path, broker, pki):
+    collector = InProcessCollector(write_config(tmp_path, broker, pki, "collector-1"))
+    device = FakeDevice(broker, pki)
+    events = [device.source.next_event() for _ in range(10)]
+    sent = [*events[:6], events[6].model_copy(update={"data": {"plate": "XYZ9999"}}), *events[7:]]
+    try:
+        for start in (0, 5):
+            (payload,) = encode_event_batches(sent[start:start + 5], max_bytes=10**6)
+            device.client.publish(device.source.topics.event_batch, payload, qos=1)
+        assert wait_until(lambda: collector.collector.stats().get("stored") == 9, 10), collector.collector.stats()
+        assert wait_until(lambda: device.acked_seq == 6, 5)  # seq 7 is missing: the ack stops before it
+        device.source.publish(device.client, events[6])
+        assert wait_until(lambda: device.acked_seq == 10, 10)
+        stats = collector.collector.stats()
+    finally:
+        device.close()
+        collector.stop()
+    assert (stats["stored"], stats["rejected"], stats["rejected.signature"]) == (10, 1, 1)
+    assert stored_seqs(tmp_path / "collector.db") == list(range(1, 11))
 
 
 def test_hostile_messages_are_counted_and_the_collector_keeps_storing(tmp_path, broker, pki):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import pytest
 
 from appliance.errors import StoreError
+from appliance.event_batches import encode_event_batches
 from appliance.events import EvidenceBlob
 from appliance.signing import load_private_key
 from collector.cli import main as collector_cli
@@ -129,6 +130,25 @@ def test_a_broken_chain_and_a_seq_conflict_are_recorded_and_nothing_is_dropped(s
     kinds = sorted(problem.kind for problem in storage.problems())
     assert kinds == ["chain_break", "chain_break", "seq_conflict"]
     assert len(storage.events(EventQuery())) == 4
+
+
+def test_problems_inside_one_batch_are_recorded_as_if_stored_one_by_one(storage, ingest, pki):
+    events = verified_events(ingest, source_for(pki, "tn-0001"), 3)
+    restarted = verified_events(ingest, source_for(pki, "tn-0001"), 3)
+    result = storage.store([*events, restarted[1], events[0]], START_NS)
+    assert (result.stored, result.duplicates) == (4, 1)
+    assert [(problem.seq, problem.kind) for problem in storage.problems()] == [
+        (2, "seq_conflict"), (2, "chain_break"), (2, "chain_break")]
+
+
+def test_a_long_batch_is_acked_to_its_end_or_to_its_first_gap(storage, ingest, pki):
+    source = source_for(pki, "tn-0001")
+    (payload,) = encode_event_batches([source.next_event() for _ in range(700)], max_bytes=10**9)
+    (checked,) = ingest.check_messages([(source.topics.event_batch, payload)])
+    events = list(checked.items)
+    assert storage.store([*events[:299], *events[300:]], START_NS).acks == {(SITE, "tn-0001"): 299}
+    assert storage.store([events[299]], START_NS).acks == {(SITE, "tn-0001"): 700}
+    assert storage.gaps() == [] and storage.problems() == []
 
 
 def test_queries_filter_by_plate_device_type_and_time(storage, ingest, pki):

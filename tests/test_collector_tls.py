@@ -115,9 +115,10 @@ def test_a_device_may_write_only_under_its_own_id(broker, pki):
     client.connect(broker.host, broker.port)
     client.loop_start()
     try:
-        own = f"roadcam/v1/{SITE}/{DEVICE}/events/plate.read"
-        assert publish_reason_code(client, own) < 0x80
+        for own in (f"roadcam/v1/{SITE}/{DEVICE}/events/plate.read", f"roadcam/v1/{SITE}/{DEVICE}/events"):
+            assert publish_reason_code(client, own) < 0x80
         assert publish_reason_code(client, f"roadcam/v1/{SITE}/{OTHER_DEVICE}/events/plate.read") == NOT_AUTHORIZED
+        assert publish_reason_code(client, f"roadcam/v1/{SITE}/{OTHER_DEVICE}/events") == NOT_AUTHORIZED
         assert publish_reason_code(client, f"roadcam/v1/{SITE}/{DEVICE}/ack") == NOT_AUTHORIZED
         assert publish_reason_code(client, "roadcam/v1/hotlist") == NOT_AUTHORIZED
     finally:

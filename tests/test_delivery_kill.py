@@ -62,7 +62,9 @@ def test_appliance_killed_20_times_while_publishing_delivers_each_event_once(tmp
                           if line.startswith("committed")}
         config, manager = site_from_data({**data, "cameras": []})  # the last run only delivers
         clock = Clock()
-        last = Appliance(config, manager, Hardware(config, clock), clock, sign=config.uplink.event_signer())
+        # what it commits while stopping (its last health event) is delivered before it closes
+        last = Appliance(config, manager, Hardware(config, clock), clock, sign=config.uplink.event_signer(),
+                         drain_timeout_s=30.0)
         last.start()
         try:
             wait_until(lambda: last.store.usage().pending == 0, timeout_s=120, what="the outbox to empty")

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from appliance.event_batches import split_event_batch
 from appliance.events import EventDraft, EvidenceBlob
 from appliance.signing import load_public_key, verify
 from appliances import stored
@@ -182,6 +183,30 @@ def test_new_events_leave_at_once_not_on_a_poll(tmp_path, broker, collector):
     finally:
         appliance.shutdown()
     assert max(latencies_s) < 0.25, latencies_s
+
+
+def test_a_backlog_leaves_in_batches_with_evidence_first_and_a_lone_event_alone(tmp_path, broker, collector):
+    appliance = uplink_appliance(tmp_path, broker, batch_max_events=8, batch_max_bytes=2048)
+    appliance.start()
+    try:
+        wait_until(lambda: collector.latest(TOPICS.status) == b"online", what="status online")
+        appliance.submit([plate_read(appliance, 0)])
+        wait_until(lambda: 1 in collector.events, what="the lone event")
+        appliance.submit([plate_read(appliance, index, b"crop %d" % index if index % 5 == 0 else None)
+                          for index in range(1, 31)])
+        wait_until(lambda: collector.contiguous_seq() >= 31, what="the backlog at the collector")
+        wait_until(lambda: appliance.store.usage().pending == 0, what="the outbox to empty")
+    finally:
+        appliance.shutdown()
+    (lone,) = collector.messages[TOPICS.event("plate.read")]
+    assert json.loads(lone)["seq"] == 1
+    batches = [split_event_batch(payload) for payload in collector.messages[TOPICS.event_batch]]
+    assert all(len(lines) <= 8 for lines in batches) and max(len(lines) for lines in batches) > 1
+    assert all(len(payload) <= 2048 for payload in collector.messages[TOPICS.event_batch])
+    assert sorted(json.loads(line)["seq"] for lines in batches for line in lines)[:30] == list(range(2, 32))
+    for seq, event in collector.events.items():
+        for reference in event.evidence:
+            assert collector.arrivals.index(("evidence", reference.sha256)) < collector.arrivals.index(("event", seq))
 
 
 def test_the_analysis_thread_is_never_blocked_by_a_dead_broker(tmp_path):

@@ -175,7 +175,7 @@ def test_config_update_validates_and_stages_the_new_config_atomically(tmp_path):
         foreign = appliance.command("config_update", {"config": {**new_config, "device": {"id": "tn-9", "site": "x-1"}}})
     finally:
         appliance.shutdown()
-    assert good == {"ok": True, "staged": str(staged), "restart_required": True}
+    assert good == {"ok": True, "staged": str(staged), "restart_required": True, "restarting": True, "trial_s": 60.0}
     config, _ = load_site(staged)
     assert config.health.interval_s == 30
     assert bad["ok"] is False and bad["errors"][0].startswith("config_update: health.interval_s")

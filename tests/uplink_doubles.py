@@ -19,6 +19,7 @@ from cryptography.x509.oid import NameOID
 from gpiozero.pins.mock import MockFactory
 
 from appliance.clock import Clock
+from appliance.event_batches import split_event_batch
 from appliance.events import Event
 from appliance.runtime import Appliance
 from appliance.site import site_from_data
@@ -110,11 +111,12 @@ class FakeCollector:
         kind, _, key = rest.partition("/")
         with self._lock:
             self.messages.setdefault(message.topic, []).append(message.payload)
-            if kind == "events":
-                event = Event.model_validate_json(message.payload)
-                self.duplicates += event.seq in self.events
-                self.events[event.seq] = event
-                self.arrivals.append(("event", event.seq))
+            if kind == "events":  # one event on events/<type>, a batch (JSON lines) on events
+                for line in split_event_batch(message.payload) if not key else [message.payload]:
+                    event = Event.model_validate_json(line)
+                    self.duplicates += event.seq in self.events
+                    self.events[event.seq] = event
+                    self.arrivals.append(("event", event.seq))
             elif kind == "evidence":
                 self.evidence[key] = message.payload
                 self.arrivals.append(("evidence", key))

@@ -3,7 +3,8 @@
 Objects are drawn far to near (painter's order): first every shadow, then each vehicle as a
 few projected boxes with its rear plate warped into place over the plate's own small region
 only, then pedestrians, signal lamps and rain. Every object's image box is returned with the
-picture, for the ground truth.
+picture, for the ground truth; the image box of every plate drawn in the last frame is kept in
+:attr:`Renderer.plate_boxes` (ground truth for training and scoring plate detectors).
 """
 
 from __future__ import annotations
@@ -68,6 +69,8 @@ class Renderer:
         self._looks: dict[int, _Look] = {}
         self._shadow = (52, 53, 51) if not self.night else (12, 12, 12)
         self._light = 0.3 if self.night else (0.8 if scenario.weather == "rain" else 1.0)
+        #: Vehicle id -> image box of its plate as drawn in the last rendered frame (clipped Box).
+        self.plate_boxes: dict[int, Box] = {}
 
     @property
     def size(self) -> tuple[int, int]:
@@ -93,11 +96,14 @@ class Renderer:
             self._draw_shadow(image, centre, heading, look)
         boxes: dict[int, Box] = {}
         order = []
+        self.plate_boxes = {}
         for (object_id, centre, heading, look, accel), camera_points in placed:
-            box = self._draw_object(image, look, camera_points, centre, heading, accel)
+            box, plate_box = self._draw_object(image, look, camera_points, centre, heading, accel)
             if box is not None:
                 boxes[object_id] = box
                 order.append(object_id)
+            if plate_box is not None:
+                self.plate_boxes[object_id] = plate_box
         if self._rain is not None:
             cv2.polylines(image, self._rain[frame_index % _RAIN_PATTERNS], False, (200, 200, 200), 1, cv2.LINE_AA)
         self._forget([v.id for v in vehicles] + [p.id for p in pedestrians])
@@ -169,18 +175,19 @@ class Renderer:
             cv2.fillConvexPoly(image, np.round(pixels * _SCALE).astype(np.int32), self._shadow, cv2.LINE_AA, SHIFT_BITS)
 
     def _draw_object(self, image: np.ndarray, look: _Look, camera_points: np.ndarray, centre, heading,
-                     accel: float) -> Box | None:
+                     accel: float) -> tuple[Box | None, Box | None]:
+        """Draw one object; return its image box and its plate's image box (None where not drawn)."""
         width, height = self.size
         depth = camera_points[:, 2]
         if depth.max() < NEAR_M:
-            return None
+            return None, None
         clipped = depth.min() < NEAR_M
         if not clipped:
             pixels = camera_points[:, :2] / depth[:, None] * self.projector.focal + self.projector.principal
             x1, y1 = pixels.min(axis=0)
             x2, y2 = pixels.max(axis=0)
             if x2 < 0 or y2 < 0 or x1 >= width or y1 >= height:
-                return None
+                return None, None
             fixed = np.round(pixels * _SCALE).astype(np.int32)
         camera_local = self._camera_local(centre, heading)
         extent_points = []
@@ -201,16 +208,18 @@ class Renderer:
                 cv2.fillConvexPoly(image, points, look.face_colours[index][face], cv2.LINE_AA, SHIFT_BITS)
         if clipped:
             if not extent_points:
-                return None
+                return None, None
             every = np.vstack(extent_points)
             x1, y1 = every.min(axis=0)
             x2, y2 = every.max(axis=0)
+        plate_box = None
         if look.plate_levels is not None and camera_local[0] < -look.length_m / 2:
-            self._draw_rear(image, look, centre, heading, accel)
-        return _clip_box(x1, y1, x2, y2, width, height)
+            plate_box = self._draw_rear(image, look, centre, heading, accel)
+        return _clip_box(x1, y1, x2, y2, width, height), plate_box
 
-    def _draw_rear(self, image: np.ndarray, look: _Look, centre, heading, accel: float) -> None:
-        """Tail lights and the plate on the rear face."""
+    def _draw_rear(self, image: np.ndarray, look: _Look, centre, heading, accel: float) -> Box | None:
+        """Tail lights and the plate on the rear face; returns the plate's image box (None when
+        the plate is behind the camera or too small to be drawn as more than a blob)."""
         to_world = np.array([[heading[0], heading[1], 0.0], [-heading[1], heading[0], 0.0], [0.0, 0.0, 1.0]])
         origin = np.array([centre[0], centre[1], 0.0])
         braking = accel < -0.8
@@ -222,25 +231,29 @@ class Renderer:
                 cv2.fillConvexPoly(image, np.round(pixels * _SCALE).astype(np.int32), lamp, cv2.LINE_AA, SHIFT_BITS)
         camera = self.projector.to_camera(look.plate_corners @ to_world + origin)
         if camera[:, 2].min() < NEAR_M:
-            return
+            return None
         pixels = self.projector.pixels(camera)
-        self._warp_plate(image, look.plate_levels, pixels)
+        if not self._warp_plate(image, look.plate_levels, pixels):
+            return None
+        (x1, y1), (x2, y2) = pixels.min(axis=0), pixels.max(axis=0)
+        return _clip_box(x1, y1, x2, y2, *self.size)
 
-    def _warp_plate(self, image: np.ndarray, levels: list[np.ndarray], corners_px: np.ndarray) -> None:
-        """Warp the plate patch level nearest its on-screen size over the plate's region only."""
+    def _warp_plate(self, image: np.ndarray, levels: list[np.ndarray], corners_px: np.ndarray) -> bool:
+        """Warp the plate patch level nearest its on-screen size over the plate's region only.
+        True when the patch was drawn; False when off-image or too small (drawn as a blob)."""
         width, height = self.size
         span = float(np.linalg.norm(corners_px[1] - corners_px[0]))
         if span < 1.0:
-            return
+            return False
         x0, y0 = np.floor(corners_px.min(axis=0)).astype(int)
         x1, y1 = np.ceil(corners_px.max(axis=0)).astype(int) + 1
         x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
         if x1 - x0 < 1 or y1 - y0 < 1:
-            return
+            return False
         if span < _PLATE_MIN_PX:
             colour = tuple(float(c) for c in levels[-1].reshape(-1, 3).mean(axis=0))
             cv2.fillConvexPoly(image, np.round(corners_px * _SCALE).astype(np.int32), colour, cv2.LINE_AA, SHIFT_BITS)
-            return
+            return False
         patch = next((level for level in reversed(levels) if level.shape[1] >= span), levels[0])
         h, w = patch.shape[:2]
         source = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
@@ -249,6 +262,7 @@ class Renderer:
         region = image[y0:y1, x0:x1]
         cv2.warpPerspective(patch, matrix, (x1 - x0, y1 - y0), dst=region, flags=cv2.INTER_LINEAR,
                             borderMode=cv2.BORDER_TRANSPARENT)
+        return True
 
     def _lamp_spots(self, scenario: Scenario, layout: RoadLayout) -> list[tuple[str, dict[str, tuple]]]:
         """Pixel centre and radius of each vehicle head's three lamps (they face the traffic)."""

@@ -83,6 +83,7 @@ class SimRoad:
         index = self._step_world()
         image, boxes, order = self.renderer.render(self.world.vehicles, self.world.pedestrians, self.world.t_s, index)
         self._record_boxes(index, boxes, order)
+        self._record_plate_boxes(index, boxes, order)
         self.truth.frames_rendered += 1
         return Frame(camera=self.scenario.camera.name, index=index, time_ns=self.clock.wall_ns(),
                      mono_ns=self.clock.mono_ns(), image=image)
@@ -115,11 +116,27 @@ class SimRoad:
             if target is not None:
                 target.boxes[index] = box
 
+    def _record_plate_boxes(self, index: int, boxes: dict, order: list[int]) -> None:
+        """Each drawn plate's box, its visible fraction reduced by the objects drawn after
+        (nearer than) its vehicle."""
+        for vehicle_id, plate_box in self.renderer.plate_boxes.items():
+            nearer = order[order.index(vehicle_id) + 1:] if vehicle_id in order else []
+            key = ("plate", vehicle_id)
+            shown = visible_fractions({key: plate_box, **{other: boxes[other] for other in nearer}}, [key, *nearer])
+            self.truth.vehicles[vehicle_id].plate_boxes[index] = shown[key]
+
     def run(self) -> int:
         """Advance to the scenario's end without anyone reading frames; returns frames rendered."""
         while self.advance_frame() is not None:
             pass
         return self.truth.frames_rendered
+
+    def hotlist_body(self) -> dict[str, Any] | None:
+        """The scenario's hotlist as the body of the collector's ``hotlist`` command (a full
+        list), or None when the scenario lists no plate."""
+        if not self.scenario.hotlist:
+            return None
+        return {"kind": "full", "entries": [entry.model_dump() for entry in self.scenario.hotlist]}
 
     def calibration(self) -> dict[str, list]:
         """Image/road point pairs of road marks the camera sees, as a technician would measure."""

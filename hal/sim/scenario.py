@@ -190,6 +190,12 @@ class ExplicitPedestrian(Strict):
                                     description="Default: drawn from the scenario's range.")
 
 
+class HotlistEntryModel(Strict):
+    plate: str = Field(title="Plate", description="A listed plate, e.g. one given to an explicit vehicle.")
+    reason: Literal["stolen", "wanted", "other"] = Field("stolen", title="Reason", description="Why it is listed.")
+    priority: int = Field(1, ge=1, le=9, title="Priority", description="1 is the most urgent.")
+
+
 class PedestrianModel(Strict):
     per_minute: float = Field(0.0, ge=0, le=60, title="Pedestrians per minute",
                               description="Mean arrival rate at the crosswalk (Poisson).")
@@ -222,6 +228,10 @@ class Scenario(Strict):
     traffic: TrafficModel = Field(default_factory=TrafficModel, title="Traffic", description="Vehicles.")
     pedestrians: PedestrianModel = Field(default_factory=PedestrianModel, title="Pedestrians",
                                          description="People on the crosswalk.")
+    hotlist: list[HotlistEntryModel] = Field(
+        default_factory=list, title="Hotlist",
+        description="Stolen or wanted plates handed to the appliance before the run (as the "
+                    "collector's signed hotlist would be); give the same plate to an explicit vehicle.")
 
     @field_validator("start")
     @classmethod

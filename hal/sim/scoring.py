@@ -11,12 +11,15 @@ Events are attributed to a vehicle through ``data.track_id`` (the track's matche
 else ``data.plate``. Every event type is counted; types with truth are scored:
 ``plate.read`` (exact plate against the attributed vehicle) and ``violation.<rule>``
 (precision and recall against the truth's violations of that rule, by vehicle and time), so
-a new rule plugin is scored without changes here.
+a new rule plugin is scored without changes here. ``hotlist.hit`` is scored against the
+scenario's hotlist: listed vehicles hit, false hits, and the worst delay from a listed
+vehicle's first readable frame to its first hit.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -110,6 +113,7 @@ class Scorer:
     identity_share = 0.9
     takeover_frames = 5
     violation_window_s = 15.0
+    readable_plate_px = 40.0
     unattributed_window_s = 2.0
 
     def __init__(self, truth: GroundTruth, tracks: list[Track], events: list[Event]):
@@ -207,6 +211,7 @@ class Scorer:
         for event_type in sorted(counts):
             result.add(f"events {event_type}", counts[event_type])
         self._score_plates(result)
+        self._score_hotlist(result)
         self._score_violations(result)
         return result
 
@@ -246,6 +251,37 @@ class Scorer:
         result.add("plate.read exact plate", _ratio(correct, len(reads)), f"{correct}/{len(reads)} reads", fraction=True)
         result.add("plate.read vehicles read", _ratio(len(read_vehicles), len(scorable)),
                    f"{len(read_vehicles)}/{len(scorable)} well visible vehicles", fraction=True)
+
+    def _score_hotlist(self, result: Score) -> None:
+        """Hotlisted vehicles hit, false hits, and the worst delay from a listed vehicle's first
+        readable frame (plate at least ``readable_plate_px`` wide and ``visible_min`` visible) to
+        the frame of its first ``hotlist.hit``."""
+        listed = {normalise_plate(plate) for plate in self.truth.hotlist}
+        hits = [event for event in self.events if event.type == "hotlist.hit"]
+        if not listed and not hits:
+            return
+        first_hit_s: dict[int, float] = {}
+        false_hits = 0
+        for event in hits:
+            vehicle = self._vehicle_of(event)
+            if vehicle is None or normalise_plate(vehicle.plate) not in listed:
+                false_hits += 1
+                continue
+            first_hit_s[vehicle.id] = min(first_hit_s.get(vehicle.id, math.inf), self._event_s(event))
+        readable_s = {}
+        for vehicle in self.truth.vehicles.values():
+            if normalise_plate(vehicle.plate) in listed:
+                frames = [frame for frame, box in vehicle.plate_boxes.items()
+                          if box[4] >= self.visible_min and box[2] - box[0] >= self.readable_plate_px]
+                if frames:
+                    readable_s[vehicle.id] = (min(frames) + 1) / self.truth.fps
+        hit = [v for v in readable_s if v in first_hit_s]
+        result.add("hotlist vehicles hit", _ratio(len(hit), len(readable_s)),
+                   f"{len(hit)}/{len(readable_s)} listed vehicles with a readable plate", fraction=True)
+        result.add("hotlist false hits", false_hits)
+        if hit:
+            delay = max(first_hit_s[v] - readable_s[v] for v in hit)
+            result.add("hotlist.hit delay after first readable frame (s)", round(delay, 2), "worst vehicle")
 
     def _present_with_plate(self, plate: str, at_s: float) -> VehicleTruth | None:
         for vehicle in self.truth.vehicles.values():

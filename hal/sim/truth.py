@@ -4,7 +4,8 @@ The appliance never sees any of this. Times are simulated seconds from the scena
 (``time_s``); ``start_ns`` turns them into the UTC wall time the appliance stamps events with.
 Image boxes are ``(x1, y1, x2, y2, visible)`` per frame index: the box clipped to the image,
 and the fraction of the object left visible after clipping and after nearer objects'
-boxes cover it.
+boxes cover it. A vehicle's ``plate_boxes`` are the same for its rear plate, in the frames
+where the plate was drawn as a legible patch (at least 8 px wide).
 """
 
 from __future__ import annotations
@@ -13,6 +14,10 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+
+#: Per-frame image box fields, keyed by frame index (strings in JSON).
+_BOX_FIELDS = ("boxes", "plate_boxes")
 
 
 @dataclass
@@ -76,6 +81,7 @@ class VehicleTruth(ObjectTruth):
     speed: SpeedSummary = field(default_factory=SpeedSummary)
     violations: list[Violation] = field(default_factory=list)
     loop_passages: list[LoopPassage] = field(default_factory=list)
+    plate_boxes: dict[int, tuple[float, float, float, float, float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -97,6 +103,7 @@ class GroundTruth:
     pedestrians: dict[int, PedestrianTruth] = field(default_factory=dict)
     loop_intervals: dict[str, list[list[float | None]]] = field(default_factory=dict)
     signal_changes: dict[str, list[tuple[float, str]]] = field(default_factory=dict)
+    hotlist: list[str] = field(default_factory=list)
 
     def wall_ns(self, time_s: float) -> int:
         """UTC nanoseconds of simulated second ``time_s``."""
@@ -134,12 +141,16 @@ class GroundTruth:
 
 
 def _boxes_to_lists(item: dict[str, Any]) -> dict[str, Any]:
-    item["boxes"] = {str(frame): list(box) for frame, box in item["boxes"].items()}
+    for key in _BOX_FIELDS:
+        if key in item:
+            item[key] = {str(frame): list(box) for frame, box in item[key].items()}
     return item
 
 
 def _object_fields(value: dict[str, Any]) -> dict[str, Any]:
-    value["boxes"] = {int(frame): tuple(box) for frame, box in value["boxes"].items()}
+    for key in _BOX_FIELDS:
+        if key in value:
+            value[key] = {int(frame): tuple(box) for frame, box in value[key].items()}
     return value
 
 

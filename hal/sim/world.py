@@ -65,7 +65,8 @@ class World:
         self.t_s = 0.0
         self._next_id = 1
         self.truth = GroundTruth(scenario=scenario.name, seed=scenario.seed, fps=scenario.fps,
-                                 start_ns=scenario.start_ns, camera=camera_name or scenario.camera.name)
+                                 start_ns=scenario.start_ns, camera=camera_name or scenario.camera.name,
+                                 hotlist=[entry.plate for entry in scenario.hotlist])
         self.truth.loop_intervals = {loop.spec.name: [] for loop in self.loops}
         self.truth.signal_changes = {head: [(0.0, self.signals.state(head, 0.0))] for head in self.signals.heads}
         self._limit_mps = scenario.road.speed_limit_kmh / 3.6

@@ -10,12 +10,11 @@ resolution does.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
-from appliance.config import Section
+from appliance.config import ModelFile, Section
 from appliance.tracking import CLASSES
 
 
@@ -84,7 +83,7 @@ class DetectionConfig(Section):
         0.6, gt=0, le=1, title="Scene-change fraction",
         description="When more than this fraction of the frame differs from the background (camera "
                     "moved, lights switched), the background is learnt afresh.")
-    model: Path | None = Field(
+    model: ModelFile = Field(
         None, title="Detector model (tflite)",
         description="The .tflite file of the learned detector; default: the model shipped with "
                     "roadcam (plugins/detection/models/vehicle_detector.tflite, see its model card).")
@@ -103,14 +102,6 @@ class DetectionConfig(Section):
         description="Rough image scale used to guess classes from a blob's pixel width and height "
                     "(compared with each class's width and height) on a camera that has no "
                     "calibration. Calibrate the camera for reliable classes.")
-
-    @field_validator("model")
-    @classmethod
-    def _model_exists(cls, model: Path | None) -> Path | None:
-        if model is not None and not model.is_file():
-            raise ValueError(f"no model file at {model}: give the path of a .tflite file, or leave "
-                             "'model' out to use the one shipped with roadcam")
-        return model
 
     @model_validator(mode="after")
     def _known_classes(self):

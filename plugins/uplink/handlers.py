@@ -1,22 +1,27 @@
 """The collector's commands: run_diagnostics, snapshot and config_update.
 
 They run on the analysis thread (``roadcam_command``), after the uplink checked the command's
-signature and version. Each returns ``{"ok": True, …}`` or ``{"ok": False, "error"/"errors": …}``.
+signature and version. Each returns ``{"ok": True, …}`` or ``{"ok": False, "error"/"errors": …}``. A config_update
+that is accepted stops the appliance, which restarts with the new config on trial.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import cv2
 import yaml
 
 from appliance.atomic_write import write_atomically
+from appliance.config_rollout import identity_problems
 from appliance.errors import ConfigError
 from appliance.events import EventDraft, EvidenceBlob
 from appliance.hookspecs import hookimpl
 from appliance.site import site_from_data
 from appliance.uplink_config import UplinkConfig
+
+log = logging.getLogger("roadcam.uplink")
 
 #: JPEG quality of a snapshot (0–100).
 SNAPSHOT_JPEG_QUALITY = 90
@@ -64,8 +69,15 @@ class CommandHandlers:
         return {"ok": True, "event": events[0].id, "seq": events[0].seq, "sha256": blob.sha256}
 
     def config_update(self, args: dict[str, Any]) -> dict[str, Any]:
-        """Validate ``args["config"]`` (a whole site config) and stage it, atomically, in
-        ``uplink.staged_config_file`` for the next start. It must keep this device's id and site."""
+        """Validate ``args["config"]`` (a whole site config), stage it atomically in
+        ``uplink.staged_config_file``, then stop the appliance so that it restarts with it.
+
+        It must keep this device's id and site. ``roadcam run`` exits with
+        :data:`~appliance.config_rollout.RESTART_EXIT_STATUS` while an update is staged (the
+        systemd unit restarts on it); the next start promotes it on trial and rolls it back if
+        the appliance does not then run for ``uplink.config_trial_s``
+        (:mod:`appliance.config_rollout`). The reply is queued before the uplink stops, and
+        the ``command.result`` event carries it in any case."""
         data = args.get("config")
         if not isinstance(data, dict):
             return {"ok": False, "errors": ["args.config must be the whole site config, as a mapping"]}
@@ -73,13 +85,15 @@ class CommandHandlers:
             config, _ = site_from_data(data, source="config_update")
         except ConfigError as exc:
             return {"ok": False, "errors": exc.problems}
-        running = self.appliance.config.device
-        if (config.device.id, config.device.site) != (running.id, running.site):
-            return {"ok": False, "errors": [f"device: the new config is for {config.device.id} at "
-                                            f"{config.device.site}, this is {running.id} at {running.site}"]}
+        problems = identity_problems(self.appliance.config, config)
+        if problems:
+            return {"ok": False, "errors": problems}
         path = self.config.staged_config_file
         try:
             write_atomically(path, yaml.safe_dump(data, sort_keys=False).encode())
         except OSError as exc:
             return {"ok": False, "errors": [f"cannot write {path}: {exc}"]}
-        return {"ok": True, "staged": str(path), "restart_required": True}
+        log.warning("config update staged in %s; stopping so that the appliance restarts with it", path)
+        self.appliance.stop()
+        return {"ok": True, "staged": str(path), "restart_required": True, "restarting": True,
+                "trial_s": config.section("uplink").config_trial_s}

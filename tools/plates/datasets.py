@@ -20,9 +20,15 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
+import numpy as np
+
 #: Where the data sets are: ``$ROADCAM_SHARED_DATA``, else ``../shared/data`` beside the repository.
 SHARED_DATA = Path(os.environ.get("ROADCAM_SHARED_DATA",
                                   Path(__file__).resolve().parents[2].parent / "shared" / "data"))
+#: Margin cut around a labelled plate box for the reader (fractions of the box's width, height a side):
+#: about what a plate detector's box plus the plugin's margin gives.
+CROP_MARGIN = (0.08, 0.15)
 #: One plate text in this many is held out of training (chosen by the text's sha256).
 HELD_OUT_ONE_IN = 5
 
@@ -75,6 +81,30 @@ def load_br_crops(root: Path | None = None) -> list[PlateSample]:
     with open(folder / "labels.csv", newline="") as handle:
         return [PlateSample(folder / row["file"], row["plate"].upper(), "plates-br-crops", row["kind"])
                 for row in csv.DictReader(handle)]
+
+
+def plate_crop(sample: PlateSample, margin: tuple[float, float] = CROP_MARGIN) -> np.ndarray:
+    """The sample's plate as a BGR crop: the crop file itself, or the labelled box of a photo
+    with ``margin`` (fractions of the box's width and height) on each side."""
+    image = cv2.imread(str(sample.path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError(f"{sample.path} cannot be read as an image")
+    if sample.box is None:
+        return image
+    return crop_box(image, sample.box, (margin[0], margin[1], margin[0], margin[1]))
+
+
+def crop_box(image: np.ndarray, box: tuple[int, int, int, int],
+             margin: tuple[float, float, float, float]) -> np.ndarray:
+    """The (x, y, width, height) box of ``image`` grown by ``margin`` (left, top, right, bottom, as
+    fractions of the box's width or height), clipped to the image."""
+    x, y, width, height = box
+    left, top, right, bottom = margin
+    x1 = max(0, int(round(x - left * width)))
+    y1 = max(0, int(round(y - top * height)))
+    x2 = min(image.shape[1], int(round(x + width + right * width)))
+    y2 = min(image.shape[0], int(round(y + height + bottom * height)))
+    return image[y1:y2, x1:x2]
 
 
 def _folder(root: Path | None, name: str) -> Path:

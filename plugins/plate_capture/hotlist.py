@@ -1,0 +1,163 @@
+"""The hotlist: stolen and wanted vehicles, kept on the device, matched against every read.
+
+It arrives as the collector's signed ``hotlist`` command (the uplink's gate has checked the
+signature, the addressee and that the version rises) or, on a bench, from a YAML/JSON file
+through the same :meth:`Hotlist.apply`. Two kinds of body::
+
+    {"kind": "full", "entries": [{"plate": "ABC-1234", "reason": "stolen", "priority": 1}, ...]}
+    {"kind": "delta", "base_version": 7, "add": [{...}, ...], "remove": ["ABC-1234", ...]}
+
+A full list replaces what the device holds; a delta applies only to the version it was made
+from (``base_version``), so a device that missed one refuses it and waits for the next full
+list (the collector publishes full lists retained, deltas not). The list is written atomically
+to ``hotlist_file`` before the command's result is returned, so a restart keeps it.
+
+Matching tolerates the confusions a plate reader makes (0/O/D/Q, 1/I/L/T, 8/B, 5/S, 2/Z,
+6/G): a substitution inside one such group costs ``CONFUSION_COST``, any other edit 1, and a
+read matches an entry within ``max_distance`` (an edit distance over plates without hyphens).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from appliance.atomic_write import write_atomically
+
+#: Characters a reader confuses with each other.
+CONFUSABLE_GROUPS = ("0ODQ", "1ILT", "8B", "5S", "2Z", "6G")
+#: Cost of replacing a character by one of its own confusion group.
+CONFUSION_COST = 0.25
+#: Reasons an entry may give.
+REASONS = ("stolen", "wanted", "other")
+
+
+class HotlistRefused(ValueError):
+    """A hotlist body that cannot be applied; the message says why and what to send instead."""
+
+
+@dataclass(frozen=True)
+class HotlistEntry:
+    """One listed vehicle. ``priority`` 1 is the most urgent."""
+
+    plate: str
+    reason: str
+    priority: int = 3
+    note: str = ""
+
+    @property
+    def key(self) -> str:
+        return compact(self.plate)
+
+
+@dataclass(frozen=True)
+class HotlistMatch:
+    """A read that matched an entry, and how far apart they are."""
+
+    entry: HotlistEntry
+    distance: float
+
+
+class Hotlist:
+    """The listed vehicles of this device and the version of the list they came from."""
+
+    def __init__(self, path: Path | None = None):
+        """An empty list (version 0), saved to ``path`` (if given) whenever it changes."""
+        self.path = Path(path) if path else None
+        self.version = 0
+        self._entries: dict[str, HotlistEntry] = {}
+
+    @classmethod
+    def load(cls, path: Path) -> Hotlist:
+        """The list saved at ``path``, or an empty one when there is no file yet. A file that
+        cannot be read raises (OSError, ValueError, KeyError or TypeError)."""
+        hotlist = cls(path)
+        if hotlist.path.is_file():
+            saved = json.loads(hotlist.path.read_text())
+            hotlist.version = int(saved["version"])
+            hotlist._entries = {e.key: e for e in map(_entry, saved["entries"])}
+        return hotlist
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def apply(self, body: dict[str, Any], version: int) -> None:
+        """Apply a full list or a delta at ``version`` and save it; :class:`HotlistRefused`
+        leaves the list as it was."""
+        kind = body.get("kind")
+        if kind == "full":
+            entries = {e.key: e for e in map(_entry, _list(body, "entries"))}
+        elif kind == "delta":
+            base = body.get("base_version")
+            if base != self.version:
+                raise HotlistRefused(f"delta made from version {base}, this device holds version "
+                                     f"{self.version}: send the full list")
+            entries = dict(self._entries)
+            for plate in _list(body, "remove"):
+                entries.pop(compact(str(plate)), None)
+            entries.update({e.key: e for e in map(_entry, _list(body, "add"))})
+        else:
+            raise HotlistRefused(f"kind must be 'full' or 'delta', got {kind!r}")
+        self._entries, self.version = entries, version
+        if self.path is not None:
+            saved = {"version": version, "entries": [asdict(e) for e in entries.values()]}
+            write_atomically(self.path, json.dumps(saved, indent=1).encode())
+
+    def match(self, plate: str, max_distance: float) -> HotlistMatch | None:
+        """The closest entry within ``max_distance`` of ``plate`` (most urgent on a tie), or None."""
+        read = compact(plate)
+        if read in self._entries:
+            return HotlistMatch(self._entries[read], 0.0)
+        best = None
+        for key, entry in self._entries.items():
+            if abs(len(key) - len(read)) > max_distance:
+                continue
+            distance = plate_distance(read, key)
+            if distance <= max_distance and (best is None or (distance, entry.priority)
+                                              < (best.distance, best.entry.priority)):
+                best = HotlistMatch(entry, distance)
+        return best
+
+
+def compact(plate: str) -> str:
+    """A plate as compared: upper case, letters and digits only."""
+    return "".join(c for c in plate.upper() if c.isalnum())
+
+
+def plate_distance(a: str, b: str) -> float:
+    """Edit distance where swapping confusable characters costs CONFUSION_COST."""
+    previous = [float(j) for j in range(len(b) + 1)]
+    for i, char_a in enumerate(a, 1):
+        current = [float(i)]
+        for j, char_b in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1,
+                               previous[j - 1] + _substitution(char_a, char_b)))
+        previous = current
+    return previous[-1]
+
+
+def _substitution(a: str, b: str) -> float:
+    if a == b:
+        return 0.0
+    return CONFUSION_COST if any(a in group and b in group for group in CONFUSABLE_GROUPS) else 1.0
+
+
+def _entry(value: Any) -> HotlistEntry:
+    if not isinstance(value, dict) or not isinstance(value.get("plate"), str) or not compact(value["plate"]):
+        raise HotlistRefused(f"each entry needs a plate (text), got {value!r}")
+    reason = value.get("reason", "other")
+    if reason not in REASONS:
+        raise HotlistRefused(f"entry {value['plate']}: reason must be one of {', '.join(REASONS)}, got {reason!r}")
+    priority = value.get("priority", 3)
+    if type(priority) is not int or not 1 <= priority <= 9:
+        raise HotlistRefused(f"entry {value['plate']}: priority must be an integer 1-9, got {priority!r}")
+    return HotlistEntry(value["plate"].upper(), reason, priority, str(value.get("note", "")))
+
+
+def _list(body: dict[str, Any], key: str) -> list:
+    value = body.get(key, [])
+    if not isinstance(value, list):
+        raise HotlistRefused(f"{key} must be a list")
+    return value

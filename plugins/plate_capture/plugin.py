@@ -1,0 +1,206 @@
+"""Wiring: the ``plate_capture`` section, the per-appliance reader state, the hotlist command.
+
+:class:`PlateCapture` runs on the analysis thread. Each frame it picks the tracked vehicles
+worth reading (measured in this frame, near enough, not read in the last
+``read_every_frames``, at most ``max_reads_per_frame`` of them), finds the plate inside each
+vehicle's box, reads it and adds the read to that track's vote (:mod:`.fusion`). A read that
+matches the hotlist raises ``hotlist.hit`` in the same frame; when the track ends, one
+``plate.read`` carries the fused plate with the best crop and its full frame as evidence.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import cv2
+import numpy as np
+
+from appliance.errors import ImageInvalid, ModelError
+from appliance.events import EventDraft, EvidenceBlob
+from appliance.hookspecs import hookimpl
+from appliance.tracking import Track
+
+from .config import PlateCaptureConfig
+from .detector import PlateDetector
+from .fusion import PlateVote, Sighting
+from .hotlist import Hotlist, HotlistRefused
+from .reader import PlateReader
+
+SECTION = "plate_capture"
+#: The collector's command carrying the hotlist.
+HOTLIST_COMMAND = "hotlist"
+#: Margin (share of the plate box) kept around a plate when it is cut out for the reader.
+CROP_MARGIN = 0.12
+#: JPEG quality of the evidence.
+JPEG_QUALITY = 90
+
+
+class PlateCapture:
+    """Reads the plates of one appliance's tracked vehicles and matches them to the hotlist."""
+
+    def __init__(self, appliance, config: PlateCaptureConfig, detector: PlateDetector, reader: PlateReader,
+                 hotlist: Hotlist):
+        self.appliance = appliance
+        self.config = config
+        self.detector = detector
+        self.reader = reader
+        self.hotlist = hotlist
+        self._formats = [re.compile(pattern) for pattern in config.formats]
+        self._votes: dict[tuple[str, int], PlateVote] = {}
+        self._last_read: dict[tuple[str, int], int] = {}
+        self._hits: set[tuple[str, int, str]] = set()
+        self._figures = {"reads": 0, "accepted": 0, "plates": 0, "hits": 0}
+
+    @hookimpl
+    def roadcam_analyze(self, frame, tracks: list[Track], signals) -> list[EventDraft]:
+        drafts = []
+        for track in self._due(frame, tracks):
+            self._last_read[(frame.camera, track.id)] = frame.index
+            sighting = self._read(frame, track)
+            if sighting is None:
+                continue
+            key = (frame.camera, track.id)
+            self._votes.setdefault(key, PlateVote()).add(sighting)
+            drafts += self._check_hotlist(frame.camera, track, sighting)
+        return drafts
+
+    @hookimpl
+    def roadcam_track_finished(self, track: Track) -> list[EventDraft]:
+        key = (track.camera, track.id)
+        self._last_read.pop(key, None)
+        vote = self._votes.pop(key, None)
+        self._hits = {hit for hit in self._hits if hit[:2] != key}
+        outcome = vote.result() if vote is not None else None
+        if outcome is None:
+            return []
+        best, confidence = outcome
+        self._figures["plates"] += 1
+        data = {"camera": track.camera, "track_id": track.id, "plate": best.text,
+                "confidence": round(confidence, 4), "reads": vote.reads,
+                "votes": {text: round(tally, 3) for text, tally in vote.tallies.items()},
+                "vehicle_kind": track.kind, "frame_index": best.frame_index,
+                "plate_box": [round(v, 1) for v in best.box]}
+        return [EventDraft("plate.read", data, best.time_ns, evidence=_evidence(best))]
+
+    @hookimpl
+    def roadcam_command(self, name: str, payload: dict[str, Any], version: int) -> dict[str, Any] | None:
+        if name != HOTLIST_COMMAND:
+            return None
+        try:
+            self.hotlist.apply(payload, version)
+        except HotlistRefused as exc:
+            return {"ok": False, "error": str(exc), "version": self.hotlist.version}
+        return {"ok": True, "version": self.hotlist.version, "entries": len(self.hotlist)}
+
+    @hookimpl
+    def roadcam_collect_health(self, appliance):
+        return {SECTION: {**self._figures, "hotlist_version": self.hotlist.version,
+                          "hotlist_entries": len(self.hotlist)}}
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def _due(self, frame, tracks: list[Track]) -> list[Track]:
+        """Tracks to read in this frame, those read longest ago first."""
+        due = []
+        for track in tracks:
+            point = track.last
+            height = point.box[3] - point.box[1]
+            last = self._last_read.get((frame.camera, track.id), -10**9)
+            if (track.kind != "pedestrian" and point.frame_index == frame.index and point.measured
+                    and height >= self.config.min_vehicle_px
+                    and frame.index - last >= self.config.read_every_frames):
+                due.append((last, track))
+        due.sort(key=lambda item: item[0])
+        return [track for _, track in due[:self.config.max_reads_per_frame]]
+
+    def _read(self, frame, track: Track) -> Sighting | None:
+        """The plate of ``track`` in ``frame``, read, if it is there and passes the floor and formats."""
+        plates = self.detector.detect(frame.image, region=track.last.box)
+        if not plates:
+            return None
+        plate = plates[0]
+        crop = _cut(frame.image, plate.box)
+        if crop is None:
+            return None
+        read = self.reader.read(crop)
+        self._figures["reads"] += 1
+        if read.confidence < self.config.min_confidence or not any(f.fullmatch(read.text) for f in self._formats):
+            return None
+        self._figures["accepted"] += 1
+        return Sighting(read.text, read.confidence, frame.index, frame.time_ns, plate.box, crop, frame.image)
+
+    def _check_hotlist(self, camera: str, track: Track, sighting: Sighting) -> list[EventDraft]:
+        match = self.hotlist.match(sighting.text, self.config.hotlist_max_distance)
+        if match is None or (camera, track.id, match.entry.key) in self._hits:
+            return []
+        self._hits.add((camera, track.id, match.entry.key))
+        self._figures["hits"] += 1
+        entry = match.entry
+        data = {"camera": camera, "track_id": track.id, "plate": sighting.text, "listed_plate": entry.plate,
+                "reason": entry.reason, "priority": entry.priority, "note": entry.note,
+                "distance": match.distance, "confidence": round(sighting.confidence, 4),
+                "hotlist_version": self.hotlist.version, "frame_index": sighting.frame_index}
+        return [EventDraft("hotlist.hit", data, sighting.time_ns, evidence=_evidence(sighting))]
+
+
+class PlateCapturePlugin:
+    """Declares the section and builds :class:`PlateCapture` on configure."""
+
+    @hookimpl
+    def roadcam_config_section(self):
+        return SECTION, PlateCaptureConfig
+
+    @hookimpl
+    def roadcam_configure(self, appliance) -> None:
+        config: PlateCaptureConfig = appliance.config.section(SECTION)
+        try:
+            detector = PlateDetector(config.detector_model, threads=config.threads)
+            reader = PlateReader(config.reader_model, threads=config.threads)
+        except ModelError as exc:
+            appliance.raise_fault("model.unavailable", SECTION, str(exc))
+            return
+        path = config.hotlist_file or appliance.config.storage.database.with_name("hotlist.json")
+        try:
+            hotlist = Hotlist.load(path)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            appliance.raise_fault("hotlist.unreadable", SECTION,
+                                  f"{path}: {exc}; starting with an empty hotlist until the next full list")
+            hotlist = Hotlist(path)
+        appliance.plugin_manager.register(PlateCapture(appliance, config, detector, reader, hotlist),
+                                          name=f"{SECTION}.reader")
+
+    @hookimpl
+    def roadcam_unconfigure(self, appliance) -> None:
+        if appliance.plugin_manager.get_plugin(f"{SECTION}.reader") is not None:
+            appliance.plugin_manager.unregister(name=f"{SECTION}.reader")
+
+
+def _cut(image: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray | None:
+    """The plate box with a margin, cut out of ``image`` (None when it is empty)."""
+    x1, y1, x2, y2 = box
+    mx, my = (x2 - x1) * CROP_MARGIN, (y2 - y1) * CROP_MARGIN
+    height, width = image.shape[:2]
+    left, top = max(int(x1 - mx), 0), max(int(y1 - my), 0)
+    right, bottom = min(int(np.ceil(x2 + mx)), width), min(int(np.ceil(y2 + my)), height)
+    if right - left < 2 or bottom - top < 2:
+        return None
+    return image[top:bottom, left:right].copy()
+
+
+def _evidence(sighting: Sighting) -> tuple[EvidenceBlob, ...]:
+    """The plate crop and the full frame, as JPEG."""
+    blobs = []
+    for kind, image in (("plate_crop", sighting.crop), ("frame", sighting.frame)):
+        if image is None:
+            continue
+        encoded, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+        if not encoded:
+            raise ImageInvalid(f"the {kind} of track frame {sighting.frame_index} could not be encoded as JPEG")
+        blobs.append(EvidenceBlob(kind, jpeg.tobytes()))
+    return tuple(blobs)
+
+
+plugin = PlateCapturePlugin()
+
+__all__ = ["PlateCapture", "PlateCaptureConfig", "PlateCapturePlugin", "plugin"]

@@ -1,0 +1,85 @@
+"""The hotlist (full lists, deltas, persistence, confusion-tolerant matching) and the per-track
+plate vote."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from plugins.plate_capture.fusion import PlateVote, Sighting
+from plugins.plate_capture.hotlist import Hotlist, HotlistRefused, plate_distance
+
+STOLEN = {"plate": "ABC-1234", "reason": "stolen", "priority": 1}
+WANTED = {"plate": "XYZ-5678", "reason": "wanted", "priority": 2, "note": "robbery 2026-11-20"}
+
+
+def test_a_full_list_is_saved_and_survives_a_restart(tmp_path):
+    path = tmp_path / "hotlist.json"
+    hotlist = Hotlist.load(path)
+    hotlist.apply({"kind": "full", "entries": [STOLEN, WANTED]}, version=3)
+    again = Hotlist.load(path)
+    assert again.version == 3 and len(again) == 2
+    assert again.match("XYZ5678", 0).entry.note == "robbery 2026-11-20"
+
+
+def test_a_delta_applies_only_to_the_version_it_was_made_from(tmp_path):
+    hotlist = Hotlist.load(tmp_path / "hotlist.json")
+    hotlist.apply({"kind": "full", "entries": [STOLEN]}, version=5)
+    hotlist.apply({"kind": "delta", "base_version": 5, "add": [WANTED], "remove": ["ABC1234"]}, version=6)
+    assert hotlist.match("ABC-1234", 1) is None and hotlist.match("XYZ-5678", 0) is not None
+    with pytest.raises(HotlistRefused, match="holds version 6: send the full list"):
+        hotlist.apply({"kind": "delta", "base_version": 5, "add": [STOLEN]}, version=7)
+    assert hotlist.version == 6 and hotlist.match("ABC-1234", 1) is None
+    assert json.loads((tmp_path / "hotlist.json").read_text())["version"] == 6
+
+
+@pytest.mark.parametrize("body, message", [
+    ({"kind": "replace", "entries": []}, "kind must be"),
+    ({"kind": "full", "entries": [{"reason": "stolen"}]}, "needs a plate"),
+    ({"kind": "full", "entries": [{"plate": "ABC-1234", "reason": "lost"}]}, "reason must be"),
+    ({"kind": "full", "entries": [{"plate": "ABC-1234", "priority": 0}]}, "priority must be"),
+    ({"kind": "full", "entries": "ABC-1234"}, "entries must be a list"),
+])
+def test_a_malformed_body_is_refused_and_changes_nothing(tmp_path, body, message):
+    hotlist = Hotlist.load(tmp_path / "hotlist.json")
+    hotlist.apply({"kind": "full", "entries": [STOLEN]}, version=1)
+    with pytest.raises(HotlistRefused, match=message):
+        hotlist.apply(body, version=2)
+    assert hotlist.version == 1 and hotlist.match("ABC-1234", 0) is not None
+
+
+@pytest.mark.parametrize("read, distance", [
+    ("ABC1234", 0.0), ("A8C1234", 0.25), ("ABC1Z34", 0.25), ("4BC1234", 1.0), ("ABC123", 1.0),
+    ("A8C-I234", 0.5),
+])
+def test_confusable_characters_cost_less_than_other_edits(read, distance):
+    assert plate_distance("".join(c for c in read if c.isalnum()), "ABC1234") == pytest.approx(distance)
+
+
+def test_matching_takes_the_nearest_entry_within_the_distance(tmp_path):
+    hotlist = Hotlist(tmp_path / "hotlist.json")
+    hotlist.apply({"kind": "full", "entries": [STOLEN, WANTED, {"plate": "ABC-1284", "reason": "other"}]}, 1)
+    assert hotlist.match("ABC-I234", 1.0).entry.plate == "ABC-1234"
+    assert hotlist.match("ABC-1284", 1.0).entry.plate == "ABC-1284"
+    assert hotlist.match("QQQ-0000", 1.0) is None
+    assert hotlist.match("ABC-1235", 0.5) is None
+
+
+def _sighting(text, confidence, index):
+    return Sighting(text, confidence, index, index * 40_000_000, (0, 0, 10, 5))
+
+
+def test_the_vote_weighs_reads_by_confidence_and_keeps_the_best_read_of_the_winner():
+    vote = PlateVote()
+    for index, (text, confidence) in enumerate([("ABC1234", 0.7), ("ABC1284", 0.95), ("ABC1234", 0.8),
+                                                ("ABC1234", 0.6)]):
+        vote.add(_sighting(text, confidence, index))
+    best, confidence = vote.result()
+    assert best.text == "ABC1234" and best.frame_index == 2
+    assert confidence == pytest.approx(2.1 / 3.05 * 0.8)
+    assert vote.reads == 4
+
+
+def test_an_empty_vote_has_no_result():
+    assert PlateVote().result() is None
