@@ -26,6 +26,7 @@ from .errors import ConfigError
 BUILTIN_PLUGINS = (
     ("detection", "plugins.detection"),
     ("diagnostics", "plugins.diagnostics"),
+    ("plate_capture", "plugins.plate_capture"),
     ("uplink", "plugins.uplink"),
 )
 

@@ -7,8 +7,9 @@ Data sets (held-out plates only, :func:`tools.plates.datasets.is_held_out`):
 - ``plates-us``: each held-out photo cut by its labelled box with
   :data:`tools.plates.datasets.CROP_MARGIN`;
 - ``plates-br-crops photo`` and ``plates-br-crops rendered``: the held-out crops as they are;
-- ``sim``: plates cut from the shipped scenarios' frames by their true boxes (at least
-  :data:`SIM_MIN_PLATE_PX` wide), one frame in :data:`SIM_EVERY_N_FRAMES`.
+- ``sim one-row`` and ``sim two-row`` (scooters): plates cut from the shipped scenarios' frames
+  by their true boxes (at least :data:`SIM_MIN_PLATE_PX` wide), one frame in
+  :data:`SIM_EVERY_N_FRAMES`.
 
 A read is exact when its text, upper case with everything but A-Z and 0-9 dropped, equals the
 label. Both readers run on one core (TFLite one thread; onnxruntime and OpenMP one thread), and
@@ -35,6 +36,7 @@ import cv2
 import numpy as np
 
 from hal.sim import SimRoad, load_scenario
+from hal.sim.plates import plate_format
 from plugins.plate_capture.reader import DEFAULT_MODEL, PlateReader
 from appliance.errors import ModelError, ScenarioError
 from tools.plates.datasets import (CROP_MARGIN, DatasetMissing, crop_box, load_br_crops, load_plates_us,
@@ -94,15 +96,20 @@ def held_out_sets() -> dict[str, Labelled]:
         if br:
             sets[f"plates-br-crops {kind}"] = [(plate_crop(s), s.text) for s in br if s.kind == kind]
     try:
-        sets["sim"] = sim_plates()
+        sim = sim_plates()
     except ScenarioError as broken:
         print(f"sim skipped: {broken}")
+        sim = []
+    two_row = {"ABC-123", "123-ABC"}  # the simulator draws scooter plates in two rows
+    sets["sim one-row"] = [(crop, text) for crop, text, printed in sim if plate_format(printed) not in two_row]
+    sets["sim two-row"] = [(crop, text) for crop, text, printed in sim if plate_format(printed) in two_row]
     return sets
 
 
-def sim_plates() -> Labelled:
-    """Plates cut from simulator frames of the shipped scenarios by their true image boxes."""
-    crops: Labelled = []
+def sim_plates() -> list[tuple[np.ndarray, str, str]]:
+    """Plates cut from simulator frames of the shipped scenarios by their true image boxes:
+    crop, text as compared, text as printed."""
+    crops = []
     for name in SIM_RUNS:
         scenario = load_scenario(name)
         road = SimRoad.from_scenario(scenario.model_copy(update={"duration_s": min(SIM_SECONDS, scenario.duration_s)}))
@@ -114,7 +121,7 @@ def sim_plates() -> Labelled:
                 x1, y1, x2, y2 = box[:4]
                 margin = (SIM_MARGIN[0], SIM_MARGIN[1], SIM_MARGIN[0], SIM_MARGIN[1])
                 crops.append((crop_box(frame.image, (x1, y1, x2 - x1, y2 - y1), margin).copy(),
-                              plate_text(truth.plate)))
+                              plate_text(truth.plate), truth.plate))
             road.skip_frames(SIM_EVERY_N_FRAMES - 1)
     return crops
 

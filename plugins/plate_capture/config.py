@@ -31,10 +31,10 @@ class PlateCaptureConfig(Section):
         description="Vehicles whose box is less high than this (full-resolution pixels) are too far "
                     "for their plate to be legible and are not read yet.")
     read_every_frames: int = Field(
-        2, ge=1, le=25, title="Read every (frames)",
+        3, ge=1, le=25, title="Read every (frames)",
         description="A vehicle's plate is read at most once in this many frames (CPU budget).")
     max_reads_per_frame: int = Field(
-        4, ge=1, le=64, title="Reads per frame",
+        2, ge=1, le=64, title="Reads per frame",
         description="At most this many vehicles are read in one frame, those read longest ago first.")
     min_confidence: float = Field(
         0.5, ge=0, le=1, title="Confidence floor",

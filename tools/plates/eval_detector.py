@@ -206,7 +206,7 @@ runs it (`PlateDetector.detect(image, region=None)`).
 
 ## How it was made
 
-- Command: `{made['command']}` (seed {made['seed']}; same seed, same model).
+- Command: `{made['command']}` (seed {made['seed']}; same seed and simulator code, same model).
 - Data: {made['squares']}. Held-out plates-us plates (chosen by text) are never used.
 - Training: {made['training']}.
 
@@ -221,6 +221,16 @@ Times include cutting, resampling and decoding.
 | data set | mode | images | plates | recall | false positives | ms per image |
 |---|---|---|---|---|---|---|
 {rows}
+
+## Limits
+
+- Scores are not calibrated: true plates mostly score between 0.3 and 0.7, so at the 0.3 floor
+  the detector also marks road texture, lamps, lettering (and, in plates-us, the unlabelled
+  plates of other vehicles). The reader's confidence is what rejects those; raise
+  `score_floor` where the reader is not run behind it.
+- A whole 1920x1080 simulator frame scaled to 768 px loses plates under about 40 px wide: the
+  plugin looks in each tracked vehicle's region instead, where they are framed large.
+- Trained on grey input: plate colour is not used.
 """, encoding="utf-8")
 
 

@@ -32,6 +32,9 @@ from tools.plates.datasets import PlateSample
 PLATE_WIDTH_PX = (12.0, 160.0)
 #: Least visible fraction of a simulated plate to count it as one to find.
 MIN_PLATE_VISIBLE = 0.6
+#: Simulated vehicles framed as regions: at least this visible and this many pixels on a side.
+MIN_VEHICLE_VISIBLE = 0.6
+MIN_VEHICLE_PX = 24
 _ALPHANUMERIC = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 _US_PLATE_SIZE_M = (0.305, 0.152)
 _EU_PLATE_SIZE_M = (0.52, 0.11)
@@ -94,7 +97,7 @@ def _frame_truth(road: SimRoad, index: int) -> tuple[list[tuple], list[tuple]]:
     vehicles, plates = [], []
     for truth in road.truth.vehicles.values():
         box = truth.boxes.get(index)
-        if box is not None and box[4] >= 0.6 and min(box[2] - box[0], box[3] - box[1]) >= 24:
+        if box is not None and box[4] >= MIN_VEHICLE_VISIBLE and min(box[2] - box[0], box[3] - box[1]) >= MIN_VEHICLE_PX:
             vehicles.append(box[:4])
         plate = truth.plate_boxes.get(index)
         if plate is not None and plate[4] >= MIN_PLATE_VISIBLE:

@@ -1,6 +1,6 @@
 """Train the plate detector from scratch and export ``plugins/plate_capture/models/plate_detector.tflite``.
 
-    /work/trainenv/bin/python -m tools.plates.train_detector                # about 32 min on one core
+    /work/trainenv/bin/python -m tools.plates.train_detector                # 23-32 min on one core
     .venv/bin/python -m tools.plates.train_detector --measure-only          # re-measure, rewrite the card
 
 A small fully convolutional network (MobileNet-style depthwise blocks down to stride 16, a
@@ -227,8 +227,8 @@ def training_summary(steps: int, seed: int) -> dict[str, str]:
                    f"non-held-out plates-us photos, {SYNTHETIC_SQUARES} synthetic scenes, "
                    f"{BACKGROUND_SQUARES} plate-free background squares",
         "training": f"{steps} steps of {BATCH} random {TRAIN_SIDE_PX} px crops (half mirrored), Adam "
-                    f"{LEARNING_RATE} with cosine decay, one TensorFlow thread (about 32 min on one core "
-                    "of the shared 2-core development machine, data included)",
+                    f"{LEARNING_RATE} with cosine decay, one TensorFlow thread (23 to 32 min on the shared "
+                    "2-core development machine, data included)",
     }
 
 

@@ -43,7 +43,7 @@ REAL_COPIES = {"plates-us": 30, "plates-br-crops": 4}
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seed", type=int, default=4)
-    parser.add_argument("--steps", type=int, default=2400, help="training steps (batches)")
+    parser.add_argument("--steps", type=int, default=3200, help="training steps (batches)")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--synthetic", type=int, default=24000, help="synthetic crops drawn")
     parser.add_argument("--out", type=Path, default=MODELS_DIR / "plate_reader.tflite")

@@ -1,0 +1,92 @@
+"""The plate reader with the shipped model: plates drawn as the simulator draws them, CTC
+decoding, and clear errors for bad images and wrong model files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from appliance.errors import ImageInvalid, ModelInvalid, ModelNotFound
+from hal.sim.plate_patch import plate_patches
+from plugins.plate_capture.reader import ALPHABET, PlateRead, PlateReader, greedy_decode
+
+TINY_MODEL = Path(__file__).with_name("data") / "affine_float.tflite"
+
+
+@pytest.fixture(scope="module")
+def reader():
+    return PlateReader()
+
+
+def framed(patch: np.ndarray, width_px: int) -> np.ndarray:
+    """A plate patch shrunk to ``width_px`` on a dark surround, as a detector crop with margin."""
+    height_px = int(round(patch.shape[0] * width_px / patch.shape[1]))
+    plate = cv2.resize(patch, (width_px, height_px), interpolation=cv2.INTER_AREA)
+    crop = np.full((int(height_px * 1.4), int(width_px * 1.2), 3), 60, np.uint8)
+    top, left = (crop.shape[0] - height_px) // 2, (crop.shape[1] - width_px) // 2
+    crop[top:top + height_px, left:left + width_px] = plate
+    return crop
+
+
+@pytest.mark.parametrize("text, kind, size_m", [
+    ("ABC-1234", "car", (0.38, 0.16)),
+    ("KLM-5067", "truck", (0.38, 0.16)),
+    ("RT-8802", "bus", (0.38, 0.16)),
+    ("XYZ-123", "scooter", (0.21, 0.14)),
+    ("456-HJK", "scooter", (0.21, 0.14)),
+])
+def test_reads_plates_drawn_as_the_simulator_draws_them(reader, text, kind, size_m):
+    crop = framed(plate_patches(text, kind, size_m)[0], 90 if kind == "scooter" else 120)
+    read = reader.read(crop)
+    assert read.text == text.replace("-", "")
+    assert len(read.char_confidences) == len(read.text)
+    assert read.confidence == min(read.char_confidences) > 0.5
+
+
+def test_a_batch_reads_the_same_as_one_at_a_time(reader):
+    crops = [framed(plate_patches(text, "car", (0.38, 0.16))[0], 110) for text in ("DEF-4821", "GH-3390")]
+    grey = cv2.cvtColor(crops[1], cv2.COLOR_BGR2GRAY)
+    assert [r.text for r in reader.read_many([crops[0], grey])] == [reader.read(crops[0]).text,
+                                                                    reader.read(grey).text]
+    assert reader.read_many([]) == []
+
+
+def test_a_blank_crop_reads_nothing_confidently(reader):
+    read = reader.read(np.full((40, 120, 3), 128, np.uint8))
+    assert read.confidence < 0.5 or read.text == ""
+
+
+def test_greedy_decoding_merges_repeats_and_keeps_doubles_split_by_a_blank():
+    one, blank = ALPHABET.index("1") + 1, 0
+    steps = [(one, 0.6), (one, 0.9), (blank, 0.8), (one, 0.7), (ALPHABET.index("Z") + 1, 0.55), (blank, 0.9)]
+    probabilities = np.full((len(steps), len(ALPHABET) + 1), 0.01, np.float32)
+    for row, (label, p) in enumerate(steps):
+        probabilities[row, label] = p
+    read = greedy_decode(probabilities)
+    assert read == PlateRead("11Z", pytest.approx(0.55), pytest.approx((0.9, 0.7, 0.55)))
+
+
+def test_all_blanks_decode_to_an_empty_read_with_no_confidence():
+    probabilities = np.zeros((64, len(ALPHABET) + 1), np.float32)
+    probabilities[:, 0] = 1.0
+    assert greedy_decode(probabilities) == PlateRead("", 0.0, ())
+
+
+@pytest.mark.parametrize("image", [None, np.zeros((0, 0, 3), np.uint8), np.zeros((20, 60, 3), np.float32),
+                                   np.zeros((20, 60, 4), np.uint8), b"\xff\xd8\xff truncated jpeg"])
+def test_not_an_image_is_refused(reader, image):
+    with pytest.raises(ImageInvalid):
+        reader.read(image)
+
+
+def test_a_model_that_is_not_a_plate_reader_is_refused():
+    with pytest.raises(ModelInvalid, match="not a plate reader"):
+        PlateReader(TINY_MODEL)
+
+
+def test_a_missing_model_is_named(tmp_path):
+    with pytest.raises(ModelNotFound, match="reader.tflite"):
+        PlateReader(tmp_path / "reader.tflite")
