@@ -195,7 +195,7 @@ class Appliance:
 
     def command(self, name: str, payload: dict[str, Any], version: int = 0) -> dict[str, Any]:
         """Run a command (of ``version``, see ``roadcam_command``) through ``roadcam_command``
-        and store its ``command.result`` event.
+        and store its ``command.result`` event (the command's name and version, and the result).
 
         An unknown command or a handler that raises gives ``{"ok": False, "error": …}``; the
         result is returned as well as stored, for the caller (the uplink) to send back.
@@ -207,7 +207,8 @@ class Appliance:
             result = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
         if result is None:
             result = {"ok": False, "error": f"no plugin handles the command {name!r}"}
-        self.submit([EventDraft("command.result", {"command": name, "result": result}, self.clock.wall_ns())])
+        self.submit([EventDraft("command.result", {"command": name, "version": version, "result": result},
+                                self.clock.wall_ns())])
         return result
 
     def enqueue_command(self, name: str, payload: dict[str, Any],

@@ -6,6 +6,10 @@
     roadcam-collector evidence export SHA256 --out FILE --config FILE
     roadcam-collector devices --config FILE        online/offline, last health, acked seq
     roadcam-collector problems --config FILE       chain breaks, seq conflicts, gaps
+    roadcam-collector command DEVICE NAME --config FILE [--args JSON | --config-update SITE.yaml]
+                             [--site SITE] [--wait S]     a signed command; prints the device's result
+    roadcam-collector hotlist publish FILE --config FILE  the whole hotlist, to every device
+    roadcam-collector hotlist change --config FILE [--add FILE] [--remove PLATE ...]
 
 Every expected failure prints one clear message and exits 2; a traceback means a bug.
 """
@@ -22,11 +26,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from appliance.cli import run_command
+from appliance.config import load_yaml
 from appliance.errors import StoreError
 from appliance.events import iso_utc
 
 from .config import CollectorConfig, load_collector_config
 from .device_keys import DeviceKeys
+from .dispatch import Dispatcher, read_hotlist_entries, wait_for_result
 from .ingest import Ingest
 from .postgres_storage import PostgresStorage
 from .service import Collector
@@ -77,7 +83,43 @@ def _parser() -> argparse.ArgumentParser:
     problems = commands.add_parser("problems", help="chain breaks, seq conflicts and gaps")
     problems.add_argument("--config", required=True, type=Path, help="collector config YAML")
     problems.set_defaults(handler=_problems)
+
+    command = commands.add_parser("command", help="send a signed command to one device")
+    command.add_argument("device", help="the device id, e.g. tn-0042")
+    command.add_argument("name", help="run_diagnostics, snapshot, config_update (or a plugin's own)")
+    command.add_argument("--config", required=True, type=Path, help="collector config YAML")
+    given = command.add_mutually_exclusive_group()
+    given.add_argument("--args", type=_json_object, default={}, help='the command\'s arguments as JSON, '
+                       'e.g. \'{"camera": "north"}\' for snapshot')
+    given.add_argument("--config-update", type=Path, metavar="SITE_YAML",
+                       help="for config_update: the device's whole new site config")
+    command.add_argument("--site", help="the device's site (default: as the device registry knows it)")
+    command.add_argument("--wait", type=float, default=30.0, metavar="S",
+                         help="seconds to wait for the device's result (0: do not wait; default 30)")
+    command.set_defaults(handler=_command)
+
+    hotlist = commands.add_parser("hotlist", help="send the hotlist of stolen and wanted vehicles")
+    hotlist_commands = hotlist.add_subparsers(dest="hotlist_command", required=True)
+    publish = hotlist_commands.add_parser("publish", help="the whole list, to every device (retained)")
+    publish.add_argument("file", type=Path, help="YAML/JSON list of {plate, reason, priority, note}")
+    publish.add_argument("--config", required=True, type=Path, help="collector config YAML")
+    publish.set_defaults(handler=_hotlist_publish)
+    change = hotlist_commands.add_parser("change", help="add and remove entries of the last list sent")
+    change.add_argument("--add", type=Path, help="YAML/JSON list of entries to add")
+    change.add_argument("--remove", nargs="*", default=[], metavar="PLATE", help="plates to remove")
+    change.add_argument("--config", required=True, type=Path, help="collector config YAML")
+    change.set_defaults(handler=_hotlist_change)
     return parser
+
+
+def _json_object(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError('the arguments must be a JSON object, e.g. {"camera": "north"}')
+    return value
 
 
 def _iso_ns(text: str) -> int:
@@ -151,6 +193,44 @@ def _devices(args) -> int:
             seen = iso_utc(record.status_ns) if record.status_ns else "-"
             print(f"{record.device:<16} {record.site:<24} {state:<8} since {seen}  "
                   f"stored to seq {record.contiguous_seq}  health {record.health_json or '-'}")
+    return 0
+
+
+def _command(args) -> int:
+    config = load_collector_config(args.config)
+    body = args.args
+    if args.config_update is not None:
+        data, _ = load_yaml(args.config_update)
+        body = {"config": data}
+    with open_storage(config) as storage:
+        sent = Dispatcher(config, storage).send_command(args.device, args.name, body, site=args.site)
+        print(f"sent {sent.name} version {sent.version} to {sent.device}")
+        if args.wait <= 0:
+            return 0
+        result = wait_for_result(storage, sent, args.wait)
+    if result is None:
+        print(f"no result stored within {args.wait:.0f} s (is the device online and this collector "
+              f"serving? see 'roadcam-collector events --device {sent.device} --type command.result')")
+        return 1
+    print(json.dumps(result, indent=2, default=str))
+    return 0 if result.get("ok") else 1
+
+
+def _hotlist_publish(args) -> int:
+    config = load_collector_config(args.config)
+    entries = read_hotlist_entries(args.file)
+    with open_storage(config) as storage:
+        sent = Dispatcher(config, storage).publish_hotlist(entries)
+    print(f"published hotlist version {sent.version}: {len(entries)} entries, to every device")
+    return 0
+
+
+def _hotlist_change(args) -> int:
+    config = load_collector_config(args.config)
+    add = read_hotlist_entries(args.add) if args.add else []
+    with open_storage(config) as storage:
+        sent = Dispatcher(config, storage).change_hotlist(add, args.remove)
+    print(f"sent hotlist change version {sent.version}: {len(add)} added, {len(args.remove)} removed")
     return 0
 
 

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from appliance.errors import StoreError
 
-from .sql_storage import SCHEMA_VERSION, SqlStorage, schema_statements
+from .sql_storage import SCHEMA_VERSION, SqlStorage, schema_statements, upgrade_statements
 
 #: Key of the advisory lock every writer transaction holds ("roadcam" in ASCII).
 WRITER_LOCK_KEY = 0x726F616463616D
@@ -85,6 +85,9 @@ class PostgresStorage(SqlStorage):
         return (*schema_statements('TEXT COLLATE "C"', "id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"),
                 "CREATE TABLE collector_schema (version INTEGER NOT NULL)")
 
+    def _upgrade_statements(self, from_version: int) -> tuple[str, ...]:
+        return upgrade_statements(from_version, 'TEXT COLLATE "C"')
+
     def _schema_version(self) -> int:
         if self._execute("SELECT to_regclass('collector_schema')").fetchone()[0] is None:
             return 0
@@ -92,6 +95,7 @@ class PostgresStorage(SqlStorage):
         return 0 if row is None else row[0]
 
     def _record_schema_version(self) -> None:
+        self._execute("DELETE FROM collector_schema")
         self._execute("INSERT INTO collector_schema (version) VALUES (?)", (SCHEMA_VERSION,))
 
     def _close_connection(self) -> None:

@@ -50,6 +50,15 @@ _IDLE_POLL_S = 0.2
 _STORE_RETRY_S = 2.0
 
 
+def broker_client(broker: BrokerSettings, client_id: str, **options) -> mqtt.Client:
+    """A paho MQTT 5 client (callback API 2) with the collector's TLS identity, not connected."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5, **options)
+    tls = broker.tls
+    if tls is not None:
+        client.tls_set(ca_certs=str(tls.ca_file), certfile=str(tls.cert_file), keyfile=str(tls.key_file))
+    return client
+
+
 @dataclass(frozen=True)
 class _Received:
     topic: str
@@ -112,12 +121,7 @@ class Collector:
     # -- MQTT callbacks (network thread) -----------------------------------------------------
 
     def _make_client(self) -> mqtt.Client:
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.broker.client_id,
-                             protocol=mqtt.MQTTv5, manual_ack=True)
-        tls = self.broker.tls
-        if tls is not None:
-            client.tls_set(ca_certs=str(tls.ca_file), certfile=str(tls.cert_file),
-                           keyfile=str(tls.key_file))
+        client = broker_client(self.broker, self.broker.client_id, manual_ack=True)
         client.reconnect_delay_set(min_delay=1, max_delay=self.broker.reconnect_max_s)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect

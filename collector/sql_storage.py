@@ -28,7 +28,7 @@ from .ingest import DeviceHealth, DeviceStatus, Verified, VerifiedEvent, Verifie
 from .storage import DeviceRecord, EventQuery, Gap, Problem, StoredBatch
 
 #: Version of the collector's database layout; every backend keeps it in its own way.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: Most values in one ``IN (...)`` list (SQLite's limit on parameters is far above it).
 _IN_LIST_MAX = 500
 #: Seqs read per step while moving a device's contiguous seq forward.
@@ -37,7 +37,8 @@ _CONTIGUOUS_STEP = 256
 
 def schema_statements(text_type: str, row_id_column: str) -> tuple[str, ...]:
     """The collector's tables in a dialect: ``text_type`` declares text columns (so a backend
-    can ask for byte-order sorting) and ``row_id_column`` an auto-numbered primary key."""
+    can ask for byte-order sorting) and ``row_id_column`` an auto-numbered primary key. The
+    first layout, then every upgrade (:func:`upgrade_statements`) to :data:`SCHEMA_VERSION`."""
     return (
         f"""CREATE TABLE events (
             id {text_type} PRIMARY KEY,
@@ -79,7 +80,18 @@ def schema_statements(text_type: str, row_id_column: str) -> tuple[str, ...]:
             detail {text_type} NOT NULL,
             recorded_ns BIGINT NOT NULL
         )""",
+        *(statement for version in range(1, SCHEMA_VERSION) for statement in upgrade_statements(version, text_type)),
     )
+
+
+def upgrade_statements(from_version: int, text_type: str) -> tuple[str, ...]:
+    """What brings a database of layout ``from_version`` to the next one."""
+    return {
+        1: (f"""CREATE TABLE command_versions (
+                name {text_type} PRIMARY KEY,
+                version BIGINT NOT NULL
+            )""",),
+    }[from_version]
 
 
 class SqlStorage(ABC):
@@ -113,12 +125,17 @@ class SqlStorage(ABC):
         """The schema in this backend's dialect (see :func:`schema_statements`)."""
 
     @abstractmethod
+    def _upgrade_statements(self, from_version: int) -> tuple[str, ...]:
+        """What brings layout ``from_version`` to the next, in this dialect (:func:`upgrade_statements`)."""
+
+    @abstractmethod
     def _schema_version(self) -> int:
         """The stored schema version, 0 for an empty database (inside the writer transaction)."""
 
     @abstractmethod
     def _record_schema_version(self) -> None:
-        """Record :data:`SCHEMA_VERSION` (inside the writer transaction, after the tables)."""
+        """Record :data:`SCHEMA_VERSION` in place of any older one (inside the writer
+        transaction, after the tables)."""
 
     @abstractmethod
     def _close_connection(self) -> None:
@@ -141,16 +158,19 @@ class SqlStorage(ABC):
         self.close()
 
     def _create_or_check_schema(self) -> None:
-        """Create the tables in an empty database, or check an existing one's version."""
+        """Create the tables in an empty database, upgrade an older layout, or check that an
+        existing one is this roadcam's."""
         with self._lock, self._driver_errors("preparing the database"), self._writer_transaction():
             version = self._schema_version()
             if version == SCHEMA_VERSION:
                 return
-            if version != 0:
+            if version > SCHEMA_VERSION:
                 raise StoreError(
                     f"{self.description()} has collector schema version {version}, this roadcam "
-                    f"knows only {SCHEMA_VERSION}. Install the matching roadcam version.")
-            for statement in self._schema_statements():
+                    f"knows only up to {SCHEMA_VERSION}. Install the matching roadcam version.")
+            statements = self._schema_statements() if version == 0 else tuple(
+                statement for older in range(version, SCHEMA_VERSION) for statement in self._upgrade_statements(older))
+            for statement in statements:
                 self._execute(statement)
             self._record_schema_version()
 
@@ -262,7 +282,22 @@ class SqlStorage(ABC):
                           (contiguous, site, device))
         return contiguous
 
+    def issue_command_version(self, name: str, at_least: int) -> int:
+        """A version for a new command ``name``: above every one issued before for that name and
+        at least ``at_least``; recorded before it is returned, so no two commands share one."""
+        with self._lock, self._driver_errors("issuing a command version"), self._writer_transaction():
+            row = self._execute("SELECT version FROM command_versions WHERE name = ?", (name,)).fetchone()
+            version = max(at_least, 1 if row is None else row[0] + 1)
+            self._execute("INSERT INTO command_versions (name, version) VALUES (?, ?) "
+                          "ON CONFLICT (name) DO UPDATE SET version = excluded.version", (name, version))
+            return version
+
     # -- reading -----------------------------------------------------------------------------
+
+    def command_version(self, name: str) -> int:
+        """The last version issued for command ``name`` (0 for none)."""
+        rows = self._read("SELECT version FROM command_versions WHERE name = ?", (name,))
+        return rows[0][0] if rows else 0
 
     def events(self, query: EventQuery) -> list[Event]:
         conditions, parameters = [], []

@@ -184,6 +184,31 @@ def test_evidence_is_stored_by_content_and_verified_when_read(storage, ingest, p
         storage.read_evidence(blob.sha256)
 
 
+def test_command_versions_rise_per_name_and_never_fall_below_the_floor(backend):
+    with backend.open() as storage:
+        assert storage.command_version("snapshot") == 0
+        assert storage.issue_command_version("snapshot", at_least=1) == 1
+        assert storage.issue_command_version("snapshot", at_least=1) == 2
+        assert storage.issue_command_version("hotlist", at_least=500) == 500
+        assert storage.issue_command_version("snapshot", at_least=100) == 100
+    with backend.open() as reopened:
+        assert (reopened.command_version("snapshot"), reopened.command_version("hotlist")) == (100, 500)
+        assert reopened.issue_command_version("hotlist", at_least=1) == 501
+
+
+def test_a_version_1_database_is_upgraded_and_keeps_its_events(tmp_path, ingest, pki):
+    with SQLiteStorage(tmp_path / "collector.db", tmp_path / "evidence") as storage:
+        storage.store(verified_events(ingest, source_for(pki, "tn-0001"), 3), START_NS)
+    with sqlite3.connect(tmp_path / "collector.db") as outside:   # as the first layout left it
+        outside.execute("DROP TABLE command_versions")
+        outside.execute("PRAGMA user_version = 1")
+    with SQLiteStorage(tmp_path / "collector.db", tmp_path / "evidence") as upgraded:
+        assert len(upgraded.events(EventQuery(device="tn-0001"))) == 3
+        assert upgraded.issue_command_version("snapshot", at_least=1) == 1
+    with sqlite3.connect(tmp_path / "collector.db") as outside:
+        assert outside.execute("PRAGMA user_version").fetchone()[0] == 2
+
+
 def test_the_sqlite_database_is_durable_wal(tmp_path):
     with SQLiteStorage(tmp_path / "collector.db", tmp_path / "evidence"):
         with sqlite3.connect(tmp_path / "collector.db") as outside:

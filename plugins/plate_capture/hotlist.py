@@ -77,7 +77,7 @@ class Hotlist:
         if hotlist.path.is_file():
             saved = json.loads(hotlist.path.read_text())
             hotlist.version = int(saved["version"])
-            hotlist._entries = {e.key: e for e in map(_entry, saved["entries"])}
+            hotlist._entries = {e.key: e for e in map(hotlist_entry, saved["entries"])}
         return hotlist
 
     def __len__(self) -> int:
@@ -88,7 +88,7 @@ class Hotlist:
         leaves the list as it was."""
         kind = body.get("kind")
         if kind == "full":
-            entries = {e.key: e for e in map(_entry, _list(body, "entries"))}
+            entries = {e.key: e for e in map(hotlist_entry, _list(body, "entries"))}
         elif kind == "delta":
             base = body.get("base_version")
             if base != self.version:
@@ -97,7 +97,7 @@ class Hotlist:
             entries = dict(self._entries)
             for plate in _list(body, "remove"):
                 entries.pop(compact(str(plate)), None)
-            entries.update({e.key: e for e in map(_entry, _list(body, "add"))})
+            entries.update({e.key: e for e in map(hotlist_entry, _list(body, "add"))})
         else:
             raise HotlistRefused(f"kind must be 'full' or 'delta', got {kind!r}")
         self._entries, self.version = entries, version
@@ -144,7 +144,8 @@ def _substitution(a: str, b: str) -> float:
     return CONFUSION_COST if any(a in group and b in group for group in CONFUSABLE_GROUPS) else 1.0
 
 
-def _entry(value: Any) -> HotlistEntry:
+def hotlist_entry(value: Any) -> HotlistEntry:
+    """One entry of a hotlist body, checked (HotlistRefused says what is wrong with it)."""
     if not isinstance(value, dict) or not isinstance(value.get("plate"), str) or not compact(value["plate"]):
         raise HotlistRefused(f"each entry needs a plate (text), got {value!r}")
     reason = value.get("reason", "other")
