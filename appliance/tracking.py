@@ -120,7 +120,7 @@ class Tracker:
                  iou_gate: float = 0.3, max_speed_mps: float = 45.0, accel_sigma_mps2: float = 3.0,
                  road_sigma_m: float = 0.5, gate_sigmas: float = 3.5, group_cover: float = 0.6,
                  dominant_iou: float = 0.6, max_grouped_frames: int = 250, birth_iou: float = 0.3,
-                 frame_size_px: tuple[int, int] | None = None):
+                 whole_birth_iou: float = 0.5, frame_size_px: tuple[int, int] | None = None):
         self.camera = camera
         self.max_missed_frames = max_missed_frames
         self.max_hidden_frames = max_hidden_frames
@@ -136,6 +136,7 @@ class Tracker:
         self.dominant_iou = dominant_iou
         self.max_grouped_frames = max_grouped_frames
         self.birth_iou = birth_iou
+        self.whole_birth_iou = whole_birth_iou
         self.frame_size_px = frame_size_px
         self._followed: list[_Followed] = []
         self._next_id = 1
@@ -180,7 +181,7 @@ class Tracker:
             if i not in seen:
                 followed.coast(frame_index, time_ns, bool(hidden[i]), step_s, self)
         used = set(matches.values()) | grouped_detections | {j for parts in fragments.values() for j in parts}
-        occupied = self._occupied(predicted, found) & mergeable
+        occupied = self._occupied(predicted, found, mergeable)
         for j, detection in enumerate(detections):
             if j not in used and not occupied[j]:
                 self._start(frame_index, time_ns, detection)
@@ -250,16 +251,18 @@ class Tracker:
             return np.zeros(len(predicted), bool)
         return covered(predicted, found).max(axis=1) >= self.hidden_cover
 
-    def _occupied(self, predicted: np.ndarray, found: np.ndarray) -> np.ndarray:
-        """Per detection: does it overlap a confirmed track's predicted box so much (IoU of at
-        least ``birth_iou``, or half of it inside) that it is more likely a piece of that object
-        than a new one? Such detections start no track."""
+    def _occupied(self, predicted: np.ndarray, found: np.ndarray, mergeable: np.ndarray) -> np.ndarray:
+        """Per detection: is it more likely a piece or a second detection of a confirmed track's
+        object than a new one? Such detections start no track. A mergeable one is when it
+        overlaps a confirmed track's predicted box by an IoU of at least ``birth_iou`` or lies
+        half inside it; a whole one only when the IoU is at least ``whole_birth_iou`` (a queued car
+        may lie wholly inside the box of the truck in front, but never covers as much of it)."""
         confirmed = [i for i, f in enumerate(self._followed) if f.track.confirmed]
         if not confirmed or not len(found):
             return np.zeros(len(found), bool)
-        overlap = ious(found, predicted[confirmed])
-        inside = covered(found, predicted[confirmed])
-        return np.any((overlap >= self.birth_iou) | (inside >= 0.5), axis=1)
+        overlap = ious(found, predicted[confirmed]).max(axis=1)
+        inside = covered(found, predicted[confirmed]).max(axis=1)
+        return np.where(mergeable, (overlap >= self.birth_iou) | (inside >= 0.5), overlap >= self.whole_birth_iou)
 
     # -- life cycle ----------------------------------------------------------------------------
 

@@ -15,8 +15,9 @@ from synthetic import FPS, FRAME_NS, FRAME_SIZE, LANES_M, Mover, road_geometry, 
 CAR = dict(width_m=1.8, length_m=4.5, height_m=1.5)
 
 
-def _detection(box, road_xy=None, kind="car", score=1.0):
-    return Detection(box=tuple(float(v) for v in box), kind=kind, score=score, source="test", road_xy=road_xy)
+def _detection(box, road_xy=None, kind="car", score=1.0, whole=False):
+    return Detection(box=tuple(float(v) for v in box), kind=kind, score=score, source="test", road_xy=road_xy,
+                     whole=whole)
 
 
 # -- assignment -------------------------------------------------------------------------------
@@ -137,6 +138,25 @@ def test_small_object_hidden_behind_a_large_one_keeps_its_id():
             if len(detections) == 2 and track.last.frame_index == step:
                 seen["bus" if track.last.box[2] - track.last.box[0] > 200 else "pedestrian"].add(track.id)
     assert len(seen["bus"]) == 1 and len(seen["pedestrian"]) == 1
+
+
+def test_a_second_whole_detection_of_a_tracked_car_starts_no_track_but_a_queued_car_does():
+    """A learned detector sometimes reports one car twice (boxes overlapping by IoU 0.55); the
+    car behind, wholly inside the truck's box but small, is a new object."""
+    tracker = Tracker("cam")
+    for step in range(40):
+        car = _moving_box(step, 100, 10)
+        twin = (car[0] + 8, car[1] + 6, car[2] + 8, car[3] + 6)
+        truck = (900.0, 200.0, 1300.0, 500.0)
+        queued = (1000.0, 220.0, 1080.0, 280.0)
+        detections = [_detection(car, whole=True), _detection(truck, kind="truck", whole=True)]
+        if step >= 5:
+            detections.append(_detection(twin, whole=True))
+        if step >= 10:
+            detections.append(_detection(queued, whole=True))
+        live, _ = tracker.update(step, step * FRAME_NS, detections)
+    assert sorted(track.kind for track in live) == ["car", "car", "truck"]
+    assert [len(track.points) for track in live if track.last.box[0] < 800] == [40]
 
 
 def _approaching_car_detections() -> list[list[Detection]]:
