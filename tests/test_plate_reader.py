@@ -11,7 +11,7 @@ import pytest
 
 from appliance.errors import ImageInvalid, ModelInvalid, ModelNotFound
 from hal.sim.plate_patch import plate_patches
-from plugins.plate_capture.reader import ALPHABET, PlateRead, PlateReader, greedy_decode
+from plugins.plate_capture.reader import ALPHABET, PlateRead, PlateReader, greedy_decode, layouts, side_by_side
 
 TINY_MODEL = Path(__file__).with_name("data") / "affine_float.tflite"
 
@@ -90,3 +90,13 @@ def test_a_model_that_is_not_a_plate_reader_is_refused():
 def test_a_missing_model_is_named(tmp_path):
     with pytest.raises(ModelNotFound, match="reader.tflite"):
         PlateReader(tmp_path / "reader.tflite")
+
+
+def test_narrow_crops_are_also_read_as_two_rows_side_by_side():
+    assert layouts(np.zeros((40, 60, 3), np.uint8)) == (False, True)
+    assert layouts(np.zeros((40, 100), np.uint8)) == (False,)
+    two_rows = np.zeros((50, 60), np.uint8)
+    two_rows[:25] = 200                                      # top row bright, bottom row dark
+    line = side_by_side(two_rows)
+    assert line.shape == (28, 120)
+    assert line[:, :60].mean() > 150 and line[:, 60:].mean() < 50

@@ -1,6 +1,6 @@
 """Plate reader benchmark: exact reads on plates the reader was never trained on, beside RapidOCR.
 
-    /work/trainenv/bin/python -m tools.bench_plates [--model PATH] [--no-rapidocr] [--limit N]
+    .venv/bin/python -m tools.bench_plates [--model PATH] [--no-rapidocr] [--limit N]
 
 Data sets (held-out plates only, :func:`tools.plates.datasets.is_held_out`):
 
@@ -42,8 +42,8 @@ from appliance.errors import ModelError, ScenarioError
 from tools.plates.datasets import (CROP_MARGIN, DatasetMissing, crop_box, load_br_crops, load_plates_us,
                                    plate_crop)
 
-#: Sim plates narrower than this are not read (a real enforcement camera frames plates larger).
-SIM_MIN_PLATE_PX = 40
+#: Sim plates narrower than this are not read (the simulator's scooter plates peak at about 35 px).
+SIM_MIN_PLATE_PX = 30
 SIM_RUNS = ("smoke", "junction", "night", "rain")
 SIM_SECONDS = 30.0
 SIM_EVERY_N_FRAMES = 10
@@ -225,9 +225,11 @@ def write_reader_card(model_path: Path, training_note: str) -> Path:
 Reads the text of one plate crop for `plugins/plate_capture/reader.py` (`PlateReader`).
 
 - **Input**: {height_px}x{width_px} grey, float32, standardised per crop (zero mean, unit
-  contrast) by `reader_input`; batch 1 (resized per call for batches).
-- **Output**: 64 steps (the 2x32 feature map's top row, then its bottom row, so two-row plates
-  read top first) x 37 softmax classes: the CTC blank, then `0-9A-Z`. Greedy CTC decoding.
+  contrast) by `reader_input`; a two-row plate's rows side by side (`side_by_side`: crops
+  narrower than 1.8:1 are read both ways and the more confident read wins); batch 1 (resized
+  per call for batches).
+- **Output**: 64 steps (the 2x32 feature map's top row, then its bottom row) x 37 softmax
+  classes: the CTC blank, then `0-9A-Z`. Greedy CTC decoding.
 - **Size**: {model_path.stat().st_size / 1e6:.2f} MB, float16 weights.
 - **Made by** {training_note}
 - **Data**: synthetic plates from `tools/plates/synth.py` (Taiwanese formats including two-row
@@ -237,7 +239,7 @@ Reads the text of one plate crop for `plugins/plate_capture/reader.py` (`PlateRe
 
 ## Exact reads on held-out plates, and time per plate on one core
 
-`/work/trainenv/bin/python -m tools.bench_plates --no-rapidocr` (this machine: 2 shared cores;
+`.venv/bin/python -m tools.bench_plates --no-rapidocr` (this machine: 2 shared cores;
 times include preprocessing). Run without `--no-rapidocr` (add `--limit 100` for a shorter run) to
 measure RapidOCR on the same crops beside it.
 

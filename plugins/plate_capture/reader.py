@@ -2,11 +2,16 @@
 
 The model (``models/plate_reader.tflite``, trained by ``tools/plates/train_reader.py``) is a small
 convolutional network read out with CTC. It takes the crop in grey, stretched to the model's
-input size and standardised (zero mean, unit contrast). Its last feature map has two rows, read
-one after the other as one sequence, so a two-row scooter plate is read top row first and a
-one-row plate from whichever row the model chose; at every step it gives a probability for the
-CTC blank and each character of :data:`ALPHABET`. Greedy decoding keeps the most likely class
-per step, merges repeats and drops blanks. Only numpy, cv2 and :mod:`appliance.inference`.
+input size and standardised (zero mean, unit contrast); at every step of its output it gives a
+probability for the CTC blank and each character of :data:`ALPHABET`. Greedy decoding keeps the
+most likely class per step, merges repeats and drops blanks.
+
+Two-row plates (Taiwanese scooters, many motorcycles) are read as one line: the crop's top and
+bottom halves are put side by side (:func:`side_by_side`), so the top row's characters come first.
+A crop narrower than :data:`TWO_ROW_MAX_ASPECT` may be either kind of plate (perspective squeezes
+a one-row plate, a crop's margins widen a two-row one), so it is read both ways in one batch and
+the more confident read wins; wider crops are read as one row only. Only numpy, cv2 and
+:mod:`appliance.inference`.
 """
 
 from __future__ import annotations
@@ -20,12 +25,18 @@ import numpy as np
 from appliance.errors import ModelInvalid
 from appliance.inference import load_model
 
-from .detector import as_grey
+from .detector import as_grey, check_image
 
 #: The model shipped with roadcam.
 DEFAULT_MODEL = Path(__file__).with_name("models") / "plate_reader.tflite"
 #: Characters the reader can output; class ``i + 1`` is ``ALPHABET[i]``, class 0 the CTC blank.
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+#: Crops narrower than this (width / height) are also read as two-row plates. One-row plates are
+#: 2:1 (US) to 4.7:1 (EU), two-row ones about 1.5:1.
+TWO_ROW_MAX_ASPECT = 1.8
+#: Share of a two-row crop's height each half keeps (they overlap in the middle, so a row that is
+#: not exactly in its half is still whole in one of them).
+ROW_HALF_SHARE = 0.56
 #: Contrast (grey levels) below which a crop's contrast is not stretched further (flat crops stay flat).
 _MIN_CONTRAST = 4.0
 
@@ -56,21 +67,48 @@ class PlateReader:
         return self.read_many([crop_bgr])[0]
 
     def read_many(self, crops_bgr: list[np.ndarray]) -> list[PlateRead]:
-        """The text on several crops, run as one batch."""
+        """The text on several crops, run as one batch (narrow crops twice, see the module)."""
         if not crops_bgr:
             return []
-        batch = np.stack([reader_input(crop, self.input_size_px) for crop in crops_bgr])
-        (probabilities,) = self.model.run(batch)
+        owners, inputs = [], []
+        for index, crop in enumerate(crops_bgr):
+            for two_rows in layouts(crop):
+                owners.append(index)
+                inputs.append(reader_input(crop, self.input_size_px, two_rows=two_rows))
+        (probabilities,) = self.model.run(np.stack(inputs))
         if probabilities.ndim != 3 or probabilities.shape[2] != len(ALPHABET) + 1:
             raise ModelInvalid(f"{self.model.path} outputs {probabilities.shape}, not per-step "
                                f"probabilities over {len(ALPHABET) + 1} classes: not a plate reader model")
-        return [greedy_decode(steps) for steps in probabilities]
+        best: list[PlateRead | None] = [None] * len(crops_bgr)
+        for index, steps in zip(owners, probabilities):
+            read = greedy_decode(steps)
+            if best[index] is None or read.confidence > best[index].confidence:
+                best[index] = read
+        return best
 
 
-def reader_input(crop: np.ndarray, size_px: tuple[int, int]) -> np.ndarray:
-    """The crop as the reader model takes it: grey, stretched to ``size_px`` (width, height),
-    standardised, shaped (height, width, 1) float32. Training uses this same function."""
+def layouts(crop: np.ndarray) -> tuple[bool, ...]:
+    """How a crop is to be read: (False,) as one row, or (False, True) also as two rows.
+    ImageInvalid for an empty or non-image array."""
+    check_image(crop)
+    height_px, width_px = crop.shape[:2]
+    return (False, True) if width_px < TWO_ROW_MAX_ASPECT * height_px else (False,)
+
+
+def side_by_side(grey: np.ndarray) -> np.ndarray:
+    """A two-row plate's top half and bottom half next to each other, as one line."""
+    height_px = grey.shape[0]
+    half_px = max(1, int(round(height_px * ROW_HALF_SHARE)))
+    return np.hstack([grey[:half_px], grey[height_px - half_px:]])
+
+
+def reader_input(crop: np.ndarray, size_px: tuple[int, int], two_rows: bool = False) -> np.ndarray:
+    """The crop as the reader model takes it: grey, its rows side by side when ``two_rows``,
+    stretched to ``size_px`` (width, height), standardised, shaped (height, width, 1) float32.
+    Training uses this same function."""
     grey = as_grey(crop)
+    if two_rows:
+        grey = side_by_side(grey)
     shrinking = grey.shape[1] > size_px[0]
     resized = cv2.resize(grey, size_px, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
     values = resized.astype(np.float32)

@@ -79,6 +79,11 @@ class SynthSample:
     text: str
     format_name: str
 
+    @property
+    def two_rows(self) -> bool:
+        """Whether the plate is printed in two rows."""
+        return "/" in TEXT_FORMATS[self.format_name][0]
+
 
 class PlateSynthesizer:
     """Draws synthetic plate crops from a seeded generator (``sample``)."""

@@ -1,6 +1,6 @@
 """Train the plate reader from scratch and export ``plate_reader.tflite`` with its model card.
 
-    /work/trainenv/bin/python -m tools.plates.train_reader          # about 30 min on one core
+    .trainenv/bin/python -m tools.plates.train_reader          # about 30 min on one core
 
 Needs the [train] extra (TensorFlow, Pillow). Training data, all drawn from one seed:
 
@@ -10,9 +10,10 @@ Needs the [train] extra (TensorFlow, Pillow). Training data, all drawn from one 
   keeps in training: US photos cut by their labelled box with random margins, Brazilian crops;
   each real plate is used several times, jittered and degraded like the synthetic ones.
 
-The network is small and fully convolutional: five 3x3 conv blocks shrink a 64x128 grey crop to
-a 2x32 feature map, whose two rows are read one after the other as a 64-step sequence, each
-step a softmax over the CTC blank and :data:`plugins.plate_capture.reader.ALPHABET`. TensorFlow
+Two-row plates are trained as the reader reads them: their rows side by side
+(:func:`plugins.plate_capture.reader.side_by_side`). The network is small and fully
+convolutional: five 3x3 conv blocks shrink a 64x128 grey crop to a 2x32 feature map, whose two
+rows are read one after the other as a 64-step sequence, each step a softmax over the CTC blank and :data:`plugins.plate_capture.reader.ALPHABET`. TensorFlow
 runs on one thread (the machine is shared). After training the model is exported in float16, loaded
 back through the runtime adapter, measured on the held-out plates by :mod:`tools.bench_plates`,
 and the model card written beside it.
@@ -73,11 +74,12 @@ def main(argv: list[str] | None = None) -> None:
 def training_set(synthetic_count: int, rng: np.random.Generator, log) -> tuple[np.ndarray, np.ndarray]:
     """Reader inputs (float16) and padded label arrays for synthetic and non-held-out real plates."""
     synthesizer = PlateSynthesizer(int(rng.integers(2**31)))
-    crops, texts = [], []
+    crops, texts, two_rows = [], [], []
     for index in range(synthetic_count):
         sample = synthesizer.sample()
         crops.append(sample.crop_bgr)
         texts.append(sample.text)
+        two_rows.append(sample.two_rows)
         if index % 5000 == 4999:
             log(f"synthetic {index + 1}/{synthetic_count}")
     for samples in (load_plates_us(), load_br_crops()):
@@ -86,10 +88,11 @@ def training_set(synthetic_count: int, rng: np.random.Generator, log) -> tuple[n
         for sample in trained:
             crops += jittered_crops(sample, copies, rng)
             texts += [sample.text] * copies
+            two_rows += [False] * copies    # every plate of both sets is one row
         log(f"{trained[0].dataset}: {len(trained)} plates x {copies}")
     size_px = (INPUT_SIZE_PX[1], INPUT_SIZE_PX[0])
-    images = np.stack([reader_input(crop, size_px) for crop in crops]).astype(np.float16)
-    return images, encode_labels(texts)
+    images = np.stack([reader_input(crop, size_px, two_rows=rows) for crop, rows in zip(crops, two_rows)])
+    return images.astype(np.float16), encode_labels(texts)
 
 
 def jittered_crops(sample: PlateSample, copies: int, rng: np.random.Generator) -> list[np.ndarray]:
