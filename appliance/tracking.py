@@ -96,8 +96,11 @@ class Tracker:
     on the road plane when detections carry ``road_xy`` (there a coasting prediction stays true
     to perspective, so an object hidden for a second is found again). Each frame, tracks are
     matched to detections by a cost mixing box overlap (IoU) with the distance from the
-    predicted position (Mahalanobis, so it widens while a track is unseen), gated, and solved by
-    the Hungarian method; confirmed tracks choose first, tentative ones take what is left.
+    predicted position (Mahalanobis, so it widens while a track is unseen), plus
+    ``kind_change_cost`` when the detection's class is not the track's (two road users of
+    different classes side by side, a scooter parked by a car, do not swap identities), gated,
+    and solved by the Hungarian method; confirmed tracks choose first, tentative ones take what
+    is left.
 
     Blobs that merge or split are common with background subtraction:
 
@@ -120,7 +123,7 @@ class Tracker:
                  iou_gate: float = 0.3, max_speed_mps: float = 45.0, accel_sigma_mps2: float = 3.0,
                  road_sigma_m: float = 0.5, gate_sigmas: float = 3.5, group_cover: float = 0.6,
                  dominant_iou: float = 0.6, max_grouped_frames: int = 250, birth_iou: float = 0.3,
-                 whole_birth_iou: float = 0.5, frame_size_px: tuple[int, int] | None = None):
+                 whole_birth_iou: float = 0.5, kind_change_cost: float = 0.5, frame_size_px: tuple[int, int] | None = None):
         self.camera = camera
         self.max_missed_frames = max_missed_frames
         self.max_hidden_frames = max_hidden_frames
@@ -137,6 +140,7 @@ class Tracker:
         self.max_grouped_frames = max_grouped_frames
         self.birth_iou = birth_iou
         self.whole_birth_iou = whole_birth_iou
+        self.kind_change_cost = kind_change_cost
         self.frame_size_px = frame_size_px
         self._followed: list[_Followed] = []
         self._next_id = 1
@@ -205,7 +209,8 @@ class Tracker:
             for c, j in enumerate(columns):
                 distance = self._followed[i].normalised_distance(detections[j], self)
                 if distance <= 1.0 or overlap[r, c] >= self.iou_gate:
-                    cost[r, c] = (1.0 - overlap[r, c]) + min(distance, 1.0)
+                    other_kind = detections[j].kind != self._followed[i].track.kind
+                    cost[r, c] = (1.0 - overlap[r, c]) + min(distance, 1.0) + self.kind_change_cost * other_kind
         return {rows[r]: columns[c] for r, c in min_cost_assignment(cost) if cost[r, c] < FORBIDDEN_COST}
 
     def _groups(self, predicted: np.ndarray, found: np.ndarray, mergeable: np.ndarray) -> dict[int, list[int]]:

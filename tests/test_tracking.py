@@ -159,6 +159,19 @@ def test_a_second_whole_detection_of_a_tracked_car_starts_no_track_but_a_queued_
     assert [len(track.points) for track in live if track.last.box[0] < 800] == [40]
 
 
+def test_a_track_prefers_a_detection_of_its_own_class():
+    """A car's track meets a scooter detection right where the car was predicted and the car's
+    own detection a little off: it follows the car, and the scooter starts a track of its own."""
+    tracker = Tracker("cam")
+    for step in range(10):
+        live, _ = tracker.update(step, step * FRAME_NS, [_detection(_moving_box(step, 100, 10), whole=True)])
+    [car_track] = live
+    predicted = _moving_box(10, 100, 10)
+    car = (predicted[0] + 4, predicted[1] + 2, predicted[2] + 4, predicted[3] + 2)
+    tracker.update(10, 10 * FRAME_NS, [_detection(predicted, kind="scooter", whole=True), _detection(car, whole=True)])
+    assert car_track.last.box == car and car_track.kind == "car"
+
+
 def _approaching_car_detections() -> list[list[Detection]]:
     """An oncoming car (18 m/s) growing and speeding up in the image, unseen in frames 20-44."""
     geometry = road_geometry()
