@@ -81,6 +81,7 @@ def _run_appliance(folder: Path, run: dict, files: list[Path], detector: str) ->
     from appliance.clock import ManualClock
     from appliance.runtime import Appliance
     from appliance.site import site_from_data
+    from appliance.store import read_events
     from hal.hardware import Hardware
 
     site = run["site"]
@@ -95,7 +96,8 @@ def _run_appliance(folder: Path, run: dict, files: list[Path], detector: str) ->
     started = time.perf_counter()
     appliance.run(install_signal_handlers=False)
     elapsed = time.perf_counter() - started
-    return len(files) / elapsed, appliance.health()
+    health_events = read_events(config.storage.database, limit=100_000, types=["health"])
+    return len(files) / elapsed, health_events[-1].data   # the one stored as the run ended
 
 
 class _NpyCamera:
