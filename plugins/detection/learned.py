@@ -52,7 +52,7 @@ class LearnedDetector:
     @hookimpl
     def roadcam_detect(self, frame: Frame, geometry: RoadGeometry | None) -> list[Detection]:
         width, height = frame.size
-        small = cv2.resize(frame.image, (self._input_w, self._input_h), interpolation=cv2.INTER_AREA)
+        small = shrink(frame.image, (self._input_w, self._input_h))
         rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
         output = self._model.run(rgb[None].astype(np.float32))[0][0]
         scale = (width / self._input_w * STRIDE, height / self._input_h * STRIDE)
@@ -61,6 +61,19 @@ class LearnedDetector:
             road_xy = ground_point(box, geometry) if geometry is not None else None
             detections.append(Detection(box=box, kind=kind, score=score, source=SOURCE, road_xy=road_xy, whole=True))
         return detections
+
+
+def shrink(image: np.ndarray, size_px: tuple[int, int]) -> np.ndarray:
+    """``image`` averaged down to ``size_px`` (width, height), as the training frames were.
+
+    Halves it first while it stays at least twice the size (OpenCV's area resampling has a fast
+    path for whole factors; 1920x1080 to 512x288 in one step costs twice as much), then takes
+    the rest in one area step; the result differs from one direct step by half a grey level on
+    average."""
+    width, height = size_px
+    while image.shape[1] >= 2 * width and image.shape[0] >= 2 * height:
+        image = cv2.resize(image, (image.shape[1] // 2, image.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    return cv2.resize(image, size_px, interpolation=cv2.INTER_AREA)
 
 
 def decode(output: np.ndarray, min_score: float, scale: tuple[float, float],
