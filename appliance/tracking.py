@@ -112,8 +112,14 @@ class Tracker:
       of that object (a truck's cab and trailer) and widens its measurement instead of starting
       a track.
 
-    A new track is confirmed after ``min_hits`` matched frames and dies unreported if it misses
-    one before that. A confirmed track finishes after ``max_missed_frames`` frames unseen, after
+    Whole detections (a learned detector's) are trusted differently: one that overlaps no track
+    is a real object far more often than a blob is, but a far object's box jitters, so they are
+    gated wider (``whole_gate_sigmas``, ``whole_iou_gate``) and the tracks they start must be
+    seen longer before they count (``whole_min_hits``), so a passing second detection of a far
+    vehicle does not become a second identity.
+
+    A new track is confirmed after ``min_hits`` (``whole_min_hits``) matched frames and dies
+    unreported if it misses one before that. A confirmed track finishes after ``max_missed_frames`` frames unseen, after
     ``max_grouped_frames`` frames seen only inside a group, or, when ``frame_size_px`` is given,
     as soon as it is unseen with less than half of its predicted box still in the frame.
     """
@@ -123,7 +129,8 @@ class Tracker:
                  iou_gate: float = 0.3, max_speed_mps: float = 45.0, accel_sigma_mps2: float = 3.0,
                  road_sigma_m: float = 0.5, gate_sigmas: float = 3.5, group_cover: float = 0.6,
                  dominant_iou: float = 0.6, max_grouped_frames: int = 250, birth_iou: float = 0.3,
-                 whole_birth_iou: float = 0.5, kind_change_cost: float = 0.5, frame_size_px: tuple[int, int] | None = None):
+                 whole_birth_iou: float = 0.3, whole_gate_sigmas: float = 5.0, whole_iou_gate: float = 0.15,
+                 whole_min_hits: int = 5, kind_change_cost: float = 0.5, frame_size_px: tuple[int, int] | None = None):
         self.camera = camera
         self.max_missed_frames = max_missed_frames
         self.max_hidden_frames = max_hidden_frames
@@ -140,6 +147,9 @@ class Tracker:
         self.max_grouped_frames = max_grouped_frames
         self.birth_iou = birth_iou
         self.whole_birth_iou = whole_birth_iou
+        self.whole_gate_sigmas = whole_gate_sigmas
+        self.whole_iou_gate = whole_iou_gate
+        self.whole_min_hits = whole_min_hits
         self.kind_change_cost = kind_change_cost
         self.frame_size_px = frame_size_px
         self._followed: list[_Followed] = []
@@ -207,8 +217,10 @@ class Tracker:
         cost = np.full((len(rows), len(columns)), FORBIDDEN_COST)
         for r, i in enumerate(rows):
             for c, j in enumerate(columns):
-                distance = self._followed[i].normalised_distance(detections[j], self)
-                if distance <= 1.0 or overlap[r, c] >= self.iou_gate:
+                whole = detections[j].whole
+                distance = self._followed[i].normalised_distance(
+                    detections[j], self, self.whole_gate_sigmas if whole else self.gate_sigmas)
+                if distance <= 1.0 or overlap[r, c] >= (self.whole_iou_gate if whole else self.iou_gate):
                     other_kind = detections[j].kind != self._followed[i].track.kind
                     cost[r, c] = (1.0 - overlap[r, c]) + min(distance, 1.0) + self.kind_change_cost * other_kind
         return {rows[r]: columns[c] for r, c in min_cost_assignment(cost) if cost[r, c] < FORBIDDEN_COST}
@@ -275,8 +287,6 @@ class Tracker:
         track = Track(id=self._next_id, camera=self.camera)
         self._next_id += 1
         self._followed.append(_Followed(track, frame_index, time_ns, detection, self))
-        if self.min_hits <= 1:
-            track.confirmed = True
 
     def _sweep(self) -> tuple[list[Track], list[Track]]:
         live, finished, keep = [], [], []
@@ -324,6 +334,7 @@ class _Followed:
                                     velocity_sigma=BOX_VELOCITY_SIZES * size)
         self.road = None
         self.hits = 0
+        self.min_hits = tracker.whole_min_hits if detection.whole else tracker.min_hits
         self.grouped = 0
         self.missed_in_view = 0
         self._record(frame_index, time_ns, detection, tracker)
@@ -336,14 +347,14 @@ class _Followed:
     def predicted_box(self) -> np.ndarray:
         return from_centre_size(self.box.position)
 
-    def normalised_distance(self, detection: Detection, tracker: Tracker) -> float:
-        """Distance of a detection from the prediction in gate units (1.0 = on the gate)."""
+    def normalised_distance(self, detection: Detection, tracker: Tracker, gate_sigmas: float) -> float:
+        """Distance of a detection from the prediction in gate units (1.0 = ``gate_sigmas``)."""
         if self.road is not None and detection.road_xy is not None:
             distance2 = self.road.distance2(detection.road_xy, tracker.road_sigma_m)
         else:
             centre_size = to_centre_size(detection.box)
             distance2 = self.box.distance2(centre_size[:2], _box_sigma(centre_size)[:2], axes=slice(0, 2))
-        return float(np.sqrt(distance2)) / tracker.gate_sigmas
+        return float(np.sqrt(distance2)) / gate_sigmas
 
     def observe(self, frame_index: int, time_ns: int, detection: Detection, box: np.ndarray,
                 tracker: Tracker) -> None:
@@ -399,7 +410,7 @@ class _Followed:
         self.missed_in_view = 0
         self.grouped = 0
         self.hits += 1
-        if self.hits >= tracker.min_hits:
+        if self.hits >= self.min_hits:
             track.confirmed = True
         if self.road is None and detection.road_xy is not None:
             self.road = ConstantVelocity(detection.road_xy, position_sigma=tracker.road_sigma_m,

@@ -159,6 +159,18 @@ def test_a_second_whole_detection_of_a_tracked_car_starts_no_track_but_a_queued_
     assert [len(track.points) for track in live if track.last.box[0] < 800] == [40]
 
 
+def test_a_whole_detection_must_be_seen_longer_before_its_track_counts():
+    """Four frames make a track of a blob (min_hits 3) but not of a learned detection
+    (whole_min_hits 5): a passing second detection of a far vehicle is no new identity."""
+    for whole, confirmed in ((False, True), (True, False)):
+        tracker = Tracker("cam", min_hits=3, whole_min_hits=5)
+        for step in range(4):
+            live, _ = tracker.update(step, step * FRAME_NS, [_detection(_moving_box(step, 100, 10), whole=whole)])
+        assert bool(live) is confirmed
+        live, _ = tracker.update(4, 4 * FRAME_NS, [_detection(_moving_box(4, 100, 10), whole=whole)])
+        assert len(live) == 1
+
+
 def test_a_track_prefers_a_detection_of_its_own_class():
     """A car's track meets a scooter detection right where the car was predicted and the car's
     own detection a little off: it follows the car, and the scooter starts a track of its own."""
