@@ -9,15 +9,11 @@ import json
 import pytest
 import yaml
 from conftest import DEVICE
+from test_delivery import start_collector
 from uplink_doubles import uplink_appliance, wait_until
 
 from appliances import stored
 from collector.cli import main as collector_main
-from collector.config import load_collector_config
-from collector.device_keys import DeviceKeys
-from collector.ingest import Ingest
-from collector.service import Collector
-from collector.sqlite_storage import SQLiteStorage
 
 pytestmark = pytest.mark.integration
 
@@ -25,16 +21,8 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def central(tmp_path, broker, pki):
     """A serving collector (SQLite) with a signing key, and its config file for the CLI."""
-    path = tmp_path / "collector.yaml"
-    path.write_text(f"broker:\n  host: {broker.host}\n  port: {broker.port}\n  client_id: collector-1\n"
-                    f"storage:\n  database: {tmp_path / 'collector.db'}\n  evidence_dir: {tmp_path / 'evidence'}\n"
-                    f"device_keys_dir: {pki.device_keys_dir}\nsigning_key: {pki.collector_signing_key}\n")
-    config = load_collector_config(path)
-    storage = SQLiteStorage(config.storage.database, config.storage.evidence_dir)
-    collector = Collector(config.broker, storage, Ingest(DeviceKeys(config.device_keys_dir), config.limits))
-    collector.start()
-    assert collector.wait_connected(10)
-    yield path, storage
+    collector, storage = start_collector(tmp_path, broker, pki)
+    yield tmp_path / "collector.yaml", storage
     collector.stop()
     storage.close()
 

@@ -30,11 +30,12 @@ EVENTS = 1000
 
 
 def start_collector(tmp_path, broker: Broker, pki) -> tuple[Collector, SQLiteStorage]:
+    """A serving collector on SQLite, its config written as ``tmp_path / "collector.yaml"``."""
     path = tmp_path / "collector.yaml"
     path.write_text(f"broker:\n  host: {broker.host}\n  port: {broker.port}\n  client_id: collector-1\n"
                     f"  keepalive_s: 5\n"
                     f"storage:\n  database: {tmp_path / 'collector.db'}\n  evidence_dir: {tmp_path / 'evidence'}\n"
-                    f"device_keys_dir: {pki.device_keys_dir}\n")
+                    f"device_keys_dir: {pki.device_keys_dir}\nsigning_key: {pki.collector_signing_key}\n")
     config = load_collector_config(path)
     storage = SQLiteStorage(config.storage.database, config.storage.evidence_dir)
     collector = Collector(config.broker, storage, Ingest(DeviceKeys(config.device_keys_dir), config.limits))
