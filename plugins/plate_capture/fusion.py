@@ -13,6 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+#: Texts per track whose best read keeps its whole frame (see PlateVote._drop_trailing_frames).
+FRAMES_KEPT = 2
+
+
 @dataclass
 class Sighting:
     """One read of a plate in one frame, with what the evidence needs."""
@@ -40,6 +44,16 @@ class PlateVote:
         kept = self.best.get(sighting.text)
         if kept is None or sighting.confidence > kept.confidence:
             self.best[sighting.text] = sighting
+        self._drop_trailing_frames()
+
+    def _drop_trailing_frames(self) -> None:
+        """Keep whole frames only for the ``FRAMES_KEPT`` leading texts: a frame is 6 MB at
+        1920x1080, and a long-lived track (a queue, a parked car) collects many misreads. A
+        text that later wins without its frame still has its crop as evidence."""
+        leading = sorted(self.tallies, key=self.tallies.get, reverse=True)[:FRAMES_KEPT]
+        for text, kept in self.best.items():
+            if text not in leading and kept.frame is not None:
+                kept.frame = None
 
     @property
     def leader(self) -> str | None:
