@@ -119,9 +119,10 @@ class Tracker:
     vehicle does not become a second identity.
 
     A new track is confirmed after ``min_hits`` (``whole_min_hits``) matched frames and dies
-    unreported if it misses one before that. A confirmed track finishes after ``max_missed_frames`` frames unseen, after
-    ``max_grouped_frames`` frames seen only inside a group, or, when ``frame_size_px`` is given,
-    as soon as it is unseen with less than half of its predicted box still in the frame.
+    unreported if it misses one before that. A confirmed track finishes after
+    ``max_missed_frames`` frames unseen, after ``max_grouped_frames`` frames seen only inside a
+    group, or, when ``frame_size_px`` is given, as soon as it is unseen with less than half of
+    its predicted box still in the frame.
     """
 
     def __init__(self, camera: str, *, max_missed_frames: int = 30, max_hidden_frames: int = 250,

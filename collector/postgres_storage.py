@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from appliance.errors import StoreError
 
-from .sql_storage import SCHEMA_VERSION, SqlStorage, schema_statements, upgrade_statements
+from .sql_storage import SCHEMA_VERSION, SqlStorage, schema_statements
 
 #: Key of the advisory lock every writer transaction holds ("roadcam" in ASCII).
 WRITER_LOCK_KEY = 0x726F616463616D
@@ -35,6 +35,9 @@ WRITER_LOCK_KEY = 0x726F616463616D
 class PostgresStorage(SqlStorage):
     """:class:`~collector.storage.CollectorStorage` on a PostgreSQL database named by a
     ``postgresql://`` URL."""
+
+    #: "C" collation sorts text by bytes, as SQLite does, so both list in the same order.
+    TEXT_TYPE = 'TEXT COLLATE "C"'
 
     def __init__(self, url: str, evidence_dir: Path):
         super().__init__(evidence_dir)
@@ -81,12 +84,8 @@ class PostgresStorage(SqlStorage):
                 "PostgreSQL server is running and accepts this collector.") from error
 
     def _schema_statements(self) -> tuple[str, ...]:
-        # "C" collation sorts text by bytes, as SQLite does, so both list in the same order.
-        return (*schema_statements('TEXT COLLATE "C"', "id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"),
+        return (*schema_statements(self.TEXT_TYPE, "id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"),
                 "CREATE TABLE collector_schema (version INTEGER NOT NULL)")
-
-    def _upgrade_statements(self, from_version: int) -> tuple[str, ...]:
-        return upgrade_statements(from_version, 'TEXT COLLATE "C"')
 
     def _schema_version(self) -> int:
         if self._execute("SELECT to_regclass('collector_schema')").fetchone()[0] is None:

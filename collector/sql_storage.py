@@ -98,6 +98,9 @@ class SqlStorage(ABC):
     """:class:`~collector.storage.CollectorStorage` on a SQL database plus an evidence folder;
     thread-safe (one connection used under a lock)."""
 
+    #: How this dialect declares text columns (see :func:`schema_statements`).
+    TEXT_TYPE = "TEXT"
+
     def __init__(self, evidence_dir: Path):
         self._evidence = EvidenceFolder(evidence_dir)
         self._lock = threading.Lock()
@@ -124,9 +127,6 @@ class SqlStorage(ABC):
     def _schema_statements(self) -> tuple[str, ...]:
         """The schema in this backend's dialect (see :func:`schema_statements`)."""
 
-    @abstractmethod
-    def _upgrade_statements(self, from_version: int) -> tuple[str, ...]:
-        """What brings layout ``from_version`` to the next, in this dialect (:func:`upgrade_statements`)."""
 
     @abstractmethod
     def _schema_version(self) -> int:
@@ -169,7 +169,8 @@ class SqlStorage(ABC):
                     f"{self.description()} has collector schema version {version}, this roadcam "
                     f"knows only up to {SCHEMA_VERSION}. Install the matching roadcam version.")
             statements = self._schema_statements() if version == 0 else tuple(
-                statement for older in range(version, SCHEMA_VERSION) for statement in self._upgrade_statements(older))
+                statement for older in range(version, SCHEMA_VERSION)
+                for statement in upgrade_statements(older, self.TEXT_TYPE))
             for statement in statements:
                 self._execute(statement)
             self._record_schema_version()

@@ -19,7 +19,7 @@ from pathlib import Path
 from appliance.errors import StoreError
 from appliance.store import _open_database, _transaction
 
-from .sql_storage import SCHEMA_VERSION, SqlStorage, schema_statements, upgrade_statements
+from .sql_storage import SCHEMA_VERSION, SqlStorage, schema_statements
 
 
 class SQLiteStorage(SqlStorage):
@@ -58,10 +58,7 @@ class SQLiteStorage(SqlStorage):
                              "that the disk holding it is mounted, writable and not full.") from error
 
     def _schema_statements(self) -> tuple[str, ...]:
-        return schema_statements("TEXT", "id INTEGER PRIMARY KEY AUTOINCREMENT")
-
-    def _upgrade_statements(self, from_version: int) -> tuple[str, ...]:
-        return upgrade_statements(from_version, "TEXT")
+        return schema_statements(self.TEXT_TYPE, "id INTEGER PRIMARY KEY AUTOINCREMENT")
 
     def _schema_version(self) -> int:
         return self._execute("PRAGMA user_version").fetchone()[0]
