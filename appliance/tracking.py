@@ -12,6 +12,7 @@ import numpy as np
 
 from .assignment import min_cost_assignment
 from .boxes import as_boxes, covered, from_centre_size, ious, shift_inside, to_centre_size, union_box
+from .geometry import RoadGeometry
 from .motion import ConstantVelocity
 
 #: Object classes a detector may report.
@@ -94,7 +95,9 @@ class Tracker:
 
     Each track moves with a constant-velocity model: its image box always, and its ground point
     on the road plane when detections carry ``road_xy`` (there a coasting prediction stays true
-    to perspective, so an object hidden for a second is found again). Each frame, tracks are
+    to perspective, so an object hidden for a second is found again). Given the camera's
+    ``geometry``, a ground point is trusted only as far as its pixels allow (:meth:`road_sigma`):
+    far from the camera one pixel spans metres of road. Each frame, tracks are
     matched to detections by a cost mixing box overlap (IoU) with the distance from the
     predicted position (Mahalanobis, so it widens while a track is unseen), plus
     ``kind_change_cost`` when the detection's class is not the track's (two road users of
@@ -118,6 +121,11 @@ class Tracker:
     seen longer before they count (``whole_min_hits``), so a passing second detection of a far
     vehicle does not become a second identity.
 
+    Two confirmed tracks can end up on one object (a detector that fired twice on it). When one
+    takes a detection that the other's predicted box overlaps by ``duplicate_iou``, within its
+    gate on the road, the younger track ends and the older keeps the object (see
+    :meth:`_duplicates`).
+
     A new track is confirmed after ``min_hits`` (``whole_min_hits``) matched frames and dies
     unreported if it misses one before that. A confirmed track finishes after
     ``max_missed_frames`` frames unseen, after ``max_grouped_frames`` frames seen only inside a
@@ -131,8 +139,10 @@ class Tracker:
                  road_sigma_m: float = 0.5, gate_sigmas: float = 3.5, group_cover: float = 0.6,
                  dominant_iou: float = 0.6, max_grouped_frames: int = 250, birth_iou: float = 0.3,
                  whole_birth_iou: float = 0.3, whole_gate_sigmas: float = 5.0, whole_iou_gate: float = 0.15,
-                 whole_min_hits: int = 5, kind_change_cost: float = 0.5, frame_size_px: tuple[int, int] | None = None):
+                 whole_min_hits: int = 5, kind_change_cost: float = 0.5, duplicate_iou: float = 0.5,
+                 frame_size_px: tuple[int, int] | None = None, geometry: RoadGeometry | None = None):
         self.camera = camera
+        self.geometry = geometry
         self.max_missed_frames = max_missed_frames
         self.max_hidden_frames = max_hidden_frames
         self.hidden_cover = hidden_cover
@@ -152,6 +162,7 @@ class Tracker:
         self.whole_iou_gate = whole_iou_gate
         self.whole_min_hits = whole_min_hits
         self.kind_change_cost = kind_change_cost
+        self.duplicate_iou = duplicate_iou
         self.frame_size_px = frame_size_px
         self._followed: list[_Followed] = []
         self._next_id = 1
@@ -192,9 +203,15 @@ class Tracker:
                     self._followed[i].observe_in_group(frame_index, time_ns, found[j], self)
         seen = set(matches) | {i for members in groups.values() for i in members}
         hidden = self._hidden(predicted, found)
+        duplicates = self._duplicates(matches, seen, predicted, found, detections)
         for i, followed in enumerate(self._followed):
             if i not in seen:
                 followed.coast(frame_index, time_ns, bool(hidden[i]), step_s, self)
+        for younger, older in duplicates.items():
+            if younger in matches:
+                j = matches[younger]
+                self._followed[older].take_over(frame_index, time_ns, detections[j], found[j], self)
+            self._followed[younger].merged = True
         used = set(matches.values()) | grouped_detections | {j for parts in fragments.values() for j in parts}
         occupied = self._occupied(predicted, found, mergeable)
         for j, detection in enumerate(detections):
@@ -207,6 +224,19 @@ class Tracker:
         finished = [f.finish() for f in self._followed if f.track.confirmed]
         self._followed = []
         return finished
+
+    def road_sigma(self, detection: Detection) -> np.ndarray:
+        """Uncertainty (metres, per road axis) of a detection's ground point: at least
+        ``road_sigma_m``, and more where one pixel of the box's own uncertainty spans more road
+        (far from the camera a pixel may cover metres). Needs ``geometry``."""
+        if self.geometry is None:
+            return np.full(2, self.road_sigma_m)
+        x1, y1, x2, y2 = detection.box
+        sigma_x, sigma_y = _box_sigma(to_centre_size(detection.box))[:2]
+        u, v = (x1 + x2) / 2, y2
+        road = self.geometry.to_road([(u - sigma_x, v), (u + sigma_x, v), (u, v - sigma_y), (u, v + sigma_y)])
+        spread = np.sqrt(np.square((road[1] - road[0]) / 2) + np.square((road[3] - road[2]) / 2))
+        return np.maximum(spread, self.road_sigma_m)
 
     # -- association ---------------------------------------------------------------------------
 
@@ -262,6 +292,29 @@ class Tracker:
                 parts.setdefault(tracks[best], []).append(j)
         return parts
 
+    def _duplicates(self, matches: dict[int, int], seen: set[int], predicted: np.ndarray, found: np.ndarray,
+                    detections: list[Detection]) -> dict[int, int]:
+        """Pairs of confirmed tracks following one object, {younger: older}: one took a
+        detection, the other took none, yet its predicted box overlaps that detection by at least
+        ``duplicate_iou`` and the detection's ground point is within its gate. Left alone, the two
+        would take the object's detections in turns; the older track (the identity since the
+        object came into view) keeps following it. A vehicle hidden behind another stays apart:
+        its ground point is metres from the visible one's."""
+        pairs: dict[int, int] = {}
+        for i, followed in enumerate(self._followed):
+            if i in seen or not followed.track.confirmed:
+                continue
+            for k, j in matches.items():
+                other = self._followed[k]
+                if (not other.track.confirmed or k in pairs or k in pairs.values()
+                        or ious(predicted[i:i + 1], found[j:j + 1])[0, 0] < self.duplicate_iou
+                        or followed.normalised_distance(detections[j], self, self.gate_sigmas) > 1.0):
+                    continue
+                younger, older = (i, k) if followed.track.id > other.track.id else (k, i)
+                pairs[younger] = older
+                break
+        return pairs
+
     def _hidden(self, predicted: np.ndarray, found: np.ndarray) -> np.ndarray:
         """Per track: is its predicted box mostly covered by some detection (``hidden_cover``),
         so that the object is probably behind or inside it rather than gone?"""
@@ -293,7 +346,9 @@ class Tracker:
         live, finished, keep = [], [], []
         for followed in self._followed:
             track = followed.track
-            if not track.confirmed:
+            if followed.merged:
+                finished.append(followed.finish())
+            elif not track.confirmed:
                 if track.missed == 0:
                     keep.append(followed)
             elif (followed.missed_in_view > self.max_missed_frames or track.missed > self.max_hidden_frames
@@ -338,6 +393,7 @@ class _Followed:
         self.min_hits = tracker.whole_min_hits if detection.whole else tracker.min_hits
         self.grouped = 0
         self.missed_in_view = 0
+        self.merged = False
         self._record(frame_index, time_ns, detection, tracker)
 
     def predict(self, step_s: float, tracker: Tracker) -> None:
@@ -351,7 +407,7 @@ class _Followed:
     def normalised_distance(self, detection: Detection, tracker: Tracker, gate_sigmas: float) -> float:
         """Distance of a detection from the prediction in gate units (1.0 = ``gate_sigmas``)."""
         if self.road is not None and detection.road_xy is not None:
-            distance2 = self.road.distance2(detection.road_xy, tracker.road_sigma_m)
+            distance2 = self.road.distance2(detection.road_xy, tracker.road_sigma(detection))
         else:
             centre_size = to_centre_size(detection.box)
             distance2 = self.box.distance2(centre_size[:2], _box_sigma(centre_size)[:2], axes=slice(0, 2))
@@ -363,9 +419,17 @@ class _Followed:
         centre_size = to_centre_size(box)
         self.box.correct(centre_size, _box_sigma(centre_size))
         if detection.road_xy is not None and self.road is not None:
-            self.road.correct(detection.road_xy, tracker.road_sigma_m)
+            self.road.correct(detection.road_xy, tracker.road_sigma(detection))
             self.road.limit_speed(tracker.max_speed_mps)
         self._record(frame_index, time_ns, detection, tracker)
+
+    def take_over(self, frame_index: int, time_ns: int, detection: Detection, box: np.ndarray,
+                  tracker: Tracker) -> None:
+        """A younger duplicate of this track took its object's detection this frame: this track
+        takes it instead, in place of the estimated point ``coast`` just recorded."""
+        if self.track.points and self.track.points[-1].frame_index == frame_index:
+            self.track.points.pop()
+        self.observe(frame_index, time_ns, detection, box, tracker)
 
     def observe_in_group(self, frame_index: int, time_ns: int, group_box: np.ndarray, tracker: Tracker) -> None:
         """The object is inside a merged blob: keep its predicted box within the blob."""
@@ -414,7 +478,7 @@ class _Followed:
         if self.hits >= self.min_hits:
             track.confirmed = True
         if self.road is None and detection.road_xy is not None:
-            self.road = ConstantVelocity(detection.road_xy, position_sigma=tracker.road_sigma_m,
+            self.road = ConstantVelocity(detection.road_xy, position_sigma=tracker.road_sigma(detection),
                                          velocity_sigma=tracker.max_speed_mps / 2)
 
 

@@ -247,3 +247,35 @@ def test_finish_all_returns_only_confirmed_tracks():
     finished = tracker.finish_all()
     assert [t.id for t in finished] == [1]
     assert tracker.update(4, 4 * FRAME_NS, []) == ([], [])
+
+
+def test_a_far_ground_point_is_trusted_as_little_as_its_pixels():
+    """Far from the camera one pixel spans metres of road: there the ground point's uncertainty
+    is what the box's pixel uncertainty spans, near the camera it is ``road_sigma_m``."""
+    geometry = road_geometry()
+    tracker = Tracker("cam", geometry=geometry, road_sigma_m=0.5)
+    near, far = Mover(LANES_M[0], 60.0, **CAR).image_box(0.0), Mover(LANES_M[0], -40.0, **CAR).image_box(0.0)
+    far_sigma = tracker.road_sigma(_detection(far))
+    assert tracker.road_sigma(_detection(near)) == pytest.approx([0.5, 0.5])
+    one_pixel_m = np.linalg.norm(np.diff(geometry.to_road([((far[0] + far[2]) / 2, far[3]),
+                                                          ((far[0] + far[2]) / 2, far[3] + 1)]), axis=0))
+    assert one_pixel_m > 1.0 and far_sigma[1] > one_pixel_m
+    assert np.array_equal(Tracker("cam").road_sigma(_detection(far)), [0.5, 0.5])
+
+
+def test_two_tracks_on_one_object_become_one():
+    """A detector that fires twice on one car for its first frames starts two tracks. Once only
+    one detection remains, the younger track ends (reported finished) and the older one follows
+    the car, instead of the two taking its detections in turns."""
+    tracker = Tracker("cam", whole_min_hits=5)
+    for step in range(6):
+        box = _moving_box(step, 100, 10)
+        twin = (box[0] + 6, box[1] + 4, box[2] + 6, box[3] + 4)
+        live, _ = tracker.update(step, step * FRAME_NS, [_detection(box, whole=True), _detection(twin, whole=True)])
+    assert sorted(track.id for track in live) == [1, 2]
+    live, finished = tracker.update(6, 6 * FRAME_NS, [_detection(_moving_box(6, 100, 10), whole=True)])
+    assert [track.id for track in live] == [1] and [track.id for track in finished] == [2]
+    for step in range(7, 30):
+        live, finished = tracker.update(step, step * FRAME_NS, [_detection(_moving_box(step, 100, 10), whole=True)])
+        assert [track.id for track in live] == [1] and not finished
+    assert all(point.measured for point in live[0].points)

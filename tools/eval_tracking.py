@@ -36,7 +36,8 @@ def evaluate(scenario: str, config: DetectionConfig) -> list[str]:
     geometry = RoadGeometry(calibration["image_points"], calibration["road_points"])
     detector = LearnedDetector(config) if config.type == "tflite" else BackgroundDetector(config)
     camera = road.camera(camera_config["name"])
-    tracker = Tracker(camera.name, frame_size_px=(road.scenario.camera.width_px, road.scenario.camera.height_px))
+    tracker = Tracker(camera.name, frame_size_px=(road.scenario.camera.width_px, road.scenario.camera.height_px),
+                      geometry=geometry)
     finished = []
     started_s = time.monotonic()
     while (frame := camera.read()) is not None:
