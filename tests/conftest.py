@@ -4,6 +4,7 @@ import pytest
 
 from collector.local_broker import Broker
 from collector.pki import write_test_pki
+from hal.sim import SimRoad, load_scenario
 
 #: The bench appliance's device id (tests/appliances.py).
 DEVICE = "tn-test"
@@ -21,3 +22,19 @@ def broker(tmp_path):
 def pki(tmp_path):
     """A test PKI with certificates and signing keys for the bench device and collector-1."""
     return write_test_pki(tmp_path / "pki", devices=[DEVICE], collectors=["collector-1"])
+
+
+@pytest.fixture(scope="module")
+def sim_vehicle():
+    """A frame of the smoke scenario (its shipped seed, not used in training) with a car whose
+    plate is drawn at least 20 px wide: (image, vehicle box, plate box), and the road."""
+    road = SimRoad.from_scenario(load_scenario("smoke").model_copy(update={"duration_s": 12.0}))
+    road.skip_frames(60)
+    while (frame := road.advance_frame()) is not None:
+        for truth in road.truth.vehicles.values():
+            plate = truth.plate_boxes.get(frame.index)
+            box = truth.boxes.get(frame.index)
+            if truth.kind == "car" and plate and box and plate[4] == 1.0 and box[4] > 0.9 and plate[2] - plate[0] >= 20:
+                return frame.image, box[:4], plate[:4], road
+        road.skip_frames(4)
+    pytest.fail("no car with a legible plate in the first 12 s of the smoke scenario")

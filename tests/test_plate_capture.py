@@ -11,9 +11,12 @@ import pytest
 
 from appliance.cli import main
 from appliance.store import read_events
+from appliance.tracking import Track, TrackPoint
 from hal.sim import SimRoad
+from hal.sim.plate_patch import plate_patches
 from plugins.plate_capture.reader import DEFAULT_MODEL as READER_MODEL
 from tests.appliances import build_appliance, run_for, stored
+from tests.synthetic import frame
 
 STOLEN = {"plate": "KLM-2786", "reason": "stolen", "priority": 1}
 
@@ -110,3 +113,51 @@ def test_plate_read_on_an_empty_image_is_an_error_line(tmp_path, capsys):
     assert status == 1
     assert "empty.jpg\terror:" in captured.err
     assert captured.out.startswith(str(tmp_path / "black.png"))
+
+
+
+def _read_tracks(tmp_path, frames_and_tracks):
+    """Drive the plate reader of a bench appliance: each (image, {track id: box}) is one frame;
+    then every track ends. Returns ({track id: plates in its plate.read events}, health figures)."""
+    appliance = build_appliance(tmp_path, plate_capture={"min_vehicle_px": 8, "read_every_frames": 1})
+    appliance.start()
+    try:
+        reader = appliance.plugin_manager.get_plugin("plate_capture.reader")
+        tracks = {}
+        for index, (image, boxes) in enumerate(frames_and_tracks):
+            shown = frame(index, image)
+            for track_id, box in boxes.items():
+                track = tracks.setdefault(track_id, Track(id=track_id, camera=shown.camera, confirmed=True,
+                                                          kind_votes={"car": 1.0}))
+                track.points.append(TrackPoint(index, shown.time_ns, tuple(box), None))
+            reader.roadcam_analyze(frame=shown, tracks=[tracks[i] for i in boxes], signals={})
+        reads = {i: [d.data["plate"] for d in reader.roadcam_track_finished(track=t)] for i, t in tracks.items()}
+        return reads, reader.roadcam_collect_health(appliance=appliance)["plate_capture"]
+    finally:
+        appliance.shutdown()
+
+
+def test_a_plate_is_read_for_the_vehicle_it_hangs_on_not_the_one_behind(tmp_path, sim_vehicle):
+    """A plate inside the box of a vehicle further back is that vehicle's only when no vehicle in
+    front (lower in the picture) covers it: there it is the front vehicle's plate."""
+    image, car_box, plate_box, _ = sim_vehicle
+    behind_box = (car_box[0] - 30, car_box[1] - 200, car_box[2] + 30, plate_box[3] + 4)
+    assert behind_box[3] < car_box[3]
+    alone, _ = _read_tracks(tmp_path / "alone", [(image, {2: behind_box})])
+    both, _ = _read_tracks(tmp_path / "both", [(image, {1: car_box, 2: behind_box})])
+    assert len(alone[2]) == 1, "alone, the vehicle behind takes the plate in its box"
+    assert len(both[1]) == 1 and both[2] == []
+
+
+def test_a_vehicle_whose_reads_disagree_gets_no_plate_read(tmp_path, sim_vehicle):
+    """Two frames, each read confidently but as two different plates: the fused plate is no
+    surer than a coin toss, below the confidence floor, so no plate.read is made up of it."""
+    image, car_box, plate_box, _ = sim_vehicle
+    x1, y1, x2, y2 = (int(round(v)) for v in plate_box)
+    other = image.copy()
+    patch = plate_patches("KHT-5072", "car", (0.52, 0.15))[0]
+    other[y1:y2, x1:x2] = cv2.resize(patch, (x2 - x1, y2 - y1), interpolation=cv2.INTER_AREA)
+    once = _read_tracks(tmp_path / "once", [(other, {1: car_box})])[0][1]
+    reads, figures = _read_tracks(tmp_path / "twice", [(image, {1: car_box}), (other, {1: car_box})])
+    assert once == ["KHT5072"], "the pasted plate alone is read"
+    assert reads == {1: []} and figures["unsure"] == 1

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from appliance.errors import ImageInvalid, ModelInvalid, ModelNotFound
-from hal.sim import GroundTruth, SimRoad, load_scenario
+from hal.sim import GroundTruth
 from hal.sim.plate_patch import plate_patches
 from plugins.plate_capture.detector import PlateDetector
 from plugins.plate_capture.windows import region_window, scene_windows
@@ -15,22 +15,6 @@ from plugins.plate_capture.windows import region_window, scene_windows
 @pytest.fixture(scope="module")
 def detector():
     return PlateDetector()
-
-
-@pytest.fixture(scope="module")
-def sim_vehicle():
-    """A frame of the smoke scenario (its shipped seed, not used in training) with a car whose
-    plate is drawn at least 20 px wide: (image, vehicle box, plate box), and the road."""
-    road = SimRoad.from_scenario(load_scenario("smoke").model_copy(update={"duration_s": 12.0}))
-    road.skip_frames(60)
-    while (frame := road.advance_frame()) is not None:
-        for truth in road.truth.vehicles.values():
-            plate = truth.plate_boxes.get(frame.index)
-            box = truth.boxes.get(frame.index)
-            if truth.kind == "car" and plate and box and plate[4] == 1.0 and box[4] > 0.9 and plate[2] - plate[0] >= 20:
-                return frame.image, box[:4], plate[:4], road
-        road.skip_frames(4)
-    pytest.fail("no car with a legible plate in the first 12 s of the smoke scenario")
 
 
 def _inside(point, box) -> bool:

@@ -91,3 +91,19 @@ def test_table_is_aligned_and_track_recorder_keeps_copies(truth):
     track.points.clear()
     assert recorder.tracks[0].points and recorder.tracks[0] is not track
     assert copy.deepcopy(recorder.tracks[0]).id == track.id
+
+
+def test_vehicles_read_are_counted_among_those_whose_plate_is_ever_legible(truth):
+    """A plate never 30 px wide cannot be read: such vehicles count only in the 'any plate' row."""
+    def legible(vehicle):
+        return any(box[4] >= 0.6 and box[2] - box[0] >= 30 for box in vehicle.plate_boxes.values())
+
+    shown = [v for v in truth.vehicles.values() if v.boxes]
+    illegible = [v for v in shown if not legible(v)]
+    assert illegible and len(illegible) < len(shown), "the fixture needs vehicles of both kinds"
+    reads = [_event(truth, "plate.read", v.entry_s + 3, {"plate": v.plate, "track_id": 100 + v.id}, 50 + v.id)
+             for v in illegible]
+    score = score_run(truth, _perfect_tracks(truth), reads).as_dict()
+    assert score["plate.read exact plate"] == 1.0
+    assert score["plate.read vehicles read"] == 0.0
+    assert score["plate.read vehicles read, any plate"] == pytest.approx(len(illegible) / len(shown))

@@ -38,7 +38,9 @@ class PlateCaptureConfig(Section):
         description="At most this many vehicles are read in one frame, those read longest ago first.")
     min_confidence: float = Field(
         0.5, ge=0, le=1, title="Confidence floor",
-        description="Reads less sure than this (the weakest character's probability) are not counted.")
+        description="Reads less sure than this (the weakest character's probability) are not counted, "
+                    "and a vehicle whose fused plate is less sure than this (see fusion.py) gets no "
+                    "plate.read: its plate was not legible.")
     formats: list[str] = Field(
         default_factory=lambda: list(TAIWAN_FORMATS), min_length=1, title="Plate formats",
         description="Regular expressions a read must match in full (upper-case letters and digits, "

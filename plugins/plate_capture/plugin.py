@@ -50,14 +50,14 @@ class PlateCapture:
         self._votes: dict[tuple[str, int], PlateVote] = {}
         self._last_read: dict[tuple[str, int], int] = {}
         self._hits: set[tuple[str, int, str]] = set()
-        self._figures = {"reads": 0, "accepted": 0, "plates": 0, "hits": 0}
+        self._figures = {"reads": 0, "accepted": 0, "plates": 0, "unsure": 0, "hits": 0}
 
     @hookimpl
     def roadcam_analyze(self, frame, tracks: list[Track], signals) -> list[EventDraft]:
         drafts = []
         for track in self._due(frame, tracks):
             self._last_read[(frame.camera, track.id)] = frame.index
-            sighting = self._read(frame, track)
+            sighting = self._read(frame, track, tracks)
             if sighting is None:
                 continue
             key = (frame.camera, track.id)
@@ -75,6 +75,9 @@ class PlateCapture:
         if outcome is None:
             return []
         best, confidence = outcome
+        if confidence < self.config.min_confidence:
+            self._figures["unsure"] += 1
+            return []
         self._figures["plates"] += 1
         data = {"camera": track.camera, "track_id": track.id, "plate": best.text,
                 "confidence": round(confidence, 4), "reads": vote.reads,
@@ -114,12 +117,14 @@ class PlateCapture:
         due.sort(key=lambda item: item[0])
         return [track for _, track in due[:self.config.max_reads_per_frame]]
 
-    def _read(self, frame, track: Track) -> Sighting | None:
+    def _read(self, frame, track: Track, tracks: list[Track]) -> Sighting | None:
         """The plate of ``track`` in ``frame``, read, if it is there and passes the floor and formats."""
-        plates = self.detector.detect(frame.image, region=track.last.box)
-        if not plates:
+        in_front = [other.last.box for other in tracks if other is not track and other.kind != "pedestrian"
+                    and other.last.frame_index == frame.index and other.last.box[3] > track.last.box[3]]
+        plate = next((plate for plate in self.detector.detect(frame.image, region=track.last.box)
+                      if _belongs_to(plate.box, track.last.box, in_front)), None)
+        if plate is None:
             return None
-        plate = plates[0]
         crop = _cut(frame.image, plate.box)
         if crop is None:
             return None
@@ -174,6 +179,18 @@ class PlateCapturePlugin:
     def roadcam_unconfigure(self, appliance) -> None:
         if appliance.plugin_manager.get_plugin(f"{SECTION}.reader") is not None:
             appliance.plugin_manager.unregister(name=f"{SECTION}.reader")
+
+
+def _belongs_to(plate: tuple[float, float, float, float], vehicle: tuple[float, float, float, float],
+                in_front: list[tuple[float, float, float, float]]) -> bool:
+    """Is a plate found in a vehicle's box that vehicle's own? Its centre must lie in the lower
+    two thirds of the box (plates hang low, front or rear) and in no box of a vehicle in front
+    (lower in the picture): a plate visible there belongs to the vehicle that hides this one."""
+    x = (plate[0] + plate[2]) / 2
+    y = (plate[1] + plate[3]) / 2
+    if not (vehicle[0] <= x <= vehicle[2] and vehicle[1] + (vehicle[3] - vehicle[1]) / 3 <= y <= vehicle[3]):
+        return False
+    return not any(x1 <= x <= x2 and y1 <= y <= y2 for x1, y1, x2, y2 in in_front)
 
 
 def _cut(image: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray | None:
