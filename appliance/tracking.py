@@ -96,7 +96,7 @@ class Tracker:
     Each track moves with a constant-velocity model: its image box always, and its ground point
     on the road plane when detections carry ``road_xy`` (there a coasting prediction stays true
     to perspective, so an object hidden for a second is found again). Given the camera's
-    ``geometry``, a ground point is trusted only as far as its pixels allow (:meth:`road_sigma`):
+    ``geometry``, a ground point is trusted only as far as its pixels allow (:meth:`road_sigmas`):
     far from the camera one pixel spans metres of road. Each frame, tracks are
     matched to detections by a cost mixing box overlap (IoU) with the distance from the
     predicted position (Mahalanobis, so it widens while a track is unseen), plus
@@ -138,7 +138,7 @@ class Tracker:
                  iou_gate: float = 0.3, max_speed_mps: float = 45.0, accel_sigma_mps2: float = 3.0,
                  road_sigma_m: float = 0.5, gate_sigmas: float = 3.5, group_cover: float = 0.6,
                  dominant_iou: float = 0.6, max_grouped_frames: int = 250, birth_iou: float = 0.3,
-                 whole_birth_iou: float = 0.3, whole_gate_sigmas: float = 5.0, whole_iou_gate: float = 0.15,
+                 whole_birth_iou: float = 0.3, whole_gate_sigmas: float = 5.0, whole_iou_gate: float = 0.25,
                  whole_min_hits: int = 5, kind_change_cost: float = 0.5, duplicate_iou: float = 0.5,
                  frame_size_px: tuple[int, int] | None = None, geometry: RoadGeometry | None = None):
         self.camera = camera
@@ -165,6 +165,7 @@ class Tracker:
         self.duplicate_iou = duplicate_iou
         self.frame_size_px = frame_size_px
         self._followed: list[_Followed] = []
+        self._road_sigma: dict[int, np.ndarray] = {}   # this frame's road_sigmas, by id(detection)
         self._next_id = 1
         self._last_ns: int | None = None
 
@@ -178,6 +179,7 @@ class Tracker:
             followed.predict(step_s, self)
         predicted = as_boxes([f.predicted_box() for f in self._followed])
         found = as_boxes([d.box for d in detections])
+        self._road_sigma = dict(zip(map(id, detections), self.road_sigmas(detections)))
 
         mergeable = np.array([not d.whole for d in detections], bool)
         groups = self._groups(predicted, found, mergeable)
@@ -225,18 +227,23 @@ class Tracker:
         self._followed = []
         return finished
 
-    def road_sigma(self, detection: Detection) -> np.ndarray:
-        """Uncertainty (metres, per road axis) of a detection's ground point: at least
-        ``road_sigma_m``, and more where one pixel of the box's own uncertainty spans more road
-        (far from the camera a pixel may cover metres). Needs ``geometry``."""
-        if self.geometry is None:
-            return np.full(2, self.road_sigma_m)
-        x1, y1, x2, y2 = detection.box
-        sigma_x, sigma_y = _box_sigma(to_centre_size(detection.box))[:2]
-        u, v = (x1 + x2) / 2, y2
-        road = self.geometry.to_road([(u - sigma_x, v), (u + sigma_x, v), (u, v - sigma_y), (u, v + sigma_y)])
-        spread = np.sqrt(np.square((road[1] - road[0]) / 2) + np.square((road[3] - road[2]) / 2))
-        return np.maximum(spread, self.road_sigma_m)
+    def road_sigmas(self, detections: list[Detection]) -> np.ndarray:
+        """Uncertainty (metres, per road axis, N x 2) of each detection's ground point: at least
+        ``road_sigma_m``, and more where the box's own pixel uncertainty spans more road (far
+        from the camera one pixel may cover metres). Needs ``geometry``; computed once a frame."""
+        sigmas = np.full((len(detections), 2), self.road_sigma_m)
+        if self.geometry is None or not detections:
+            return sigmas
+        boxes = as_boxes([d.box for d in detections])
+        width, height = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+        sigma_x = BOX_SIGMA_FRACTION * width + 1.0
+        sigma_y = BOX_SIGMA_FRACTION * height + 1.0
+        u, v = (boxes[:, 0] + boxes[:, 2]) / 2, boxes[:, 3]
+        ends = np.stack([np.column_stack([u - sigma_x, v]), np.column_stack([u + sigma_x, v]),
+                         np.column_stack([u, v - sigma_y]), np.column_stack([u, v + sigma_y])], axis=1)
+        road = self.geometry.to_road(ends.reshape(-1, 2)).reshape(-1, 4, 2)
+        spread = np.sqrt(np.square((road[:, 1] - road[:, 0]) / 2) + np.square((road[:, 3] - road[:, 2]) / 2))
+        return np.maximum(spread, sigmas)
 
     # -- association ---------------------------------------------------------------------------
 
@@ -300,19 +307,20 @@ class Tracker:
         would take the object's detections in turns; the older track (the identity since the
         object came into view) keeps following it. A vehicle hidden behind another stays apart:
         its ground point is metres from the visible one's."""
+        unmatched = [i for i, f in enumerate(self._followed) if i not in seen and f.track.confirmed]
+        taken = [(k, j) for k, j in matches.items() if self._followed[k].track.confirmed]
+        if not unmatched or not taken:
+            return {}
+        overlap = ious(predicted[unmatched], found[[j for _, j in taken]])
         pairs: dict[int, int] = {}
-        for i, followed in enumerate(self._followed):
-            if i in seen or not followed.track.confirmed:
+        for row, column in zip(*np.nonzero(overlap >= self.duplicate_iou)):
+            i, (k, j) = unmatched[row], taken[column]
+            if i in pairs or k in pairs or i in pairs.values() or k in pairs.values():
                 continue
-            for k, j in matches.items():
-                other = self._followed[k]
-                if (not other.track.confirmed or k in pairs or k in pairs.values()
-                        or ious(predicted[i:i + 1], found[j:j + 1])[0, 0] < self.duplicate_iou
-                        or followed.normalised_distance(detections[j], self, self.gate_sigmas) > 1.0):
-                    continue
+            followed, other = self._followed[i], self._followed[k]
+            if followed.normalised_distance(detections[j], self, self.gate_sigmas) <= 1.0:
                 younger, older = (i, k) if followed.track.id > other.track.id else (k, i)
                 pairs[younger] = older
-                break
         return pairs
 
     def _hidden(self, predicted: np.ndarray, found: np.ndarray) -> np.ndarray:
@@ -407,7 +415,7 @@ class _Followed:
     def normalised_distance(self, detection: Detection, tracker: Tracker, gate_sigmas: float) -> float:
         """Distance of a detection from the prediction in gate units (1.0 = ``gate_sigmas``)."""
         if self.road is not None and detection.road_xy is not None:
-            distance2 = self.road.distance2(detection.road_xy, tracker.road_sigma(detection))
+            distance2 = self.road.distance2(detection.road_xy, tracker._road_sigma[id(detection)])
         else:
             centre_size = to_centre_size(detection.box)
             distance2 = self.box.distance2(centre_size[:2], _box_sigma(centre_size)[:2], axes=slice(0, 2))
@@ -419,7 +427,7 @@ class _Followed:
         centre_size = to_centre_size(box)
         self.box.correct(centre_size, _box_sigma(centre_size))
         if detection.road_xy is not None and self.road is not None:
-            self.road.correct(detection.road_xy, tracker.road_sigma(detection))
+            self.road.correct(detection.road_xy, tracker._road_sigma[id(detection)])
             self.road.limit_speed(tracker.max_speed_mps)
         self._record(frame_index, time_ns, detection, tracker)
 
@@ -478,7 +486,7 @@ class _Followed:
         if self.hits >= self.min_hits:
             track.confirmed = True
         if self.road is None and detection.road_xy is not None:
-            self.road = ConstantVelocity(detection.road_xy, position_sigma=tracker.road_sigma(detection),
+            self.road = ConstantVelocity(detection.road_xy, position_sigma=tracker._road_sigma[id(detection)],
                                          velocity_sigma=tracker.max_speed_mps / 2)
 
 

@@ -255,12 +255,12 @@ def test_a_far_ground_point_is_trusted_as_little_as_its_pixels():
     geometry = road_geometry()
     tracker = Tracker("cam", geometry=geometry, road_sigma_m=0.5)
     near, far = Mover(LANES_M[0], 60.0, **CAR).image_box(0.0), Mover(LANES_M[0], -40.0, **CAR).image_box(0.0)
-    far_sigma = tracker.road_sigma(_detection(far))
-    assert tracker.road_sigma(_detection(near)) == pytest.approx([0.5, 0.5])
+    near_sigma, far_sigma = tracker.road_sigmas([_detection(near), _detection(far)])
+    assert near_sigma == pytest.approx([0.5, 0.5])
     one_pixel_m = np.linalg.norm(np.diff(geometry.to_road([((far[0] + far[2]) / 2, far[3]),
                                                           ((far[0] + far[2]) / 2, far[3] + 1)]), axis=0))
     assert one_pixel_m > 1.0 and far_sigma[1] > one_pixel_m
-    assert np.array_equal(Tracker("cam").road_sigma(_detection(far)), [0.5, 0.5])
+    assert np.array_equal(Tracker("cam").road_sigmas([_detection(far)]), [[0.5, 0.5]])
 
 
 def test_two_tracks_on_one_object_become_one():
