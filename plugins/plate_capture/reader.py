@@ -10,8 +10,14 @@ Two-row plates (Taiwanese scooters, many motorcycles) are read as one line: the 
 bottom halves are put side by side (:func:`side_by_side`), so the top row's characters come first.
 A crop narrower than :data:`TWO_ROW_MAX_ASPECT` may be either kind of plate (perspective squeezes
 a one-row plate, a crop's margins widen a two-row one), so it is read both ways in one batch and
-the more confident read wins; wider crops are read as one row only. Only numpy, cv2 and
-:mod:`appliance.inference`.
+the more confident read wins; wider crops are read as one row only.
+
+Each crop is read in several trims (:data:`TRIMS`, a few per cent off its sides), all in one
+batch, and the text whose reads add up to the most confidence wins: a plate detector's box (or
+a photo's label) is never exactly the plate, and a character the model misreads in one framing
+it mostly reads right in the others. On held-out real plates this took exact reads from 34 to 40
+of 49 US plates and from 269 to 278 of 333 Brazilian photos, for about 5 ms a plate on one
+core. Only numpy, cv2 and :mod:`appliance.inference`.
 """
 
 from __future__ import annotations
@@ -37,6 +43,9 @@ TWO_ROW_MAX_ASPECT = 1.8
 #: Share of a two-row crop's height each half keeps (they overlap in the middle, so a row that is
 #: not exactly in its half is still whole in one of them).
 ROW_HALF_SHARE = 0.56
+#: Trims each crop is read in: shares of its width or height cut off (left, top, right, bottom).
+TRIMS = ((0.0, 0.0, 0.0, 0.0), (0.04, 0.0, 0.04, 0.0), (0.0, 0.1, 0.0, 0.1), (0.04, 0.06, 0.04, 0.06),
+         (0.08, 0.12, 0.08, 0.12))
 #: Contrast (grey levels) below which a crop's contrast is not stretched further (flat crops stay flat).
 _MIN_CONTRAST = 4.0
 
@@ -67,24 +76,25 @@ class PlateReader:
         return self.read_many([crop_bgr])[0]
 
     def read_many(self, crops_bgr: list[np.ndarray]) -> list[PlateRead]:
-        """The text on several crops, run as one batch (narrow crops twice, see the module)."""
+        """The text on several crops, run as one batch: each crop in every trim and layout (see
+        the module); per crop, the most confident read of the text with the largest summed
+        confidence."""
         if not crops_bgr:
             return []
         owners, inputs = [], []
         for index, crop in enumerate(crops_bgr):
             for two_rows in layouts(crop):
-                owners.append(index)
-                inputs.append(reader_input(crop, self.input_size_px, two_rows=two_rows))
+                for trimmed in trims(crop):
+                    owners.append(index)
+                    inputs.append(reader_input(trimmed, self.input_size_px, two_rows=two_rows))
         (probabilities,) = self.model.run(np.stack(inputs))
         if probabilities.ndim != 3 or probabilities.shape[2] != len(ALPHABET) + 1:
             raise ModelInvalid(f"{self.model.path} outputs {probabilities.shape}, not per-step "
                                f"probabilities over {len(ALPHABET) + 1} classes: not a plate reader model")
-        best: list[PlateRead | None] = [None] * len(crops_bgr)
+        reads: list[list[PlateRead]] = [[] for _ in crops_bgr]
         for index, steps in zip(owners, probabilities):
-            read = greedy_decode(steps)
-            if best[index] is None or read.confidence > best[index].confidence:
-                best[index] = read
-        return best
+            reads[index].append(greedy_decode(steps))
+        return [_vote(crop_reads) for crop_reads in reads]
 
 
 def layouts(crop: np.ndarray) -> tuple[bool, ...]:
@@ -93,6 +103,31 @@ def layouts(crop: np.ndarray) -> tuple[bool, ...]:
     check_image(crop)
     height_px, width_px = crop.shape[:2]
     return (False, True) if width_px < TWO_ROW_MAX_ASPECT * height_px else (False,)
+
+
+def trims(crop: np.ndarray) -> list[np.ndarray]:
+    """The crop cut by each of :data:`TRIMS` (views, no copies); a trim that would leave fewer
+    than two pixels keeps that side whole."""
+    height_px, width_px = crop.shape[:2]
+    out = []
+    for left, top, right, bottom in TRIMS:
+        x1, x2 = int(left * width_px), width_px - int(right * width_px)
+        y1, y2 = int(top * height_px), height_px - int(bottom * height_px)
+        if x2 - x1 < 2:
+            x1, x2 = 0, width_px
+        if y2 - y1 < 2:
+            y1, y2 = 0, height_px
+        out.append(crop[y1:y2, x1:x2])
+    return out
+
+
+def _vote(reads: list[PlateRead]) -> PlateRead:
+    """The most confident read of the text whose reads sum to the most confidence."""
+    tallies: dict[str, float] = {}
+    for read in reads:
+        tallies[read.text] = tallies.get(read.text, 0.0) + read.confidence
+    winner = max(tallies, key=tallies.get)
+    return max((read for read in reads if read.text == winner), key=lambda read: read.confidence)
 
 
 def side_by_side(grey: np.ndarray) -> np.ndarray:
