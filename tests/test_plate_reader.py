@@ -11,7 +11,8 @@ import pytest
 
 from appliance.errors import ImageInvalid, ModelInvalid, ModelNotFound
 from hal.sim.plate_patch import plate_patches
-from plugins.plate_capture.reader import ALPHABET, PlateRead, PlateReader, greedy_decode, layouts, side_by_side
+from plugins.plate_capture.reader import (TRIMS, ALPHABET, PlateRead, PlateReader, greedy_decode, layouts, side_by_side,
+                                          trims)
 
 TINY_MODEL = Path(__file__).with_name("data") / "affine_float.tflite"
 
@@ -100,3 +101,13 @@ def test_narrow_crops_are_also_read_as_two_rows_side_by_side():
     line = side_by_side(two_rows)
     assert line.shape == (28, 120)
     assert line[:, :60].mean() > 150 and line[:, 60:].mean() < 50
+
+
+def test_each_crop_is_read_in_every_trim_and_tiny_crops_are_never_cut_to_nothing():
+    crop = np.arange(50 * 100, dtype=np.uint8).reshape(50, 100)
+    cut = trims(crop)
+    assert len(cut) == len(TRIMS) and cut[0].shape == crop.shape
+    for piece, (left, top, right, bottom) in zip(cut, TRIMS):
+        assert piece.shape == (50 - int(top * 50) - int(bottom * 50), 100 - int(left * 100) - int(right * 100))
+        assert np.shares_memory(piece, crop), "trims are views, not copies"
+    assert all(piece.size for piece in trims(np.zeros((1, 1), np.uint8)))

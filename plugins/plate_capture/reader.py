@@ -106,19 +106,12 @@ def layouts(crop: np.ndarray) -> tuple[bool, ...]:
 
 
 def trims(crop: np.ndarray) -> list[np.ndarray]:
-    """The crop cut by each of :data:`TRIMS` (views, no copies); a trim that would leave fewer
-    than two pixels keeps that side whole."""
+    """The crop cut by each of :data:`TRIMS` (views, no copies; a trim rounds down, so a tiny
+    crop is never cut to nothing)."""
     height_px, width_px = crop.shape[:2]
-    out = []
-    for left, top, right, bottom in TRIMS:
-        x1, x2 = int(left * width_px), width_px - int(right * width_px)
-        y1, y2 = int(top * height_px), height_px - int(bottom * height_px)
-        if x2 - x1 < 2:
-            x1, x2 = 0, width_px
-        if y2 - y1 < 2:
-            y1, y2 = 0, height_px
-        out.append(crop[y1:y2, x1:x2])
-    return out
+    return [crop[int(top * height_px):height_px - int(bottom * height_px),
+                 int(left * width_px):width_px - int(right * width_px)]
+            for left, top, right, bottom in TRIMS]
 
 
 def _vote(reads: list[PlateRead]) -> PlateRead:
