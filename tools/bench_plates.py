@@ -37,7 +37,7 @@ import numpy as np
 
 from hal.sim import SimRoad, load_scenario
 from hal.sim.plates import plate_format
-from plugins.plate_capture.reader import DEFAULT_MODEL, PlateReader
+from plugins.plate_capture.reader import DEFAULT_MODEL, TRIMS, PlateReader
 from appliance.errors import ModelError, ScenarioError
 from tools.plates.datasets import (CROP_MARGIN, DatasetMissing, crop_box, load_br_crops, load_plates_us,
                                    plate_crop)
@@ -226,8 +226,10 @@ Reads the text of one plate crop for `plugins/plate_capture/reader.py` (`PlateRe
 
 - **Input**: {height_px}x{width_px} grey, float32, standardised per crop (zero mean, unit
   contrast) by `reader_input`; a two-row plate's rows side by side (`side_by_side`: crops
-  narrower than 1.8:1 are read both ways and the more confident read wins); batch 1 (resized
-  per call for batches).
+  narrower than 1.8:1 are read both ways); batch 1 (resized per call for batches).
+- **How the plugin reads**: each crop in the {len(TRIMS)} trims of `reader.TRIMS` and each layout,
+  in one batch; the text with the largest summed confidence wins. The figures below are for
+  this whole read.
 - **Output**: 64 steps (the 2x32 feature map's top row, then its bottom row) x 37 softmax
   classes: the CTC blank, then `0-9A-Z`. Greedy CTC decoding.
 - **Size**: {model_path.stat().st_size / 1e6:.2f} MB, float16 weights.
