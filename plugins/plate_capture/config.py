@@ -36,6 +36,12 @@ class PlateCaptureConfig(Section):
     max_reads_per_frame: int = Field(
         2, ge=1, le=64, title="Reads per frame",
         description="At most this many vehicles are read in one frame, those read longest ago first.")
+    reread_unsure: bool = Field(
+        False, title="Reread unsure plates",
+        description="Read a plate the reader is unsure of again in four trims of its crop and vote "
+                    "(more exact reads of hard plates; tools/bench_pipeline.py ran at 23 instead of 30 "
+                    "frames/s with it); off by default, as a track's plate is read in many frames and "
+                    "voted anyway. `roadcam plate read` always does it.")
     min_confidence: float = Field(
         0.5, ge=0, le=1, title="Confidence floor",
         description="Reads less sure than this (the weakest character's probability) are not counted, "

@@ -12,12 +12,14 @@ A crop narrower than :data:`TWO_ROW_MAX_ASPECT` may be either kind of plate (per
 a one-row plate, a crop's margins widen a two-row one), so it is read both ways in one batch and
 the more confident read wins; wider crops are read as one row only.
 
-Each crop is read in several trims (:data:`TRIMS`, a few per cent off its sides), all in one
-batch, and the text whose reads add up to the most confidence wins: a plate detector's box (or
-a photo's label) is never exactly the plate, and a character the model misreads in one framing
-it mostly reads right in the others. On held-out real plates this took exact reads from 34 to 40
-of 49 US plates and from 269 to 278 of 333 Brazilian photos, for about 5 ms a plate on one
-core. Only numpy, cv2 and :mod:`appliance.inference`.
+A crop the model reads less surely than :data:`SURE_READ` is read again in several trims
+(:data:`TRIMS`, a few per cent off its sides), in one batch, and the text whose reads add up to
+the most confidence wins: a plate detector's box (or a photo's label) is never exactly the
+plate, and a character the model misreads in one framing it mostly reads right in the others.
+On held-out real plates this took exact reads from 34 to 41 of 49 US plates and from 269 to 275
+of 333 Brazilian photos, for about 2.5-5 ms a plate on one core. Still images are read this way;
+the plate capture plugin, which reads a track in many frames, only when configured to
+(``plate_capture.reread_unsure``). Only numpy, cv2 and :mod:`appliance.inference`.
 """
 
 from __future__ import annotations
@@ -46,6 +48,9 @@ ROW_HALF_SHARE = 0.56
 #: Trims each crop is read in: shares of its width or height cut off (left, top, right, bottom).
 TRIMS = ((0.0, 0.0, 0.0, 0.0), (0.04, 0.0, 0.04, 0.0), (0.0, 0.1, 0.0, 0.1), (0.04, 0.06, 0.04, 0.06),
          (0.08, 0.12, 0.08, 0.12))
+#: A whole-crop read at least this confident is taken as it is; a less sure one is also read in
+#: the other trims (most plates in a camera's near field are read surely at once).
+SURE_READ = 0.8
 #: Contrast (grey levels) below which a crop's contrast is not stretched further (flat crops stay flat).
 _MIN_CONTRAST = 4.0
 
@@ -63,8 +68,12 @@ class PlateRead:
 class PlateReader:
     """Reads plate crops (BGR or grey uint8, any size) with the TFLite reader model."""
 
-    def __init__(self, model_path: str | Path | None = None, threads: int = 1):
+    def __init__(self, model_path: str | Path | None = None, threads: int = 1, reread_unsure: bool = True):
+        """``reread_unsure``: read unsure crops again in trims (see the module). Worth it for a
+        still image, read once; a video track's plate is read in many frames instead, so the
+        plate capture plugin does it only when configured to."""
         self.model = load_model(model_path or DEFAULT_MODEL, threads=threads)
+        self.reread_unsure = reread_unsure
         shape = self.model.input_shape
         if len(shape) != 4 or shape[3] != 1:
             raise ModelInvalid(f"{self.model.path} takes input shaped {shape}, not a grey image "
@@ -76,25 +85,36 @@ class PlateReader:
         return self.read_many([crop_bgr])[0]
 
     def read_many(self, crops_bgr: list[np.ndarray]) -> list[PlateRead]:
-        """The text on several crops, run as one batch: each crop in every trim and layout (see
-        the module); per crop, the most confident read of the text with the largest summed
-        confidence."""
+        """The text on several crops: each crop whole (in every layout, see the module), all in
+        one batch; with ``reread_unsure``, a crop read less surely than :data:`SURE_READ` is then
+        also read in its other trims (one more batch). A crop's text is the one with the largest
+        summed confidence over its reads."""
         if not crops_bgr:
             return []
+        reads: list[list[PlateRead]] = [[] for _ in crops_bgr]
+        self._read_into(reads, [(index, crop) for index, crop in enumerate(crops_bgr)], TRIMS[:1])
+        if self.reread_unsure:
+            unsure = [(i, crop) for i, crop in enumerate(crops_bgr) if _vote(reads[i]).confidence < SURE_READ]
+            self._read_into(reads, unsure, TRIMS[1:])
+        return [_vote(crop_reads) for crop_reads in reads]
+
+    def _read_into(self, reads: list[list[PlateRead]], crops: list[tuple[int, np.ndarray]], cuts) -> None:
+        """Read each (index, crop) in every layout and each of ``cuts`` as one batch, appending
+        the reads to ``reads[index]``."""
         owners, inputs = [], []
-        for index, crop in enumerate(crops_bgr):
+        for index, crop in crops:
             for two_rows in layouts(crop):
-                for trimmed in trims(crop):
+                for trimmed in trims(crop, cuts):
                     owners.append(index)
                     inputs.append(reader_input(trimmed, self.input_size_px, two_rows=two_rows))
+        if not inputs:
+            return
         (probabilities,) = self.model.run(np.stack(inputs))
         if probabilities.ndim != 3 or probabilities.shape[2] != len(ALPHABET) + 1:
             raise ModelInvalid(f"{self.model.path} outputs {probabilities.shape}, not per-step "
                                f"probabilities over {len(ALPHABET) + 1} classes: not a plate reader model")
-        reads: list[list[PlateRead]] = [[] for _ in crops_bgr]
         for index, steps in zip(owners, probabilities):
             reads[index].append(greedy_decode(steps))
-        return [_vote(crop_reads) for crop_reads in reads]
 
 
 def layouts(crop: np.ndarray) -> tuple[bool, ...]:
@@ -105,13 +125,13 @@ def layouts(crop: np.ndarray) -> tuple[bool, ...]:
     return (False, True) if width_px < TWO_ROW_MAX_ASPECT * height_px else (False,)
 
 
-def trims(crop: np.ndarray) -> list[np.ndarray]:
-    """The crop cut by each of :data:`TRIMS` (views, no copies; a trim rounds down, so a tiny
-    crop is never cut to nothing)."""
+def trims(crop: np.ndarray, cuts=TRIMS) -> list[np.ndarray]:
+    """The crop cut by each of ``cuts`` (views, no copies; a trim rounds down, so a tiny crop is
+    never cut to nothing)."""
     height_px, width_px = crop.shape[:2]
     return [crop[int(top * height_px):height_px - int(bottom * height_px),
                  int(left * width_px):width_px - int(right * width_px)]
-            for left, top, right, bottom in TRIMS]
+            for left, top, right, bottom in cuts]
 
 
 def _vote(reads: list[PlateRead]) -> PlateRead:
