@@ -121,10 +121,10 @@ class Tracker:
     seen longer before they count (``whole_min_hits``), so a passing second detection of a far
     vehicle does not become a second identity.
 
-    Two confirmed tracks can end up on one object (a detector that fired twice on it). When one
-    takes a detection that the other's predicted box overlaps by ``duplicate_iou``, within its
-    gate on the road, the younger track ends and the older keeps the object (see
-    :meth:`_duplicates`).
+    Two confirmed vehicle tracks can end up on one vehicle (a detector that fired twice on it).
+    When one takes a detection that the other's predicted box overlaps by ``duplicate_iou``,
+    within its gate on the road, the younger track ends and the older keeps the vehicle (see
+    :meth:`_duplicates`; not for pedestrians, who walk side by side).
 
     A new track is confirmed after ``min_hits`` (``whole_min_hits``) matched frames and dies
     unreported if it misses one before that. A confirmed track finishes after
@@ -306,9 +306,13 @@ class Tracker:
         ``duplicate_iou`` and the detection's ground point is within its gate. Left alone, the two
         would take the object's detections in turns; the older track (the identity since the
         object came into view) keeps following it. A vehicle hidden behind another stays apart:
-        its ground point is metres from the visible one's."""
-        unmatched = [i for i, f in enumerate(self._followed) if i not in seen and f.track.confirmed]
-        taken = [(k, j) for k, j in matches.items() if self._followed[k].track.confirmed]
+        its ground point is metres from the visible one's. Pedestrians are left alone: two people
+        walking side by side do stand on nearly one spot and are often detected as one."""
+        def vehicle(followed: _Followed) -> bool:
+            return followed.track.confirmed and followed.track.kind != "pedestrian"
+
+        unmatched = [i for i, f in enumerate(self._followed) if i not in seen and vehicle(f)]
+        taken = [(k, j) for k, j in matches.items() if vehicle(self._followed[k])]
         if not unmatched or not taken:
             return {}
         overlap = ious(predicted[unmatched], found[[j for _, j in taken]])

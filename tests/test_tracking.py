@@ -279,3 +279,21 @@ def test_two_tracks_on_one_object_become_one():
         live, finished = tracker.update(step, step * FRAME_NS, [_detection(_moving_box(step, 100, 10), whole=True)])
         assert [track.id for track in live] == [1] and not finished
     assert all(point.measured for point in live[0].points)
+
+
+def test_two_pedestrians_walking_side_by_side_keep_both_tracks():
+    """Two people close enough to be detected as one for a while are not duplicates of each
+    other: the track left without a detection coasts on instead of ending."""
+    def people(step):
+        left = (100.0 + 2 * step, 300.0, 130.0 + 2 * step, 380.0)
+        return left, (left[0] + 8, 300.0, left[2] + 8, 380.0)
+
+    tracker = Tracker("cam", whole_min_hits=5)
+    for step in range(6):
+        live, _ = tracker.update(step, step * FRAME_NS, [_detection(box, kind="pedestrian", whole=True)
+                                                         for box in people(step)])
+    assert len(live) == 2
+    for step in range(6, 12):
+        live, finished = tracker.update(step, step * FRAME_NS,
+                                        [_detection(people(step)[0], kind="pedestrian", whole=True)])
+        assert len(live) == 2 and not finished
