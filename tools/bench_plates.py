@@ -227,9 +227,10 @@ Reads the text of one plate crop for `plugins/plate_capture/reader.py` (`PlateRe
 - **Input**: {height_px}x{width_px} grey, float32, standardised per crop (zero mean, unit
   contrast) by `reader_input`; a two-row plate's rows side by side (`side_by_side`: crops
   narrower than 1.8:1 are read both ways); batch 1 (resized per call for batches).
-- **How the plugin reads**: each crop in the {len(TRIMS)} trims of `reader.TRIMS` and each layout,
-  in one batch; the text with the largest summed confidence wins. The figures below are for
-  this whole read.
+- **How a crop is read**: whole, in each layout, in one batch; a still image read less surely
+  than `reader.SURE_READ` is read again in the other {len(TRIMS) - 1} trims of `reader.TRIMS`, and the text
+  with the largest summed confidence wins (the figures below). The plate capture plugin does
+  the second pass only with `plate_capture.reread_unsure`: it reads each track in many frames.
 - **Output**: 64 steps (the 2x32 feature map's top row, then its bottom row) x 37 softmax
   classes: the CTC blank, then `0-9A-Z`. Greedy CTC decoding.
 - **Size**: {model_path.stat().st_size / 1e6:.2f} MB, float16 weights.
