@@ -165,7 +165,6 @@ class Tracker:
         self.duplicate_iou = duplicate_iou
         self.frame_size_px = frame_size_px
         self._followed: list[_Followed] = []
-        self._road_sigma: dict[int, np.ndarray] = {}   # this frame's road_sigmas, by id(detection)
         self._next_id = 1
         self._last_ns: int | None = None
 
@@ -179,7 +178,7 @@ class Tracker:
             followed.predict(step_s, self)
         predicted = as_boxes([f.predicted_box() for f in self._followed])
         found = as_boxes([d.box for d in detections])
-        self._road_sigma = dict(zip(map(id, detections), self.road_sigmas(detections)))
+        road_sigmas = self.road_sigmas(detections)
 
         mergeable = np.array([not d.whole for d in detections], bool)
         groups = self._groups(predicted, found, mergeable)
@@ -189,7 +188,7 @@ class Tracker:
             rows = [i for i, f in enumerate(self._followed) if f.track.confirmed == confirmed
                     and not any(i in members for members in groups.values())]
             columns = [j for j in range(len(detections)) if j not in grouped_detections and j not in matches.values()]
-            matches.update(self._associate(rows, columns, predicted, found, detections))
+            matches.update(self._associate(rows, columns, predicted, found, detections, road_sigmas))
         for j, members in groups.items():
             dominant = self._dominant(members, predicted, found[j])
             if dominant is not None:
@@ -198,27 +197,27 @@ class Tracker:
 
         for i, j in matches.items():
             parts = found[[j] + fragments.get(i, [])]
-            self._followed[i].observe(frame_index, time_ns, detections[j], union_box(parts), self)
+            self._followed[i].observe(frame_index, time_ns, detections[j], road_sigmas[j], union_box(parts), self)
         for j, members in groups.items():
             for i in members:
                 if i not in matches:
                     self._followed[i].observe_in_group(frame_index, time_ns, found[j], self)
         seen = set(matches) | {i for members in groups.values() for i in members}
         hidden = self._hidden(predicted, found)
-        duplicates = self._duplicates(matches, seen, predicted, found, detections)
+        duplicates = self._duplicates(matches, seen, predicted, found, detections, road_sigmas)
         for i, followed in enumerate(self._followed):
             if i not in seen:
                 followed.coast(frame_index, time_ns, bool(hidden[i]), step_s, self)
         for younger, older in duplicates.items():
             if younger in matches:
                 j = matches[younger]
-                self._followed[older].take_over(frame_index, time_ns, detections[j], found[j], self)
+                self._followed[older].take_over(frame_index, time_ns, detections[j], road_sigmas[j], found[j], self)
             self._followed[younger].merged = True
         used = set(matches.values()) | grouped_detections | {j for parts in fragments.values() for j in parts}
         occupied = self._occupied(predicted, found, mergeable)
         for j, detection in enumerate(detections):
             if j not in used and not occupied[j]:
-                self._start(frame_index, time_ns, detection)
+                self._start(frame_index, time_ns, detection, road_sigmas[j])
         return self._sweep()
 
     def finish_all(self) -> list[Track]:
@@ -230,7 +229,8 @@ class Tracker:
     def road_sigmas(self, detections: list[Detection]) -> np.ndarray:
         """Uncertainty (metres, per road axis, N x 2) of each detection's ground point: at least
         ``road_sigma_m``, and more where the box's own pixel uncertainty spans more road (far
-        from the camera one pixel may cover metres). Needs ``geometry``; computed once a frame."""
+        from the camera one pixel may cover metres). Needs ``geometry``; ``update`` computes them
+        once a frame and hands each on with its detection."""
         sigmas = np.full((len(detections), 2), self.road_sigma_m)
         if self.geometry is None or not detections:
             return sigmas
@@ -248,7 +248,7 @@ class Tracker:
     # -- association ---------------------------------------------------------------------------
 
     def _associate(self, rows: list[int], columns: list[int], predicted: np.ndarray, found: np.ndarray,
-                   detections: list[Detection]) -> dict[int, int]:
+                   detections: list[Detection], road_sigmas: np.ndarray) -> dict[int, int]:
         if not rows or not columns:
             return {}
         overlap = ious(predicted[rows], found[columns])
@@ -257,7 +257,7 @@ class Tracker:
             for c, j in enumerate(columns):
                 whole = detections[j].whole
                 distance = self._followed[i].normalised_distance(
-                    detections[j], self, self.whole_gate_sigmas if whole else self.gate_sigmas)
+                    detections[j], road_sigmas[j], self.whole_gate_sigmas if whole else self.gate_sigmas)
                 if distance <= 1.0 or overlap[r, c] >= (self.whole_iou_gate if whole else self.iou_gate):
                     other_kind = detections[j].kind != self._followed[i].track.kind
                     cost[r, c] = (1.0 - overlap[r, c]) + min(distance, 1.0) + self.kind_change_cost * other_kind
@@ -300,7 +300,7 @@ class Tracker:
         return parts
 
     def _duplicates(self, matches: dict[int, int], seen: set[int], predicted: np.ndarray, found: np.ndarray,
-                    detections: list[Detection]) -> dict[int, int]:
+                    detections: list[Detection], road_sigmas: np.ndarray) -> dict[int, int]:
         """Pairs of confirmed tracks following one object, {younger: older}: one took a
         detection, the other took none, yet its predicted box overlaps that detection by at least
         ``duplicate_iou`` and the detection's ground point is within its gate. Left alone, the two
@@ -322,7 +322,7 @@ class Tracker:
             if i in pairs or k in pairs or i in pairs.values() or k in pairs.values():
                 continue
             followed, other = self._followed[i], self._followed[k]
-            if followed.normalised_distance(detections[j], self, self.gate_sigmas) <= 1.0:
+            if followed.normalised_distance(detections[j], road_sigmas[j], self.gate_sigmas) <= 1.0:
                 younger, older = (i, k) if followed.track.id > other.track.id else (k, i)
                 pairs[younger] = older
         return pairs
@@ -349,10 +349,10 @@ class Tracker:
 
     # -- life cycle ----------------------------------------------------------------------------
 
-    def _start(self, frame_index: int, time_ns: int, detection: Detection) -> None:
+    def _start(self, frame_index: int, time_ns: int, detection: Detection, road_sigma: np.ndarray) -> None:
         track = Track(id=self._next_id, camera=self.camera)
         self._next_id += 1
-        self._followed.append(_Followed(track, frame_index, time_ns, detection, self))
+        self._followed.append(_Followed(track, frame_index, time_ns, detection, road_sigma, self))
 
     def _sweep(self) -> tuple[list[Track], list[Track]]:
         live, finished, keep = [], [], []
@@ -394,7 +394,8 @@ GROUP_SIGMA_FACTOR = 4.0
 class _Followed:
     """A track with its motion models (image box, and road point when detections have one)."""
 
-    def __init__(self, track: Track, frame_index: int, time_ns: int, detection: Detection, tracker: Tracker):
+    def __init__(self, track: Track, frame_index: int, time_ns: int, detection: Detection, road_sigma: np.ndarray,
+                 tracker: Tracker):
         self.track = track
         centre_size = to_centre_size(detection.box)
         size = _box_scale(centre_size)
@@ -406,7 +407,7 @@ class _Followed:
         self.grouped = 0
         self.missed_in_view = 0
         self.merged = False
-        self._record(frame_index, time_ns, detection, tracker)
+        self._record(frame_index, time_ns, detection, road_sigma, tracker)
 
     def predict(self, step_s: float, tracker: Tracker) -> None:
         self.box.predict(step_s, BOX_ACCEL_SIZES * _box_scale(self.box.position))
@@ -416,32 +417,33 @@ class _Followed:
     def predicted_box(self) -> np.ndarray:
         return from_centre_size(self.box.position)
 
-    def normalised_distance(self, detection: Detection, tracker: Tracker, gate_sigmas: float) -> float:
-        """Distance of a detection from the prediction in gate units (1.0 = ``gate_sigmas``)."""
+    def normalised_distance(self, detection: Detection, road_sigma: np.ndarray, gate_sigmas: float) -> float:
+        """Distance of a detection (its ground point ``road_sigma`` uncertain, see
+        :meth:`Tracker.road_sigmas`) from the prediction in gate units (1.0 = ``gate_sigmas``)."""
         if self.road is not None and detection.road_xy is not None:
-            distance2 = self.road.distance2(detection.road_xy, tracker._road_sigma[id(detection)])
+            distance2 = self.road.distance2(detection.road_xy, road_sigma)
         else:
             centre_size = to_centre_size(detection.box)
             distance2 = self.box.distance2(centre_size[:2], _box_sigma(centre_size)[:2], axes=slice(0, 2))
         return float(np.sqrt(distance2)) / gate_sigmas
 
-    def observe(self, frame_index: int, time_ns: int, detection: Detection, box: np.ndarray,
+    def observe(self, frame_index: int, time_ns: int, detection: Detection, road_sigma: np.ndarray, box: np.ndarray,
                 tracker: Tracker) -> None:
         """A detection (widened to ``box`` by fragments) matched this track."""
         centre_size = to_centre_size(box)
         self.box.correct(centre_size, _box_sigma(centre_size))
         if detection.road_xy is not None and self.road is not None:
-            self.road.correct(detection.road_xy, tracker._road_sigma[id(detection)])
+            self.road.correct(detection.road_xy, road_sigma)
             self.road.limit_speed(tracker.max_speed_mps)
-        self._record(frame_index, time_ns, detection, tracker)
+        self._record(frame_index, time_ns, detection, road_sigma, tracker)
 
-    def take_over(self, frame_index: int, time_ns: int, detection: Detection, box: np.ndarray,
-                  tracker: Tracker) -> None:
+    def take_over(self, frame_index: int, time_ns: int, detection: Detection, road_sigma: np.ndarray,
+                  box: np.ndarray, tracker: Tracker) -> None:
         """A younger duplicate of this track took its object's detection this frame: this track
         takes it instead, in place of the estimated point ``coast`` just recorded."""
         if self.track.points and self.track.points[-1].frame_index == frame_index:
             self.track.points.pop()
-        self.observe(frame_index, time_ns, detection, box, tracker)
+        self.observe(frame_index, time_ns, detection, road_sigma, box, tracker)
 
     def observe_in_group(self, frame_index: int, time_ns: int, group_box: np.ndarray, tracker: Tracker) -> None:
         """The object is inside a merged blob: keep its predicted box within the blob."""
@@ -479,7 +481,8 @@ class _Followed:
         box = tuple(float(v) for v in self.predicted_box())
         self.track.points.append(TrackPoint(frame_index, time_ns, box, road_xy, measured=False))
 
-    def _record(self, frame_index: int, time_ns: int, detection: Detection, tracker: Tracker) -> None:
+    def _record(self, frame_index: int, time_ns: int, detection: Detection, road_sigma: np.ndarray,
+                tracker: Tracker) -> None:
         track = self.track
         track.points.append(TrackPoint(frame_index, time_ns, detection.box, detection.road_xy))
         track.kind_votes[detection.kind] = track.kind_votes.get(detection.kind, 0.0) + detection.score
@@ -490,7 +493,7 @@ class _Followed:
         if self.hits >= self.min_hits:
             track.confirmed = True
         if self.road is None and detection.road_xy is not None:
-            self.road = ConstantVelocity(detection.road_xy, position_sigma=tracker._road_sigma[id(detection)],
+            self.road = ConstantVelocity(detection.road_xy, position_sigma=road_sigma,
                                          velocity_sigma=tracker.max_speed_mps / 2)
 
 

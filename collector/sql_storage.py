@@ -127,7 +127,6 @@ class SqlStorage(ABC):
     def _schema_statements(self) -> tuple[str, ...]:
         """The schema in this backend's dialect (see :func:`schema_statements`)."""
 
-
     @abstractmethod
     def _schema_version(self) -> int:
         """The stored schema version, 0 for an empty database (inside the writer transaction)."""
