@@ -251,11 +251,11 @@ class Scorer:
                 correct += 1
                 read_vehicles.add(vehicle.id)
         scorable = [v for v in self.truth.vehicles if self.identity(v).eligible_frames]
-        legible = [v for v in scorable if self._readable_frames(self.truth.vehicles[v])]
+        legible = {v for v in scorable if self._readable_frames(self.truth.vehicles[v])}
+        read_legible = len(read_vehicles & legible)
         result.add("plate.read exact plate", _ratio(correct, len(reads)), f"{correct}/{len(reads)} reads", fraction=True)
-        result.add("plate.read vehicles read", _ratio(len(read_vehicles & set(legible)), len(legible)),
-                   f"{len(read_vehicles & set(legible))}/{len(legible)} well visible vehicles with a legible plate",
-                   fraction=True)
+        result.add("plate.read vehicles read", _ratio(read_legible, len(legible)),
+                   f"{read_legible}/{len(legible)} well visible vehicles with a legible plate", fraction=True)
         result.add("plate.read vehicles read, any plate", _ratio(len(read_vehicles), len(scorable)),
                    f"{len(read_vehicles)}/{len(scorable)} well visible vehicles", fraction=True)
 
