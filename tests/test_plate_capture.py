@@ -143,21 +143,27 @@ def test_a_plate_is_read_for_the_vehicle_it_hangs_on_not_the_one_behind(tmp_path
     image, car_box, plate_box, _ = sim_vehicle
     behind_box = (car_box[0] - 30, car_box[1] - 200, car_box[2] + 30, plate_box[3] + 4)
     assert behind_box[3] < car_box[3]
-    alone, _ = _read_tracks(tmp_path / "alone", [(image, {2: behind_box})])
-    both, _ = _read_tracks(tmp_path / "both", [(image, {1: car_box, 2: behind_box})])
-    assert len(alone[2]) == 1, "alone, the vehicle behind takes the plate in its box"
+    _, alone = _read_tracks(tmp_path / "alone", [(image, {2: behind_box})])
+    both, with_front = _read_tracks(tmp_path / "both", [(image, {1: car_box, 2: behind_box})])
+    assert alone["reads"] == 1, "alone, the vehicle behind has the plate in its box read"
     assert len(both[1]) == 1 and both[2] == []
+    assert with_front["reads"] == 1, "the plate is read once, for the vehicle in front"
 
 
 def test_a_vehicle_whose_reads_disagree_gets_no_plate_read(tmp_path, sim_vehicle):
-    """Two frames, each read confidently but as two different plates: the fused plate is no
-    surer than a coin toss, below the confidence floor, so no plate.read is made up of it."""
+    """Three frames, each read confidently but as three different plates: the fused plate is
+    right one time in three at best, below the confidence floor, so no plate.read is made up of it."""
     image, car_box, plate_box, _ = sim_vehicle
     x1, y1, x2, y2 = (int(round(v)) for v in plate_box)
-    other = image.copy()
-    patch = plate_patches("KHT-5072", "car", (0.52, 0.15))[0]
-    other[y1:y2, x1:x2] = cv2.resize(patch, (x2 - x1, y2 - y1), interpolation=cv2.INTER_AREA)
-    once = _read_tracks(tmp_path / "once", [(other, {1: car_box})])[0][1]
-    reads, figures = _read_tracks(tmp_path / "twice", [(image, {1: car_box}), (other, {1: car_box})])
-    assert once == ["KHT5072"], "the pasted plate alone is read"
+
+    def pasted(plate: str) -> np.ndarray:
+        other = image.copy()
+        patch = plate_patches(plate, "car", (0.52, 0.15))[0]
+        other[y1:y2, x1:x2] = cv2.resize(patch, (x2 - x1, y2 - y1), interpolation=cv2.INTER_AREA)
+        return other
+
+    others = [pasted("KHT-5072"), pasted("RDA-2941")]
+    once = [_read_tracks(tmp_path / f"once{n}", [(other, {1: car_box})])[0][1] for n, other in enumerate(others)]
+    reads, figures = _read_tracks(tmp_path / "thrice", [(image, {1: car_box})] + [(o, {1: car_box}) for o in others])
+    assert once == [["KHT5072"], ["RDA2941"]], "each pasted plate alone is read"
     assert reads == {1: []} and figures["unsure"] == 1

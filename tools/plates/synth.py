@@ -258,7 +258,8 @@ def degrade(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         kernel = np.zeros((length, length), np.float32)
         kernel[length // 2, :] = 1.0 / length
         image = cv2.filter2D(image, -1, kernel)
-    target_w = int(rng.uniform(40, 200))
+    # A third of the plates as small as the smallest an enforcement camera reads (about 30 px).
+    target_w = int(rng.uniform(28, 60) if rng.random() < 0.3 else rng.uniform(40, 200))
     if target_w < width_px:
         target_h = max(8, int(height_px * target_w / width_px))
         image = cv2.resize(image, (target_w, target_h), interpolation=cv2.INTER_AREA)

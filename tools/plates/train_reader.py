@@ -12,8 +12,9 @@ Needs the [train] extra (TensorFlow, Pillow). Training data, all drawn from one 
 
 Two-row plates are trained as the reader reads them: their rows side by side
 (:func:`plugins.plate_capture.reader.side_by_side`). The network is small and fully
-convolutional: five 3x3 conv blocks shrink a 64x128 grey crop to a 2x32 feature map, whose two
-rows are read one after the other as a 64-step sequence, each step a softmax over the CTC blank and :data:`plugins.plate_capture.reader.ALPHABET`. TensorFlow
+convolutional: five 3x3 conv blocks shrink a 64x128 grey crop to a 2x32 feature map, a residual
+block of 1x7 convolutions lets each column see its neighbours along the row (a glyph is told from its
+look-alike by the characters around it), and the map's two rows are read one after the other as a 64-step sequence, each step a softmax over the CTC blank and :data:`plugins.plate_capture.reader.ALPHABET`. TensorFlow
 runs on one thread (the machine is shared). After training the model is exported in float16, loaded
 back through the runtime adapter, measured on the held-out plates by :mod:`tools.bench_plates`,
 and the model card written beside it.
@@ -44,7 +45,7 @@ REAL_COPIES = {"plates-us": 30, "plates-br-crops": 4}
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seed", type=int, default=4)
-    parser.add_argument("--steps", type=int, default=3200, help="training steps (batches)")
+    parser.add_argument("--steps", type=int, default=4800, help="training steps (batches)")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--synthetic", type=int, default=24000, help="synthetic crops drawn")
     parser.add_argument("--out", type=Path, default=MODELS_DIR / "plate_reader.tflite")
@@ -144,6 +145,7 @@ def build_model(tf):
     x = block(x, 128, separable=True)
     x = layers.MaxPooling2D((2, 1))(x)                  # 2 x 32
     x = block(x, 160, separable=True, kernel=(2, 5))
+    x = layers.Add()([x, block(x, 160, separable=True, kernel=(1, 7))])   # context along each row
     x = layers.Reshape((-1, 160))(x)                    # 64 steps: top row, then bottom row
     x = layers.Dropout(0.2)(x)
     outputs = layers.Dense(len(ALPHABET) + 1, activation="softmax", name="probabilities")(x)
