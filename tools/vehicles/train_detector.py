@@ -235,15 +235,19 @@ def frame_weights(targets: np.ndarray) -> np.ndarray:
 
 def training_set(args, log) -> tuple[np.ndarray, np.ndarray]:
     """Rendered frames and their encoded targets; kept in ``--cache`` (an .npz outside the
-    repository) when given, so a second run with the same seed skips rendering."""
+    repository) when given, so a second run with the same seed, frame limit and training runs
+    skips rendering (a cache made for others is rendered anew)."""
     cache = Path(args.cache) if args.cache else None
+    made_for = json.dumps({"seed": args.seed, "frames": args.frames, "runs": TRAINING_RUNS})
     if cache is not None and cache.is_file():
         with np.load(cache) as saved:
-            return saved["images"], saved["targets"]
+            if "made_for" in saved and str(saved["made_for"]) == made_for:
+                return saved["images"], saved["targets"]
+        log(f"{cache} was made for other training data: rendering anew")
     images, boxes = render_frames(args.frames, np.random.default_rng(args.seed), log)
     targets = np.stack([encode(b) for b in boxes])
     if cache is not None:
-        np.savez(cache, images=images, targets=targets)
+        np.savez(cache, images=images, targets=targets, made_for=np.array(made_for))
     return images, targets
 
 
