@@ -12,9 +12,11 @@ Needs the [train] extra (TensorFlow, Pillow). Training data, all drawn from one 
 
 Two-row plates are trained as the reader reads them: their rows side by side
 (:func:`plugins.plate_capture.reader.side_by_side`). The network is small and fully
-convolutional: five 3x3 conv blocks shrink a 64x128 grey crop to a 2x32 feature map, a residual
-block of 1x7 convolutions lets each column see its neighbours along the row (a glyph is told from its
-look-alike by the characters around it), and the map's two rows are read one after the other as a 64-step sequence, each step a softmax over the CTC blank and :data:`plugins.plate_capture.reader.ALPHABET`. TensorFlow
+convolutional: five 3x3 conv blocks shrink a 64x128 grey crop to a 2x32 feature map; a residual
+block of 1x7 convolutions lets each column see its neighbours along the row (a glyph is told
+from its look-alike by the characters around it); the map's two rows are then read one after
+the other as a 64-step sequence, each step a softmax over the CTC blank and
+:data:`plugins.plate_capture.reader.ALPHABET`. TensorFlow
 runs on one thread (the machine is shared). After training the model is exported in float16, loaded
 back through the runtime adapter, measured on the held-out plates by :mod:`tools.bench_plates`,
 and the model card written beside it.
