@@ -1,6 +1,7 @@
 """The whole appliance pipeline on one core: detection, tracking and plate reading.
 
     .venv/bin/python tools/bench_pipeline.py [--frames 500] [--skip-s 20] [--detector tflite|background]
+                                             [--site-extra FILE]
 
 A child process renders ``--frames`` frames of the junction scenario (from ``--skip-s`` on, so
 the road is busy) to .npy files in a temporary folder, with the scenario's hotlist and site
@@ -10,7 +11,9 @@ camera reads one .npy per frame, as a camera driver hands over a buffer) and pri
 side: frames per second processed, the 25 fps a 1920x1080 camera delivers, and the rate at
 which the camera alone delivers the same frames; then the process's peak resident memory
 (VmHWM) with all models loaded (target under 300 MB), measured without the simulator, which
-never ran in this process.
+never ran in this process. ``--site-extra`` merges a YAML of site-config sections into the site,
+as ``roadcam simulate --site-extra`` does, so a setting (how often plates are read, say) is
+timed before it is deployed.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ def main() -> int:
     parser.add_argument("--frames", type=int, default=500)
     parser.add_argument("--skip-s", type=float, default=20.0, help="scenario seconds skipped before the frames")
     parser.add_argument("--detector", choices=("tflite", "background"), default="tflite")
+    parser.add_argument("--site-extra", type=Path, metavar="FILE", help="YAML of site-config sections merged in")
     args = parser.parse_args()
     cv2.setNumThreads(1)
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as scratch:
@@ -57,9 +61,9 @@ def main() -> int:
         run = json.loads((folder / "run.json").read_text())
         files = sorted(folder.glob("*.npy"))
         camera_fps = len(files) / _time_reads(files)
-        processed_fps, health = _run_appliance(folder, run, files, args.detector)
+        processed_fps, health = _run_appliance(folder, run, files, args.detector, args.site_extra)
     print(f"frames: {len(files)} of the junction scenario at 1920x1080 from {args.skip_s:.0f} s, "
-          f"detector {args.detector}, one thread each")
+          f"detector {args.detector}, one thread each" + (f", site extra {args.site_extra}" if args.site_extra else ""))
     print(f"pipeline (detect, track, read plates):  {processed_fps:7.1f} frames/s")
     print(f"the camera it must keep up with:         {CAMERA_FPS:7.1f} frames/s")
     print(f"the camera source alone (.npy reads):    {camera_fps:7.1f} frames/s")
@@ -77,15 +81,19 @@ def _time_reads(files: list[Path]) -> float:
     return time.perf_counter() - started
 
 
-def _run_appliance(folder: Path, run: dict, files: list[Path], detector: str) -> tuple[float, dict]:
+def _run_appliance(folder: Path, run: dict, files: list[Path], detector: str,
+                   site_extra: Path | None) -> tuple[float, dict]:
     from appliance.clock import ManualClock
+    from appliance.config import load_yaml
     from appliance.runtime import Appliance
     from appliance.site import site_from_data
     from appliance.store import read_events
     from hal.hardware import Hardware
 
     site = run["site"]
-    site["detection"] = {"type": detector}
+    if site_extra:
+        site.update(load_yaml(site_extra)[0] or {})
+    site["detection"] = {**site.get("detection", {}), "type": detector}
     site["health"] = {"interval_s": 3600}
     config, manager = site_from_data(site, source="bench site")
     clock = ManualClock(start_wall_ns=run["first_ns"])

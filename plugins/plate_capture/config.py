@@ -31,11 +31,14 @@ class PlateCaptureConfig(Section):
         description="Vehicles whose box is less high than this (full-resolution pixels) are too far "
                     "for their plate to be legible and are not read yet.")
     read_every_frames: int = Field(
-        3, ge=1, le=25, title="Read every (frames)",
-        description="A vehicle's plate is read at most once in this many frames (CPU budget).")
+        1, ge=1, le=25, title="Read every (frames)",
+        description="A vehicle's plate is read at most once in this many frames (CPU budget). Every "
+                    "frame counts: a small plate is legible in a few frames only.")
     max_reads_per_frame: int = Field(
-        2, ge=1, le=64, title="Reads per frame",
-        description="At most this many vehicles are read in one frame, those read longest ago first.")
+        3, ge=1, le=64, title="Reads per frame",
+        description="At most this many vehicles are read in one frame, those read longest ago first "
+                    "(the CPU budget: tools/bench_pipeline.py keeps up with 25 frames/s with room to "
+                    "spare at 3 on one core).")
     reread_unsure: bool = Field(
         False, title="Reread unsure plates",
         description="Read a plate the reader is unsure of again in four trims of its crop and vote "

@@ -120,7 +120,7 @@ def write_card(path: Path, model: Path, detection: list[DetectionFigures], track
         "  width, log height (in cells) and the centre's x/y offset in the cell (CenterNet). Peaks above",
         "  `detection.min_score`, then non-maximum suppression across classes.",
         "- **Network**: plain 3x3 convolutions to stride 32, a feature pyramid back to stride 4;",
-        f"  float16 weights, {model.stat().st_size / 1024:.0f} KiB.", "",
+        f"  {meta.get('weights', 'float16')} weights, float activations, {model.stat().st_size / 1024:.0f} KiB.", "",
         "## How it was made", "", how_made,
         "## How well, how fast (one thread; `.venv/bin/python -m tools.vehicles.eval_detector`)", "",
         f"Shipped scenarios at their shipped seeds (not trained on). Detection: one frame in {EVERY_N_FRAMES}, objects",
