@@ -81,6 +81,20 @@ def test_the_vote_weighs_reads_by_confidence_and_keeps_the_best_read_of_the_winn
     assert vote.reads == 4
 
 
+def test_the_clearest_views_of_a_plate_outvote_many_far_ones():
+    """A vehicle driving away: four sure reads of its 40 px plate, then ten far reads at 20 px
+    that confuse K with E. Unweighted, FE5667 would win (9.0 against 4.0)."""
+    vote = PlateVote()
+    for index in range(4):
+        vote.add(Sighting("FK5667", 1.0, index, index, (100, 100, 140, 110)))
+    for index in range(4, 14):
+        vote.add(Sighting("FE5667", 0.9, index, index, (100, 100, 120, 105)))
+    best, confidence = vote.result()
+    assert best.text == "FK5667"
+    assert vote.tallies == pytest.approx({"FK5667": 4.0, "FE5667": 10 * 0.9 / 4})
+    assert confidence == pytest.approx(4.0 / 6.25)
+
+
 def test_an_empty_vote_has_no_result():
     assert PlateVote().result() is None
 
