@@ -39,25 +39,24 @@ class PlateVote:
     """The reads of one track so far."""
 
     best: dict[str, Sighting] = field(default_factory=dict)
-    #: (text, confidence, plate width in pixels) of every read.
-    cast: list[tuple[str, float, float]] = field(default_factory=list)
-
-    @property
-    def reads(self) -> int:
-        return len(self.cast)
+    reads: int = 0
+    #: Per text, the sum of confidence x plate width² over its reads; divided by the widest
+    #: plate's width² this is its tally. Kept as sums, so a read costs the same on a parked
+    #: car's thousandth read as on its first.
+    _weighted: dict[str, float] = field(default_factory=dict)
+    _widest_px: float = 0.0
 
     @property
     def tallies(self) -> dict[str, float]:
         """Each text's votes: confidences weighted by (plate width / widest plate read) squared."""
-        widest = max((width for _, _, width in self.cast), default=0.0)
-        tallies: dict[str, float] = {}
-        for text, confidence, width in self.cast:
-            weight = (width / widest) ** 2 if widest > 0 else 1.0
-            tallies[text] = tallies.get(text, 0.0) + confidence * weight
-        return tallies
+        scale = self._widest_px ** 2
+        return {text: total / scale if scale > 0 else total for text, total in self._weighted.items()}
 
     def add(self, sighting: Sighting) -> None:
-        self.cast.append((sighting.text, sighting.confidence, sighting.box[2] - sighting.box[0]))
+        width = max(sighting.box[2] - sighting.box[0], 0.0)
+        self._weighted[sighting.text] = self._weighted.get(sighting.text, 0.0) + sighting.confidence * width ** 2
+        self._widest_px = max(self._widest_px, width)
+        self.reads += 1
         kept = self.best.get(sighting.text)
         if kept is None or sighting.confidence > kept.confidence:
             self.best[sighting.text] = sighting
