@@ -86,13 +86,29 @@ def test_the_clearest_views_of_a_plate_outvote_many_far_ones():
     that confuse K with E. Unweighted, FE5667 would win (9.0 against 4.0)."""
     vote = PlateVote()
     for index in range(4):
-        vote.add(Sighting("FK5667", 1.0, index, index, (100, 100, 140, 110)))
+        vote.add(Sighting("FK5667", 1.0, index, index, (100, 300 - 20 * index, 140, 310 - 20 * index)))
     for index in range(4, 14):
-        vote.add(Sighting("FE5667", 0.9, index, index, (100, 100, 120, 105)))
+        vote.add(Sighting("FE5667", 0.9, index, index, (100, 300 - 20 * index, 120, 305 - 20 * index)))
     best, confidence = vote.result()
     assert best.text == "FK5667"
     assert vote.tallies == pytest.approx({"FK5667": 4.0, "FE5667": 10 * 0.9 / 4})
     assert confidence == pytest.approx(4.0 / 6.25)
+
+
+def test_reads_of_one_unchanging_view_count_as_one_read():
+    """A scooter read right as it drives up, then misread in the same picture for 100 frames
+    while it waits at the light (its plate box jittering by a few pixels): the waiting reads are
+    one view, not 100 independent ones."""
+    vote = PlateVote()
+    for index in range(4):
+        vote.add(Sighting("FRW858", 1.0, index, index, (600, 200 + 30 * index, 630, 210 + 30 * index)))
+    for index in range(4, 104):
+        jitter = index % 3
+        vote.add(Sighting("FRW058", 0.8, index, index, (601 + jitter, 321 + jitter, 626 + jitter, 329 + jitter)))
+    best, _ = vote.result()
+    assert best.text == "FRW858"
+    assert vote.reads == 104
+    assert vote.tallies == pytest.approx({"FRW858": 4.0, "FRW058": 0.8 * (25 / 30) ** 2})
 
 
 def test_an_empty_vote_has_no_result():

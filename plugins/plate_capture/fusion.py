@@ -1,14 +1,18 @@
-"""One plate per vehicle from the reads of many frames: a vote weighted by confidence and by
-how clearly the plate was seen.
+"""One plate per vehicle from the reads of many frames: a vote weighted by confidence, by
+how clearly the plate was seen, and by how many different views of it there were.
 
 Each accepted read of a track adds its confidence to its text's tally, times the square of
 its plate's width over the widest plate read on the track: the clearest views of a plate count
 most. (A vehicle driving away is read first at 40 px, sure and right, then for a hundred frames
 at 20-30 px, where the reader confuses K with E: unweighted, those far reads outvote the near
-ones.) The track's plate is the text with the largest tally, and its confidence that tally's
-share of all votes times the best single confidence for that text (one sure read among many
-doubtful ones stays doubtful; many agreeing reads make a sure one). The read with the highest
-confidence for the winning text keeps its crop and frame, for the evidence.
+ones.) Reads of one *view* (the plate box's centre in the same ``VIEW_CELL_PX`` cell of the
+frame: a vehicle waiting at a red light) count together as one read: their misreads are not
+independent, the same picture misread again and again. (Rain FRW-858, a scooter read FRW858
+while it drove up, then FRW058 in 150 frames while it waited: counted one by one, the waiting
+reads won.) The track's plate is the text with the largest tally, and its confidence that
+tally's share of all votes times the best single confidence for that text (one sure read among
+many doubtful ones stays doubtful; many agreeing reads make a sure one). The read with the
+highest confidence for the winning text keeps its crop and frame, for the evidence.
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ from typing import Any
 
 #: Texts per track whose best read keeps its whole frame (see PlateVote._drop_trailing_frames).
 FRAMES_KEPT = 2
+#: Side of the frame cells (pixels) that tell views apart: a plate box whose centre stays in one
+#: cell shows the same picture (the detector's box jitters by a few pixels on a still vehicle).
+VIEW_CELL_PX = 8
 
 
 @dataclass
@@ -35,26 +42,50 @@ class Sighting:
 
 
 @dataclass
+class _View:
+    """The reads of one track whose plate box centre fell in one frame cell."""
+
+    reads: int = 0
+    #: Per text, the sum of confidence x plate width² over this view's reads.
+    weighted: dict[str, float] = field(default_factory=dict)
+
+    def shares(self) -> dict[str, float]:
+        """Each text's part of this view's single vote: its weighted sum over the view's reads."""
+        return {text: total / self.reads for text, total in self.weighted.items()}
+
+
+@dataclass
 class PlateVote:
     """The reads of one track so far."""
 
     best: dict[str, Sighting] = field(default_factory=dict)
     reads: int = 0
-    #: Per text, the sum of confidence x plate width² over its reads; divided by the widest
-    #: plate's width² this is its tally. Kept as sums, so a read costs the same on a parked
-    #: car's thousandth read as on its first.
+    #: Per text, the sum over views of its share of each view's vote (confidence x plate
+    #: width², averaged over the view's reads); divided by the widest plate's width² this is
+    #: its tally. Kept as sums, updated per read for the one view it joins, so a read costs the
+    #: same on a parked car's thousandth read as on its first.
     _weighted: dict[str, float] = field(default_factory=dict)
+    _views: dict[tuple[int, int], _View] = field(default_factory=dict)
     _widest_px: float = 0.0
 
     @property
     def tallies(self) -> dict[str, float]:
-        """Each text's votes: confidences weighted by (plate width / widest plate read) squared."""
+        """Each text's votes: confidences weighted by (plate width / widest plate read) squared,
+        the reads of one view counting as one."""
         scale = self._widest_px ** 2
         return {text: total / scale if scale > 0 else total for text, total in self._weighted.items()}
 
     def add(self, sighting: Sighting) -> None:
-        width = max(sighting.box[2] - sighting.box[0], 0.0)
-        self._weighted[sighting.text] = self._weighted.get(sighting.text, 0.0) + sighting.confidence * width ** 2
+        x1, y1, x2, y2 = sighting.box
+        width = max(x2 - x1, 0.0)
+        cell = (int((x1 + x2) / 2 // VIEW_CELL_PX), int((y1 + y2) / 2 // VIEW_CELL_PX))
+        view = self._views.setdefault(cell, _View())
+        for text, share in view.shares().items():
+            self._weighted[text] -= share
+        view.reads += 1
+        view.weighted[sighting.text] = view.weighted.get(sighting.text, 0.0) + sighting.confidence * width ** 2
+        for text, share in view.shares().items():
+            self._weighted[text] = self._weighted.get(text, 0.0) + share
         self._widest_px = max(self._widest_px, width)
         self.reads += 1
         kept = self.best.get(sighting.text)
