@@ -116,10 +116,11 @@ def test_plate_read_on_an_empty_image_is_an_error_line(tmp_path, capsys):
 
 
 
-def _read_tracks(tmp_path, frames_and_tracks):
+def _read_tracks(tmp_path, frames_and_tracks, **settings):
     """Drive the plate reader of a bench appliance: each (image, {track id: box}) is one frame;
-    then every track ends. Returns ({track id: plates in its plate.read events}, health figures)."""
-    appliance = build_appliance(tmp_path, plate_capture={"min_vehicle_px": 8, "read_every_frames": 1})
+    then every track ends. Returns ({track id: plates in its plate.read events}, health figures).
+    ``settings`` override the plate_capture section."""
+    appliance = build_appliance(tmp_path, plate_capture={"min_vehicle_px": 8, "read_every_frames": 1, **settings})
     appliance.start()
     try:
         reader = appliance.plugin_manager.get_plugin("plate_capture.reader")
@@ -148,6 +149,17 @@ def test_a_plate_is_read_for_the_vehicle_it_hangs_on_not_the_one_behind(tmp_path
     assert alone["reads"] == 1, "alone, the vehicle behind has the plate in its box read"
     assert len(both[1]) == 1 and both[2] == []
     assert with_front["reads"] == 1, "the plate is read once, for the vehicle in front"
+
+
+def test_of_vehicles_read_equally_long_ago_the_nearest_is_read_first(tmp_path, sim_vehicle):
+    """One read a frame, two vehicles never read: the one with the taller box (nearer, the larger
+    plate, the sooner gone) is read first, though it is listed last."""
+    image, car_box, _, _ = sim_vehicle
+    x1, y1, x2, y2 = car_box
+    taller = (x1, y1 - 40, x2, y2)
+    reads, figures = _read_tracks(tmp_path, [(image, {1: car_box, 2: taller})], max_reads_per_frame=1)
+    assert figures["reads"] == 1
+    assert reads[1] == [] and len(reads[2]) == 1
 
 
 def test_a_vehicle_whose_reads_disagree_gets_no_plate_read(tmp_path, sim_vehicle):

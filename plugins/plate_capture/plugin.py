@@ -104,7 +104,10 @@ class PlateCapture:
     # -- reading -------------------------------------------------------------------------------
 
     def _due(self, frame, tracks: list[Track]) -> list[Track]:
-        """Tracks to read in this frame, those read longest ago first."""
+        """Tracks to read in this frame, those read longest ago first; among those read equally
+        long ago the nearest (tallest box) first: its plate is the largest and it leaves the view
+        soonest. (Broken by track age instead, the newest of four vehicles due lost every tie
+        and was read only every other frame while it drove past.)"""
         due = []
         for track in tracks:
             point = track.last
@@ -113,7 +116,7 @@ class PlateCapture:
             if (track.kind != "pedestrian" and point.frame_index == frame.index and point.measured
                     and height >= self.config.min_vehicle_px
                     and frame.index - last >= self.config.read_every_frames):
-                due.append((last, track))
+                due.append(((last, -height), track))
         due.sort(key=lambda item: item[0])
         return [track for _, track in due[:self.config.max_reads_per_frame]]
 
