@@ -50,7 +50,7 @@ class _View:
     weighted: dict[str, float] = field(default_factory=dict)
 
     def shares(self) -> dict[str, float]:
-        """Each text's part of this view's single vote: its weighted sum over the view's reads."""
+        """Each text's part of this view's single vote: its weighted sum divided by the view's reads."""
         return {text: total / self.reads for text, total in self.weighted.items()}
 
 
