@@ -103,7 +103,9 @@ class Tracker:
     ``kind_change_cost`` when the detection's class is not the track's (two road users of
     different classes side by side, a scooter parked by a car, do not swap identities), gated,
     and solved by the Hungarian method; confirmed tracks choose first, tentative ones take what
-    is left.
+    is left. Leaving a track and a detection both unmatched costs ``unmatched_pair_cost``, more
+    than any one allowed pair (at most 2.5), so the assignment makes every pair it can unless
+    two poor pairs would replace one good one.
 
     Blobs that merge or split are common with background subtraction:
 
@@ -139,7 +141,8 @@ class Tracker:
                  road_sigma_m: float = 0.5, gate_sigmas: float = 3.5, group_cover: float = 0.6,
                  dominant_iou: float = 0.6, max_grouped_frames: int = 250, birth_iou: float = 0.3,
                  whole_birth_iou: float = 0.3, whole_gate_sigmas: float = 5.0, whole_iou_gate: float = 0.25,
-                 whole_min_hits: int = 5, kind_change_cost: float = 0.5, duplicate_iou: float = 0.5,
+                 whole_min_hits: int = 5, kind_change_cost: float = 0.5, unmatched_pair_cost: float = 3.5,
+                 duplicate_iou: float = 0.5,
                  frame_size_px: tuple[int, int] | None = None, geometry: RoadGeometry | None = None):
         self.camera = camera
         self.geometry = geometry
@@ -162,6 +165,7 @@ class Tracker:
         self.whole_iou_gate = whole_iou_gate
         self.whole_min_hits = whole_min_hits
         self.kind_change_cost = kind_change_cost
+        self.unmatched_pair_cost = unmatched_pair_cost
         self.duplicate_iou = duplicate_iou
         self.frame_size_px = frame_size_px
         self._followed: list[_Followed] = []
@@ -249,10 +253,17 @@ class Tracker:
 
     def _associate(self, rows: list[int], columns: list[int], predicted: np.ndarray, found: np.ndarray,
                    detections: list[Detection], road_sigmas: np.ndarray) -> dict[int, int]:
+        """Track -> detection pairs of least total cost, where leaving a track and a detection
+        both unmatched costs ``unmatched_pair_cost``.
+
+        Pairs pay ``cost - unmatched_pair_cost`` (negative for every pair the gates allow) and
+        forbidden pairs 0, the same as staying unmatched, so the assignment does not make the
+        most pairs at any price: a long-unseen track, whose gate has grown metres wide, does not
+        take a vehicle's detection and push that vehicle's own track onto a poor one nearby."""
         if not rows or not columns:
             return {}
         overlap = ious(predicted[rows], found[columns])
-        cost = np.full((len(rows), len(columns)), FORBIDDEN_COST)
+        net_cost = np.zeros((len(rows), len(columns)))
         for r, i in enumerate(rows):
             for c, j in enumerate(columns):
                 whole = detections[j].whole
@@ -260,8 +271,9 @@ class Tracker:
                     detections[j], road_sigmas[j], self.whole_gate_sigmas if whole else self.gate_sigmas)
                 if distance <= 1.0 or overlap[r, c] >= (self.whole_iou_gate if whole else self.iou_gate):
                     other_kind = detections[j].kind != self._followed[i].track.kind
-                    cost[r, c] = (1.0 - overlap[r, c]) + min(distance, 1.0) + self.kind_change_cost * other_kind
-        return {rows[r]: columns[c] for r, c in min_cost_assignment(cost) if cost[r, c] < FORBIDDEN_COST}
+                    cost = (1.0 - overlap[r, c]) + min(distance, 1.0) + self.kind_change_cost * other_kind
+                    net_cost[r, c] = min(cost - self.unmatched_pair_cost, 0.0)
+        return {rows[r]: columns[c] for r, c in min_cost_assignment(net_cost) if net_cost[r, c] < 0.0}
 
     def _groups(self, predicted: np.ndarray, found: np.ndarray, mergeable: np.ndarray) -> dict[int, list[int]]:
         """Mergeable detections holding two or more confirmed tracks' predicted boxes:
@@ -380,8 +392,6 @@ class Tracker:
         return covered(box, np.array([[0.0, 0.0, width, height]]))[0, 0] < 0.5
 
 
-#: Cost of a track-detection pair the gates forbid; larger than any sum of allowed costs.
-FORBIDDEN_COST = 1e9
 #: Box motion noise relative to the box's size: measurement (fraction, plus one pixel),
 #: unobserved acceleration (sizes per s²) and initial velocity (sizes per s).
 BOX_SIGMA_FRACTION = 0.05

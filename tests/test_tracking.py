@@ -184,6 +184,24 @@ def test_a_track_prefers_a_detection_of_its_own_class():
     assert car_track.last.box == car and car_track.kind == "car"
 
 
+
+def test_a_long_unseen_track_does_not_take_a_waiting_cars_detection():
+    """A car waits at the stop line while another track beside it goes unseen for 28 frames,
+    its gate growing wide. When a scooter's detection appears over the car's side, the car's
+    own track keeps the car: giving the car to the unseen track and the scooter to the car's
+    track would make two pairs, but two poor ones."""
+    tracker = Tracker("cam")
+    car = (400.0, 400.0, 520.0, 480.0)
+    other = (540.0, 400.0, 600.0, 450.0)
+    for step in range(38):
+        detections = [_detection(car, whole=True)] + ([_detection(other, whole=True)] if step < 10 else [])
+        live, _ = tracker.update(step, step * FRAME_NS, detections)
+    car_track = next(track for track in live if track.last.box == car)
+    scooter = (355.0, 380.0, 455.0, 480.0)
+    tracker.update(38, 38 * FRAME_NS, [_detection(car, whole=True), _detection(scooter, kind="scooter", whole=True)])
+    assert car_track.last.frame_index == 38 and car_track.last.box == car
+
+
 def _approaching_car_detections() -> list[list[Detection]]:
     """An oncoming car (18 m/s) growing and speeding up in the image, unseen in frames 20-44."""
     geometry = road_geometry()
