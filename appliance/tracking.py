@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .appearance import signature_distance
 from .assignment import min_cost_assignment
 from .boxes import as_boxes, covered, from_centre_size, ious, shift_inside, to_centre_size, union_box
 from .geometry import RoadGeometry
@@ -28,7 +29,8 @@ class Detection:
     road plane when the detector could measure it. ``whole`` is True when the detector reports
     every object whole and on its own, even partly hidden (a learned detector); False when a
     detection may be a piece of an object or several objects merged (background subtraction),
-    which the tracker then treats as fragments or groups.
+    which the tracker then treats as fragments or groups. ``signature`` is the object's colour
+    signature (:mod:`appliance.appearance`) when the detector took one.
     """
 
     box: tuple[float, float, float, float]
@@ -38,6 +40,7 @@ class Detection:
     road_xy: tuple[float, float] | None = None
     size_m: tuple[float, float] | None = None
     whole: bool = False
+    signature: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -101,7 +104,10 @@ class Tracker:
     matched to detections by a cost mixing box overlap (IoU) with the distance from the
     predicted position (Mahalanobis, so it widens while a track is unseen), plus
     ``kind_change_cost`` when the detection's class is not the track's (two road users of
-    different classes side by side, a scooter parked by a car, do not swap identities), gated,
+    different classes side by side, a scooter parked by a car, do not swap identities), plus
+    ``appearance_weight`` times how unlike the track's colours the detection's are (the running
+    mean of its detections' colour signatures, :mod:`appliance.appearance`: far from the camera,
+    where a bus and the car ahead of it share pixels and road position, colour still differs), gated,
     and solved by the Hungarian method; confirmed tracks choose first, tentative ones take what
     is left. Leaving a track and a detection both unmatched costs ``unmatched_pair_cost``, more
     than any one allowed pair (at most 2.5), so the assignment makes every pair it can unless
@@ -141,7 +147,8 @@ class Tracker:
                  road_sigma_m: float = 0.5, gate_sigmas: float = 3.5, group_cover: float = 0.6,
                  dominant_iou: float = 0.6, max_grouped_frames: int = 250, birth_iou: float = 0.3,
                  whole_birth_iou: float = 0.3, whole_gate_sigmas: float = 5.0, whole_iou_gate: float = 0.25,
-                 whole_min_hits: int = 5, kind_change_cost: float = 0.5, unmatched_pair_cost: float = 3.5,
+                 whole_min_hits: int = 5, kind_change_cost: float = 0.5, appearance_weight: float = 1.0,
+                 unmatched_pair_cost: float = 3.5,
                  duplicate_iou: float = 0.5,
                  frame_size_px: tuple[int, int] | None = None, geometry: RoadGeometry | None = None):
         self.camera = camera
@@ -165,6 +172,7 @@ class Tracker:
         self.whole_iou_gate = whole_iou_gate
         self.whole_min_hits = whole_min_hits
         self.kind_change_cost = kind_change_cost
+        self.appearance_weight = appearance_weight
         self.unmatched_pair_cost = unmatched_pair_cost
         self.duplicate_iou = duplicate_iou
         self.frame_size_px = frame_size_px
@@ -271,7 +279,8 @@ class Tracker:
                     detections[j], road_sigmas[j], self.whole_gate_sigmas if whole else self.gate_sigmas)
                 if distance <= 1.0 or overlap[r, c] >= (self.whole_iou_gate if whole else self.iou_gate):
                     other_kind = detections[j].kind != self._followed[i].track.kind
-                    cost = (1.0 - overlap[r, c]) + min(distance, 1.0) + self.kind_change_cost * other_kind
+                    cost = ((1.0 - overlap[r, c]) + min(distance, 1.0) + self.kind_change_cost * other_kind
+                            + self.appearance_weight * self._followed[i].colour_distance(detections[j]))
                     net_cost[r, c] = min(cost - self.unmatched_pair_cost, 0.0)
         return {rows[r]: columns[c] for r, c in min_cost_assignment(net_cost) if net_cost[r, c] < 0.0}
 
@@ -399,6 +408,8 @@ BOX_ACCEL_SIZES = 2.0
 BOX_VELOCITY_SIZES = 4.0
 #: How much less a box kept inside a group blob is trusted than a measured one.
 GROUP_SIGMA_FACTOR = 4.0
+#: Weight of each matched detection's colour signature in the track's running mean.
+SIGNATURE_UPDATE = 0.2
 
 
 class _Followed:
@@ -417,6 +428,7 @@ class _Followed:
         self.grouped = 0
         self.missed_in_view = 0
         self.merged = False
+        self.signature: np.ndarray | None = None
         self._record(frame_index, time_ns, detection, road_sigma, tracker)
 
     def predict(self, step_s: float, tracker: Tracker) -> None:
@@ -426,6 +438,13 @@ class _Followed:
 
     def predicted_box(self) -> np.ndarray:
         return from_centre_size(self.box.position)
+
+    def colour_distance(self, detection: Detection) -> float:
+        """How unlike the track's colours the detection's are (0 to 1; 0 when either has no
+        signature)."""
+        if self.signature is None or detection.signature is None:
+            return 0.0
+        return signature_distance(self.signature, detection.signature)
 
     def normalised_distance(self, detection: Detection, road_sigma: np.ndarray, gate_sigmas: float) -> float:
         """Distance of a detection (its ground point ``road_sigma`` uncertain, see
@@ -496,6 +515,9 @@ class _Followed:
         track = self.track
         track.points.append(TrackPoint(frame_index, time_ns, detection.box, detection.road_xy))
         track.kind_votes[detection.kind] = track.kind_votes.get(detection.kind, 0.0) + detection.score
+        if detection.signature is not None:
+            self.signature = (detection.signature if self.signature is None else
+                              (1 - SIGNATURE_UPDATE) * self.signature + SIGNATURE_UPDATE * detection.signature)
         track.missed = 0
         self.missed_in_view = 0
         self.grouped = 0

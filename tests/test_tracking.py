@@ -7,6 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
+from appliance.appearance import colour_signature, signature_distance
 from appliance.assignment import min_cost_assignment
 from appliance.tracking import Detection, Tracker
 
@@ -15,9 +16,16 @@ from synthetic import FPS, FRAME_NS, FRAME_SIZE, LANES_M, Mover, road_geometry, 
 CAR = dict(width_m=1.8, length_m=4.5, height_m=1.5)
 
 
-def _detection(box, road_xy=None, kind="car", score=1.0, whole=False):
+def _detection(box, road_xy=None, kind="car", score=1.0, whole=False, signature=None):
     return Detection(box=tuple(float(v) for v in box), kind=kind, score=score, source="test", road_xy=road_xy,
-                     whole=whole)
+                     whole=whole, signature=signature)
+
+
+def _painted(colour_bgr: tuple[int, int, int], side_px: int = 60, noise: float = 0.0, seed: int = 0) -> np.ndarray:
+    """The colour signature of a vehicle painted ``colour_bgr`` (with pixel noise)."""
+    image = np.full((side_px, side_px, 3), colour_bgr, np.float64)
+    image += np.random.default_rng(seed).normal(0.0, noise, image.shape)
+    return colour_signature(np.clip(image, 0, 255).astype(np.uint8), (0, 0, side_px, side_px))
 
 
 # -- assignment -------------------------------------------------------------------------------
@@ -201,6 +209,32 @@ def test_a_long_unseen_track_does_not_take_a_waiting_cars_detection():
     tracker.update(38, 38 * FRAME_NS, [_detection(car, whole=True), _detection(scooter, kind="scooter", whole=True)])
     assert car_track.last.frame_index == 38 and car_track.last.box == car
 
+
+
+def test_colour_signatures_match_one_vehicle_and_tell_two_apart():
+    """One car seen large and noisy or small is near itself; a red car and a blue one are far
+    apart; a box off the frame has no signature."""
+    red_near, red_far = _painted((30, 30, 190), 200, noise=12.0, seed=1), _painted((30, 30, 190), 24, seed=2)
+    blue = _painted((190, 60, 30), 24)
+    assert signature_distance(red_near, red_far) < 0.3
+    assert signature_distance(red_far, blue) > 0.9
+    assert colour_signature(np.zeros((100, 100, 3), np.uint8), (120.0, 10.0, 160.0, 40.0)) is None
+
+
+@pytest.mark.parametrize("appearance_weight, kept", [(1.0, True), (0.0, False)])
+def test_colour_keeps_two_overlapping_far_vehicles_apart(appearance_weight, kept):
+    """Far from the camera a red car and a blue one overlap in the image. When their boxes
+    jitter so that overlap alone would swap them, each track keeps its own colour (and without
+    the colour cue, they swap)."""
+    red, blue = _painted((30, 30, 190)), _painted((190, 60, 30))
+    tracker = Tracker("cam", appearance_weight=appearance_weight)
+    for step in range(10):
+        live, _ = tracker.update(step, step * FRAME_NS, [_detection((100, 100, 140, 130), whole=True, signature=red),
+                                                         _detection((104, 100, 144, 130), whole=True, signature=blue)])
+    red_track = next(track for track in live if track.last.box[0] == 100)
+    tracker.update(10, 10 * FRAME_NS, [_detection((103, 100, 143, 130), whole=True, signature=red),
+                                       _detection((101, 100, 141, 130), whole=True, signature=blue)])
+    assert (red_track.last.box[0] == 103) is kept
 
 def _approaching_car_detections() -> list[list[Detection]]:
     """An oncoming car (18 m/s) growing and speeding up in the image, unseen in frames 20-44."""

@@ -9,7 +9,8 @@ neighbourhood and above ``min_score``) become detections; boxes that overlap by 
 
 Unlike background subtraction it sees stopped and queued vehicles as well as moving ones and
 gives the whole box of a vehicle partly hidden behind another. Its classes come from
-appearance; ``road_xy`` is the box's bottom-centre on the road plane when calibrated.
+appearance; ``road_xy`` is the box's bottom-centre on the road plane when calibrated; each
+detection carries its colour signature for the tracker (:mod:`appliance.appearance`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from appliance.appearance import colour_signature
 from appliance.boxes import ious
 from appliance.geometry import RoadGeometry
 from appliance.hookspecs import hookimpl
@@ -59,7 +61,8 @@ class LearnedDetector:
         detections = []
         for kind, score, box in decode(output, self.config.min_score, scale, (width, height)):
             road_xy = ground_point(box, geometry) if geometry is not None else None
-            detections.append(Detection(box=box, kind=kind, score=score, source=SOURCE, road_xy=road_xy, whole=True))
+            detections.append(Detection(box=box, kind=kind, score=score, source=SOURCE, road_xy=road_xy, whole=True,
+                                        signature=colour_signature(frame.image, box)))
         return detections
 
 
