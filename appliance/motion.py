@@ -66,3 +66,12 @@ class ConstantVelocity:
         speed = float(np.linalg.norm(velocity[axes]))
         if speed > max_speed:
             velocity[axes] *= max_speed / speed
+
+    def cap_position_sigma(self, max_sigma: float) -> None:
+        """Shrink the position uncertainty to at most ``max_sigma`` per axis (the velocity's
+        correlation with it scaled alike, so the covariance stays valid)."""
+        n = self.axes
+        sigma = np.sqrt(np.diag(self.covariance)[:n])
+        scale = np.ones(2 * n)
+        scale[:n] = np.minimum(1.0, max_sigma / np.maximum(sigma, 1e-12))
+        self.covariance = self.covariance * np.outer(scale, scale)

@@ -142,7 +142,8 @@ class Tracker:
     """
 
     def __init__(self, camera: str, *, max_missed_frames: int = 30, max_hidden_frames: int = 250,
-                 hidden_cover: float = 0.5, hidden_slowdown_s: float = 2.0, min_hits: int = 3,
+                 hidden_cover: float = 0.5, hidden_slowdown_s: float = 2.0, hidden_sigma_m: float = 3.0,
+                 min_hits: int = 3,
                  iou_gate: float = 0.3, max_speed_mps: float = 45.0, accel_sigma_mps2: float = 3.0,
                  road_sigma_m: float = 0.5, gate_sigmas: float = 3.5, group_cover: float = 0.6,
                  dominant_iou: float = 0.6, max_grouped_frames: int = 250, birth_iou: float = 0.3,
@@ -157,6 +158,7 @@ class Tracker:
         self.max_hidden_frames = max_hidden_frames
         self.hidden_cover = hidden_cover
         self.hidden_slowdown_s = hidden_slowdown_s
+        self.hidden_sigma_m = hidden_sigma_m
         self.min_hits = min_hits
         self.iou_gate = iou_gate
         self.max_speed_mps = max_speed_mps
@@ -484,8 +486,11 @@ class _Followed:
 
     def coast(self, frame_index: int, time_ns: int, hidden: bool, step_s: float, tracker: Tracker) -> None:
         """No detection this frame: once confirmed, the track keeps an estimated point. Hidden
-        behind or inside a detection, the object slows down (it is most often queueing); unseen
-        in the open, the miss counts towards ``max_missed_frames``."""
+        behind or inside a detection, the object slows down (it is most often queueing) and its
+        road position grows no more uncertain than ``hidden_sigma_m``: it comes out from behind
+        the other near where it went in, and a track hidden for seconds does not take a
+        vehicle appearing 20 m away. Unseen in the open, the miss counts towards
+        ``max_missed_frames``."""
         self.track.missed += 1
         if hidden:
             self.missed_in_view = 0
@@ -493,6 +498,7 @@ class _Followed:
             self.box.velocity[:] *= slowdown
             if self.road is not None:
                 self.road.velocity[:] *= slowdown
+                self.road.cap_position_sigma(tracker.hidden_sigma_m)
         else:
             self.missed_in_view += 1
         if self.track.confirmed:

@@ -236,6 +236,22 @@ def test_colour_keeps_two_overlapping_far_vehicles_apart(appearance_weight, kept
                                        _detection((101, 100, 141, 130), whole=True, signature=blue)])
     assert (red_track.last.box[0] == 103) is kept
 
+
+def test_a_vehicle_hidden_for_seconds_comes_out_where_it_went_in():
+    """A scooter waits hidden behind a bus for 4.4 s. A car coming into view 18 m away on the
+    road starts a track of its own rather than continuing the scooter's, and the scooter's
+    track takes the scooter again when it shows."""
+    tracker = Tracker("cam")
+    bus = _detection((0, 250, 700, 1000), road_xy=(8.0, 15.0), kind="bus", whole=True)
+    scooter = _detection((500, 300, 560, 410), road_xy=(10.0, 2.0), kind="scooter", whole=True)
+    car = _detection((1400, 240, 1500, 340), road_xy=(-5.0, -8.0), whole=True)
+    for step in range(140):
+        detections = [bus] + ([scooter] if step < 20 or step >= 135 else []) + ([car] if step >= 130 else [])
+        live, _ = tracker.update(step, step * FRAME_NS, detections)
+    boxes = {track.kind: [point.box for point in track.points if point.measured] for track in live}
+    assert set(boxes["scooter"]) == {scooter.box} and len(boxes["scooter"]) == 25
+    assert set(boxes["car"]) == {car.box}
+
 def _approaching_car_detections() -> list[list[Detection]]:
     """An oncoming car (18 m/s) growing and speeding up in the image, unseen in frames 20-44."""
     geometry = road_geometry()
