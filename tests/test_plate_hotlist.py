@@ -75,8 +75,8 @@ def test_the_vote_weighs_reads_by_confidence_and_keeps_the_best_read_of_the_winn
     for index, (text, confidence) in enumerate([("ABC1234", 0.7), ("ABC1284", 0.95), ("ABC1234", 0.8),
                                                 ("ABC1234", 0.6)]):
         vote.add(_sighting(text, confidence, index))
-    best, confidence = vote.result()
-    assert best.text == "ABC1234" and best.frame_index == 2
+    plate, best, confidence = vote.result()
+    assert plate == best.text == "ABC1234" and best.frame_index == 2
     assert confidence == pytest.approx(2.1 / 3.05 * 0.8)
     assert vote.reads == 4
 
@@ -89,8 +89,8 @@ def test_the_clearest_views_of_a_plate_outvote_many_far_ones():
         vote.add(Sighting("FK5667", 1.0, index, index, (100, 300 - 20 * index, 140, 310 - 20 * index)))
     for index in range(4, 14):
         vote.add(Sighting("FE5667", 0.9, index, index, (100, 300 - 20 * index, 120, 305 - 20 * index)))
-    best, confidence = vote.result()
-    assert best.text == "FK5667"
+    plate, best, confidence = vote.result()
+    assert plate == best.text == "FK5667"
     assert vote.tallies == pytest.approx({"FK5667": 4.0, "FE5667": 10 * 0.9 / 4})
     assert confidence == pytest.approx(4.0 / 6.25)
 
@@ -105,10 +105,33 @@ def test_reads_of_one_unchanging_view_count_as_one_read():
     for index in range(4, 104):
         jitter = index % 3
         vote.add(Sighting("FRW058", 0.8, index, index, (601 + jitter, 321 + jitter, 626 + jitter, 329 + jitter)))
-    best, _ = vote.result()
-    assert best.text == "FRW858"
+    plate, best, _ = vote.result()
+    assert plate == best.text == "FRW858"
     assert vote.reads == 104
     assert vote.tallies == pytest.approx({"FRW858": 4.0, "FRW058": 0.8 * (25 / 30) ** 2})
+
+
+def test_misreads_that_split_the_vote_still_agree_character_by_character():
+    """A car read right in 4 frames and misread in 6, each misread off by one character: whole
+    texts, the right one has 4 of 10 votes; per character, its weakest has 8 of 10. The evidence
+    is its most confident right read."""
+    vote = PlateVote()
+    reads = [("MHM6423", 0.9), ("MHN6423", 0.9), ("MHM6423", 0.95), ("NHM6423", 0.9), ("MHM8423", 0.9),
+             ("MHM6423", 0.9), ("MHM6428", 0.9), ("MHM6423", 0.9), ("MHN6423", 0.9), ("WHM6423", 0.9)]
+    for index, (text, confidence) in enumerate(reads):
+        vote.add(Sighting(text, confidence, index, index, (100 + 10 * index, 300, 140 + 10 * index, 310)))
+    plate, best, confidence = vote.result()
+    assert plate == best.text == "MHM6423" and best.frame_index == 2
+    assert confidence == pytest.approx((0.9 * 7 + 0.95) / (0.9 * 9 + 0.95) * 0.95)
+
+
+def test_a_plate_voted_by_character_shows_the_nearest_read_as_evidence():
+    """No single read has the voted plate: the evidence is the surest of the reads one character off."""
+    vote = PlateVote()
+    for index, (text, confidence) in enumerate([("ABC1284", 0.7), ("ABD1234", 0.8), ("XBC1234", 0.6)]):
+        vote.add(Sighting(text, confidence, index, index, (100 + 10 * index, 300, 140 + 10 * index, 310)))
+    plate, best, _ = vote.result()
+    assert plate == "ABC1234" and best.text == "ABD1234"
 
 
 def test_an_empty_vote_has_no_result():

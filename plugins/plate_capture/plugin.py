@@ -74,12 +74,12 @@ class PlateCapture:
         outcome = vote.result() if vote is not None else None
         if outcome is None:
             return []
-        best, confidence = outcome
+        plate, best, confidence = outcome
         if confidence < self.config.min_confidence:
             self._figures["unsure"] += 1
             return []
         self._figures["plates"] += 1
-        data = {"camera": track.camera, "track_id": track.id, "plate": best.text,
+        data = {"camera": track.camera, "track_id": track.id, "plate": plate,
                 "confidence": round(confidence, 4), "reads": vote.reads,
                 "votes": {text: round(tally, 3) for text, tally in vote.tallies.items()},
                 "vehicle_kind": track.kind, "frame_index": best.frame_index,
