@@ -134,6 +134,19 @@ def test_a_plate_voted_by_character_shows_the_nearest_read_as_evidence():
     assert plate == "ABC1234" and best.text == "ABD1234"
 
 
+def test_a_character_vote_that_fits_no_format_gives_way_to_the_most_voted_text():
+    """ABC123 and 123ABC mixed per character make AB3123-like texts no plate has: when the
+    caller refuses the voted plate, the text with the most votes is the plate."""
+    vote = PlateVote()
+    for index, (text, confidence) in enumerate([("ABC123", 0.9), ("ABC123", 0.8), ("123ABC", 0.95),
+                                                ("12CABC", 0.9), ("1B3ABC", 0.9)]):
+        vote.add(Sighting(text, confidence, index, index, (100 + 10 * index, 300, 140 + 10 * index, 310)))
+    assert vote.result()[0] not in vote.tallies
+    plate, best, confidence = vote.result(accept=lambda text: text in ("ABC123", "123ABC"))
+    assert plate == best.text == "ABC123" and best.frame_index == 0
+    assert confidence == pytest.approx(1.7 / 4.45 * 0.9)
+
+
 def test_an_empty_vote_has_no_result():
     assert PlateVote().result() is None
 

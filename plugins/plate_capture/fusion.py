@@ -19,7 +19,7 @@ the winning text keeps its crop and frame, for the evidence.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 
 #: Texts per track whose best read keeps its whole frame (see PlateVote._drop_trailing_frames).
@@ -104,23 +104,29 @@ class PlateVote:
             if text not in leading and kept.frame is not None:
                 kept.frame = None
 
-    def result(self) -> tuple[str, Sighting, float] | None:
+    def result(self, accept: Callable[[str], bool] = lambda plate: True) -> tuple[str, Sighting, float] | None:
         """The plate, the read shown as its evidence (with crop and frame) and the fused
         confidence, or None before any read.
 
         The plate is voted character by character (:func:`character_vote`); its confidence is
-        the weakest character's share of all votes times the evidence read's confidence. The
+        the weakest character's share of all votes times the evidence read's confidence. A
+        plate so voted that ``accept`` refuses (it fits no plate format: characters of texts in
+        two formats of one length mixed) gives way to the text with the most votes. The
         evidence is the most confident read of the plate's text, or, when no single read had
         it, of the texts nearest to it."""
         tallies = self.tallies
         if not tallies:
             return None
         plate, support = character_vote(tallies)
+        if not accept(plate):
+            plate = max(tallies, key=tallies.get)
+            support = tallies[plate]
         evidence = self._evidence_for(plate)
         total = sum(tallies.values())
         return plate, evidence, (support / total) * evidence.confidence if total > 0 else 0.0
 
     def _evidence_for(self, plate: str) -> Sighting:
+        """The surest read of ``plate``, else of the texts fewest characters away from it."""
         if plate in self.best:
             return self.best[plate]
         nearest = min(_differences(text, plate) for text in self.best)
@@ -135,8 +141,7 @@ def character_vote(tallies: dict[str, float]) -> tuple[str, float]:
     with the most votes wins. Misreads of one plate mostly differ in one character each
     (MHN6423, NHM6423, MHM8423 beside MHM6423), so the texts split the votes while the
     characters agree: counted whole, a junction car's right text had a fused confidence of
-    0.42, under the floor; counted per character, 0.57.
-    When one text leads, its weakest character has at least its votes, so the result is the
+    0.42, under the floor; counted per character, 0.57. When one text leads, its weakest character has at least its votes, so the result is the
     same as a whole-text vote or surer."""
     by_length: dict[int, float] = {}
     for text, tally in tallies.items():

@@ -71,7 +71,7 @@ class PlateCapture:
         self._last_read.pop(key, None)
         vote = self._votes.pop(key, None)
         self._hits = {hit for hit in self._hits if hit[:2] != key}
-        outcome = vote.result() if vote is not None else None
+        outcome = vote.result(accept=self._fits_a_format) if vote is not None else None
         if outcome is None:
             return []
         plate, best, confidence = outcome
@@ -133,10 +133,14 @@ class PlateCapture:
             return None
         read = self.reader.read(crop)
         self._figures["reads"] += 1
-        if read.confidence < self.config.min_confidence or not any(f.fullmatch(read.text) for f in self._formats):
+        if read.confidence < self.config.min_confidence or not self._fits_a_format(read.text):
             return None
         self._figures["accepted"] += 1
         return Sighting(read.text, read.confidence, frame.index, frame.time_ns, plate.box, crop, frame.image)
+
+    def _fits_a_format(self, text: str) -> bool:
+        """Does ``text`` fit one of the configured plate formats?"""
+        return any(pattern.fullmatch(text) for pattern in self._formats)
 
     def _check_hotlist(self, camera: str, track: Track, sighting: Sighting) -> list[EventDraft]:
         match = self.hotlist.match(sighting.text, self.config.hotlist_max_distance)
