@@ -143,14 +143,12 @@ class Tracker:
 
     def __init__(self, camera: str, *, max_missed_frames: int = 30, max_hidden_frames: int = 250,
                  hidden_cover: float = 0.5, hidden_slowdown_s: float = 2.0, hidden_sigma_m: float = 3.0,
-                 min_hits: int = 3,
-                 iou_gate: float = 0.3, max_speed_mps: float = 45.0, accel_sigma_mps2: float = 3.0,
-                 road_sigma_m: float = 0.5, gate_sigmas: float = 3.5, group_cover: float = 0.6,
-                 dominant_iou: float = 0.6, max_grouped_frames: int = 250, birth_iou: float = 0.3,
-                 whole_birth_iou: float = 0.3, whole_gate_sigmas: float = 5.0, whole_iou_gate: float = 0.25,
-                 whole_min_hits: int = 5, kind_change_cost: float = 0.5, appearance_weight: float = 1.0,
-                 unmatched_pair_cost: float = 3.5,
-                 duplicate_iou: float = 0.5,
+                 min_hits: int = 3, iou_gate: float = 0.3, max_speed_mps: float = 45.0,
+                 accel_sigma_mps2: float = 3.0, road_sigma_m: float = 0.5, gate_sigmas: float = 3.5,
+                 group_cover: float = 0.6, dominant_iou: float = 0.6, max_grouped_frames: int = 250,
+                 birth_iou: float = 0.3, whole_birth_iou: float = 0.3, whole_gate_sigmas: float = 5.0,
+                 whole_iou_gate: float = 0.25, whole_min_hits: int = 5, kind_change_cost: float = 0.5,
+                 appearance_weight: float = 1.0, unmatched_pair_cost: float = 3.5, duplicate_iou: float = 0.5,
                  frame_size_px: tuple[int, int] | None = None, geometry: RoadGeometry | None = None):
         self.camera = camera
         self.geometry = geometry
