@@ -129,9 +129,7 @@ class PlateVote:
         """The surest read of ``plate``, else of the texts fewest characters away from it."""
         if plate in self.best:
             return self.best[plate]
-        nearest = min(_differences(text, plate) for text in self.best)
-        return max((kept for text, kept in self.best.items() if _differences(text, plate) == nearest),
-                   key=lambda kept: kept.confidence)
+        return min(self.best.values(), key=lambda kept: (_differences(kept.text, plate), -kept.confidence))
 
 
 def character_vote(tallies: dict[str, float]) -> tuple[str, float]:
