@@ -14,7 +14,7 @@ from appliance.store import read_events
 from appliance.tracking import Track, TrackPoint
 from hal.sim import SimRoad
 from hal.sim.plate_patch import plate_patches
-from plugins.plate_capture.reader import DEFAULT_MODEL as READER_MODEL
+from plugins.plate_capture.reader import DEFAULT_MODELS as READER_MODELS
 from tests.appliances import build_appliance, run_for, stored
 from tests.synthetic import frame
 
@@ -76,8 +76,8 @@ def test_the_hotlist_command_replaces_updates_and_refuses_stale_deltas(tmp_path)
 
 def test_a_broken_reader_model_raises_a_fault_and_the_appliance_keeps_running(tmp_path):
     broken = tmp_path / "reader.tflite"
-    broken.write_bytes(READER_MODEL.read_bytes()[:500])
-    appliance = build_appliance(tmp_path, plate_capture={"reader_model": str(broken)}, health={"interval_s": 0.2})
+    broken.write_bytes(READER_MODELS[0].read_bytes()[:500])
+    appliance = build_appliance(tmp_path, plate_capture={"reader_models": [str(broken)]}, health={"interval_s": 0.2})
     run_for(appliance, 1.0)
     faults = [e.data for e in stored(tmp_path, "fault.raised")]
     assert any(f["code"] == "model.unavailable" and f["component"] == "plate_capture" for f in faults)

@@ -11,7 +11,7 @@ import pytest
 
 from appliance.errors import ImageInvalid, ModelInvalid, ModelNotFound
 from hal.sim.plate_patch import plate_patches
-from plugins.plate_capture.reader import (TRIMS, ALPHABET, PlateRead, PlateReader, greedy_decode, layouts, side_by_side,
+from plugins.plate_capture.reader import (DEFAULT_MODELS, TRIMS, ALPHABET, PlateRead, PlateReader, greedy_decode, layouts, side_by_side,
                                           trims)
 
 TINY_MODEL = Path(__file__).with_name("data") / "affine_float.tflite"
@@ -86,6 +86,19 @@ def test_not_an_image_is_refused(reader, image):
 def test_a_model_that_is_not_a_plate_reader_is_refused():
     with pytest.raises(ModelInvalid, match="not a plate reader"):
         PlateReader(TINY_MODEL)
+
+
+def test_each_shipped_model_reads_alone_and_pooled_models_agree_with_one():
+    crop = framed(plate_patches("MNP-7315", "car", (0.38, 0.16))[0], 110)
+    first, second = DEFAULT_MODELS
+    alone = PlateReader(first).read(crop)
+    assert alone.text == PlateReader(second).read(crop).text == "MNP7315"
+    assert PlateReader([first, first]).read(crop) == alone
+
+
+def test_a_reader_without_models_is_refused():
+    with pytest.raises(ValueError, match="at least one model"):
+        PlateReader([])
 
 
 def test_a_missing_model_is_named(tmp_path):

@@ -1,6 +1,6 @@
 """Plate reader benchmark: exact reads on plates the reader was never trained on, beside RapidOCR.
 
-    .venv/bin/python -m tools.bench_plates [--model PATH] [--no-rapidocr] [--limit N]
+    .venv/bin/python -m tools.bench_plates [--models PATH...] [--no-rapidocr] [--limit N]
 
 Data sets (held-out plates only, :func:`tools.plates.datasets.is_held_out`):
 
@@ -25,6 +25,7 @@ Detector recall is printed too when ``tools.plates.eval_detector`` can run.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import re
 import time
@@ -37,7 +38,7 @@ import numpy as np
 
 from hal.sim import SimRoad, load_scenario
 from hal.sim.plates import plate_format
-from plugins.plate_capture.reader import DEFAULT_MODEL, TRIMS, PlateReader
+from plugins.plate_capture.reader import DEFAULT_MODELS, TRIMS, PlateReader
 from appliance.errors import ModelError, ScenarioError
 from tools.plates.datasets import (CROP_MARGIN, DatasetMissing, crop_box, load_br_crops, load_plates_us,
                                    plate_crop)
@@ -80,8 +81,10 @@ def plate_text(text: str) -> str:
     return re.sub(r"[^A-Z0-9]", "", text.upper())
 
 
+@functools.cache
 def held_out_sets() -> dict[str, Labelled]:
-    """Every held-out labelled crop by data set name; a data set that is absent is left out."""
+    """Every held-out labelled crop by data set name; a data set that is absent is left out.
+    Cut once a process (the model card measures the pair and each model on the same crops)."""
     sets: dict[str, Labelled] = {}
     try:
         sets["plates-us"] = [(plate_crop(s), s.text) for s in load_plates_us() if s.held_out]
@@ -139,8 +142,8 @@ def score(read: Callable[[np.ndarray], str], name: str, dataset: str, labelled: 
     return ReadScore(dataset, name, len(labelled), exact, seconds)
 
 
-def our_reader(model_path: Path | None) -> Callable[[np.ndarray], str]:
-    reader = PlateReader(model_path, threads=1)
+def our_reader(model_paths: list[Path] | None) -> Callable[[np.ndarray], str]:
+    reader = PlateReader(model_paths, threads=1)
     return lambda crop: reader.read(crop).text
 
 
@@ -169,12 +172,12 @@ def rapidocr_readers() -> dict[str, Callable[[np.ndarray], str]]:
     return {"rapidocr": read, "rapidocr one line": read_as_one_line}
 
 
-def run(model_path: Path | None, with_rapidocr: bool, limit: int = 0) -> list[ReadScore]:
+def run(model_paths: list[Path] | None, with_rapidocr: bool, limit: int = 0) -> list[ReadScore]:
     """Every score of our reader (and RapidOCR, when wanted and installed) on every data set,
     or on ``limit`` plates of each, spread evenly over it, when ``limit`` is not 0."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     cv2.setNumThreads(1)
-    readers = {"roadcam": our_reader(model_path)}
+    readers = {"roadcam": our_reader(model_paths)}
     if with_rapidocr:
         readers.update(rapidocr_readers())
         if len(readers) == 1:
@@ -213,28 +216,35 @@ def _seconds_per_plate(scores: list[ReadScore]) -> float:
     return sum(s.seconds for s in scores) / max(1, sum(s.plates for s in scores))
 
 
-def write_reader_card(model_path: Path, training_note: str) -> Path:
-    """Write ``<model>.md`` beside the model: how it was made, its input, its scores."""
-    scores = run(model_path, with_rapidocr=False)
+def write_reader_card(model_paths: list[Path], training_notes: list[str]) -> Path:
+    """Write ``plate_reader.md`` beside the models: how they were made, their input, and the
+    scores of each alone and of the pool (what the appliance reads with)."""
+    pooled = run(model_paths, with_rapidocr=False)
+    alone = {path.name: run([path], with_rapidocr=False) for path in model_paths} if len(model_paths) > 1 else {}
     from tools.plates import train_reader
 
     height_px, width_px = train_reader.INPUT_SIZE_PX
-    card = model_path.with_suffix(".md")
-    card.write_text(f"""# Plate reader (`{model_path.name}`)
+    names = " and ".join(f"`{path.name}`" for path in model_paths)
+    made_by = "\n".join(f"  - {note}" for note in training_notes)
+    single = "".join(f"\n\n{name} alone:\n\n{report(scores)}" for name, scores in alone.items())
+    card = model_paths[0].with_name("plate_reader.md")
+    card.write_text(f"""# Plate reader ({names})
 
-Reads the text of one plate crop for `plugins/plate_capture/reader.py` (`PlateReader`).
+Reads the text of one plate crop for `plugins/plate_capture/reader.py` (`PlateReader`). Every crop
+is read by each model and all their reads join one vote.
 
 - **Input**: {height_px}x{width_px} grey, float32, standardised per crop (zero mean, unit
   contrast) by `reader_input`; a two-row plate's rows side by side (`side_by_side`: crops
   narrower than 1.8:1 are read both ways); batch 1 (resized per call for batches).
-- **How a crop is read**: whole, in each layout, in one batch; a still image read less surely
-  than `reader.SURE_READ` is read again in the other {len(TRIMS) - 1} trims of `reader.TRIMS`, and the text
-  with the largest summed confidence wins (the figures below). The plate capture plugin does
+- **How a crop is read**: whole, in each layout, by each model, and the text with the largest
+  summed confidence wins; a still image read less surely than `reader.SURE_READ` is read again
+  in the other {len(TRIMS) - 1} trims of `reader.TRIMS` (the figures below). The plate capture plugin does
   the second pass only with `plate_capture.reread_unsure`: it reads each track in many frames.
 - **Output**: 64 steps (the 2x32 feature map's top row, then its bottom row) x 37 softmax
   classes: the CTC blank, then `0-9A-Z`. Greedy CTC decoding.
-- **Size**: {model_path.stat().st_size / 1e6:.2f} MB, float16 weights.
-- **Made by** {training_note}
+- **Size**: {", ".join(f"{path.name} {path.stat().st_size / 1e6:.2f} MB" for path in model_paths)}; float16 weights.
+- **Made by** `python -m tools.plates.train_reader` (one model per seed, the same recipe):
+{made_by}
 - **Data**: synthetic plates from `tools/plates/synth.py` (Taiwanese formats including two-row
   scooter plates, the simulator's own drawing, US-like and Brazilian plates); the real plates of
   `../shared/data` (plates-us, plates-br-crops) that are not held out. Nothing measured below
@@ -246,7 +256,9 @@ Reads the text of one plate crop for `plugins/plate_capture/reader.py` (`PlateRe
 times include preprocessing). Run without `--no-rapidocr` (add `--limit 100` for a shorter run) to
 measure RapidOCR on the same crops beside it.
 
-{report(scores)}
+The pair, as the appliance reads:
+
+{report(pooled)}{single}
 
 ## Limits
 
@@ -259,12 +271,13 @@ measure RapidOCR on the same crops beside it.
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument("--models", type=Path, nargs="+", default=list(DEFAULT_MODELS),
+                        help="reader models, pooled (default: the shipped pair)")
     parser.add_argument("--no-rapidocr", action="store_true", help="measure our reader only")
     parser.add_argument("--limit", type=int, default=0,
                         help="plates per data set, spread evenly (RapidOCR takes about a second a plate)")
     args = parser.parse_args(argv)
-    print(report(run(args.model, with_rapidocr=not args.no_rapidocr, limit=args.limit)))
+    print(report(run(args.models, with_rapidocr=not args.no_rapidocr, limit=args.limit)))
     _detector_recall()
 
 

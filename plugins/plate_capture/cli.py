@@ -35,13 +35,14 @@ def add_parser(commands) -> None:
     read.add_argument("images", nargs="+", type=Path, help="image files (JPEG, PNG, …)")
     read.add_argument("--json", action="store_true", help="one JSON object per image")
     read.add_argument("--detector-model", type=Path, help="plate detector .tflite (default: shipped)")
-    read.add_argument("--reader-model", type=Path, help="plate reader .tflite (default: shipped)")
+    read.add_argument("--reader-model", type=Path, action="append", dest="reader_models",
+                      help="plate reader .tflite; repeat for several, pooled (default: the shipped pair)")
     read.set_defaults(handler=read_images)
 
 
 def read_images(args) -> int:
     detector = PlateDetector(args.detector_model)
-    reader = PlateReader(args.reader_model)
+    reader = PlateReader(args.reader_models)
     failed = False
     for path in args.images:
         try:

@@ -21,10 +21,12 @@ class PlateCaptureConfig(Section):
         None, title="Plate detector model",
         description="The plate detector's .tflite; default: the one shipped with roadcam "
                     "(plugins/plate_capture/models/plate_detector.tflite, see its model card).")
-    reader_model: ModelFile = Field(
-        None, title="Plate reader model",
-        description="The plate reader's .tflite; default: the one shipped with roadcam "
-                    "(plugins/plate_capture/models/plate_reader.tflite, see its model card).")
+    reader_models: list[ModelFile] = Field(
+        default_factory=list, title="Plate reader models",
+        description="The plate reader's .tflite files, one or more (every crop is read by each and "
+                    "their reads are pooled); empty: the two shipped with roadcam "
+                    "(plugins/plate_capture/models/plate_reader_seed4.tflite and _seed5, see their "
+                    "model card plate_reader.md).")
     threads: int = Field(1, ge=1, le=8, title="Threads", description="CPU threads each model runs on.")
     min_vehicle_px: int = Field(
         70, ge=8, title="Smallest vehicle (px)",

@@ -1,10 +1,17 @@
-"""The plate reader: the text on one plate crop, with how sure the model is of each character.
+"""The plate reader: the text on one plate crop, with how sure the models are of each character.
 
-The model (``models/plate_reader.tflite``, trained by ``tools/plates/train_reader.py``) is a small
-convolutional network read out with CTC. It takes the crop in grey, stretched to the model's
-input size and standardised (zero mean, unit contrast); at every step of its output it gives a
-probability for the CTC blank and each character of :data:`ALPHABET`. Greedy decoding keeps the
-most likely class per step, merges repeats and drops blanks.
+A reader model (trained by ``tools/plates/train_reader.py``) is a small convolutional network
+read out with CTC. It takes the crop in grey, stretched to the model's input size and
+standardised (zero mean, unit contrast); at every step of its output it gives a probability for
+the CTC blank and each character of :data:`ALPHABET`. Greedy decoding keeps the most likely class
+per step, merges repeats and drops blanks.
+
+roadcam ships two such models (:data:`DEFAULT_MODELS`), trained by the same recipe from two
+seeds. Every crop is read by both and their reads join one vote (below): two models trained
+apart misread different plates, and where one is unsure the other is mostly sure and right. On
+held-out real plates the pair read 43 of 49 US plates and 294 of 333 Brazilian photos exactly,
+where each model alone read 42 and 286 (seed 4) or 41 and 293 (seed 5); it costs a second model
+run per read (about 1 ms a crop on one core), the input is prepared once.
 
 Two-row plates (Taiwanese scooters, many motorcycles) are read as one line: the crop's top and
 bottom halves are put side by side (:func:`side_by_side`), so the top row's characters come first.
@@ -24,6 +31,7 @@ the plate capture plugin, which reads a track in many frames, only when configur
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,8 +43,8 @@ from appliance.inference import load_model
 
 from .detector import as_grey, check_image
 
-#: The model shipped with roadcam.
-DEFAULT_MODEL = Path(__file__).with_name("models") / "plate_reader.tflite"
+#: The models shipped with roadcam: one recipe, two seeds (see the module and their model card).
+DEFAULT_MODELS = tuple(Path(__file__).with_name("models") / f"plate_reader_seed{seed}.tflite" for seed in (4, 5))
 #: Characters the reader can output; class ``i + 1`` is ``ALPHABET[i]``, class 0 the CTC blank.
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 #: Crops narrower than this (width / height) are also read as two-row plates. One-row plates are
@@ -66,18 +74,27 @@ class PlateRead:
 
 
 class PlateReader:
-    """Reads plate crops (BGR or grey uint8, any size) with the TFLite reader model."""
+    """Reads plate crops (BGR or grey uint8, any size) with one or more TFLite reader models."""
 
-    def __init__(self, model_path: str | Path | None = None, threads: int = 1, reread_unsure: bool = True):
-        """``reread_unsure``: read unsure crops again in trims (see the module). Worth it for a
-        still image, read once; a video track's plate is read in many frames instead, so the
-        plate capture plugin does it only when configured to."""
-        self.model = load_model(model_path or DEFAULT_MODEL, threads=threads)
+    def __init__(self, model_paths: str | Path | Sequence[str | Path] | None = None, threads: int = 1,
+                 reread_unsure: bool = True):
+        """``model_paths``: one reader model, several (their reads are pooled, see the module),
+        or None for :data:`DEFAULT_MODELS`. ``reread_unsure``: read unsure crops again in trims
+        (see the module). Worth it for a still image, read once; a video track's plate is read in
+        many frames instead, so the plate capture plugin does it only when configured to."""
+        if model_paths is None:
+            model_paths = DEFAULT_MODELS
+        elif isinstance(model_paths, (str, Path)):
+            model_paths = (model_paths,)
+        if not model_paths:
+            raise ValueError("a plate reader needs at least one model")
+        self.models = [load_model(path, threads=threads) for path in model_paths]
         self.reread_unsure = reread_unsure
-        shape = self.model.input_shape
-        if len(shape) != 4 or shape[3] != 1:
-            raise ModelInvalid(f"{self.model.path} takes input shaped {shape}, not a grey image "
-                               "(batch, height, width, 1): it is not a plate reader model")
+        for model in self.models:
+            shape = model.input_shape
+            if len(shape) != 4 or shape[3] != 1:
+                raise ModelInvalid(f"{model.path} takes input shaped {shape}, not a grey image "
+                                   "(batch, height, width, 1): it is not a plate reader model")
         self.input_size_px = (shape[2], shape[1])
 
     def read(self, crop_bgr: np.ndarray) -> PlateRead:
@@ -99,8 +116,8 @@ class PlateReader:
         return [_vote(crop_reads) for crop_reads in reads]
 
     def _read_into(self, reads: list[list[PlateRead]], crops: list[tuple[int, np.ndarray]], cuts) -> None:
-        """Read each (index, crop) in every layout and each of ``cuts`` as one batch, appending
-        the reads to ``reads[index]``."""
+        """Read each (index, crop) in every layout and each of ``cuts`` as one batch per model,
+        appending every model's reads to ``reads[index]``."""
         owners, inputs = [], []
         for index, crop in crops:
             for two_rows in layouts(crop):
@@ -109,12 +126,14 @@ class PlateReader:
                     inputs.append(reader_input(trimmed, self.input_size_px, two_rows=two_rows))
         if not inputs:
             return
-        (probabilities,) = self.model.run(np.stack(inputs))
-        if probabilities.ndim != 3 or probabilities.shape[2] != len(ALPHABET) + 1:
-            raise ModelInvalid(f"{self.model.path} outputs {probabilities.shape}, not per-step "
-                               f"probabilities over {len(ALPHABET) + 1} classes: not a plate reader model")
-        for index, steps in zip(owners, probabilities):
-            reads[index].append(greedy_decode(steps))
+        batch = np.stack(inputs)
+        for model in self.models:
+            (probabilities,) = model.run(batch)
+            if probabilities.ndim != 3 or probabilities.shape[2] != len(ALPHABET) + 1:
+                raise ModelInvalid(f"{model.path} outputs {probabilities.shape}, not per-step "
+                                   f"probabilities over {len(ALPHABET) + 1} classes: not a plate reader model")
+            for index, steps in zip(owners, probabilities):
+                reads[index].append(greedy_decode(steps))
 
 
 def layouts(crop: np.ndarray) -> tuple[bool, ...]:
