@@ -88,12 +88,17 @@ def test_a_model_that_is_not_a_plate_reader_is_refused():
         PlateReader(TINY_MODEL)
 
 
-def test_each_shipped_model_reads_alone_and_pooled_models_agree_with_one():
+def test_each_shipped_model_reads_alone_and_a_second_model_leaves_a_sure_read_as_it_is():
     crop = framed(plate_patches("MNP-7315", "car", (0.38, 0.16))[0], 110)
     first, second = DEFAULT_MODELS
     alone = PlateReader(first).read(crop)
     assert alone.text == PlateReader(second).read(crop).text == "MNP7315"
-    assert PlateReader([first, first]).read(crop) == alone
+    assert PlateReader([first, second]).read(crop) == alone
+
+
+def test_without_the_second_look_only_the_first_model_is_loaded():
+    assert len(PlateReader(reread_unsure=False).models) == 1
+    assert len(PlateReader().models) == len(DEFAULT_MODELS) == 2
 
 
 def test_a_reader_without_models_is_refused():

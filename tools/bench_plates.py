@@ -230,16 +230,18 @@ def write_reader_card(model_paths: list[Path], training_notes: list[str]) -> Pat
     card = model_paths[0].with_name("plate_reader.md")
     card.write_text(f"""# Plate reader ({names})
 
-Reads the text of one plate crop for `plugins/plate_capture/reader.py` (`PlateReader`). Every crop
-is read by each model and all their reads join one vote.
+Reads the text of one plate crop for `plugins/plate_capture/reader.py` (`PlateReader`). The first
+model reads every crop; the others join the second look at crops it reads unsurely.
 
 - **Input**: {height_px}x{width_px} grey, float32, standardised per crop (zero mean, unit
   contrast) by `reader_input`; a two-row plate's rows side by side (`side_by_side`: crops
   narrower than 1.8:1 are read both ways); batch 1 (resized per call for batches).
-- **How a crop is read**: whole, in each layout, by each model, and the text with the largest
-  summed confidence wins; a still image read less surely than `reader.SURE_READ` is read again
-  in the other {len(TRIMS) - 1} trims of `reader.TRIMS` (the figures below). The plate capture plugin does
-  the second pass only with `plate_capture.reread_unsure`: it reads each track in many frames.
+- **How a crop is read**: whole, in each layout, by the first model; a still image read less
+  surely than `reader.SURE_READ` gets a second look: the first model reads it in the other
+  {len(TRIMS) - 1} trims of `reader.TRIMS`, the others in all {len(TRIMS)}, and the text with the largest summed
+  confidence wins (the figures below). The plate capture plugin gives the second look only with
+  `plate_capture.reread_unsure` (it reads each track in many frames) and otherwise loads the
+  first model only.
 - **Output**: 64 steps (the 2x32 feature map's top row, then its bottom row) x 37 softmax
   classes: the CTC blank, then `0-9A-Z`. Greedy CTC decoding.
 - **Size**: {", ".join(f"{path.name} {path.stat().st_size / 1e6:.2f} MB" for path in model_paths)}; float16 weights.
@@ -256,7 +258,7 @@ is read by each model and all their reads join one vote.
 times include preprocessing). Run without `--no-rapidocr` (add `--limit 100` for a shorter run) to
 measure RapidOCR on the same crops beside it.
 
-The pair, as the appliance reads:
+The models together, as `roadcam plate read` reads:
 
 {report(pooled)}{single}
 
@@ -272,7 +274,7 @@ The pair, as the appliance reads:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", type=Path, nargs="+", default=list(DEFAULT_MODELS),
-                        help="reader models, pooled (default: the shipped pair)")
+                        help="reader models, the first reads every crop (default: the shipped pair)")
     parser.add_argument("--no-rapidocr", action="store_true", help="measure our reader only")
     parser.add_argument("--limit", type=int, default=0,
                         help="plates per data set, spread evenly (RapidOCR takes about a second a plate)")

@@ -36,7 +36,8 @@ def add_parser(commands) -> None:
     read.add_argument("--json", action="store_true", help="one JSON object per image")
     read.add_argument("--detector-model", type=Path, help="plate detector .tflite (default: shipped)")
     read.add_argument("--reader-model", type=Path, action="append", dest="reader_models",
-                      help="plate reader .tflite; repeat for several, pooled (default: the shipped pair)")
+                      help="plate reader .tflite; repeat for several, the first reads every crop, the others "
+                           "join the second look at unsure ones (default: the shipped pair)")
     read.set_defaults(handler=read_images)
 
 

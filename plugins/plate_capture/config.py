@@ -23,8 +23,8 @@ class PlateCaptureConfig(Section):
                     "(plugins/plate_capture/models/plate_detector.tflite, see its model card).")
     reader_models: list[ModelFile] = Field(
         default_factory=list, title="Plate reader models",
-        description="The plate reader's .tflite files, one or more (every crop is read by each and "
-                    "their reads are pooled); empty: the two shipped with roadcam "
+        description="The plate reader's .tflite files, one or more: the first reads every crop, the "
+                    "others join the second look at unsure ones (reread_unsure); empty: the two shipped with roadcam "
                     "(plugins/plate_capture/models/plate_reader_seed4.tflite and _seed5, see their "
                     "model card plate_reader.md).")
     threads: int = Field(1, ge=1, le=8, title="Threads", description="CPU threads each model runs on.")

@@ -7,11 +7,7 @@ the CTC blank and each character of :data:`ALPHABET`. Greedy decoding keeps the 
 per step, merges repeats and drops blanks.
 
 roadcam ships two such models (:data:`DEFAULT_MODELS`), trained by the same recipe from two
-seeds. Every crop is read by both and their reads join one vote (below): two models trained
-apart misread different plates, and where one is unsure the other is mostly sure and right. On
-held-out real plates the pair read 43 of 49 US plates and 294 of 333 Brazilian photos exactly,
-where each model alone read 42 and 286 (seed 4) or 41 and 293 (seed 5); it costs a second model
-run per read (about 1 ms a crop on one core), the input is prepared once.
+seeds: the first reads every crop, the second only takes the second look at unsure ones (below).
 
 Two-row plates (Taiwanese scooters, many motorcycles) are read as one line: the crop's top and
 bottom halves are put side by side (:func:`side_by_side`), so the top row's characters come first.
@@ -19,14 +15,17 @@ A crop narrower than :data:`TWO_ROW_MAX_ASPECT` may be either kind of plate (per
 a one-row plate, a crop's margins widen a two-row one), so it is read both ways in one batch and
 the more confident read wins; wider crops are read as one row only.
 
-A crop the model reads less surely than :data:`SURE_READ` is read again in several trims
-(:data:`TRIMS`, a few per cent off its sides), in one batch, and the text whose reads add up to
-the most confidence wins: a plate detector's box (or a photo's label) is never exactly the
-plate, and a character the model misreads in one framing it mostly reads right in the others.
-On held-out real plates this took exact reads from 34 to 41 of 49 US plates and from 269 to 275
-of 333 Brazilian photos, for about 2.5-5 ms a plate on one core. Still images are read this way;
-the plate capture plugin, which reads a track in many frames, only when configured to
-(``plate_capture.reread_unsure``). Only numpy, cv2 and :mod:`appliance.inference`.
+A crop the first model reads less surely than :data:`SURE_READ` gets a second look: the first
+model reads it again in several trims (:data:`TRIMS`, a few per cent off its sides), the other
+models read it in every trim, and the text whose reads add up to the most confidence wins. A
+plate detector's box (or a photo's label) is never exactly the plate, and a character a model
+misreads in one framing it mostly reads right in others; two models trained apart misread
+different plates. On held-out real plates the trims took one model's exact reads from 34 to 41
+of 49 US plates; with the second model too the reader reads 45 of 49 US plates and 294 of 333
+Brazilian photos exactly (the first model alone with its trims: 42 and 286), for about 2-5 ms a
+plate on one core. Still images are read this way; the plate capture plugin, which reads a
+track in many frames, only when configured to (``plate_capture.reread_unsure``), and otherwise
+loads the first model only. Only numpy, cv2 and :mod:`appliance.inference`.
 """
 
 from __future__ import annotations
@@ -39,7 +38,7 @@ import cv2
 import numpy as np
 
 from appliance.errors import ModelInvalid
-from appliance.inference import load_model
+from appliance.inference import TFLiteModel, load_model
 
 from .detector import as_grey, check_image
 
@@ -78,18 +77,19 @@ class PlateReader:
 
     def __init__(self, model_paths: str | Path | Sequence[str | Path] | None = None, threads: int = 1,
                  reread_unsure: bool = True):
-        """``model_paths``: one reader model, several (their reads are pooled, see the module),
-        or None for :data:`DEFAULT_MODELS`. ``reread_unsure``: read unsure crops again in trims
-        (see the module). Worth it for a still image, read once; a video track's plate is read in
-        many frames instead, so the plate capture plugin does it only when configured to."""
+        """``model_paths``: one reader model or several (the first reads every crop, the others
+        join the second look, see the module), or None for :data:`DEFAULT_MODELS`.
+        ``reread_unsure``: give unsure crops the second look. Worth it for a still image, read
+        once; a video track's plate is read in many frames instead, so the plate capture plugin
+        does it only when configured to. Without it only the first model is loaded."""
         if model_paths is None:
             model_paths = DEFAULT_MODELS
         elif isinstance(model_paths, (str, Path)):
             model_paths = (model_paths,)
         if not model_paths:
             raise ValueError("a plate reader needs at least one model")
-        self.models = [load_model(path, threads=threads) for path in model_paths]
         self.reread_unsure = reread_unsure
+        self.models = [load_model(path, threads=threads) for path in model_paths[:None if reread_unsure else 1]]
         for model in self.models:
             shape = model.input_shape
             if len(shape) != 4 or shape[3] != 1:
@@ -102,22 +102,27 @@ class PlateReader:
         return self.read_many([crop_bgr])[0]
 
     def read_many(self, crops_bgr: list[np.ndarray]) -> list[PlateRead]:
-        """The text on several crops: each crop whole (in every layout, see the module), all in
-        one batch; with ``reread_unsure``, a crop read less surely than :data:`SURE_READ` is then
-        also read in its other trims (one more batch). A crop's text is the one with the largest
-        summed confidence over its reads."""
+        """The text on several crops: each crop whole (in every layout, see the module) by the
+        first model, all in one batch; with ``reread_unsure``, a crop read less surely than
+        :data:`SURE_READ` then gets the second look (the first model in its other trims, the
+        others in every trim, a batch each). A crop's text is the one with the largest summed
+        confidence over its reads."""
         if not crops_bgr:
             return []
         reads: list[list[PlateRead]] = [[] for _ in crops_bgr]
-        self._read_into(reads, [(index, crop) for index, crop in enumerate(crops_bgr)], TRIMS[:1])
+        first, *others = self.models
+        self._read_into(reads, [(index, crop) for index, crop in enumerate(crops_bgr)], TRIMS[:1], first)
         if self.reread_unsure:
             unsure = [(i, crop) for i, crop in enumerate(crops_bgr) if _vote(reads[i]).confidence < SURE_READ]
-            self._read_into(reads, unsure, TRIMS[1:])
+            self._read_into(reads, unsure, TRIMS[1:], first)
+            for model in others:
+                self._read_into(reads, unsure, TRIMS, model)
         return [_vote(crop_reads) for crop_reads in reads]
 
-    def _read_into(self, reads: list[list[PlateRead]], crops: list[tuple[int, np.ndarray]], cuts) -> None:
-        """Read each (index, crop) in every layout and each of ``cuts`` as one batch per model,
-        appending every model's reads to ``reads[index]``."""
+    def _read_into(self, reads: list[list[PlateRead]], crops: list[tuple[int, np.ndarray]], cuts,
+                   model: TFLiteModel) -> None:
+        """Read each (index, crop) in every layout and each of ``cuts`` with ``model`` as one
+        batch, appending the reads to ``reads[index]``."""
         owners, inputs = [], []
         for index, crop in crops:
             for two_rows in layouts(crop):
@@ -126,14 +131,12 @@ class PlateReader:
                     inputs.append(reader_input(trimmed, self.input_size_px, two_rows=two_rows))
         if not inputs:
             return
-        batch = np.stack(inputs)
-        for model in self.models:
-            (probabilities,) = model.run(batch)
-            if probabilities.ndim != 3 or probabilities.shape[2] != len(ALPHABET) + 1:
-                raise ModelInvalid(f"{model.path} outputs {probabilities.shape}, not per-step "
-                                   f"probabilities over {len(ALPHABET) + 1} classes: not a plate reader model")
-            for index, steps in zip(owners, probabilities):
-                reads[index].append(greedy_decode(steps))
+        (probabilities,) = model.run(np.stack(inputs))
+        if probabilities.ndim != 3 or probabilities.shape[2] != len(ALPHABET) + 1:
+            raise ModelInvalid(f"{model.path} outputs {probabilities.shape}, not per-step "
+                               f"probabilities over {len(ALPHABET) + 1} classes: not a plate reader model")
+        for index, steps in zip(owners, probabilities):
+            reads[index].append(greedy_decode(steps))
 
 
 def layouts(crop: np.ndarray) -> tuple[bool, ...]:
