@@ -89,13 +89,16 @@ class PlateReader:
         if not model_paths:
             raise ValueError("a plate reader needs at least one model")
         self.reread_unsure = reread_unsure
-        self.models = [load_model(path, threads=threads) for path in model_paths[:None if reread_unsure else 1]]
+        if not reread_unsure:
+            model_paths = model_paths[:1]    # the others only take part in the second look
+        self.models = [load_model(path, threads=threads) for path in model_paths]
         for model in self.models:
             shape = model.input_shape
             if len(shape) != 4 or shape[3] != 1:
                 raise ModelInvalid(f"{model.path} takes input shaped {shape}, not a grey image "
                                    "(batch, height, width, 1): it is not a plate reader model")
-        self.input_size_px = (shape[2], shape[1])
+        _, height_px, width_px, _ = self.models[0].input_shape
+        self.input_size_px = (width_px, height_px)
 
     def read(self, crop_bgr: np.ndarray) -> PlateRead:
         """The text on one plate crop (ImageInvalid for an empty or non-image array)."""
