@@ -218,8 +218,8 @@ def _seconds_per_plate(scores: list[ReadScore]) -> float:
 
 def write_reader_card(model_paths: list[Path], training_notes: list[str]) -> Path:
     """Write ``plate_reader.md`` beside the models: how they were made, their input, and the
-    scores of each alone and of the pool (what the appliance reads with)."""
-    pooled = run(model_paths, with_rapidocr=False)
+    scores of the models together (as ``roadcam plate read`` reads) and of each alone."""
+    together = run(model_paths, with_rapidocr=False)
     alone = {path.name: run([path], with_rapidocr=False) for path in model_paths} if len(model_paths) > 1 else {}
     from tools.plates import train_reader
 
@@ -260,7 +260,7 @@ measure RapidOCR on the same crops beside it.
 
 The models together, as `roadcam plate read` reads:
 
-{report(pooled)}{single}
+{report(together)}{single}
 
 ## Limits
 

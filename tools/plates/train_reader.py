@@ -3,8 +3,8 @@
     .trainenv/bin/python -m tools.plates.train_reader          # about 25 min a model on one core
     .trainenv/bin/python -m tools.plates.train_reader --card-only
 
-The reader pools two models of one recipe trained from two seeds (``--seeds``, default 4 and 5;
-see :mod:`plugins.plate_capture.reader`). Each seed gives ``plate_reader_seed<N>.tflite`` and a
+The reader uses two models of one recipe trained from two seeds (``--seeds``, default 4 and 5;
+the second takes part in the second look at unsure crops, see :mod:`plugins.plate_capture.reader`). Each seed gives ``plate_reader_seed<N>.tflite`` and a
 training record ``plate_reader_seed<N>.train.json`` beside it; then the pair is measured and
 ``plate_reader.md`` written from the records. ``--card-only`` measures the models already there
 and rewrites the card, so a change to the benchmark does not cost the hour of training.
