@@ -141,14 +141,16 @@ class Tracker:
     its predicted box still in the frame.
     """
 
-    def __init__(self, camera: str, *, max_missed_frames: int = 30, max_hidden_frames: int = 250,
-                 hidden_cover: float = 0.5, hidden_slowdown_s: float = 2.0, hidden_sigma_m: float = 3.0,
+    def __init__(self, camera: str, *, max_missed_frames: int = 30, max_hidden_frames: int = 750,
+                 hidden_cover: float = 0.5, hidden_slowdown_s: float = 2.0, hidden_sigma_m: float = 1.0,
                  min_hits: int = 3, iou_gate: float = 0.3, max_speed_mps: float = 45.0,
                  accel_sigma_mps2: float = 3.0, road_sigma_m: float = 0.5, gate_sigmas: float = 3.5,
                  group_cover: float = 0.6, dominant_iou: float = 0.6, max_grouped_frames: int = 250,
                  birth_iou: float = 0.3, whole_birth_iou: float = 0.3, whole_gate_sigmas: float = 5.0,
                  whole_iou_gate: float = 0.25, whole_min_hits: int = 5, kind_change_cost: float = 0.5,
                  appearance_weight: float = 1.0, unmatched_pair_cost: float = 3.5, duplicate_iou: float = 0.5,
+                 reidentify_colour: float = 0.6, reidentify_speed_mps: float = 15.0, border_px: float = 8.0,
+                 inland_px: float = 48.0,
                  frame_size_px: tuple[int, int] | None = None, geometry: RoadGeometry | None = None):
         self.camera = camera
         self.geometry = geometry
@@ -175,6 +177,10 @@ class Tracker:
         self.appearance_weight = appearance_weight
         self.unmatched_pair_cost = unmatched_pair_cost
         self.duplicate_iou = duplicate_iou
+        self.reidentify_colour = reidentify_colour
+        self.reidentify_speed_mps = reidentify_speed_mps
+        self.border_px = border_px
+        self.inland_px = inland_px
         self.frame_size_px = frame_size_px
         self._followed: list[_Followed] = []
         self._next_id = 1
@@ -215,11 +221,11 @@ class Tracker:
                 if i not in matches:
                     self._followed[i].observe_in_group(frame_index, time_ns, found[j], self)
         seen = set(matches) | {i for members in groups.values() for i in members}
-        hidden = self._hidden(predicted, found)
+        hidden, inland = self._hidden(predicted, found), self._inland(predicted)
         duplicates = self._duplicates(matches, seen, predicted, found, detections, road_sigmas)
         for i, followed in enumerate(self._followed):
             if i not in seen:
-                followed.coast(frame_index, time_ns, bool(hidden[i]), step_s, self)
+                followed.coast(frame_index, time_ns, bool(hidden[i]), bool(inland[i]), step_s, self)
         for younger, older in duplicates.items():
             if younger in matches:
                 j = matches[younger]
@@ -227,9 +233,12 @@ class Tracker:
             self._followed[younger].merged = True
         used = set(matches.values()) | grouped_detections | {j for parts in fragments.values() for j in parts}
         occupied = self._occupied(predicted, found, mergeable)
+        self._reidentify()
+        touching = _touching(found)
         for j, detection in enumerate(detections):
             if j not in used and not occupied[j]:
-                self._start(frame_index, time_ns, detection, road_sigmas[j])
+                emerged = bool(touching[j].any()) and not self._at_border(found[j])
+                self._start(frame_index, time_ns, detection, road_sigmas[j], emerged)
         return self._sweep()
 
     def finish_all(self) -> list[Track]:
@@ -277,6 +286,8 @@ class Tracker:
                 whole = detections[j].whole
                 distance = self._followed[i].normalised_distance(
                     detections[j], road_sigmas[j], self.whole_gate_sigmas if whole else self.gate_sigmas)
+                if whole and _walks(detections[j].kind) != _walks(self._followed[i].track.kind):
+                    continue  # a learned detector does not mistake a pedestrian for a vehicle
                 if distance <= 1.0 or overlap[r, c] >= (self.whole_iou_gate if whole else self.iou_gate):
                     other_kind = detections[j].kind != self._followed[i].track.kind
                     cost = ((1.0 - overlap[r, c]) + min(distance, 1.0) + self.kind_change_cost * other_kind
@@ -355,6 +366,17 @@ class Tracker:
             return np.zeros(len(predicted), bool)
         return covered(predicted, found).max(axis=1) >= self.hidden_cover
 
+    def _inland(self, predicted: np.ndarray) -> np.ndarray:
+        """Per track: is its predicted box at least ``inland_px`` across (square root of its
+        area) and clear of the frame's edges? Road users leave the view across its edges or
+        shrink away in the distance; one that vanishes in the middle of the picture, large, is
+        behind something (perhaps a road user the detector missed), so its track is kept as if
+        hidden."""
+        if not len(predicted) or self.frame_size_px is None or not self.inland_px:
+            return np.zeros(len(predicted), bool)
+        size = np.sqrt(np.clip(predicted[:, 2] - predicted[:, 0], 0, None) * np.clip(predicted[:, 3] - predicted[:, 1], 0, None))
+        return (size >= self.inland_px) & ~np.array([self._at_border(box) for box in predicted], bool)
+
     def _occupied(self, predicted: np.ndarray, found: np.ndarray, mergeable: np.ndarray) -> np.ndarray:
         """Per detection: is it more likely a piece or a second detection of a confirmed track's
         object than a new one? Such detections start no track. A mergeable one is when it
@@ -370,15 +392,63 @@ class Tracker:
 
     # -- life cycle ----------------------------------------------------------------------------
 
-    def _start(self, frame_index: int, time_ns: int, detection: Detection, road_sigma: np.ndarray) -> None:
+    def _start(self, frame_index: int, time_ns: int, detection: Detection, road_sigma: np.ndarray,
+               emerged: bool) -> None:
         track = Track(id=self._next_id, camera=self.camera)
         self._next_id += 1
-        self._followed.append(_Followed(track, frame_index, time_ns, detection, road_sigma, self))
+        self._followed.append(_Followed(track, frame_index, time_ns, detection, road_sigma, self, emerged))
+
+    def _at_border(self, box: np.ndarray) -> bool:
+        """Does ``box`` touch the frame's left, right or bottom edge (where road users drive
+        into view)? False without ``frame_size_px``."""
+        if self.frame_size_px is None:
+            return False
+        width, height = self.frame_size_px
+        return box[0] <= self.border_px or box[2] >= width - self.border_px or box[3] >= height - self.border_px
+
+    def _reidentify(self) -> None:
+        """Give a track confirmed this frame the identity of the lost track it continues.
+
+        A road user that waited behind a bus for a red phase and comes out elsewhere (it turned
+        while hidden) is too far from where it went in for any gate, and starts a new track.
+        Such a newcomer shows where it came from: it appeared beside another road user, away
+        from the frame's edges (``emerged``). It continues a confirmed track that went unseen
+        while hidden (:meth:`_Followed.coast`) and is still kept, when the two are of one class,
+        their colours match (signature distance at most ``reidentify_colour``) and the newcomer
+        could have driven from where that track was last seen (at most
+        ``reidentify_speed_mps``); of several, the closest in colour. The lost track then takes
+        the newcomer's points and motion, and the newcomer's id, never reported, is dropped."""
+        for newcomer in self._followed:
+            if not newcomer.just_confirmed:
+                continue
+            newcomer.just_confirmed = False
+            if not newcomer.emerged or newcomer.signature is None:
+                continue
+            candidates = [(newcomer.colour_distance_to(lost), index) for index, lost in enumerate(self._followed)
+                          if self._may_continue(lost, newcomer)]
+            candidates = [(colour, index) for colour, index in candidates if colour <= self.reidentify_colour]
+            if candidates:
+                self._followed[min(candidates)[1]].absorb(newcomer)
+
+    def _may_continue(self, lost: _Followed, newcomer: _Followed) -> bool:
+        """Could ``newcomer`` be ``lost``'s road user, come out from hiding?"""
+        if (lost is newcomer or not lost.track.confirmed or not lost.track.missed or lost.absorbed
+                or lost.merged or lost.signature is None or lost.track.kind != newcomer.track.kind):
+            return False
+        elapsed_s = (newcomer.track.first_ns - lost.seen_ns) / 1e9
+        if elapsed_s <= 0:
+            return False
+        seen, first = lost.seen_road, newcomer.track.points[0].road_xy
+        if seen is None or first is None:
+            return True
+        return float(np.hypot(first[0] - seen[0], first[1] - seen[1])) <= self.reidentify_speed_mps * elapsed_s
 
     def _sweep(self) -> tuple[list[Track], list[Track]]:
         live, finished, keep = [], [], []
         for followed in self._followed:
             track = followed.track
+            if followed.absorbed:
+                continue
             if followed.merged:
                 finished.append(followed.finish())
             elif not track.confirmed:
@@ -416,8 +486,15 @@ class _Followed:
     """A track with its motion models (image box, and road point when detections have one)."""
 
     def __init__(self, track: Track, frame_index: int, time_ns: int, detection: Detection, road_sigma: np.ndarray,
-                 tracker: Tracker):
+                 tracker: Tracker, emerged: bool = False):
         self.track = track
+        #: Born beside another road user, away from the frame's edges (see Tracker._reidentify).
+        self.emerged = emerged
+        self.just_confirmed = False
+        #: Taken over by the lost track it continues: dropped unreported.
+        self.absorbed = False
+        self.seen_ns = time_ns
+        self.seen_road = detection.road_xy
         centre_size = to_centre_size(detection.box)
         size = _box_scale(centre_size)
         self.box = ConstantVelocity(centre_size, position_sigma=_box_sigma(centre_size),
@@ -438,6 +515,10 @@ class _Followed:
 
     def predicted_box(self) -> np.ndarray:
         return from_centre_size(self.box.position)
+
+    def colour_distance_to(self, other: _Followed) -> float:
+        """How unlike another track's colours this track's are (0 to 1)."""
+        return signature_distance(self.signature, other.signature)
 
     def colour_distance(self, detection: Detection) -> float:
         """How unlike the track's colours the detection's are (0 to 1; 0 when either has no
@@ -482,18 +563,24 @@ class _Followed:
         self.grouped += 1
         self._estimate(frame_index, time_ns)
 
-    def coast(self, frame_index: int, time_ns: int, hidden: bool, step_s: float, tracker: Tracker) -> None:
+    def coast(self, frame_index: int, time_ns: int, hidden: bool, inland: bool, step_s: float,
+              tracker: Tracker) -> None:
         """No detection this frame: once confirmed, the track keeps an estimated point. Hidden
         behind or inside a detection, the object slows down (it is most often queueing) and its
         road position grows no more uncertain than ``hidden_sigma_m``: it comes out from behind
         the other near where it went in, and a track hidden for seconds does not take a
         vehicle appearing 20 m away. Unseen in the open, the miss counts towards
-        ``max_missed_frames``."""
+        ``max_missed_frames``; but an object still ``inland`` (large, clear of the frame's
+        edges, see :meth:`Tracker._inland`) when that count runs out has not left the view: it
+        is parked like a hidden one, kept until ``max_hidden_frames``."""
         self.track.missed += 1
-        if hidden:
-            self.missed_in_view = 0
+        parked = inland and self.missed_in_view >= tracker.max_missed_frames
+        if hidden or parked:
+            if hidden:
+                self.missed_in_view = 0
             slowdown = float(np.exp(-step_s / tracker.hidden_slowdown_s))
-            self.box.velocity[:] *= slowdown
+            self.box.velocity[:2] *= slowdown
+            self.box.velocity[2:] = 0.0  # an unseen object's box does not keep shrinking or growing
             if self.road is not None:
                 self.road.velocity[:] *= slowdown
                 self.road.cap_position_sigma(tracker.hidden_sigma_m)
@@ -501,6 +588,22 @@ class _Followed:
             self.missed_in_view += 1
         if self.track.confirmed:
             self._estimate(frame_index, time_ns)
+
+    def absorb(self, newcomer: _Followed) -> None:
+        """``newcomer`` is this track's road user come out from hiding: take its points (in
+        place of this track's estimates for those frames), class votes, colours and motion."""
+        points = self.track.points
+        first = newcomer.track.points[0].frame_index
+        while points and points[-1].frame_index >= first:
+            points.pop()
+        points.extend(newcomer.track.points)
+        for kind, votes in newcomer.track.kind_votes.items():
+            self.track.kind_votes[kind] = self.track.kind_votes.get(kind, 0.0) + votes
+        self.signature = newcomer.signature
+        self.box, self.road = newcomer.box, newcomer.road
+        self.seen_ns, self.seen_road = newcomer.seen_ns, newcomer.seen_road
+        self.track.missed = self.missed_in_view = self.grouped = 0
+        newcomer.absorbed = True
 
     def finish(self) -> Track:
         """The track as it ends: estimates after its last detection are dropped."""
@@ -518,6 +621,7 @@ class _Followed:
                 tracker: Tracker) -> None:
         track = self.track
         track.points.append(TrackPoint(frame_index, time_ns, detection.box, detection.road_xy))
+        self.seen_ns, self.seen_road = time_ns, detection.road_xy
         track.kind_votes[detection.kind] = track.kind_votes.get(detection.kind, 0.0) + detection.score
         if detection.signature is not None:
             self.signature = (detection.signature if self.signature is None else
@@ -526,11 +630,26 @@ class _Followed:
         self.missed_in_view = 0
         self.grouped = 0
         self.hits += 1
-        if self.hits >= self.min_hits:
-            track.confirmed = True
+        if self.hits >= self.min_hits and not track.confirmed:
+            track.confirmed = self.just_confirmed = True
         if self.road is None and detection.road_xy is not None:
             self.road = ConstantVelocity(detection.road_xy, position_sigma=road_sigma,
                                          velocity_sigma=tracker.max_speed_mps / 2)
+
+
+def _walks(kind: str) -> bool:
+    return kind == "pedestrian"
+
+
+def _touching(boxes: np.ndarray) -> np.ndarray:
+    """N x N: does box i overlap box j (i != j)?"""
+    if not len(boxes):
+        return np.zeros((0, 0), bool)
+    apart = ((boxes[:, None, 0] >= boxes[None, :, 2]) | (boxes[None, :, 0] >= boxes[:, None, 2])
+             | (boxes[:, None, 1] >= boxes[None, :, 3]) | (boxes[None, :, 1] >= boxes[:, None, 3]))
+    touching = ~apart
+    np.fill_diagonal(touching, False)
+    return touching
 
 
 def _box_scale(centre_size: np.ndarray) -> np.ndarray:
