@@ -134,11 +134,26 @@ class Tracker:
     within its gate on the road, the younger track ends and the older keeps the vehicle (see
     :meth:`_duplicates`; not for pedestrians, who walk side by side).
 
+    Road users hidden for long (a car queued behind a bus through a red phase) are kept:
+
+    - a track unseen behind or inside a detection is *hidden*, and one lost in the open while
+      large and clear of the frame's edges (``inland_px``) is *parked* after
+      ``max_missed_frames``: road users leave across the edges or shrink away in the distance,
+      not in the middle of the picture. Both keep their place (``hidden_sigma_m``) until
+      ``max_hidden_frames``;
+    - one that comes out somewhere else (it turned while hidden) starts a new track beside
+      another road user; when that track is confirmed, :meth:`_reidentify` gives it the lost
+      track's identity if class, colours and the distance driven allow.
+
+    With a learned detector a vehicle's track never takes a pedestrian's detection, nor the
+    reverse (its classes are right 99% of the time, see the detector's card).
+
     A new track is confirmed after ``min_hits`` (``whole_min_hits``) matched frames and dies
     unreported if it misses one before that. A confirmed track finishes after
-    ``max_missed_frames`` frames unseen, after ``max_grouped_frames`` frames seen only inside a
-    group, or, when ``frame_size_px`` is given, as soon as it is unseen with less than half of
-    its predicted box still in the frame.
+    ``max_missed_frames`` frames unseen (unless parked), after ``max_hidden_frames`` hidden or
+    parked, after ``max_grouped_frames`` frames seen only inside a group, or, when
+    ``frame_size_px`` is given, as soon as it is unseen with less than half of its predicted box
+    still in the frame.
     """
 
     def __init__(self, camera: str, *, max_missed_frames: int = 30, max_hidden_frames: int = 750,

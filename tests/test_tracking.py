@@ -252,6 +252,65 @@ def test_a_vehicle_hidden_for_seconds_comes_out_where_it_went_in():
     assert set(boxes["scooter"]) == {scooter.box} and len(boxes["scooter"]) == 25
     assert set(boxes["car"]) == {car.box}
 
+@pytest.mark.parametrize("colour_bgr, same_identity", [((30, 30, 190), True), ((190, 60, 30), False)])
+def test_a_road_user_coming_out_from_hiding_elsewhere_keeps_its_id(colour_bgr, same_identity):
+    """A red car waits behind a standing bus for 10 s and turns while hidden: it comes out
+    beside the bus 12 m from where it went in, too far for any gate. The track that starts there
+    is recognised as the red car's (same class, same colours, a drive it could have made) and
+    the red car keeps its id, with its points before and after. A blue car coming out there
+    instead is another road user and gets an id of its own."""
+    red = _painted((30, 30, 190))
+    tracker = Tracker("cam", frame_size_px=(1920, 1080))
+    bus = _detection((0, 250, 700, 1000), road_xy=(8.0, 15.0), kind="bus", whole=True)
+    went_in = _detection((450, 300, 600, 400), road_xy=(10.0, 2.0), whole=True, signature=red)
+    came_out = _detection((650, 200, 800, 290), road_xy=(14.0, -9.0), whole=True, signature=_painted(colour_bgr))
+    tracks = {}
+    for step in range(290):
+        detections = [bus] + ([went_in] if step < 20 else []) + ([came_out] if step >= 270 else [])
+        live, finished = tracker.update(step, step * FRAME_NS, detections)
+        tracks.update({track.id: track for track in live + finished})
+    car_ids = {track.id for track in tracks.values() if track.kind == "car"}
+    assert len(car_ids) == (1 if same_identity else 2)
+    first_car = tracks[min(car_ids)]
+    measured = {point.box for point in first_car.points if point.measured}
+    assert (came_out.box in measured) is same_identity and went_in.box in measured
+
+
+def test_a_road_user_lost_mid_picture_is_kept_until_it_shows_again_but_not_at_the_edge():
+    """A car standing in the middle of the picture goes undetected for 4 s (something the
+    detector missed stands in front): road users leave across the frame's edges, so its track is
+    kept and takes the car again. A car lost at the frame's edge has left: its track ends after
+    ``max_missed_frames``."""
+    tracker = Tracker("cam", frame_size_px=(1920, 1080))
+    middle, edge = (800.0, 500.0, 950.0, 600.0), (1800.0, 500.0, 1920.0, 600.0)
+    finished_ids = []
+    for step in range(130):
+        detections = [_detection(box, whole=True) for box in (middle, edge) if step < 10 or step >= 110]
+        live, finished = tracker.update(step, step * FRAME_NS, detections)
+        finished_ids += [track.id for track in finished]
+        if step == 9:
+            middle_id = next(track.id for track in live if track.last.box == middle)
+            edge_id = next(track.id for track in live if track.last.box == edge)
+    assert edge_id in finished_ids and middle_id not in finished_ids
+    assert next(track for track in live if track.id == middle_id).last.box == middle
+
+
+def test_a_vehicle_track_never_takes_a_pedestrians_detection():
+    """A learned detector does not mistake a pedestrian for a car: a car's track unseen for a
+    moment does not take a pedestrian walking through where the car was (a class change costs
+    little, but this one is not allowed at all)."""
+    tracker = Tracker("cam")
+    car = (400.0, 400.0, 520.0, 480.0)
+    for step in range(20):
+        live, _ = tracker.update(step, step * FRAME_NS, [_detection(car, whole=True)])
+    car_track = live[0]
+    for step in range(20, 30):
+        walker = (420.0 + 2 * step, 380.0, 450.0 + 2 * step, 480.0)
+        live, _ = tracker.update(step, step * FRAME_NS, [_detection(walker, kind="pedestrian", whole=True)])
+    assert all(point.box == car for point in car_track.points if point.measured)
+    assert car_track.kind_votes == {"car": 20.0}
+
+
 def _approaching_car_detections() -> list[list[Detection]]:
     """An oncoming car (18 m/s) growing and speeding up in the image, unseen in frames 20-44."""
     geometry = road_geometry()
