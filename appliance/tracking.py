@@ -140,7 +140,9 @@ class Tracker:
       large and clear of the frame's edges (``inland_px``) is *parked* after
       ``max_missed_frames``: road users leave across the edges or shrink away in the distance,
       not in the middle of the picture. Both keep their place (``hidden_sigma_m``) until
-      ``max_hidden_frames``;
+      ``max_hidden_frames``, take a detection again only when its colours match
+      (:meth:`_knows_again`: the next car in the queue passes where a hidden one waits), and do
+      not stop a track from starting where they wait;
     - one that comes out somewhere else (it turned while hidden) starts a new track beside
       another road user; when that track is confirmed, :meth:`_reidentify` gives it the lost
       track's identity if class, colours and the distance driven allow.
@@ -299,6 +301,8 @@ class Tracker:
         for r, i in enumerate(rows):
             for c, j in enumerate(columns):
                 whole = detections[j].whole
+                if not self._knows_again(self._followed[i], detections[j]):
+                    continue
                 distance = self._followed[i].normalised_distance(
                     detections[j], road_sigmas[j], self.whole_gate_sigmas if whole else self.gate_sigmas)
                 if whole and _walks(detections[j].kind) != _walks(self._followed[i].track.kind):
@@ -309,6 +313,14 @@ class Tracker:
                             + self.appearance_weight * self._followed[i].colour_distance(detections[j]))
                     net_cost[r, c] = min(cost - self.unmatched_pair_cost, 0.0)
         return {rows[r]: columns[c] for r, c in min_cost_assignment(net_cost) if net_cost[r, c] < 0.0}
+
+    def _knows_again(self, followed: _Followed, detection: Detection) -> bool:
+        """May ``followed`` take ``detection``, as far as colours go? After more than
+        ``max_missed_frames`` unseen (hidden or parked), a road user is known again by its
+        colours too (signature distance at most ``reidentify_colour``): the next car in a queue
+        passing where a hidden one waits is not it."""
+        return (followed.track.missed <= self.max_missed_frames
+                or followed.colour_distance(detection) <= self.reidentify_colour)
 
     def _groups(self, predicted: np.ndarray, found: np.ndarray, mergeable: np.ndarray) -> dict[int, list[int]]:
         """Mergeable detections holding two or more confirmed tracks' predicted boxes:
@@ -369,6 +381,8 @@ class Tracker:
             if i in pairs or k in pairs or i in pairs.values() or k in pairs.values():
                 continue
             followed, other = self._followed[i], self._followed[k]
+            if not self._knows_again(followed, detections[j]):
+                continue
             if followed.normalised_distance(detections[j], road_sigmas[j], self.gate_sigmas) <= 1.0:
                 younger, older = (i, k) if followed.track.id > other.track.id else (k, i)
                 pairs[younger] = older
@@ -398,7 +412,8 @@ class Tracker:
         overlaps a confirmed track's predicted box by an IoU of at least ``birth_iou`` or lies
         half inside it; a whole one only when the IoU is at least ``whole_birth_iou`` (a queued car
         may lie wholly inside the box of the truck in front, but never covers as much of it)."""
-        confirmed = [i for i, f in enumerate(self._followed) if f.track.confirmed]
+        confirmed = [i for i, f in enumerate(self._followed)
+                     if f.track.confirmed and f.track.missed <= self.max_missed_frames]
         if not confirmed or not len(found):
             return np.zeros(len(found), bool)
         overlap = ious(found, predicted[confirmed]).max(axis=1)

@@ -276,6 +276,25 @@ def test_a_road_user_coming_out_from_hiding_elsewhere_keeps_its_id(colour_bgr, s
     assert (came_out.box in measured) is same_identity and went_in.box in measured
 
 
+@pytest.mark.parametrize("colour_bgr, taken", [((30, 30, 190), True), ((190, 60, 30), False)])
+def test_a_long_hidden_track_takes_only_a_road_user_of_its_colours(colour_bgr, taken):
+    """A red car is hidden behind a standing bus for 4 s. A car showing where it went in is
+    taken by its track when red; a blue one is another car passing there (the next in the queue)
+    and gets a track of its own."""
+    red = _painted((30, 30, 190))
+    tracker = Tracker("cam", frame_size_px=(1920, 1080))
+    bus = _detection((0, 250, 700, 1000), road_xy=(8.0, 15.0), kind="bus", whole=True)
+    car = (450, 300, 600, 400)
+    for step in range(110):
+        detections = [bus] + ([_detection(car, road_xy=(10.0, 2.0), whole=True, signature=red)] if step < 10 else [])
+        if step >= 100:
+            detections.append(_detection(car, road_xy=(10.0, 2.0), whole=True, signature=_painted(colour_bgr)))
+        live, _ = tracker.update(step, step * FRAME_NS, detections)
+    red_track = next(track for track in live if track.id == 2)
+    assert (red_track.last.frame_index == 109 and red_track.last.measured) is taken
+    assert len([track for track in live if track.kind == "car"]) == (1 if taken else 2)
+
+
 def test_a_road_user_lost_mid_picture_is_kept_until_it_shows_again_but_not_at_the_edge():
     """A car standing in the middle of the picture goes undetected for 4 s (something the
     detector missed stands in front): road users leave across the frame's edges, so its track is
