@@ -52,9 +52,11 @@ def test_identity_switch_and_wrong_class_lower_the_score(truth):
     tracks.append(Track(id=999, camera=victim.camera, points=later, kind_votes={"bus": 1.0}))
     victim.points = [p for p in victim.points if p.frame_index < switch_at]
     tracks[0].kind_votes = {"pedestrian": 1.0}
-    score = score_run(truth, tracks, []).as_dict()
+    result = score_run(truth, tracks, [])
+    score = result.as_dict()
     vehicles = sum(1 for v in truth.vehicles.values() if v.boxes)
     assert score["vehicles tracked under one identity"] == pytest.approx((vehicles - 1) / vehicles)
+    assert result.counts("vehicles tracked under one identity") == (vehicles - 1, vehicles)
     assert score["vehicle class accuracy"] < 1.0
 
 

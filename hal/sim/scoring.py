@@ -36,12 +36,14 @@ from .truth import GroundTruth, ObjectTruth, VehicleTruth
 
 @dataclass(frozen=True)
 class ScoreRow:
-    """One line of the score: a name, its value (count, fraction or text) and how it was got."""
+    """One line of the score: a name, its value (count, fraction or text) and how it was got;
+    a fraction's ``counts`` (part, whole) let several runs be added up."""
 
     name: str
     value: int | float | str | None
     detail: str = ""
     fraction: bool = False
+    counts: tuple[int, int] | None = None
 
 
 @dataclass
@@ -50,8 +52,13 @@ class Score:
 
     rows: list[ScoreRow] = field(default_factory=list)
 
-    def add(self, name: str, value, detail: str = "", fraction: bool = False) -> None:
-        self.rows.append(ScoreRow(name, value, detail, fraction))
+    def add(self, name: str, value, detail: str = "", fraction: bool = False,
+            counts: tuple[int, int] | None = None) -> None:
+        self.rows.append(ScoreRow(name, value, detail, fraction, counts))
+
+    def counts(self, name: str) -> tuple[int, int] | None:
+        """The (part, whole) behind fraction row ``name``, None when it has none."""
+        return next((row.counts for row in self.rows if row.name == name), None)
 
     def as_dict(self) -> dict[str, Any]:
         return {row.name: row.value for row in self.rows}
@@ -204,7 +211,7 @@ class Scorer:
                           if kinds.get(identities[object_id].dominant_track) == kind_of(group[object_id])]
             result.add(label, len(group), f"{len(scorable)} well visible in some frame")
             result.add(f"{label} tracked under one identity", _ratio(len(held), len(scorable)),
-                       f"{len(held)}/{len(scorable)}", fraction=True)
+                       f"{len(held)}/{len(scorable)}", fraction=True, counts=(len(held), len(scorable)))
             if label == "vehicles":
                 result.add("vehicle class accuracy", _ratio(len(right_kind), len(matched)),
                            f"{len(right_kind)}/{len(matched)} matched vehicles", fraction=True)
