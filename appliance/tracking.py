@@ -251,7 +251,8 @@ class Tracker:
         used = set(matches.values()) | grouped_detections | {j for parts in fragments.values() for j in parts}
         occupied = self._occupied(predicted, found, mergeable)
         self._reidentify()
-        touching = _touching(found)
+        touching = ious(found, found) > 0.0
+        np.fill_diagonal(touching, False)
         for j, detection in enumerate(detections):
             if j not in used and not occupied[j]:
                 emerged = bool(touching[j].any()) and not self._at_border(found[j])
@@ -442,8 +443,8 @@ class Tracker:
         A road user that waited behind a bus for a red phase and comes out elsewhere (it turned
         while hidden) is too far from where it went in for any gate, and starts a new track.
         Such a newcomer shows where it came from: it appeared beside another road user, away
-        from the frame's edges (``emerged``). It continues a confirmed track that went unseen
-        while hidden (:meth:`_Followed.coast`) and is still kept, when the two are of one class,
+        from the frame's edges (``emerged``). It continues a confirmed track still kept but
+        unseen (hidden or parked, :meth:`_Followed.coast`) when the two are of one class,
         their colours match (signature distance at most ``reidentify_colour``) and the newcomer
         could have driven from where that track was last seen (at most
         ``reidentify_speed_mps``); of several, the closest in colour. The lost track then takes
@@ -669,17 +670,6 @@ class _Followed:
 
 def _walks(kind: str) -> bool:
     return kind == "pedestrian"
-
-
-def _touching(boxes: np.ndarray) -> np.ndarray:
-    """N x N: does box i overlap box j (i != j)?"""
-    if not len(boxes):
-        return np.zeros((0, 0), bool)
-    apart = ((boxes[:, None, 0] >= boxes[None, :, 2]) | (boxes[None, :, 0] >= boxes[:, None, 2])
-             | (boxes[:, None, 1] >= boxes[None, :, 3]) | (boxes[None, :, 1] >= boxes[:, None, 3]))
-    touching = ~apart
-    np.fill_diagonal(touching, False)
-    return touching
 
 
 def _box_scale(centre_size: np.ndarray) -> np.ndarray:
