@@ -12,7 +12,7 @@ import numpy as np
 
 from .appearance import signature_distance
 from .assignment import min_cost_assignment
-from .boxes import as_boxes, covered, from_centre_size, ious, shift_inside, to_centre_size, union_box
+from .boxes import areas, as_boxes, covered, from_centre_size, ious, shift_inside, to_centre_size, union_box
 from .geometry import RoadGeometry
 from .motion import ConstantVelocity
 
@@ -404,8 +404,7 @@ class Tracker:
         hidden."""
         if not len(predicted) or self.frame_size_px is None or not self.inland_px:
             return np.zeros(len(predicted), bool)
-        size = np.sqrt(np.clip(predicted[:, 2] - predicted[:, 0], 0, None) * np.clip(predicted[:, 3] - predicted[:, 1], 0, None))
-        return (size >= self.inland_px) & ~np.array([self._at_border(box) for box in predicted], bool)
+        return (np.sqrt(areas(predicted)) >= self.inland_px) & ~np.array([self._at_border(box) for box in predicted], bool)
 
     def _occupied(self, predicted: np.ndarray, found: np.ndarray, mergeable: np.ndarray) -> np.ndarray:
         """Per detection: is it more likely a piece or a second detection of a confirmed track's
