@@ -92,12 +92,16 @@ class PlateReader:
         if not reread_unsure:
             model_paths = model_paths[:1]    # the others only take part in the second look
         self.models = [load_model(path, threads=threads) for path in model_paths]
+        first_shape = self.models[0].input_shape
         for model in self.models:
             shape = model.input_shape
             if len(shape) != 4 or shape[3] != 1:
                 raise ModelInvalid(f"{model.path} takes input shaped {shape}, not a grey image "
                                    "(batch, height, width, 1): it is not a plate reader model")
-        _, height_px, width_px, _ = self.models[0].input_shape
+            if tuple(shape[1:]) != tuple(first_shape[1:]):
+                raise ModelInvalid(f"{model.path} takes input shaped {shape}, unlike {self.models[0].path} "
+                                   f"({first_shape}): the reader's models must take one input size")
+        _, height_px, width_px, _ = first_shape
         self.input_size_px = (width_px, height_px)
 
     def read(self, crop_bgr: np.ndarray) -> PlateRead:
