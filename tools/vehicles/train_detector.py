@@ -28,9 +28,11 @@ change to the export alone does not cost the hour of training.
 for more far, small vehicles; ``--init`` starts from a training's Keras weights. Continuing the
 shipped model's training for 3000 steps with ``--zoom-out 0.35 --learning-rate 1e-3`` raised its
 recall of vehicles 24-32 px across from 65 to 77 % (junction) and 46 to 62 % (smoke), and of
-32-48 px ones from 80 to 94 % and 79 to 86 %; but with the current tracker it held 56 of 66
-vehicles under one identity instead of 58 (far vehicles now found are swapped among more
-tracks), so the shipped model is not that one.
+32-48 px ones from 80 to 94 % and 79 to 86 %; but under one tracker (session 10's) it held
+142 of 167 vehicles under one identity over the shipped seeds, junction seed 9107 and the four
+scenarios at seed 9108, against 145 for the shipped model (it gained on the shipped seeds, 60
+against 58 of 66, and lost at seed 9108, 59 against 66 of 71), so the shipped model is not
+that one.
 
 TensorFlow is needed here only (the ``[train]`` extra); the appliance runs the .tflite with
 ai-edge-litert. One command retrains from scratch; the seed fixes data, initialisation and order.
