@@ -143,6 +143,9 @@ class Tracker:
       ``max_hidden_frames``, take a detection again only when its colours match
       (:meth:`_knows_again`: the next car in the queue passes where a hidden one waits), and do
       not stop a track from starting where they wait;
+    - but not one last seen under ``inland_px`` and shrinking (driving off into the distance): far down the
+      road small boxes cover each other all the time, and such a track, kept, would take the
+      next vehicle driving there;
     - one that comes out somewhere else (it turned while hidden) starts a new track beside
       another road user; when that track is confirmed, :meth:`_reidentify` gives it the lost
       track's identity if class, colours and the distance driven allow.
@@ -391,10 +394,14 @@ class Tracker:
 
     def _hidden(self, predicted: np.ndarray, found: np.ndarray) -> np.ndarray:
         """Per track: is its predicted box mostly covered by some detection (``hidden_cover``),
-        so that the object is probably behind or inside it rather than gone?"""
+        so that the object is probably behind or inside it rather than gone? Not one that was
+        last seen going away (:attr:`_Followed.going_away`): far down the road small boxes cover
+        each other all the time, and a road user that shrank into the distance has left; kept
+        as hidden, its track would take the next vehicle driving there."""
         if not len(predicted) or not len(found):
             return np.zeros(len(predicted), bool)
-        return covered(predicted, found).max(axis=1) >= self.hidden_cover
+        going_away = np.array([followed.going_away for followed in self._followed], bool)
+        return (covered(predicted, found).max(axis=1) >= self.hidden_cover) & ~going_away
 
     def _inland(self, predicted: np.ndarray) -> np.ndarray:
         """Per track: is its predicted box at least ``inland_px`` across (square root of its
@@ -510,6 +517,9 @@ BOX_VELOCITY_SIZES = 4.0
 GROUP_SIGMA_FACTOR = 4.0
 #: Weight of each matched detection's colour signature in the track's running mean.
 SIGNATURE_UPDATE = 0.2
+#: A box smaller than ``RECEDING_SHRINK`` times its size ``RECEDING_WINDOW_S`` before is receding.
+RECEDING_WINDOW_S = 1.0
+RECEDING_SHRINK = 0.95
 
 
 class _Followed:
@@ -536,6 +546,8 @@ class _Followed:
         self.missed_in_view = 0
         self.merged = False
         self.signature: np.ndarray | None = None
+        #: Last seen small (under ``inland_px``) and shrinking: driving off into the distance.
+        self.going_away = False
         self._record(frame_index, time_ns, detection, road_sigma, tracker)
 
     def predict(self, step_s: float, tracker: Tracker) -> None:
@@ -659,12 +671,25 @@ class _Followed:
         track.missed = 0
         self.missed_in_view = 0
         self.grouped = 0
+        self.going_away = self._shrinking_below(tracker.inland_px)
         self.hits += 1
         if self.hits >= self.min_hits and not track.confirmed:
             track.confirmed = self.just_confirmed = True
         if self.road is None and detection.road_xy is not None:
             self.road = ConstantVelocity(detection.road_xy, position_sigma=road_sigma,
                                          velocity_sigma=tracker.max_speed_mps / 2)
+
+    def _shrinking_below(self, size_px: float) -> bool:
+        """Is the last point's box under ``size_px`` across (square root of its area) and
+        smaller by ``RECEDING_SHRINK`` than ``RECEDING_WINDOW_S`` before (the track's points are
+        one a frame)?"""
+        points = self.track.points
+        size = float(np.sqrt(areas(as_boxes([points[-1].box])))[0])
+        if size >= size_px:
+            return False
+        since_ns = points[-1].time_ns - RECEDING_WINDOW_S * 1e9
+        earlier = next((point for point in reversed(points) if point.time_ns <= since_ns), None)
+        return earlier is not None and size < RECEDING_SHRINK * float(np.sqrt(areas(as_boxes([earlier.box])))[0])
 
 
 def _walks(kind: str) -> bool:

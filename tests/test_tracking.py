@@ -314,6 +314,31 @@ def test_a_road_user_lost_mid_picture_is_kept_until_it_shows_again_but_not_at_th
     assert next(track for track in live if track.id == middle_id).last.box == middle
 
 
+def test_a_car_that_shrank_into_the_distance_has_left_and_its_track_takes_no_later_car():
+    """A car drives off down the road, shrinking to 25 px, and is lost at the far end where a
+    bus's box covers it. Far down the road small boxes overlap all the time, so a
+    receding road user lost there has gone, not hidden: its track ends after
+    ``max_missed_frames``, and a car of its colours arriving there 4 s later is a new one."""
+    red = _painted((30, 30, 190))
+    tracker = Tracker("cam", frame_size_px=(1920, 1080))
+    bus = _detection((1080, 40, 1260, 140), whole=True, kind="bus", signature=_painted((200, 200, 200)))
+
+    def receding_car(step):  # from 60 x 40 px at (1000, 160) to 30 x 20 px at (1115, 110)
+        t = step / 49
+        cx, cy, w, h = 1000 + 115 * t, 160 - 50 * t, 60 - 30 * t, 40 - 20 * t
+        return _detection((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2), whole=True, signature=red)
+
+    finished_ids, live = [], []
+    for step in range(160):
+        detections = [bus] + ([receding_car(step)] if step < 50 else []) + ([receding_car(49)] if step >= 150 else [])
+        live, finished = tracker.update(step, step * FRAME_NS, detections)
+        finished_ids += [track.id for track in finished]
+        if step == 49:
+            car_id = next(track.id for track in live if track.kind == "car")
+    assert car_id in finished_ids
+    assert not any(track.id == car_id for track in live)
+
+
 def test_a_vehicle_track_never_takes_a_pedestrians_detection():
     """A learned detector does not mistake a pedestrian for a car: a car's track unseen for a
     moment does not take a pedestrian walking through where the car was (a class change costs
