@@ -45,5 +45,12 @@ def colour_signature(image: np.ndarray, box: tuple[float, float, float, float]) 
 
 def signature_distance(a: np.ndarray, b: np.ndarray) -> float:
     """Hellinger distance of two signatures (or running means of signatures): 0 to 1."""
-    overlap = float(np.dot(a, b)) / max(float(np.linalg.norm(a) * np.linalg.norm(b)), 1e-12)
-    return float(np.sqrt(max(1.0 - overlap, 0.0)))
+    return float(signature_distances(a, np.asarray(b)[None, :])[0])
+
+
+def signature_distances(signature: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """Hellinger distances of one signature (or running mean) to each row of ``others``
+    (N x bins): 0 to 1."""
+    norms = np.linalg.norm(others, axis=1) * np.linalg.norm(signature)
+    overlap = (others @ signature) / np.maximum(norms, 1e-12)
+    return np.sqrt(np.maximum(1.0 - overlap, 0.0))

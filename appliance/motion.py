@@ -43,13 +43,17 @@ class ConstantVelocity:
         self.state = transition @ self.state
         self.covariance = transition @ self.covariance @ transition.T + noise
 
-    def distance2(self, measurement, measurement_sigma, axes=slice(None)) -> float:
-        """Squared Mahalanobis distance of a position measurement (optionally of some axes only)
-        from the current prediction."""
-        innovation = np.asarray(measurement, dtype=float) - self.position[axes]
-        spread = self.covariance[:self.axes, :self.axes][axes, axes] + np.diag(
-            np.broadcast_to(np.square(measurement_sigma), len(innovation)))
-        return float(innovation @ np.linalg.solve(spread, innovation))
+    def distances2(self, measurements, measurement_sigmas, axes=slice(None)) -> np.ndarray:
+        """Squared Mahalanobis distances of N position measurements (N x k, of ``axes`` only;
+        each row with its own per-axis ``measurement_sigmas``, N x k) from the current
+        prediction, all in one step (the tracker scores every track-detection pair)."""
+        innovations = np.asarray(measurements, dtype=float) - self.position[axes]
+        predicted = self.covariance[:self.axes, :self.axes][axes, axes]
+        spreads = np.broadcast_to(predicted, (len(innovations),) + predicted.shape).copy()
+        diagonal = np.arange(predicted.shape[0])
+        spreads[:, diagonal, diagonal] += np.square(measurement_sigmas)
+        solved = np.linalg.solve(spreads, innovations[..., None])[..., 0]
+        return np.einsum("nk,nk->n", innovations, solved)
 
     def correct(self, measurement, measurement_sigma) -> None:
         """Blend in a measured position (all axes)."""

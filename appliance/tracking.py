@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .appearance import signature_distance
+from .appearance import signature_distance, signature_distances
 from .assignment import min_cost_assignment
 from .boxes import areas, as_boxes, covered, from_centre_size, ious, shift_inside, to_centre_size, union_box
 from .geometry import RoadGeometry
@@ -301,30 +301,32 @@ class Tracker:
         if not rows or not columns:
             return {}
         overlap = ious(predicted[rows], found[columns])
+        candidates = [detections[j] for j in columns]
+        signatures = Signatures(candidates)
+        whole = np.array([detection.whole for detection in candidates], bool)
+        gate_sigmas = np.where(whole, self.whole_gate_sigmas, self.gate_sigmas)
+        iou_gates = np.where(whole, self.whole_iou_gate, self.iou_gate)
+        kinds = np.array([detection.kind for detection in candidates])
+        walking = kinds == "pedestrian"
         net_cost = np.zeros((len(rows), len(columns)))
         for r, i in enumerate(rows):
-            for c, j in enumerate(columns):
-                whole = detections[j].whole
-                if not self._knows_again(self._followed[i], detections[j]):
-                    continue
-                distance = self._followed[i].normalised_distance(
-                    detections[j], road_sigmas[j], self.whole_gate_sigmas if whole else self.gate_sigmas)
-                if whole and _walks(detections[j].kind) != _walks(self._followed[i].track.kind):
-                    continue  # a learned detector does not mistake a pedestrian for a vehicle
-                if distance <= 1.0 or overlap[r, c] >= (self.whole_iou_gate if whole else self.iou_gate):
-                    other_kind = detections[j].kind != self._followed[i].track.kind
-                    cost = ((1.0 - overlap[r, c]) + min(distance, 1.0) + self.kind_change_cost * other_kind
-                            + self.appearance_weight * self._followed[i].colour_distance(detections[j]))
-                    net_cost[r, c] = min(cost - self.unmatched_pair_cost, 0.0)
+            followed = self._followed[i]
+            distance = followed.normalised_distances(candidates, road_sigmas[columns], gate_sigmas)
+            colour = followed.colour_distances(signatures)
+            # a learned detector does not mistake a pedestrian for a vehicle
+            swaps_walker = whole & (walking != _walks(followed.track.kind))
+            allowed = self._knows_again(followed, colour) & ~swaps_walker & ((distance <= 1.0) | (overlap[r] >= iou_gates))
+            cost = ((1.0 - overlap[r]) + np.minimum(distance, 1.0) + self.kind_change_cost * (kinds != followed.track.kind)
+                    + self.appearance_weight * colour)
+            net_cost[r] = np.where(allowed, np.minimum(cost - self.unmatched_pair_cost, 0.0), 0.0)
         return {rows[r]: columns[c] for r, c in min_cost_assignment(net_cost) if net_cost[r, c] < 0.0}
 
-    def _knows_again(self, followed: _Followed, detection: Detection) -> bool:
-        """May ``followed`` take ``detection``, as far as colours go? After more than
-        ``max_missed_frames`` unseen (hidden or parked), a road user is known again by its
-        colours too (signature distance at most ``reidentify_colour``): the next car in a queue
-        passing where a hidden one waits is not it."""
-        return (followed.track.missed <= self.max_missed_frames
-                or followed.colour_distance(detection) <= self.reidentify_colour)
+    def _knows_again(self, followed: _Followed, colour_distance: np.ndarray) -> np.ndarray:
+        """May ``followed`` take detections whose colours are ``colour_distance`` unlike its own?
+        After more than ``max_missed_frames`` unseen (hidden or parked), a road user is known
+        again by its colours too (signature distance at most ``reidentify_colour``): the next car
+        in a queue passing where a hidden one waits is not it."""
+        return (followed.track.missed <= self.max_missed_frames) | (colour_distance <= self.reidentify_colour)
 
     def _groups(self, predicted: np.ndarray, found: np.ndarray, mergeable: np.ndarray) -> dict[int, list[int]]:
         """Mergeable detections holding two or more confirmed tracks' predicted boxes:
@@ -385,9 +387,9 @@ class Tracker:
             if i in pairs or k in pairs or i in pairs.values() or k in pairs.values():
                 continue
             followed, other = self._followed[i], self._followed[k]
-            if not self._knows_again(followed, detections[j]):
+            if not self._knows_again(followed, followed.colour_distances(Signatures([detections[j]])))[0]:
                 continue
-            if followed.normalised_distance(detections[j], road_sigmas[j], self.gate_sigmas) <= 1.0:
+            if followed.normalised_distances([detections[j]], road_sigmas[[j]], self.gate_sigmas)[0] <= 1.0:
                 younger, older = (i, k) if followed.track.id > other.track.id else (k, i)
                 pairs[younger] = older
         return pairs
@@ -562,22 +564,29 @@ class _Followed:
         """How unlike another track's colours this track's are (0 to 1)."""
         return signature_distance(self.signature, other.signature)
 
-    def colour_distance(self, detection: Detection) -> float:
-        """How unlike the track's colours the detection's are (0 to 1; 0 when either has no
+    def colour_distances(self, signatures: Signatures) -> np.ndarray:
+        """How unlike the track's colours each detection's are (0 to 1; 0 when either has no
         signature)."""
-        if self.signature is None or detection.signature is None:
-            return 0.0
-        return signature_distance(self.signature, detection.signature)
+        if self.signature is None or not signatures.present.any():
+            return np.zeros(len(signatures.present))
+        return np.where(signatures.present, signature_distances(self.signature, signatures.matrix), 0.0)
 
-    def normalised_distance(self, detection: Detection, road_sigma: np.ndarray, gate_sigmas: float) -> float:
-        """Distance of a detection (its ground point ``road_sigma`` uncertain, see
-        :meth:`Tracker.road_sigmas`) from the prediction in gate units (1.0 = ``gate_sigmas``)."""
-        if self.road is not None and detection.road_xy is not None:
-            distance2 = self.road.distance2(detection.road_xy, road_sigma)
-        else:
-            centre_size = to_centre_size(detection.box)
-            distance2 = self.box.distance2(centre_size[:2], _box_sigma(centre_size)[:2], axes=slice(0, 2))
-        return float(np.sqrt(distance2)) / gate_sigmas
+    def normalised_distances(self, detections: list[Detection], road_sigmas: np.ndarray, gate_sigmas) -> np.ndarray:
+        """Distance of each detection (its ground point ``road_sigmas`` uncertain, see
+        :meth:`Tracker.road_sigmas`) from the prediction in gate units (1.0 = ``gate_sigmas``, one
+        for all or one per detection): on the road plane where both have a ground point, else
+        of the box centre in the image."""
+        distance2 = np.empty(len(detections))
+        on_road = np.array([self.road is not None and detection.road_xy is not None for detection in detections], bool)
+        if on_road.any():
+            ground = np.array([detection.road_xy for detection, road in zip(detections, on_road) if road], float)
+            distance2[on_road] = self.road.distances2(ground, road_sigmas[on_road])
+        if not on_road.all():
+            centre_sizes = np.array([to_centre_size(detection.box) for detection, road in zip(detections, on_road)
+                                     if not road])
+            distance2[~on_road] = self.box.distances2(centre_sizes[:, :2], _box_sigma(centre_sizes)[:, :2],
+                                                      axes=slice(0, 2))
+        return np.sqrt(distance2) / gate_sigmas
 
     def observe(self, frame_index: int, time_ns: int, detection: Detection, road_sigma: np.ndarray, box: np.ndarray,
                 tracker: Tracker) -> None:
@@ -692,13 +701,27 @@ class _Followed:
         return earlier is not None and size < RECEDING_SHRINK * float(np.sqrt(areas(as_boxes([earlier.box])))[0])
 
 
+class Signatures:
+    """The colour signatures of some detections as one matrix (a row of zeros where a detection
+    has none, ``present`` False), to compare a track with all of them at once."""
+
+    def __init__(self, detections: list[Detection]):
+        self.present = np.array([detection.signature is not None for detection in detections], bool)
+        bins = next((len(detection.signature) for detection in detections if detection.signature is not None), 1)
+        self.matrix = np.zeros((len(detections), bins), np.float32)
+        for row, detection in enumerate(detections):
+            if detection.signature is not None:
+                self.matrix[row] = detection.signature
+
+
 def _walks(kind: str) -> bool:
     return kind == "pedestrian"
 
 
 def _box_scale(centre_size: np.ndarray) -> np.ndarray:
-    """Per-axis scale of a (cx, cy, w, h) box: its width for x and w, its height for y and h."""
-    return np.array([centre_size[2], centre_size[3], centre_size[2], centre_size[3]])
+    """Per-axis scale of a (cx, cy, w, h) box (or N x 4 of them): its width for x and w, its
+    height for y and h."""
+    return np.asarray(centre_size)[..., [2, 3, 2, 3]]
 
 
 def _box_sigma(centre_size: np.ndarray) -> np.ndarray:
