@@ -5,8 +5,12 @@ runs, so it is quicker than ``roadcam simulate``) and prints the scorer's tracki
 (:mod:`hal.sim.scoring`: the same definitions ``roadcam simulate`` prints) per scenario:
 vehicles and pedestrians tracked under one identity, and class accuracy.
 
-    python tools/eval_tracking.py [--detector tflite [--model FILE]] [--seed N ...] [scenario ...]
+    python tools/eval_tracking.py [--detector tflite [--model FILE]] [--seed N ...]
+                                  [--detections DIR] [scenario ...]
                                                 (default: background subtraction, every scenario)
+
+``--detections DIR`` keeps each run's detections in DIR and replays them on the next call, so
+a change to the tracker is measured in a fraction of the time (see :func:`detected_run`).
 
 ``--seed`` runs the scenarios with another seed (other traffic, plates and colours than the
 shipped files), once per seed given, and ends with the vehicles held under one identity over
@@ -19,16 +23,21 @@ seeds, and that figure did not hold elsewhere. The detector's training runs used
 from __future__ import annotations
 
 import argparse
+import hashlib
+import pickle
 import sys
 import tempfile
-import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 
 from appliance.geometry import RoadGeometry
-from appliance.tracking import Tracker
+from appliance.tracking import Detection, Tracker
 from hal.sim import Score, SimRoad, available_scenarios, load_scenario, score_run
+from hal.sim.truth import GroundTruth
 from plugins.detection import BackgroundDetector, DetectionConfig, LearnedDetector
+from plugins.detection.learned import SHIPPED_MODEL
 
 ROWS = ("vehicles tracked under one identity", "vehicle class accuracy",
         "pedestrians tracked under one identity", "tracks")
@@ -45,9 +54,34 @@ def tracking_rows(figures: Score) -> list[str]:
     return [line for line in figures.table().splitlines() if line.startswith(ROWS)]
 
 
-def score(scenario: str, config: DetectionConfig, seed: int | None = None) -> Score:
+@dataclass
+class DetectedRun:
+    """One scenario run's detections, frame by frame, with what tracking and scoring need:
+    the camera, its frame size and calibration, and the run's ground truth."""
+
+    camera: str
+    frame_size_px: tuple[int, int]
+    calibration: dict
+    truth: GroundTruth
+    frames: list[tuple[int, int, list[Detection]]]
+
+    def geometry(self) -> RoadGeometry:
+        return RoadGeometry(self.calibration["image_points"], self.calibration["road_points"])
+
+
+def score(scenario: str, config: DetectionConfig, seed: int | None = None,
+          detections_dir: Path | None = None) -> Score:
     """The scorer's figures for one scenario run through detector and tracker (see
-    :func:`evaluate`)."""
+    :func:`evaluate`); with ``detections_dir``, the run's detections are kept there and reused
+    (:func:`detected_run`)."""
+    if detections_dir is None:
+        return track_and_score(detect(scenario, config, seed))
+    return track_and_score(detected_run(scenario, config, seed, detections_dir))
+
+
+def detect(scenario: str, config: DetectionConfig, seed: int | None = None) -> DetectedRun:
+    """Render one scenario (with ``seed`` instead of its own, when given) and detect road users
+    in every frame with the detector ``config`` names."""
     loaded = load_scenario(scenario)
     road = SimRoad.from_scenario(loaded if seed is None else loaded.model_copy(update={"seed": seed}))
     with tempfile.TemporaryDirectory() as scratch:
@@ -56,15 +90,44 @@ def score(scenario: str, config: DetectionConfig, seed: int | None = None) -> Sc
     geometry = RoadGeometry(calibration["image_points"], calibration["road_points"])
     detector = LearnedDetector(config) if config.type == "tflite" else BackgroundDetector(config)
     camera = road.camera(camera_config["name"])
-    tracker = Tracker(camera.name, frame_size_px=(road.scenario.camera.width_px, road.scenario.camera.height_px),
-                      geometry=geometry)
-    finished = []
-    started_s = time.monotonic()
+    frames = []
     while (frame := camera.read()) is not None:
-        detections = detector.roadcam_detect(frame=frame, geometry=geometry)
-        finished += tracker.update(frame.index, frame.time_ns, detections)[1]
+        frames.append((frame.index, frame.time_ns, detector.roadcam_detect(frame=frame, geometry=geometry)))
+    size = (road.scenario.camera.width_px, road.scenario.camera.height_px)
+    return DetectedRun(camera.name, size, calibration, road.truth, frames)
+
+
+def detected_run(scenario: str, config: DetectionConfig, seed: int | None, detections_dir: Path) -> DetectedRun:
+    """:func:`detect`'s result, from ``detections_dir`` when an earlier run left it there, else
+    detected now and left there. The file is named by scenario, seed, detector type and a digest
+    of the model and config, so another model gets its own; a change to the simulator or the
+    detector's code is not seen: empty the folder after one. Tracker work replays a cached run
+    in a fraction of the time rendering and detecting it takes."""
+    settings = config.model_dump_json().encode()
+    if config.type == "tflite":
+        settings += Path(config.model or SHIPPED_MODEL).read_bytes()
+    name = f"{Path(scenario).stem}-{'shipped' if seed is None else seed}-{config.type}-{hashlib.sha256(settings).hexdigest()[:12]}"
+    path = detections_dir / f"{name}.pickle"
+    if path.exists():
+        with path.open("rb") as cached:
+            return DetectedRun(**pickle.load(cached))
+    run = detect(scenario, config, seed)
+    detections_dir.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    with partial.open("wb") as out:
+        pickle.dump(vars(run), out)  # fields only: the file loads whether this runs as a script or a module
+    partial.replace(path)
+    return run
+
+
+def track_and_score(run: DetectedRun) -> Score:
+    """Track a run's detections with the core tracker, as the appliance does, and score them."""
+    tracker = Tracker(run.camera, frame_size_px=run.frame_size_px, geometry=run.geometry())
+    finished = []
+    for index, time_ns, detections in run.frames:
+        finished += tracker.update(index, time_ns, detections)[1]
     finished += tracker.finish_all()
-    return score_run(road.truth, finished, [], wall_s=time.monotonic() - started_s)
+    return score_run(run.truth, finished, [])
 
 
 def main() -> int:
@@ -74,6 +137,9 @@ def main() -> int:
     parser.add_argument("--model", help="the learned detector's .tflite (default: the shipped one)")
     parser.add_argument("--seed", type=int, action="append",
                         help="run the scenarios with this seed instead of their own (may be repeated)")
+    parser.add_argument("--detections", type=Path, metavar="DIR",
+                        help="keep each run's detections in DIR and reuse them: tracker changes are then "
+                             "measured without rendering and detecting again")
     args = parser.parse_args()
     config = DetectionConfig(type=args.detector, model=args.model)
     cv2.setNumThreads(1)
@@ -81,7 +147,7 @@ def main() -> int:
     for seed in args.seed or [None]:
         for scenario in args.scenarios or available_scenarios():
             print(f"== {scenario}" + ("" if seed is None else f" seed {seed}"), flush=True)
-            figures = score(scenario, config, seed)
+            figures = score(scenario, config, seed, args.detections)
             print("\n".join(tracking_rows(figures)), flush=True)
             part, whole = figures.counts("vehicles tracked under one identity") or (0, 0)
             held, scorable = held + part, scorable + whole
