@@ -6,9 +6,10 @@ runs, so it is quicker than ``roadcam simulate``) and prints the scorer's tracki
 vehicles and pedestrians tracked under one identity, and class accuracy.
 
     python tools/eval_tracking.py [--detector tflite [--model FILE]] [--seed N ...]
-                                  [--detections DIR] [scenario ...]
+                                  [--detections DIR] [--failures] [scenario ...]
                                                 (default: background subtraction, every scenario)
 
+``--failures`` lists each vehicle not held, with where it was lost (see :func:`failures`).
 ``--detections DIR`` keeps each run's detections in DIR and replays them on the next call, so
 a change to the tracker is measured in a fraction of the time (see :func:`detected_run`).
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import pickle
+import statistics
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -33,8 +35,10 @@ from pathlib import Path
 import cv2
 
 from appliance.geometry import RoadGeometry
-from appliance.tracking import Detection, Tracker
-from hal.sim import Score, SimRoad, available_scenarios, load_scenario, score_run
+from appliance.boxes import as_boxes, ious
+from appliance.tracking import Detection, Track, Tracker
+from hal.sim import Score, Scorer, SimRoad, available_scenarios, load_scenario, score_run
+from hal.sim.scoring import box_px
 from hal.sim.truth import GroundTruth
 from plugins.detection import BackgroundDetector, DetectionConfig, LearnedDetector
 from plugins.detection.learned import SHIPPED_MODEL
@@ -69,14 +73,10 @@ class DetectedRun:
         return RoadGeometry(self.calibration["image_points"], self.calibration["road_points"])
 
 
-def score(scenario: str, config: DetectionConfig, seed: int | None = None,
-          detections_dir: Path | None = None) -> Score:
+def score(scenario: str, config: DetectionConfig, seed: int | None = None) -> Score:
     """The scorer's figures for one scenario run through detector and tracker (see
-    :func:`evaluate`); with ``detections_dir``, the run's detections are kept there and reused
-    (:func:`detected_run`)."""
-    if detections_dir is None:
-        return track_and_score(detect(scenario, config, seed))
-    return track_and_score(detected_run(scenario, config, seed, detections_dir))
+    :func:`evaluate`)."""
+    return track_and_score(detect(scenario, config, seed))
 
 
 def detect(scenario: str, config: DetectionConfig, seed: int | None = None) -> DetectedRun:
@@ -97,12 +97,15 @@ def detect(scenario: str, config: DetectionConfig, seed: int | None = None) -> D
     return DetectedRun(camera.name, size, calibration, road.truth, frames)
 
 
-def detected_run(scenario: str, config: DetectionConfig, seed: int | None, detections_dir: Path) -> DetectedRun:
-    """:func:`detect`'s result, from ``detections_dir`` when an earlier run left it there, else
-    detected now and left there. The file is named by scenario, seed, detector type and a digest
+def detected_run(scenario: str, config: DetectionConfig, seed: int | None,
+                 detections_dir: Path | None) -> DetectedRun:
+    """:func:`detect`'s result; with ``detections_dir``, from there when an earlier run left it
+    there, else detected now and left there. The file is named by scenario, seed, detector type and a digest
     of the model and config, so another model gets its own; a change to the simulator or the
     detector's code is not seen: empty the folder after one. Tracker work replays a cached run
     in a fraction of the time rendering and detecting it takes."""
+    if detections_dir is None:
+        return detect(scenario, config, seed)
     settings = config.model_dump_json().encode()
     if config.type == "tflite":
         settings += Path(config.model or SHIPPED_MODEL).read_bytes()
@@ -120,14 +123,43 @@ def detected_run(scenario: str, config: DetectionConfig, seed: int | None, detec
     return run
 
 
-def track_and_score(run: DetectedRun) -> Score:
-    """Track a run's detections with the core tracker, as the appliance does, and score them."""
+def track(run: DetectedRun) -> list[Track]:
+    """Track a run's detections with the core tracker, as the appliance does: every track."""
     tracker = Tracker(run.camera, frame_size_px=run.frame_size_px, geometry=run.geometry())
     finished = []
     for index, time_ns, detections in run.frames:
         finished += tracker.update(index, time_ns, detections)[1]
-    finished += tracker.finish_all()
-    return score_run(run.truth, finished, [])
+    return finished + tracker.finish_all()
+
+
+def track_and_score(run: DetectedRun) -> Score:
+    """Track a run's detections (:func:`track`) and score them."""
+    return score_run(run.truth, track(run), [])
+
+
+def failures(run: DetectedRun, tracks: list[Track]) -> list[str]:
+    """A line for every vehicle not tracked under one identity: its frames and sizes, how often
+    the detector found it (IoU >= 0.5), how much of it the main track held and the longest
+    run another track held it, and the median size of the frames it was not held in, so far-field
+    losses (where the detector is weakest) are told apart from the tracker's own."""
+    scorer = Scorer(run.truth, tracks, [])
+    found_in = {index: as_boxes([d.box for d in detections]) for index, _, detections in run.frames}
+    lines = []
+    for object_id, vehicle in sorted(run.truth.vehicles.items()):
+        identity = scorer.identity(object_id)
+        if not identity.eligible_frames or identity.held(scorer.identity_share, scorer.takeover_frames):
+            continue
+        frames = scorer.eligible_frames(object_id)
+        sizes = [box_px(vehicle.boxes[frame]) for frame in frames]
+        found = sum(1 for frame in frames if len(found_in.get(frame, ()))
+                    and ious(as_boxes([vehicle.boxes[frame][:4]]), found_in[frame]).max() >= 0.5)
+        lost = [size for frame, size in zip(frames, sizes)
+                if scorer.matches.get(frame, {}).get(object_id) != identity.dominant_track]
+        lines.append(f"  vehicle {object_id} {vehicle.kind} ({vehicle.behaviour}): frames {frames[0]}-{frames[-1]}, "
+                     f"{min(sizes):.0f}-{max(sizes):.0f} px, detected in {found / len(frames):.0%}; "
+                     f"track {identity.dominant_track} held {identity.share:.0%}, another for up to "
+                     f"{identity.longest_takeover} frames; not held at a median {statistics.median(lost):.0f} px")
+    return lines
 
 
 def main() -> int:
@@ -140,6 +172,8 @@ def main() -> int:
     parser.add_argument("--detections", type=Path, metavar="DIR",
                         help="keep each run's detections in DIR and reuse them: tracker changes are then "
                              "measured without rendering and detecting again")
+    parser.add_argument("--failures", action="store_true",
+                        help="list every vehicle not tracked under one identity, and where it was lost")
     args = parser.parse_args()
     config = DetectionConfig(type=args.detector, model=args.model)
     cv2.setNumThreads(1)
@@ -147,8 +181,12 @@ def main() -> int:
     for seed in args.seed or [None]:
         for scenario in args.scenarios or available_scenarios():
             print(f"== {scenario}" + ("" if seed is None else f" seed {seed}"), flush=True)
-            figures = score(scenario, config, seed, args.detections)
+            run = detected_run(scenario, config, seed, args.detections)
+            tracks = track(run)
+            figures = score_run(run.truth, tracks, [])
             print("\n".join(tracking_rows(figures)), flush=True)
+            if args.failures:
+                print("\n".join(failures(run, tracks)), flush=True)
             part, whole = figures.counts("vehicles tracked under one identity") or (0, 0)
             held, scorable = held + part, scorable + whole
     print(f"== all runs: vehicles tracked under one identity {held}/{scorable}")

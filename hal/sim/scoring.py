@@ -178,11 +178,14 @@ class Scorer:
             self._identities[object_id] = self._identity(object_id)
         return self._identities[object_id]
 
+    def eligible_frames(self, object_id: int) -> list[int]:
+        """The frames in which one truth object is well visible (``visible_min``, ``min_box_px``),
+        in order: those its identity is judged on."""
+        return sorted(frame for frame, box in self.objects[object_id].boxes.items()
+                      if box[4] >= self.visible_min and box_px(box) >= self.min_box_px)
+
     def _identity(self, object_id: int) -> _Identity:
-        item = self.objects[object_id]
-        frames = sorted(frame for frame, box in item.boxes.items()
-                        if box[4] >= self.visible_min
-                        and ((box[2] - box[0]) * (box[3] - box[1])) ** 0.5 >= self.min_box_px)
+        frames = self.eligible_frames(object_id)
         held = [self.matches.get(frame, {}).get(object_id) for frame in frames]
         counts = Counter(track for track in held if track is not None)
         if not counts:
@@ -343,6 +346,11 @@ def score_run(truth: GroundTruth, tracks: list[Track], events: list[Event], wall
         score.add("wall time (s)", round(wall_s, 2), f"{simulated_s:.1f} s simulated")
         score.add("speed vs real time", round(simulated_s / wall_s, 2), "simulated seconds per wall second")
     return score
+
+
+def box_px(box) -> float:
+    """A box's size in pixels: the square root of its area."""
+    return ((box[2] - box[0]) * (box[3] - box[1])) ** 0.5
 
 
 def _ratio(part: int, whole: int) -> float | None:
