@@ -153,8 +153,8 @@ def failures(run: DetectedRun, tracks: list[Track]) -> list[str]:
         sizes = [box_px(vehicle.boxes[frame]) for frame in frames]
         found = sum(1 for frame in frames if len(found_in.get(frame, ()))
                     and ious(as_boxes([vehicle.boxes[frame][:4]]), found_in[frame]).max() >= 0.5)
-        lost = [size for frame, size in zip(frames, sizes)
-                if scorer.matches.get(frame, {}).get(object_id) != identity.dominant_track]
+        holders = [scorer.matches.get(frame, {}).get(object_id) for frame in frames]
+        lost = [size for size, holder in zip(sizes, holders) if holder is None or holder != identity.dominant_track]
         lines.append(f"  vehicle {object_id} {vehicle.kind} ({vehicle.behaviour}): frames {frames[0]}-{frames[-1]}, "
                      f"{min(sizes):.0f}-{max(sizes):.0f} px, detected in {found / len(frames):.0%}; "
                      f"track {identity.dominant_track} held {identity.share:.0%}, another for up to "
