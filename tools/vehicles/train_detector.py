@@ -28,17 +28,17 @@ change to the export alone does not cost the hour of training.
 for more far, small vehicles; ``--init`` starts from a training's Keras weights. Continuing the
 shipped model's training for 3000 steps with ``--zoom-out 0.35 --learning-rate 1e-3`` raised its
 recall of vehicles 24-32 px across from 65 to 77 % (junction) and 46 to 62 % (smoke), and of
-32-48 px ones from 80 to 94 % and 79 to 86 %; but under one tracker (session 10's) it held
-142 of 167 vehicles under one identity over the shipped seeds, junction seed 9107 and the four
+32-48 px ones from 80 to 94 % and 79 to 86 %; but under one tracker (session 10's) it held 142
+of 167 vehicles under one identity over the shipped seeds, junction seed 9107 and the four
 scenarios at seed 9108, against 145 for the shipped model (it gained on the shipped seeds, 60
-against 58 of 66, and lost at seed 9108, 59 against 66 of 71), so the shipped model is not
-that one. Trained from scratch with ``--zoom-out 0.35`` (8000 steps, the same seed and data,
-session 15) it held 258 of 330 vehicles over the fifteen runs of docs/ARCHITECTURE.md against
-the shipped model's 276, losing more both under 48 px (42 against 32) and above (30 against
-22); class accuracy stayed 327 of 330. Zoomed-out windows do not buy the far field here.
-Nor do more runs: six more added to TRAINING_RUNS (night 9203-9205, rain 9303, smoke 9403, junction
-9120; 6600 frames, ``--frames 9000``, from scratch, session 16) found more objects on three of
-the four shipped scenarios (junction 94.0 against 93.0 %, smoke 94.2 against 91.5 %) but fewer at
+against 58 of 66, and lost at seed 9108, 59 against 66 of 71), so the shipped model is not that
+one. Trained from scratch with ``--zoom-out 0.35`` (8000 steps, the same seed and data, session
+15) it held 258 of 330 vehicles over the fifteen runs of docs/ARCHITECTURE.md against the
+shipped model's 276, losing more both under 48 px (42 against 32) and above (30 against 22);
+class accuracy stayed 327 of 330. Zoomed-out windows do not buy the far field here. Nor do more
+runs: six more added to TRAINING_RUNS (night 9203-9205, rain 9303, smoke 9403, junction 9120;
+6600 frames, ``--frames 9000``, from scratch, session 16) found more objects on three of the
+four shipped scenarios (junction 94.0 against 93.0 %, smoke 94.2 against 91.5 %) but fewer at
 night (94.5 against 97.4 %), and held 258 of 330 vehicles under one identity against 276: more
 at night, fewer at the junction (see docs/ARCHITECTURE.md). The shipped model is not that one.
 
