@@ -5,9 +5,13 @@ runs, so it is quicker than ``roadcam simulate``) and prints the scorer's tracki
 (:mod:`hal.sim.scoring`: the same definitions ``roadcam simulate`` prints) per scenario:
 vehicles and pedestrians tracked under one identity, and class accuracy.
 
-    python tools/eval_tracking.py [--detector tflite [--model FILE]] [--seed N ...]
+    python -m tools.eval_tracking [--detector tflite [--model FILE] | --detector truth] [--seed N ...]
                                   [--detections DIR] [--failures] [scenario ...]
                                                 (default: background subtraction, every scenario)
+
+``--detector truth`` hands the tracker the ground truth's boxes instead of a detector's
+(:mod:`tools.truth_detector`): what is lost then is the tracker's own doing, so the run tells
+the tracker's losses from the detector's.
 
 ``--failures`` lists each vehicle not held, with where it was lost (see :func:`failures`).
 ``--detections DIR`` keeps each run's detections in DIR and replays them on the next call, so
@@ -42,14 +46,15 @@ from hal.sim.scoring import box_px
 from hal.sim.truth import GroundTruth
 from plugins.detection import BackgroundDetector, DetectionConfig, LearnedDetector
 from plugins.detection.learned import SHIPPED_MODEL
+from tools.truth_detector import TruthDetector
 
 ROWS = ("vehicles tracked under one identity", "vehicle class accuracy",
         "pedestrians tracked under one identity", "tracks")
 
 
-def evaluate(scenario: str, config: DetectionConfig, seed: int | None = None) -> list[str]:
+def evaluate(scenario: str, config: DetectionConfig | None, seed: int | None = None) -> list[str]:
     """The scorer's tracking rows for one scenario (with ``seed`` instead of its own, when
-    given) with the detector ``config`` names."""
+    given) with the detector ``config`` names (None: the ground truth's boxes)."""
     return tracking_rows(score(scenario, config, seed))
 
 
@@ -73,22 +78,25 @@ class DetectedRun:
         return RoadGeometry(self.calibration["image_points"], self.calibration["road_points"])
 
 
-def score(scenario: str, config: DetectionConfig, seed: int | None = None) -> Score:
+def score(scenario: str, config: DetectionConfig | None, seed: int | None = None) -> Score:
     """The scorer's figures for one scenario run through detector and tracker (see
     :func:`evaluate`)."""
     return track_and_score(detect(scenario, config, seed))
 
 
-def detect(scenario: str, config: DetectionConfig, seed: int | None = None) -> DetectedRun:
+def detect(scenario: str, config: DetectionConfig | None, seed: int | None = None) -> DetectedRun:
     """Render one scenario (with ``seed`` instead of its own, when given) and detect road users
-    in every frame with the detector ``config`` names."""
+    in every frame with the detector ``config`` names (None: :class:`TruthDetector`)."""
     loaded = load_scenario(scenario)
     road = SimRoad.from_scenario(loaded if seed is None else loaded.model_copy(update={"seed": seed}))
     with tempfile.TemporaryDirectory() as scratch:
         camera_config = road.site_config(scratch)["cameras"][0]
     calibration = camera_config["calibration"]
     geometry = RoadGeometry(calibration["image_points"], calibration["road_points"])
-    detector = LearnedDetector(config) if config.type == "tflite" else BackgroundDetector(config)
+    if config is None:
+        detector = TruthDetector(road.truth)
+    else:
+        detector = LearnedDetector(config) if config.type == "tflite" else BackgroundDetector(config)
     camera = road.camera(camera_config["name"])
     frames = []
     while (frame := camera.read()) is not None:
@@ -97,7 +105,7 @@ def detect(scenario: str, config: DetectionConfig, seed: int | None = None) -> D
     return DetectedRun(camera.name, size, calibration, road.truth, frames)
 
 
-def detected_run(scenario: str, config: DetectionConfig, seed: int | None,
+def detected_run(scenario: str, config: DetectionConfig | None, seed: int | None,
                  detections_dir: Path | None) -> DetectedRun:
     """:func:`detect`'s result; with ``detections_dir``, from there when an earlier run left it
     there, else detected now and left there. The file is named by scenario, seed, detector type and a digest
@@ -106,10 +114,11 @@ def detected_run(scenario: str, config: DetectionConfig, seed: int | None,
     in a fraction of the time rendering and detecting it takes."""
     if detections_dir is None:
         return detect(scenario, config, seed)
-    settings = config.model_dump_json().encode()
-    if config.type == "tflite":
+    kind = "truth" if config is None else config.type
+    settings = b"" if config is None else config.model_dump_json().encode()
+    if kind == "tflite":
         settings += Path(config.model or SHIPPED_MODEL).read_bytes()
-    name = f"{Path(scenario).stem}-{'shipped' if seed is None else seed}-{config.type}-{hashlib.sha256(settings).hexdigest()[:12]}"
+    name = f"{Path(scenario).stem}-{'shipped' if seed is None else seed}-{kind}-{hashlib.sha256(settings).hexdigest()[:12]}"
     path = detections_dir / f"{name}.pickle"
     if path.exists():
         with path.open("rb") as cached:
@@ -165,7 +174,8 @@ def failures(run: DetectedRun, tracks: list[Track]) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scenarios", nargs="*", help="scenario names or files (default: all shipped)")
-    parser.add_argument("--detector", choices=("background", "tflite"), default="background")
+    parser.add_argument("--detector", choices=("background", "tflite", "truth"), default="background",
+                        help="truth: the ground truth's boxes, to measure the tracker's own losses")
     parser.add_argument("--model", help="the learned detector's .tflite (default: the shipped one)")
     parser.add_argument("--seed", type=int, action="append",
                         help="run the scenarios with this seed instead of their own (may be repeated)")
@@ -175,7 +185,7 @@ def main() -> int:
     parser.add_argument("--failures", action="store_true",
                         help="list every vehicle not tracked under one identity, and where it was lost")
     args = parser.parse_args()
-    config = DetectionConfig(type=args.detector, model=args.model)
+    config = None if args.detector == "truth" else DetectionConfig(type=args.detector, model=args.model)
     cv2.setNumThreads(1)
     held = scorable = 0
     for seed in args.seed or [None]:

@@ -59,6 +59,7 @@ import numpy as np
 
 from hal.sim import SimRoad, available_scenarios, load_scenario
 from plugins.detection.learned import shrink
+from tools.truth_detector import MIN_VISIBLE
 from tools.vehicles.eval_detector import measure
 
 INPUT_W, INPUT_H = 512, 288
@@ -68,8 +69,6 @@ STRIDE = 4
 CLASSES = ("car", "scooter", "truck", "bus", "pedestrian")
 #: Classes whose frames are drawn more often (see ``frame_weights``).
 RARE_CLASSES = ("scooter", "truck", "bus")
-#: Objects less visible than this are not targets (and not penalised either: see ``_targets``).
-MIN_VISIBLE = 0.25
 #: Render one frame in this many (neighbouring frames are nearly the same picture).
 FRAME_STEP = 4
 #: Frames before this sim time are skipped (the road is still empty).

@@ -1,0 +1,45 @@
+"""A detector that reports the simulator's ground truth: the tracker's ceiling, for evaluation.
+
+The appliance never sees the world's truth. This detector is for ``tools/eval_tracking.py
+--detector truth`` only: it hands the core tracker every road user as a perfect learned detector
+would, so what the tracker still loses is the tracker's own doing (long full occlusions, road
+users turning while hidden), told apart from what a real detector's misses and jitter cost.
+
+Each road user at least ``MIN_VISIBLE`` visible in a frame (the same share makes a road user
+a training target of the learned detector, tools/vehicles/train_detector.py) is one detection with its *whole* box, hidden parts
+included, as that detector is trained to report it: its true class, score 1, its ground point
+and the colour signature of its box in the rendered frame.
+"""
+
+from __future__ import annotations
+
+from appliance.appearance import colour_signature
+from appliance.geometry import RoadGeometry
+from appliance.tracking import Detection
+from hal.base import Frame
+from hal.sim.truth import GroundTruth
+from plugins.detection.classify import ground_point
+
+SOURCE = "truth"
+#: Road users less visible than this are not reported (nor learned as targets by the learned detector).
+MIN_VISIBLE = 0.25
+
+
+class TruthDetector:
+    """Detections of one simulated run made from its ground truth (see the module's docstring)."""
+
+    def __init__(self, truth: GroundTruth):
+        self.truth = truth
+
+    def roadcam_detect(self, frame: Frame, geometry: RoadGeometry | None) -> list[Detection]:
+        """Every road user at least ``MIN_VISIBLE`` visible in ``frame``, whole and classed."""
+        detections = []
+        for item in (*self.truth.vehicles.values(), *self.truth.pedestrians.values()):
+            box = item.boxes.get(frame.index)
+            if box is None or box[4] < MIN_VISIBLE:
+                continue
+            whole_box = tuple(float(v) for v in box[:4])
+            road_xy = ground_point(whole_box, geometry) if geometry is not None else None
+            detections.append(Detection(box=whole_box, kind=item.kind, score=1.0, source=SOURCE, road_xy=road_xy,
+                                        whole=True, signature=colour_signature(frame.image, whole_box)))
+        return detections
