@@ -127,7 +127,10 @@ class Tracker:
     is a real object far more often than a blob is, but a far object's box jitters, so they are
     gated wider (``whole_gate_sigmas``, ``whole_iou_gate``) and the tracks they start must be
     seen longer before they count (``whole_min_hits``), so a passing second detection of a far
-    vehicle does not become a second identity.
+    vehicle does not become a second identity. A track unseen last frame does not take a whole
+    detection more than ``whole_size_ratio`` times wider or taller than its predicted box: a
+    truck driving in front of a waiting scooter is found, box centred on the scooter, before
+    its own track exists, and the scooter's hidden track would otherwise follow it away.
 
     Two confirmed vehicle tracks can end up on one vehicle (a detector that fired twice on it).
     When one takes a detection that the other's predicted box overlaps by ``duplicate_iou``,
@@ -167,7 +170,8 @@ class Tracker:
                  accel_sigma_mps2: float = 3.0, road_sigma_m: float = 0.5, gate_sigmas: float = 3.5,
                  group_cover: float = 0.6, dominant_iou: float = 0.6, max_grouped_frames: int = 250,
                  birth_iou: float = 0.3, whole_birth_iou: float = 0.3, whole_gate_sigmas: float = 5.0,
-                 whole_iou_gate: float = 0.25, whole_min_hits: int = 5, kind_change_cost: float = 0.5,
+                 whole_iou_gate: float = 0.25, whole_min_hits: int = 5, whole_size_ratio: float = 3.0,
+                 kind_change_cost: float = 0.5,
                  appearance_weight: float = 1.0, unmatched_pair_cost: float = 3.5, duplicate_iou: float = 0.5,
                  reidentify_colour: float = 0.6, reidentify_speed_mps: float = 15.0, border_px: float = 8.0,
                  inland_px: float = 48.0,
@@ -193,6 +197,7 @@ class Tracker:
         self.whole_gate_sigmas = whole_gate_sigmas
         self.whole_iou_gate = whole_iou_gate
         self.whole_min_hits = whole_min_hits
+        self.whole_size_ratio = whole_size_ratio
         self.kind_change_cost = kind_change_cost
         self.appearance_weight = appearance_weight
         self.unmatched_pair_cost = unmatched_pair_cost
@@ -308,6 +313,7 @@ class Tracker:
         iou_gates = np.where(whole, self.whole_iou_gate, self.iou_gate)
         kinds = np.array([detection.kind for detection in candidates])
         walking = kinds == "pedestrian"
+        resized = whole & (_size_ratios(predicted[rows], found[columns]) > self.whole_size_ratio)
         net_cost = np.zeros((len(rows), len(columns)))
         for r, i in enumerate(rows):
             followed = self._followed[i]
@@ -315,7 +321,10 @@ class Tracker:
             colour = followed.colour_distances(signatures)
             # a learned detector does not mistake a pedestrian for a vehicle
             swaps_walker = whole & (walking != _walks(followed.track.kind))
-            allowed = self._knows_again(followed, colour) & ~swaps_walker & ((distance <= 1.0) | (overlap[r] >= iou_gates))
+            # a box seen last frame may jump in size (a detector's split or merged box); an unseen one may not
+            resized_unseen = resized[r] & (followed.track.missed > 0)
+            allowed = (self._knows_again(followed, colour) & ~swaps_walker & ~resized_unseen
+                       & ((distance <= 1.0) | (overlap[r] >= iou_gates)))
             cost = ((1.0 - overlap[r]) + np.minimum(distance, 1.0) + self.kind_change_cost * (kinds != followed.track.kind)
                     + self.appearance_weight * colour)
             net_cost[r] = np.where(allowed, np.minimum(cost - self.unmatched_pair_cost, 0.0), 0.0)
@@ -716,6 +725,17 @@ class Signatures:
 
 def _walks(kind: str) -> bool:
     return kind == "pedestrian"
+
+
+def _size_ratios(predicted: np.ndarray, found: np.ndarray) -> np.ndarray:
+    """For each predicted box (rows) and found box (columns), how many times wider or taller
+    one is than the other (at least 1, the larger of the two axes)."""
+    def sides(boxes):
+        return np.maximum(boxes[:, 2] - boxes[:, 0], 1e-6), np.maximum(boxes[:, 3] - boxes[:, 1], 1e-6)
+    (pw, ph), (fw, fh) = sides(predicted), sides(found)
+    width = pw[:, None] / fw[None, :]
+    height = ph[:, None] / fh[None, :]
+    return np.maximum(np.maximum(width, 1 / width), np.maximum(height, 1 / height))
 
 
 def _box_scale(centre_size: np.ndarray) -> np.ndarray:

@@ -355,6 +355,23 @@ def test_a_vehicle_track_never_takes_a_pedestrians_detection():
     assert car_track.kind_votes == {"car": 20.0}
 
 
+@pytest.mark.parametrize("size_ratio, taken", [(None, False), (100.0, True)])
+def test_an_unseen_scooters_track_does_not_take_a_truck_driving_over_it(size_ratio, taken):
+    """A scooter waits; a truck drives in front of it, hiding it, and is found before its own
+    track exists. Its box, six times the scooter's width, lies centred where the scooter waits:
+    the scooter's unseen track does not take it (no box grows that much between two frames),
+    unless the size gate is opened."""
+    tracker = Tracker("cam") if size_ratio is None else Tracker("cam", whole_size_ratio=size_ratio)
+    scooter = (100.0, 100.0, 140.0, 180.0)
+    for step in range(10):
+        live, _ = tracker.update(step, step * FRAME_NS, [_detection(scooter, kind="scooter", whole=True)])
+    [scooter_track] = live
+    tracker.update(10, 10 * FRAME_NS, [])
+    truck = (0.0, 40.0, 240.0, 240.0)
+    tracker.update(11, 11 * FRAME_NS, [_detection(truck, kind="truck", whole=True)])
+    assert (scooter_track.last.box == truck) == taken
+
+
 def _approaching_car_detections() -> list[list[Detection]]:
     """An oncoming car (18 m/s) growing and speeding up in the image, unseen in frames 20-44."""
     geometry = road_geometry()
