@@ -41,7 +41,7 @@ import cv2
 from appliance.geometry import RoadGeometry
 from appliance.boxes import as_boxes, ious
 from appliance.tracking import Detection, Track, Tracker
-from hal.sim import Score, Scorer, SimRoad, available_scenarios, load_scenario, score_run
+from hal.sim import Scenario, Score, Scorer, SimRoad, available_scenarios, load_scenario, score_run
 from hal.sim.scoring import box_px
 from hal.sim.truth import GroundTruth
 from plugins.detection import BackgroundDetector, DetectionConfig, LearnedDetector
@@ -84,10 +84,11 @@ def score(scenario: str, config: DetectionConfig | None, seed: int | None = None
     return track_and_score(detect(scenario, config, seed))
 
 
-def detect(scenario: str, config: DetectionConfig | None, seed: int | None = None) -> DetectedRun:
-    """Render one scenario (with ``seed`` instead of its own, when given) and detect road users
-    in every frame with the detector ``config`` names (None: :class:`TruthDetector`)."""
-    loaded = load_scenario(scenario)
+def detect(scenario: str | Scenario, config: DetectionConfig | None, seed: int | None = None) -> DetectedRun:
+    """Render one scenario (a name, a file or a loaded one; with ``seed`` instead of its own,
+    when given) and detect road users in every frame with the detector ``config`` names (None:
+    :class:`TruthDetector`)."""
+    loaded = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     road = SimRoad.from_scenario(loaded if seed is None else loaded.model_copy(update={"seed": seed}))
     with tempfile.TemporaryDirectory() as scratch:
         camera_config = road.site_config(scratch)["cameras"][0]
