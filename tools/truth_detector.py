@@ -6,19 +6,19 @@ would, so what the tracker still loses is the tracker's own doing (long full occ
 users turning while hidden), told apart from what a real detector's misses and jitter cost.
 
 Each road user at least ``MIN_VISIBLE`` visible in a frame (the same share makes a road user
-a training target of the learned detector, tools/vehicles/train_detector.py) is one detection with its *whole* box, hidden parts
-included, as that detector is trained to report it: its true class, score 1, its ground point
-and the colour signature of its box in the rendered frame.
+a training target of the learned detector, tools/vehicles/train_detector.py) is one detection
+made as that detector makes its own (:func:`~plugins.detection.learned.whole_detection`): its
+*whole* box, hidden parts included, its true class, score 1, its ground point and the colour
+signature of its box in the rendered frame.
 """
 
 from __future__ import annotations
 
-from appliance.appearance import colour_signature
 from appliance.geometry import RoadGeometry
 from appliance.tracking import Detection
 from hal.base import Frame
 from hal.sim.truth import GroundTruth
-from plugins.detection.classify import ground_point
+from plugins.detection.learned import whole_detection
 
 SOURCE = "truth"
 #: Road users less visible than this are not reported (nor learned as targets by the learned detector).
@@ -39,7 +39,5 @@ class TruthDetector:
             if box is None or box[4] < MIN_VISIBLE:
                 continue
             whole_box = tuple(float(v) for v in box[:4])
-            road_xy = ground_point(whole_box, geometry) if geometry is not None else None
-            detections.append(Detection(box=whole_box, kind=item.kind, score=1.0, source=SOURCE, road_xy=road_xy,
-                                        whole=True, signature=colour_signature(frame.image, whole_box)))
+            detections.append(whole_detection(frame, whole_box, item.kind, 1.0, geometry, SOURCE))
         return detections

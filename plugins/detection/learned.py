@@ -58,12 +58,17 @@ class LearnedDetector:
         rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
         output = self._model.run(rgb[None].astype(np.float32))[0][0]
         scale = (width / self._input_w * STRIDE, height / self._input_h * STRIDE)
-        detections = []
-        for kind, score, box in decode(output, self.config.min_score, scale, (width, height)):
-            road_xy = ground_point(box, geometry) if geometry is not None else None
-            detections.append(Detection(box=box, kind=kind, score=score, source=SOURCE, road_xy=road_xy, whole=True,
-                                        signature=colour_signature(frame.image, box)))
-        return detections
+        return [whole_detection(frame, box, kind, score, geometry, SOURCE)
+                for kind, score, box in decode(output, self.config.min_score, scale, (width, height))]
+
+
+def whole_detection(frame: Frame, box: tuple[float, float, float, float], kind: str, score: float,
+                    geometry: RoadGeometry | None, source: str) -> Detection:
+    """A road user found whole in ``frame`` (hidden parts included, as a learned detector
+    reports it), with its ground point when ``geometry`` is given and its colour signature."""
+    road_xy = ground_point(box, geometry) if geometry is not None else None
+    return Detection(box=box, kind=kind, score=score, source=source, road_xy=road_xy, whole=True,
+                     signature=colour_signature(frame.image, box))
 
 
 def shrink(image: np.ndarray, size_px: tuple[int, int]) -> np.ndarray:

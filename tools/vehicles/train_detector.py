@@ -59,7 +59,7 @@ import numpy as np
 
 from hal.sim import SimRoad, available_scenarios, load_scenario
 from plugins.detection.learned import shrink
-from tools.truth_detector import MIN_VISIBLE
+from tools.truth_detector import MIN_VISIBLE  # less visible objects are no targets, nor penalised (_targets)
 from tools.vehicles.eval_detector import measure
 
 INPUT_W, INPUT_H = 512, 288
