@@ -28,7 +28,7 @@ from .ingest import DeviceHealth, DeviceStatus, Verified, VerifiedEvent, Verifie
 from .storage import DeviceRecord, EventQuery, Gap, Problem, StoredBatch
 
 #: Version of the collector's database layout; every backend keeps it in its own way.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: Most values in one ``IN (...)`` list (SQLite's limit on parameters is far above it).
 _IN_LIST_MAX = 500
 #: Seqs read per step while moving a device's contiguous seq forward.
@@ -91,6 +91,43 @@ def upgrade_statements(from_version: int, text_type: str) -> tuple[str, ...]:
                 name {text_type} PRIMARY KEY,
                 version BIGINT NOT NULL
             )""",),
+        2: (
+            # Messages whose handling raised an unexpected error, by sha256 of topic and payload.
+            f"""CREATE TABLE message_failures (
+                digest {text_type} PRIMARY KEY,
+                topic {text_type} NOT NULL,
+                failures BIGINT NOT NULL,
+                last_error {text_type} NOT NULL,
+                last_ns BIGINT NOT NULL
+            )""",
+            # Messages set aside after failing twice: acknowledged, kept, never handled again.
+            f"""CREATE TABLE quarantine (
+                digest {text_type} PRIMARY KEY,
+                topic {text_type} NOT NULL,
+                payload_b64 {text_type} NOT NULL,
+                reason {text_type} NOT NULL,
+                failures BIGINT NOT NULL,
+                quarantined_ns BIGINT NOT NULL
+            )""",
+            # Each store epoch of a device: the chain from its seq 1 event, and how far it is
+            # stored without a gap (events and their evidence).
+            f"""CREATE TABLE chains (
+                device {text_type} NOT NULL,
+                genesis_id {text_type} NOT NULL,
+                head_seq BIGINT NOT NULL,
+                head_digest {text_type},
+                started_ns BIGINT NOT NULL,
+                PRIMARY KEY (device, genesis_id)
+            )""",
+            # The last retained message the collector published on a topic (the hotlist), so it
+            # can publish it again when it starts.
+            f"""CREATE TABLE retained_messages (
+                topic {text_type} PRIMARY KEY,
+                payload {text_type} NOT NULL,
+                version BIGINT NOT NULL,
+                published_ns BIGINT NOT NULL
+            )""",
+        ),
     }[from_version]
 
 

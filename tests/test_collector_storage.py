@@ -25,7 +25,7 @@ from collector.fake_device import SignedEventSource, event_payload
 from collector.ingest import DeviceHealth, DeviceStatus, Ingest
 from collector.pki import write_test_pki
 from collector.postgres_storage import PostgresStorage
-from collector.sql_storage import SqlStorage
+from collector.sql_storage import SCHEMA_VERSION, SqlStorage
 from collector.sqlite_storage import SQLiteStorage
 from collector.storage import EventQuery
 from postgres_server import PostgresUnavailable, ThrowawayPostgres
@@ -200,13 +200,15 @@ def test_a_version_1_database_is_upgraded_and_keeps_its_events(tmp_path, ingest,
     with SQLiteStorage(tmp_path / "collector.db", tmp_path / "evidence") as storage:
         storage.store(verified_events(ingest, source_for(pki, "tn-0001"), 3), START_NS)
     with sqlite3.connect(tmp_path / "collector.db") as outside:   # as the first layout left it
-        outside.execute("DROP TABLE command_versions")
+        for later_table in ("command_versions", "message_failures", "quarantine", "chains",
+                            "retained_messages"):
+            outside.execute(f"DROP TABLE {later_table}")
         outside.execute("PRAGMA user_version = 1")
     with SQLiteStorage(tmp_path / "collector.db", tmp_path / "evidence") as upgraded:
         assert len(upgraded.events(EventQuery(device="tn-0001"))) == 3
         assert upgraded.issue_command_version("snapshot", at_least=1) == 1
     with sqlite3.connect(tmp_path / "collector.db") as outside:
-        assert outside.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert outside.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
 def test_the_sqlite_database_is_durable_wal(tmp_path):
