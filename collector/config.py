@@ -69,7 +69,9 @@ class StorageSettings(Section):
 
 
 class LimitSettings(Section):
-    """Sizes above which a message is refused before it is parsed."""
+    """Sizes above which a message is refused before it is parsed, and bounds on what an event
+    may hold once parsed (numbers are bounded by :mod:`collector.ingest` itself: those bounds
+    are what storage and JSON readers can take, not a policy)."""
 
     max_event_bytes: int = Field(65_536, ge=1024, title="Event size", description="Largest event JSON.")
     max_evidence_bytes: int = Field(16 * 1024 * 1024, ge=1024, title="Evidence size",
@@ -81,6 +83,16 @@ class LimitSettings(Section):
                                              "JSON lines); each line must also fit max_event_bytes.")
     max_batch_events: int = Field(1000, ge=1, title="Events per batch",
                                   description="Most events one batch message may carry.")
+    max_string_chars: int = Field(4096, ge=64, title="String length",
+                                  description="Longest string (or object key) anywhere in an "
+                                              "event's clock, data and evidence list, or a health "
+                                              "summary.")
+    max_items: int = Field(1000, ge=1, title="Items per list",
+                           description="Most items of one list or keys of one object in an "
+                                       "event or a health summary (also evidence files per event).")
+    max_depth: int = Field(16, ge=2, le=64, title="Nesting depth",
+                           description="Deepest nesting of lists and objects in an event's data "
+                                       "or a health summary (data itself is level 1).")
 
 
 class CollectorConfig(Section):

@@ -6,6 +6,13 @@ topic must agree with the envelope, the device must be enrolled and every event 
 authenticated by its device's key, and evidence bytes must hash to the name in their topic. A
 refusal is a :class:`~appliance.errors.MessageRejected` whose ``reason`` the collector counts.
 
+Every value is bounded at ingest, so nothing that passes can fail in storage or in a JSON
+reader downstream: ``seq`` and every integer anywhere in an event or a health summary lie within
++-(2**53 - 1), ``time`` within the years 1970 to 2199, and strings, lists, objects and their nesting
+within :class:`~collector.config.LimitSettings` (reason ``out_of_range`` for numbers,
+``oversized`` for sizes). An event whose time or seq did not fit a 64-bit BIGINT once killed the
+collector's writer thread.
+
 Messages are checked a batch at a time (:meth:`Ingest.check_messages`, what the collector's
 writer takes in one transaction) so events can be authenticated along their hash chain: the
 signature of the newest event of each chain segment in the batch is verified and the older ones
@@ -30,6 +37,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 
+from appliance.bounded_json import HostileJSON, loads_bounded
 from appliance.errors import ConfigError, MessageRejected
 from appliance.event_batches import split_event_batch
 from appliance.events import Event
@@ -46,8 +54,17 @@ _EVENT_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}
 _UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 #: Bytes of an Ed25519 signature.
 _SIGNATURE_BYTES = 64
-#: How json.dumps (so canonical JSON) writes a float that is not finite.
-_NAN, _INFINITY = b"NaN", b"Infinity"
+#: Largest magnitude of ``seq`` and of any integer in an event or a health summary: the largest
+#: integer a JSON reader working in doubles (JavaScript, most dashboards) holds exactly, far
+#: inside a signed 64-bit BIGINT even after the storage's seq + 1 arithmetic. A device writing
+#: 10,000 events a second needs 28,000 years to reach it.
+INTEGER_MAX = 2**53 - 1
+#: Years an event's ``time`` may fall in. From the Unix epoch, because a device without a
+#: real-time clock that has not synced yet stamps 1970 (refusing it would leave a gap in its
+#: chain for good); up to 2199, far inside the 64-bit nanoseconds that end in April 2262.
+EVENT_YEARS = (1970, 2199)
+#: Longest event id and event type (both are stored in indexed columns).
+_IDENTIFIER_MAX_CHARS = 128
 #: What a device's retained ``status`` topic (and its last will) may say.
 DEVICE_STATES = ("online", "offline")
 
@@ -210,17 +227,39 @@ class Ingest:
         if (event.site, event.device) != (site, device) or event_type not in (None, event.type):
             raise MessageRejected("topic_mismatch", f"{device}: the envelope names "
                                   f"{event.site}/{event.device}/{event.type}, not its topic's")
-        if event.seq < 1:
-            raise MessageRejected("schema", f"{device}: seq {event.seq} is below 1")
+        if not 1 <= event.seq <= INTEGER_MAX:
+            raise MessageRejected("out_of_range", f"{device}: seq {event.seq} is outside 1..{INTEGER_MAX}")
         time_ns = _parse_event_time(event.time, device)
         if not _well_formed_signature(event.sig):
             raise _bad_signature(event)
+        self._check_envelope(event)
         canonical = event.canonical_json()
-        if _NAN in canonical or _INFINITY in canonical:  # else no float in it is NaN or infinite
-            _check_finite([event.clock, event.data], device)
         plate = event.data.get("plate")
         return _ParsedEvent(event=event, canonical=canonical, digest=hashlib.sha256(canonical).hexdigest(),
                             time_ns=time_ns, plate=plate if isinstance(plate, str) else None)
+
+    def _check_envelope(self, event: Event) -> None:
+        """Refuse an event whose id, type, prev, clock, data or evidence list storage or a JSON
+        reader could not take (the size of the whole event is already bounded)."""
+        device = event.device
+        for name, text in (("id", event.id), ("type", event.type)):
+            if len(text) > _IDENTIFIER_MAX_CHARS:
+                raise MessageRejected("oversized", f"{device}: an event {name} of {len(text)} "
+                                                   f"characters exceeds {_IDENTIFIER_MAX_CHARS}")
+        if event.prev is not None and not is_sha256_name(event.prev):
+            raise MessageRejected("schema", f"{device}: event {event.id[:40]}: prev is not a sha256")
+        _check_bounds(event.clock, self.limits, device)
+        _check_bounds(event.data, self.limits, device)
+        if len(event.evidence) > self.limits.max_items:
+            raise MessageRejected("oversized", f"{device}: {len(event.evidence)} evidence files "
+                                               f"exceed the limit of {self.limits.max_items}")
+        for ref in event.evidence:
+            if not is_sha256_name(ref.sha256):
+                raise MessageRejected("schema", f"{device}: evidence {ref.sha256[:80]!r} is not a sha256")
+            if not 0 <= ref.bytes <= self.limits.max_evidence_bytes:
+                raise MessageRejected("out_of_range", f"{device}: evidence of {ref.bytes} bytes is "
+                                                      f"outside 0..{self.limits.max_evidence_bytes}")
+            _check_bounds([ref.kind, ref.media_type], self.limits, device)
 
     def _evidence(self, site: str, device: str, sha256: str, payload: bytes) -> VerifiedEvidence:
         _check_size(payload, self.limits.max_evidence_bytes, "evidence")
@@ -242,12 +281,12 @@ class Ingest:
     def _health(self, site: str, device: str, payload: bytes) -> DeviceHealth:
         _check_size(payload, self.limits.max_health_bytes, "health")
         try:
-            summary = json.loads(payload)
-        except (ValueError, UnicodeDecodeError, RecursionError):
-            raise MessageRejected("json", f"{device}: health is not JSON") from None
+            summary = loads_bounded(payload, max_depth=self.limits.max_depth)
+        except HostileJSON as error:
+            raise MessageRejected("json", f"{device}: health is not bounded JSON: {error}") from None
         if not isinstance(summary, dict):
             raise MessageRejected("schema", f"{device}: health must be a JSON object")
-        _check_finite(summary, device)
+        _check_bounds(summary, self.limits, device)
         return DeviceHealth(device=device, site=site,
                             summary_json=json.dumps(summary, separators=(",", ":"), allow_nan=False))
 
@@ -306,21 +345,43 @@ def _check_size(payload: bytes, limit: int, what: str) -> None:
                                            f"of {limit}")
 
 
-def _check_finite(value: Any, device: str) -> None:
-    """Refuse NaN and infinities anywhere in a payload: they are not JSON and cannot be stored."""
-    stack = [value]
+def _check_bounds(value: Any, limits: LimitSettings, device: str) -> None:
+    """Refuse what storage or a JSON reader cannot take anywhere in a parsed JSON ``value``
+    (itself nesting level 1): NaN and infinities (not JSON), integers beyond
+    :data:`INTEGER_MAX`, strings and keys longer than ``max_string_chars``, lists and objects
+    of more than ``max_items`` or nested deeper than ``max_depth``. Iterative, so any depth
+    the parser let through is walked without recursion."""
+    stack = [(value, 1)]
     while stack:
-        item = stack.pop()
-        if isinstance(item, float) and not math.isfinite(item):
-            raise MessageRejected("schema", f"{device}: the payload holds NaN or infinity")
-        if isinstance(item, dict):
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            if len(item) > limits.max_string_chars:
+                raise MessageRejected("oversized", f"{device}: a string of {len(item)} characters "
+                                                   f"exceeds the limit of {limits.max_string_chars}")
+        elif isinstance(item, bool) or item is None:
+            continue
+        elif isinstance(item, int):
+            if not -INTEGER_MAX <= item <= INTEGER_MAX:
+                raise MessageRejected("out_of_range", f"{device}: the integer {str(item)[:30]} is "
+                                                      f"outside +-{INTEGER_MAX}")
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                raise MessageRejected("schema", f"{device}: the payload holds NaN or infinity")
+        elif isinstance(item, (dict, list)):
+            if depth > limits.max_depth or len(item) > limits.max_items:
+                raise MessageRejected("oversized", f"{device}: a list or object of {len(item)} items "
+                                                   f"at nesting level {depth} exceeds the limits of "
+                                                   f"{limits.max_items} items, {limits.max_depth} levels")
+            if isinstance(item, dict):
+                stack.extend((key, depth) for key in item)
+                stack.extend((child, depth + 1) for child in item.values())
+            else:
+                stack.extend((child, depth + 1) for child in item)
 
 
 def _parse_event_time(text: str, device: str) -> int:
-    """UTC nanoseconds of an event's ``time`` (the :func:`~appliance.events.iso_utc` form)."""
+    """UTC nanoseconds of an event's ``time`` (the :func:`~appliance.events.iso_utc` form),
+    refused outside :data:`EVENT_YEARS`."""
     try:
         if _EVENT_TIME.fullmatch(text) is None:
             raise ValueError(text)
@@ -328,5 +389,9 @@ def _parse_event_time(text: str, device: str) -> int:
     except ValueError:
         raise MessageRejected("schema", f"{device}: time {text[:40]!r} is not "
                                         "YYYY-MM-DDTHH:MM:SS.ffffffZ") from None
+    first, last = EVENT_YEARS
+    if not first <= int(text[:4]) <= last:
+        raise MessageRejected("out_of_range", f"{device}: time {text} is outside the years "
+                                              f"{first} to {last}")
     return ((since_epoch.days * 86_400 + since_epoch.seconds) * 1_000_000
             + since_epoch.microseconds) * 1000

@@ -121,7 +121,54 @@ def test_status_and_health_are_read(ingest, source):
     assert isinstance(health, DeviceHealth) and json.loads(health.summary_json) == {"cpu_c": 51.5}
     assert reason_for(ingest, source.topics.status, b"maybe") == "status"
     assert reason_for(ingest, source.topics.health, b"[1, 2]") == "schema"
-    assert reason_for(ingest, source.topics.health, b"{\"t\": NaN}") == "schema"
+    assert reason_for(ingest, source.topics.health, b"{\"t\": NaN}") == "json"  # NaN is not JSON
+    assert reason_for(ingest, source.topics.health, b'{"a":' * 40 + b"1" + b"}" * 40) == "json"
+    assert reason_for(ingest, source.topics.health, b'{"uptime_ns": 9223372036854775808}') == "out_of_range"
+
+
+def nested_lists(levels: int) -> list:
+    """``[[...[1]...]]``: ``levels`` lists, one inside the other."""
+    value: list = [1]
+    for _ in range(levels - 1):
+        value = [value]
+    return value
+
+
+def resigned(pki, event: Event, **changes) -> Event:
+    """``event`` with ``changes``, signed again with its device's key: a valid signature."""
+    unsigned = event.model_copy(update={**changes, "sig": None})
+    return unsigned.model_copy(update={"sig": sign(load_private_key(pki.signing_key(event.device)),
+                                                   unsigned.canonical_json())})
+
+
+@pytest.mark.parametrize(("changes", "reason"), [
+    ({"time": "9999-12-31T23:59:59.999999Z"}, "out_of_range"),
+    ({"time": "1969-12-31T23:59:59.999999Z"}, "out_of_range"),
+    ({"seq": 2**63}, "out_of_range"),
+    ({"seq": 2**53}, "out_of_range"),
+    ({"data": {"plate": "ABC", "count": -2**53}}, "out_of_range"),
+    ({"data": {"nested": [[{"deep": [2**64]}]]}}, "out_of_range"),
+    ({"clock": {"synced": True, "error_ms": 10**30}}, "out_of_range"),
+    ({"data": {"plate": "A" * 5000}}, "oversized"),
+    ({"data": {"k" * 5000: 1}}, "oversized"),
+    ({"data": {"list": list(range(1001))}}, "oversized"),
+    ({"data": {"a": nested_lists(16)}}, "oversized"),  # 17 levels with data itself
+    ({"type": "t" * 200}, "oversized"),
+    ({"prev": "not a digest"}, "schema"),
+])
+def test_a_signed_event_with_a_value_storage_cannot_take_is_refused_with_a_reason(ingest, source, pki,
+                                                                                  changes, reason):
+    event = resigned(pki, source.next_event(), **changes)
+    assert reason_for(ingest, source.topics.event_batch, event_payload(event)) == reason
+
+
+def test_values_at_the_bounds_are_accepted(ingest, source, pki):
+    event = resigned(pki, source.next_event(), seq=2**53 - 1, time="2199-12-31T23:59:59.999999Z",
+                     data={"plate": "A" * 4096, "n": [-(2**53 - 1), 2**53 - 1], "deep": nested_lists(15)})
+    verified = ingest.check(source.topics.event_batch, event_payload(event))
+    assert (verified.event.seq, verified.time_ns) == (2**53 - 1, 7_258_118_399_999_999_000)
+    early = resigned(pki, source.next_event(), time="1970-01-01T00:00:00.000000Z")
+    assert ingest.check(source.topics.event_batch, event_payload(early)).time_ns == 0
 
 
 def _valid_payload(source: SignedEventSource) -> dict:
