@@ -14,11 +14,12 @@ makes them durable before anyone else hears of them:
 pointing at a missing or half-written file. A crash between steps 1 and 2 leaves files no row
 references; they are swept at the next start, with any temporary files.
 
-Rows stay until the collector acknowledges them (:meth:`EventStore.confirm`). To stay within the
-disk budget the store evicts only confirmed events: their evidence first, then their rows, oldest
-first. A file shared by several events is deleted only when no retained event references it.
-When nothing is left to evict, :class:`~appliance.errors.StorageFull` is raised and nothing
-already stored is touched.
+Rows stay until the collector acknowledges them (:meth:`EventStore.confirm`, by the seq and the
+digest of the last event it holds, so an ack meant for an earlier store is never taken for one of
+this store's events). To stay within the disk budget the store evicts only confirmed events:
+their evidence first, then their rows, oldest first. A file shared by several events is deleted
+only when no retained event references it. When nothing is left to evict,
+:class:`~appliance.errors.StorageFull` is raised and nothing already stored is touched.
 
 The chain: each event's ``prev`` is the :meth:`~appliance.events.Event.digest` of the event
 before it. The store keeps the chain's head (last seq and digest, so numbering continues after
@@ -214,11 +215,23 @@ class EventStore:
                 self._remove_unreferenced(connection, written)
                 raise
 
-    def confirm(self, upto_seq: int) -> int:
-        """The collector stored every event up to ``upto_seq``: mark them confirmed, so they may
-        be evicted. Returns how many were newly confirmed (0 for a repeated ack)."""
+    def confirm(self, upto_seq: int, digest: str) -> int | None:
+        """The collector stored this store's chain up to event ``upto_seq``, whose digest it
+        names (:class:`~appliance.acks.ChainAck`): mark every event up to it confirmed, so they
+        may be evicted. Returns how many were newly confirmed (0 for a repeated ack, or one
+        naming an event already confirmed and evicted), or None, confirming nothing, when this
+        store's event ``upto_seq`` does not exist or has another digest: the ack is for another
+        store's chain (the device's store before a reset) and proves nothing about this one."""
         with self._lock, self._sqlite_errors("confirming events"):
             connection = self._db()
+            head_seq, _, tail_seq, _ = _chain(connection)
+            if upto_seq <= tail_seq:
+                return 0
+            if upto_seq > head_seq:
+                return None
+            row = connection.execute("SELECT body FROM events WHERE seq = ?", (upto_seq,)).fetchone()
+            if row is None or Event.model_validate_json(row[0]).digest() != digest:
+                return None
             with _transaction(connection):
                 cursor = connection.execute(
                     "UPDATE events SET confirmed = 1 WHERE seq <= ? AND confirmed = 0", (upto_seq,))

@@ -3,7 +3,10 @@
 Delivery (DESIGN.md, "MQTT"): paho keeps messages only in memory and Mosquitto acknowledges
 before it has saved anything, so a broker's PUBACK proves nothing. Events therefore leave only
 from the store (:meth:`EventStore.pending`, in seq order) and a row is marked delivered only when
-the collector's own ``ack`` (``{"seq": N}``: stored up to N) arrives. Meanwhile:
+the collector's own ``ack`` arrives: ``{"seq": N, "digest": D}``, "stored your chain up to
+event N, whose digest is D, with its evidence" (:mod:`appliance.acks`). The device confirms up
+to N only if its own event N has digest D; an ack for another chain (the device's store before
+a reset, which the collector also holds) is ignored and logged at a bounded rate. Meanwhile:
 
 - every message goes out at QoS 1; each event's evidence files go out before the event;
 - a single waiting event goes alone on ``events/{type}``; when more wait (a backlog), up to
@@ -44,6 +47,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from .acks import ChainAck
 from .commands import HOTLIST_COMMAND, CommandGate
 from .errors import CommandRefused, ConfigError, StoreError
 from .event_batches import encode_event_batches
@@ -57,6 +61,10 @@ log = logging.getLogger("roadcam.uplink")
 IDLE_WAIT_S = 0.5
 #: Evidence files remembered as sent on this connection (a shared file is not sent twice).
 SENT_EVIDENCE_MEMORY = 4096
+#: Acks kept for the sender between two of its steps (a later ack of a chain covers an earlier).
+ACK_MEMORY = 64
+#: Least time between two log lines about ignored acks (the others are only counted).
+IGNORED_ACK_LOG_INTERVAL_S = 60.0
 
 
 @dataclass
@@ -65,7 +73,6 @@ class _LinkState:
 
     connected: bool = False
     connections: int = 0
-    acked_seq: int = 0
     disconnected_since_s: float | None = None
     refusal: str | None = None
 
@@ -89,12 +96,15 @@ class Uplink:
         self._sender = threading.Thread(target=self._send_loop, name="uplink-sender", daemon=True)
         # Sender-thread state.
         self._pubacks: collections.deque[tuple[int, ReasonCode]] = collections.deque()
+        # Acks as the network thread read them: a ChainAck, or why a payload was not one.
+        self._acks: collections.deque[ChainAck | str] = collections.deque(maxlen=ACK_MEMORY)
+        self._ignored_acks = 0
+        self._ack_log_due_s = 0.0
         self._topic_of_mid: dict[int, str] = {}
         self._publish_lock = threading.Lock()
         first_pending = self._store.pending(limit=1)
         self._confirmed_seq = first_pending[0].seq - 1 if first_pending else self._store.last_seq()
         self._sent_seq = self._confirmed_seq
-        self._highest_sent_seq = self._confirmed_seq
         self._seen_connections = 0
         self._sent_evidence: set[str] = set()
         self._tokens = 1.0
@@ -203,17 +213,13 @@ class Uplink:
             self._take_command(HOTLIST_COMMAND, message.payload)
 
     def _take_ack(self, payload: bytes) -> None:
+        """Queue the ack, or why it is unreadable, for the sender: it checks the ack against the
+        store and logs what it ignores."""
         try:
-            seq = json.loads(payload)["seq"]
-        except (ValueError, KeyError, TypeError):
-            seq = None
-        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
-            log.warning("ignored an ack that is not {\"seq\": N}: %r", payload[:100])
-            return
-        with self._wakeup:
-            self._link.acked_seq = max(self._link.acked_seq, seq)
-            self._nudged = True
-            self._wakeup.notify_all()
+            self._acks.append(ChainAck.decode(payload))
+        except ValueError as unreadable:
+            self._acks.append(f"was unreadable ({unreadable})")
+        self.nudge()
 
     def _take_command(self, name: str, payload: bytes) -> None:
         try:
@@ -264,7 +270,7 @@ class Uplink:
 
     def _step(self, link: _LinkState) -> None:
         now_s = time.monotonic()
-        self._confirm(min(link.acked_seq, self._highest_sent_seq), now_s)
+        self._confirm(now_s)
         self._read_pubacks(now_s)
         self._watch_connection(link, now_s)
         if not link.connected:
@@ -283,16 +289,38 @@ class Uplink:
         if now_s >= self._resume_at_s:
             self._drain()
 
-    def _confirm(self, acked_seq: int, now_s: float) -> None:
-        """Mark rows the collector stored as confirmed; progress clears a refusal."""
-        if acked_seq <= self._confirmed_seq:
+    def _confirm(self, now_s: float) -> None:
+        """Confirm the rows covered by the highest new ack that names an event of this store by
+        its seq and digest; progress clears a refusal. An ack naming an event the store does not
+        hold, or an unreadable one, is ignored and counted."""
+        acks: list[ChainAck] = []
+        while self._acks:
+            ack = self._acks.popleft()
+            if isinstance(ack, str):
+                self._ignore_ack(ack, now_s)
+            elif ack.seq > self._confirmed_seq:
+                acks.append(ack)
+        for ack in sorted(acks, key=lambda ack: ack.seq, reverse=True):
+            if self._store.confirm(ack.seq, ack.digest) is not None:
+                break
+            self._ignore_ack(f"named seq {ack.seq} with a digest no event of this store has "
+                             "(an ack for the device's store before a reset?)", now_s)
+        else:
             return
-        self._store.confirm(acked_seq)
-        self._confirmed_seq = acked_seq
-        self._sent_seq = max(self._sent_seq, acked_seq)
+        self._confirmed_seq = ack.seq
+        self._sent_seq = max(self._sent_seq, ack.seq)
         self._progress_at_s = now_s
         self._backoff_s = self._config.reconnect_min_s
         self._appliance.clear_fault("uplink.refused", "broker")
+
+    def _ignore_ack(self, what: str, now_s: float) -> None:
+        """Count an ignored ack; log the count at most every IGNORED_ACK_LOG_INTERVAL_S."""
+        self._ignored_acks += 1
+        if now_s < self._ack_log_due_s:
+            return
+        log.warning("ignored %d ack(s) since the last report; the latest %s", self._ignored_acks, what)
+        self._ignored_acks = 0
+        self._ack_log_due_s = now_s + IGNORED_ACK_LOG_INTERVAL_S
 
     def _read_pubacks(self, now_s: float) -> None:
         """Read every PUBACK's reason code; a refusal raises a fault and backs off."""
@@ -349,7 +377,6 @@ class Uplink:
             return
         self._send_events(events[:allowed])
         self._sent_seq = events[allowed - 1].seq
-        self._highest_sent_seq = max(self._highest_sent_seq, self._sent_seq)
         self.nudge()  # there may be more: come back after reading acks and PUBACKs
 
     def _take_tokens(self, wanted: int) -> int:

@@ -4,8 +4,10 @@ Threads: paho's network thread only queues each message (with the connection it 
 writer thread takes whatever has queued (up to ``batch_max`` messages), checks them together
 (:meth:`~collector.ingest.Ingest.check_messages`: one signature per chain segment of a device),
 stores the batch in one transaction and, once it is committed, sends each message's PUBACK (paho
-``manual_ack``) and publishes each touched device's ``ack`` with the seq it may now release from
-its outbox. A crash anywhere before the commit leaves the messages unacknowledged in this
+``manual_ack``) and publishes each touched device's ``ack``: ``{"seq": N, "digest": D}``, the
+head of a chain (store epoch) the collector holds without a gap, every event with its evidence
+(:mod:`appliance.acks`, :mod:`collector.storage`), up to which the device may release its
+outbox. A crash anywhere before the commit leaves the messages unacknowledged in this
 collector's persistent session (``clean_start`` False, a session expiry), so the broker delivers
 them again and the id key makes that a no-op.
 
@@ -18,7 +20,6 @@ Refused messages (and refused lines of a batch message) are acknowledged with th
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
@@ -190,9 +191,9 @@ class Collector:
             return
         for received in batch:
             self._acknowledge(received)
-        for (site, device), seq in outcome.acks.items():
-            if seq > 0:
-                self.client.publish(DeviceTopics(site, device).ack, json.dumps({"seq": seq}), qos=1)
+        for (site, device), heads in outcome.acks.items():
+            for head in heads:
+                self.client.publish(DeviceTopics(site, device).ack, head.encode(), qos=1)
         with self._counts_lock:
             self._counts.update(rejected)
             self._counts["rejected"] += sum(rejected.values())

@@ -1,9 +1,9 @@
 """What the collector's SQL backends share: the schema, storing a batch, the chain checks, the
-acked seq, the queries and the evidence folder.
+per-epoch chains whose heads are acknowledged, the queries and the evidence folder.
 
 A backend (:mod:`collector.sqlite_storage`, :mod:`collector.postgres_storage`) subclasses
 :class:`SqlStorage` and supplies only its dialect and connection handling: how to run one
-statement, how to open a writer transaction that serializes every writer (so the contiguous seq
+statement, how to open a writer transaction that serializes every writer (so the chain heads
 and the chain checks stay consistent however many collectors share the database), how the schema
 version is kept, and how its driver's errors become :class:`~appliance.errors.StoreError`.
 
@@ -13,6 +13,7 @@ and PostgreSQL understand; an event is stored under its id, so a redelivered one
 
 from __future__ import annotations
 
+import json
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -20,6 +21,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, NamedTuple, Self
 
+from appliance.acks import ChainAck
 from appliance.errors import StoreError
 from appliance.events import Event
 from appliance.evidence_files import EvidenceFolder
@@ -31,8 +33,8 @@ from .storage import DeviceRecord, EventQuery, Gap, Problem, StoredBatch
 SCHEMA_VERSION = 3
 #: Most values in one ``IN (...)`` list (SQLite's limit on parameters is far above it).
 _IN_LIST_MAX = 500
-#: Seqs read per step while moving a device's contiguous seq forward.
-_CONTIGUOUS_STEP = 256
+#: Seqs read per step while moving a chain's head forward.
+_CHAIN_STEP = 256
 
 
 def schema_statements(text_type: str, row_id_column: str) -> tuple[str, ...]:
@@ -109,8 +111,9 @@ def upgrade_statements(from_version: int, text_type: str) -> tuple[str, ...]:
                 failures BIGINT NOT NULL,
                 quarantined_ns BIGINT NOT NULL
             )""",
-            # Each store epoch of a device: the chain from its seq 1 event, and how far it is
-            # stored without a gap (events and their evidence).
+            # Each store epoch of a device: the chain from its seq 1 event (genesis), and its head:
+            # the last event reached from the genesis along prev links through events stored with
+            # all their evidence (head_seq 0 and no digest until the genesis itself is).
             f"""CREATE TABLE chains (
                 device {text_type} NOT NULL,
                 genesis_id {text_type} NOT NULL,
@@ -219,7 +222,10 @@ class SqlStorage(ABC):
                 if isinstance(item, VerifiedEvidence):
                     self._evidence.write(item.sha256, item.data)
             events = [item for item in items if isinstance(item, VerifiedEvent)]
-            touched = {item.event.device: item.event.site for item in events}
+            with_events = {item.event.device: item.event.site for item in events}
+            # Evidence may complete events stored earlier: its device's chains may move too.
+            touched = {item.device: item.site for item in items if isinstance(item, VerifiedEvidence)}
+            touched.update(with_events)
             with self._writer_transaction():
                 new_events = self._not_yet_stored(events)
                 self._insert_events(new_events, received_ns)
@@ -238,8 +244,11 @@ class SqlStorage(ABC):
                         self._execute(
                             "UPDATE devices SET health_json = ?, health_ns = ? WHERE device = ?",
                             (item.summary_json, received_ns, item.device))
-                acks = {(site, device): self._advance_contiguous(device, site)
-                        for device, site in touched.items()}
+                acks = {}
+                for device, site in touched.items():
+                    heads = self._advance_chains(device, site, received_ns, device in with_events)
+                    if heads:
+                        acks[(site, device)] = heads
             return StoredBatch(stored=len(new_events), duplicates=len(events) - len(new_events), acks=acks)
 
     def _not_yet_stored(self, events: list[VerifiedEvent]) -> list[VerifiedEvent]:
@@ -302,22 +311,87 @@ class SqlStorage(ABC):
         self._execute("INSERT INTO devices (device, site) VALUES (?, ?) "
                       "ON CONFLICT (device) DO NOTHING", (device, site))
 
-    def _advance_contiguous(self, device: str, site: str) -> int:
-        """Move the device's contiguous seq past every seq now stored right after it; returns it."""
-        start = contiguous = self._execute("SELECT contiguous_seq FROM devices WHERE device = ?",
-                                           (device,)).fetchone()[0]
+    def _advance_chains(self, device: str, site: str, received_ns: int,
+                        answer_latest: bool) -> tuple[ChainAck, ...]:
+        """Start a chain at each new genesis of the device and move every chain's head as far
+        as its links and stored evidence go. Returns the heads to acknowledge: each chain that
+        moved, and the latest chain's (the device's current store, in all but odd orders of
+        arrival) when ``answer_latest``. ``devices.contiguous_seq`` follows the latest head."""
+        self._start_chains(device, received_ns)
+        chains = self._execute("SELECT genesis_id, head_seq, head_digest FROM chains WHERE device = ? "
+                               "ORDER BY started_ns, genesis_id", (device,)).fetchall()
+        acks = []
+        for index, (genesis_id, head_seq, head_digest) in enumerate(chains):
+            seq, digest = self._walk_chain(device, genesis_id, head_seq, head_digest)
+            moved = seq != head_seq
+            if moved:
+                self._execute("UPDATE chains SET head_seq = ?, head_digest = ? "
+                              "WHERE device = ? AND genesis_id = ?", (seq, digest, device, genesis_id))
+            latest = index == len(chains) - 1
+            if latest:
+                self._execute("UPDATE devices SET contiguous_seq = ?, site = ? "
+                              "WHERE device = ? AND contiguous_seq <> ?", (seq, site, device, seq))
+            if seq > 0 and (moved or (latest and answer_latest)):
+                acks.append(ChainAck(seq, digest))
+        return tuple(acks)
+
+    def _start_chains(self, device: str, received_ns: int) -> None:
+        """A chain for each stored genesis of the device (seq 1, no ``prev``) that has none yet;
+        every genesis after the device's first is a new store epoch, recorded as a problem."""
+        known = {row[0] for row in self._execute(
+            "SELECT genesis_id FROM chains WHERE device = ?", (device,)).fetchall()}
+        for (event_id,) in self._execute(
+                "SELECT id FROM events WHERE device = ? AND seq = 1 AND prev IS NULL ORDER BY id",
+                (device,)).fetchall():
+            if event_id in known:
+                continue
+            if known:
+                self._execute(
+                    "INSERT INTO problems (device, seq, kind, detail, recorded_ns) VALUES (?, ?, ?, ?, ?)",
+                    (device, 1, "new_epoch",
+                     f"event {event_id} is seq 1 again: the device's store was reset or replaced, "
+                     f"and this is its store epoch {len(known) + 1}; acks name this epoch's events, "
+                     "never the earlier epochs' seqs", received_ns))
+            self._execute("INSERT INTO chains (device, genesis_id, head_seq, head_digest, started_ns) "
+                          "VALUES (?, ?, 0, NULL, ?)", (device, event_id, received_ns))
+            known.add(event_id)
+
+    def _walk_chain(self, device: str, genesis_id: str, head_seq: int,
+                    head_digest: str | None) -> tuple[int, str | None]:
+        """The head a chain reaches from (``head_seq``, ``head_digest``): the next event is the
+        one at the next seq linking to the head (the genesis itself after seq 0), and the head
+        stops before an event with an evidence file not stored yet. Where several stored events
+        link to the head (a fork: one store's seqs used twice), the first one received is taken."""
         while True:
-            seqs = [row[0] for row in self._execute(
-                "SELECT DISTINCT seq FROM events WHERE device = ? AND seq > ? ORDER BY seq LIMIT ?",
-                (device, contiguous, _CONTIGUOUS_STEP)).fetchall()]
-            run = _leading_run(contiguous, seqs)
-            contiguous += run
-            if run < _CONTIGUOUS_STEP:
-                break
-        if contiguous != start:
-            self._execute("UPDATE devices SET contiguous_seq = ?, site = ? WHERE device = ?",
-                          (contiguous, site, device))
-        return contiguous
+            rows = self._execute(
+                "SELECT seq, id, digest, prev FROM events WHERE device = ? AND seq > ? AND seq <= ? "
+                "ORDER BY seq, received_ns, id", (device, head_seq, head_seq + _CHAIN_STEP)).fetchall()
+            run = self._with_stored_evidence(_linked_run(rows, genesis_id, head_seq, head_digest))
+            if run:
+                head_seq, head_digest = head_seq + len(run), run[-1].digest
+            if len(run) < _CHAIN_STEP:
+                return head_seq, head_digest
+
+    def _with_stored_evidence(self, run: list[_Link]) -> list[_Link]:
+        """The leading events of ``run`` whose every evidence file is stored."""
+        evidence: dict[str, list[str]] = {}
+        for start in range(0, len(run), _IN_LIST_MAX):
+            chunk = tuple(link.id for link in run[start:start + _IN_LIST_MAX])
+            placeholders = ", ".join("?" * len(chunk))
+            for event_id, body in self._execute(
+                    f"SELECT id, body FROM events WHERE id IN ({placeholders})", chunk).fetchall():
+                evidence[event_id] = [reference["sha256"] for reference in json.loads(body)["evidence"]]
+        wanted = sorted({sha256 for files in evidence.values() for sha256 in files})
+        stored: set[str] = set()
+        for start in range(0, len(wanted), _IN_LIST_MAX):
+            chunk = tuple(wanted[start:start + _IN_LIST_MAX])
+            placeholders = ", ".join("?" * len(chunk))
+            stored.update(row[0] for row in self._execute(
+                f"SELECT sha256 FROM evidence WHERE sha256 IN ({placeholders})", chunk).fetchall())
+        for index, link in enumerate(run):
+            if not stored.issuperset(evidence[link.id]):
+                return run[:index]
+        return run
 
     def issue_command_version(self, name: str, at_least: int) -> int:
         """A version for a new command ``name``: above every one issued before for that name and
@@ -427,11 +501,15 @@ def _runs(sorted_numbers: list[int]) -> list[tuple[int, int]]:
     return runs
 
 
-def _leading_run(after: int, sorted_seqs: list[int]) -> int:
-    """How many of ``sorted_seqs`` follow ``after`` one by one, without a gap."""
-    run = 0
-    for seq in sorted_seqs:
-        if seq != after + run + 1:
+def _linked_run(rows: list[tuple], genesis_id: str, head_seq: int, head_digest: str | None) -> list[_Link]:
+    """The events of ``rows`` (seq, id, digest, prev; by seq, first received first) that follow
+    the head one by one: at each next seq the first one linking to the one before (at seq 1,
+    the chain's genesis)."""
+    run: list[_Link] = []
+    for seq, event_id, digest, prev in rows:
+        if seq > head_seq + 1:
             break
-        run += 1
+        if seq == head_seq + 1 and (event_id == genesis_id if head_seq == 0 else prev == head_digest):
+            run.append(_Link(event_id, digest, prev))
+            head_seq, head_digest = seq, digest
     return run

@@ -8,9 +8,16 @@ Guarantees every backend gives:
 - :meth:`CollectorStorage.store` writes a whole batch in one transaction and returns only after
   it is durable; the collector acknowledges the batch's messages only after that.
 - An event is stored under its id: storing it again is a no-op (counted as a duplicate).
-- Per device, the backend tracks the highest seq stored contiguously from 1; that is the ``seq``
-  the collector acknowledges to the device. Broken hash links and two events claiming the same
-  seq are recorded as problems; no event is ever dropped for them.
+- Per device, the backend keeps one chain per store epoch: a device's store numbers its events
+  from 1 and links each to the one before by digest (``prev``), and a device whose store was
+  reset (new SD card, reflash) starts again at seq 1 with a new first event. A chain starts at
+  such a first event (seq 1, no ``prev``) and its head moves on only along ``prev`` links to
+  events stored with every evidence file they name. The head (seq and digest) is what the
+  collector acknowledges (:class:`~appliance.acks.ChainAck`): "stored up to seq N" alone would,
+  after a reset, confirm the new store's events by the old one's high mark.
+- A second first event for a device is recorded as a ``new_epoch`` problem; the new chain gets
+  acks of its own. Broken hash links and two events claiming the same seq are recorded as
+  problems too; no event is ever dropped for them.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from appliance.acks import ChainAck
 from appliance.events import Event
 
 from .ingest import Verified
@@ -41,13 +49,15 @@ class EventQuery:
 class StoredBatch:
     """What one :meth:`CollectorStorage.store` call did.
 
-    ``acks`` maps (site, device) of every device the batch touched to the highest seq stored
-    contiguously from 1 for that device.
+    ``acks`` maps (site, device) to the chain heads to acknowledge to that device: every chain
+    whose head the batch moved (its events, or evidence they were waiting for), and the head of
+    the device's latest chain whenever the batch held events of it (so a device that sends again
+    what it thinks was lost hears the answer again).
     """
 
     stored: int
     duplicates: int
-    acks: dict[tuple[str, str], int]
+    acks: dict[tuple[str, str], tuple[ChainAck, ...]]
 
 
 @dataclass(frozen=True)
@@ -60,12 +70,14 @@ class DeviceRecord:
     status_ns: int | None
     health_json: str | None
     health_ns: int | None
+    #: Head seq of the device's latest chain (store epoch): stored without a gap from its seq 1.
     contiguous_seq: int
 
 
 @dataclass(frozen=True)
 class Problem:
-    """Something wrong with a device's event stream (broken chain, conflicting seq)."""
+    """Something wrong with a device's event stream (broken chain, conflicting seq, a new
+    store epoch)."""
 
     device: str
     seq: int
@@ -76,7 +88,8 @@ class Problem:
 
 @dataclass(frozen=True)
 class Gap:
-    """Seqs ``first``..``last`` of a device not (yet) stored, below the highest one stored."""
+    """Seqs ``first``..``last`` of a device not (yet) stored, above the head of its latest chain
+    and below the highest seq stored (of any of its chains)."""
 
     device: str
     first: int

@@ -1,6 +1,7 @@
 """The collector's storage backends (SQLite and PostgreSQL, every test against both) and its
-query CLI: stored once under the event id, the contiguous seq acknowledged to devices, chain
-problems recorded without dropping anything."""
+query CLI: stored once under the event id, chain heads (seq and digest, per store epoch, only
+through events whose evidence is stored) acknowledged to devices, chain problems and new epochs
+recorded without dropping anything."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from appliance.acks import ChainAck
 from appliance.errors import StoreError
 from appliance.event_batches import encode_event_batches
 from appliance.events import EvidenceBlob
@@ -95,22 +97,27 @@ def verified_events(ingest, source, count, **kwargs):
     return out
 
 
+def acked(batch) -> dict[tuple[str, str], list[int]]:
+    """The seqs a stored batch acknowledges, by (site, device)."""
+    return {key: [head.seq for head in heads] for key, heads in batch.acks.items()}
+
+
 def test_events_are_stored_once_and_a_duplicate_is_a_no_op(storage, ingest, pki):
     events = verified_events(ingest, source_for(pki, "tn-0001"), 5)
     first = storage.store(events, START_NS)
     again = storage.store(events[:3], START_NS)
     assert (first.stored, first.duplicates) == (5, 0)
     assert (again.stored, again.duplicates) == (0, 3)
-    assert again.acks == {(SITE, "tn-0001"): 5}
+    assert acked(again) == {(SITE, "tn-0001"): [5]}
     assert [event.seq for event in storage.events(EventQuery())] == [1, 2, 3, 4, 5]
     assert storage.problems() == []
 
 
 def test_the_acked_seq_stops_at_the_first_gap_and_moves_when_it_fills(storage, ingest, pki):
     events = verified_events(ingest, source_for(pki, "tn-0001"), 6)
-    assert storage.store([events[0], events[1], events[3], events[5]], START_NS).acks == {(SITE, "tn-0001"): 2}
+    assert acked(storage.store([events[0], events[1], events[3], events[5]], START_NS)) == {(SITE, "tn-0001"): [2]}
     assert [(gap.first, gap.last) for gap in storage.gaps()] == [(3, 3), (5, 5)]
-    assert storage.store([events[4], events[2]], START_NS).acks == {(SITE, "tn-0001"): 6}
+    assert acked(storage.store([events[4], events[2]], START_NS)) == {(SITE, "tn-0001"): [6]}
     assert storage.gaps() == []
     assert storage.problems() == []
 
@@ -118,7 +125,7 @@ def test_the_acked_seq_stops_at_the_first_gap_and_moves_when_it_fills(storage, i
 def test_devices_are_acked_separately(storage, ingest, pki):
     first = verified_events(ingest, source_for(pki, "tn-0001"), 3)
     second = verified_events(ingest, source_for(pki, "tn-0002"), 2)
-    assert storage.store(first + second, START_NS).acks == {(SITE, "tn-0001"): 3, (SITE, "tn-0002"): 2}
+    assert acked(storage.store(first + second, START_NS)) == {(SITE, "tn-0001"): [3], (SITE, "tn-0002"): [2]}
 
 
 def test_a_broken_chain_and_a_seq_conflict_are_recorded_and_nothing_is_dropped(storage, ingest, pki):
@@ -146,9 +153,48 @@ def test_a_long_batch_is_acked_to_its_end_or_to_its_first_gap(storage, ingest, p
     (payload,) = encode_event_batches([source.next_event() for _ in range(700)], max_bytes=10**9)
     (checked,) = ingest.check_messages([(source.topics.event_batch, payload)])
     events = list(checked.items)
-    assert storage.store([*events[:299], *events[300:]], START_NS).acks == {(SITE, "tn-0001"): 299}
-    assert storage.store([events[299]], START_NS).acks == {(SITE, "tn-0001"): 700}
+    assert acked(storage.store([*events[:299], *events[300:]], START_NS)) == {(SITE, "tn-0001"): [299]}
+    assert acked(storage.store([events[299]], START_NS)) == {(SITE, "tn-0001"): [700]}
     assert storage.gaps() == [] and storage.problems() == []
+
+
+def test_an_ack_names_the_chain_head_by_seq_and_digest(storage, ingest, pki):
+    events = verified_events(ingest, source_for(pki, "tn-0001"), 3)
+    assert storage.store(events, START_NS).acks == {(SITE, "tn-0001"): (ChainAck(3, events[2].digest),)}
+
+
+def test_a_reset_store_is_a_new_epoch_acked_by_its_own_chain(storage, ingest, pki):
+    """Issue 22 item 4: a device whose store was reset numbers from 1 again. Its new events are
+    never acknowledged by the old store's high mark, only by the new chain's own head."""
+    old = verified_events(ingest, source_for(pki, "tn-0001"), 5)
+    new = verified_events(ingest, source_for(pki, "tn-0001"), 3)
+    storage.store(old, START_NS)
+    # seqs 2-3 of the new store, before its seq 1: only the old chain's head is named
+    assert storage.store(new[1:], START_NS + SECOND_NS).acks == {(SITE, "tn-0001"): (ChainAck(5, old[4].digest),)}
+    assert storage.store(new[:1], START_NS + 2 * SECOND_NS).acks == {(SITE, "tn-0001"): (ChainAck(3, new[2].digest),)}
+    assert [problem.kind for problem in storage.problems()].count("new_epoch") == 1
+    assert storage.devices()[0].contiguous_seq == 3
+    assert len(storage.events(EventQuery())) == 8
+    # the old store's events sent again are still stored once; the ack names the new store's head
+    assert storage.store(old, START_NS + 3 * SECOND_NS).acks == {(SITE, "tn-0001"): (ChainAck(3, new[2].digest),)}
+
+
+def test_an_event_is_acked_only_once_its_evidence_is_stored(storage, ingest, pki):
+    """Issue 22 item 3: the head stops before an event whose evidence is missing; the evidence
+    arriving later (alone, in another batch) moves it on."""
+    source = source_for(pki, "tn-0001")
+    crop = EvidenceBlob(kind="plate_crop", data=b"crop" * 100)
+    events = verified_events(ingest, source, 1)
+    events += verified_events(ingest, source, 1, evidence=(crop,))
+    events += verified_events(ingest, source, 1)
+    assert acked(storage.store(events, START_NS)) == {(SITE, "tn-0001"): [1]}
+    assert storage.devices()[0].contiguous_seq == 1
+    evidence = ingest.check(source.topics.evidence(crop.sha256), crop.data)
+    assert acked(storage.store([evidence], START_NS)) == {(SITE, "tn-0001"): [3]}
+    frame = EvidenceBlob(kind="frame_before", data=b"frame" * 100)
+    with_evidence_first = [ingest.check(source.topics.evidence(frame.sha256), frame.data),
+                           *verified_events(ingest, source, 1, evidence=(frame,))]
+    assert acked(storage.store(with_evidence_first, START_NS)) == {(SITE, "tn-0001"): [4]}
 
 
 def test_queries_filter_by_plate_device_type_and_time(storage, ingest, pki):
@@ -197,8 +243,9 @@ def test_command_versions_rise_per_name_and_never_fall_below_the_floor(backend):
 
 
 def test_a_version_1_database_is_upgraded_and_keeps_its_events(tmp_path, ingest, pki):
+    events = verified_events(ingest, source_for(pki, "tn-0001"), 4)
     with SQLiteStorage(tmp_path / "collector.db", tmp_path / "evidence") as storage:
-        storage.store(verified_events(ingest, source_for(pki, "tn-0001"), 3), START_NS)
+        storage.store(events[:3], START_NS)
     with sqlite3.connect(tmp_path / "collector.db") as outside:   # as the first layout left it
         for later_table in ("command_versions", "message_failures", "quarantine", "chains",
                             "retained_messages"):
@@ -207,6 +254,8 @@ def test_a_version_1_database_is_upgraded_and_keeps_its_events(tmp_path, ingest,
     with SQLiteStorage(tmp_path / "collector.db", tmp_path / "evidence") as upgraded:
         assert len(upgraded.events(EventQuery(device="tn-0001"))) == 3
         assert upgraded.issue_command_version("snapshot", at_least=1) == 1
+        # the chains start from the events stored before the upgrade
+        assert acked(upgraded.store(events[3:], START_NS)) == {(SITE, "tn-0001"): [4]}
     with sqlite3.connect(tmp_path / "collector.db") as outside:
         assert outside.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
@@ -226,7 +275,7 @@ def test_postgres_reconnects_after_losing_the_server_connection(postgres_server,
         postgres_server.disconnect_clients(database)
         with pytest.raises(StoreError, match="PostgreSQL server"):
             storage.store(events[1:], START_NS)
-        assert storage.store(events[1:], START_NS).acks == {(SITE, "tn-0001"): 2}
+        assert acked(storage.store(events[1:], START_NS)) == {(SITE, "tn-0001"): [2]}
 
 
 def test_a_postgres_url_without_psycopg_installed_tells_what_to_install(tmp_path, monkeypatch):

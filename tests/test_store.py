@@ -267,13 +267,28 @@ def test_a_full_disk_during_an_evidence_write_raises_storage_full_and_cleans_up(
 
 # -- confirmation and budget ---------------------------------------------------------------------
 
+def confirm(store: EventStore, upto_seq: int) -> int | None:
+    """Confirm up to ``upto_seq`` as the collector's ack would: naming that event's digest."""
+    (event,) = store.events(after_seq=upto_seq - 1, limit=1)
+    return store.confirm(upto_seq, event.digest())
+
+
 def test_confirm_counts_newly_confirmed_events(store):
     store.append([draft(index) for index in range(1, 6)], CLOCK)
-    assert store.confirm(3) == 3
-    assert store.confirm(3) == 0
-    assert store.confirm(4) == 1
+    assert confirm(store, 3) == 3
+    assert confirm(store, 3) == 0
+    assert confirm(store, 4) == 1
     assert [event.seq for event in store.pending()] == [5]
     assert store.usage().pending == 1
+
+
+def test_an_ack_naming_another_chains_event_confirms_nothing(store):
+    """An ack for the store this one replaced (same seqs, other events) is not taken for ours."""
+    events = store.append([draft(index) for index in range(1, 4)], CLOCK)
+    assert store.confirm(2, events[0].digest()) is None
+    assert store.confirm(9, events[2].digest()) is None  # beyond this store's head
+    assert store.usage().pending == 3
+    assert store.confirm(3, events[2].digest()) == 3
 
 
 def fill(tmp_path: Path, count: int, shared: EvidenceBlob | None = None) -> list[Event]:
@@ -286,7 +301,7 @@ def fill(tmp_path: Path, count: int, shared: EvidenceBlob | None = None) -> list
 def test_eviction_removes_only_confirmed_evidence_oldest_first(tmp_path):
     events = fill(tmp_path, 6)
     with open_store(tmp_path) as store:
-        store.confirm(4)
+        confirm(store, 4)
         usage = store.usage()
         assert usage.confirmed_evictable_bytes == 80_000
     budget = usage.used_bytes - 30_000  # two files must go
@@ -307,7 +322,7 @@ def test_a_file_shared_with_an_unconfirmed_event_is_kept(tmp_path):
     shared = blob("shared", size=50_000)
     events = fill(tmp_path, 3, shared=shared)
     with open_store(tmp_path) as store:
-        store.confirm(2)
+        confirm(store, 2)
         used = store.usage().used_bytes
     with open_store(tmp_path, budget_bytes=used - 100_000) as store:
         assert store.enforce_budget() == 40_000  # the two own files; the shared one stays
@@ -320,7 +335,7 @@ def test_confirmed_rows_go_after_their_evidence_and_the_chain_stays_verifiable(t
     fill(tmp_path, 3)
     with open_store(tmp_path) as store:
         store.append([draft(index) for index in range(4, 400)], CLOCK)
-        store.confirm(300)
+        confirm(store, 300)
         unconfirmed = store.pending(limit=1000)
         evidence_free_bytes = store.usage().used_bytes - store.usage().evidence_bytes
     with open_store(tmp_path, budget_bytes=evidence_free_bytes - 8192) as store:
@@ -350,7 +365,7 @@ def test_storage_full_when_nothing_is_evictable_and_nothing_is_lost(tmp_path):
             assert store.read_evidence(event.evidence[0].sha256) == blob(f"own{event.seq}").data
         assert files_under(tmp_path / "evidence") == sorted(
             store.evidence_path(event.evidence[0].sha256) for event in events)
-        store.confirm(1)
+        confirm(store, 1)
         assert store.append([draft(4, blob("fits now"))], CLOCK)[0].seq == 4
         assert store.usage().used_bytes <= budget
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import json
 import threading
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.x509.oid import NameOID
 from gpiozero.pins.mock import MockFactory
 
+from appliance.acks import ChainAck
 from appliance.clock import Clock
 from appliance.event_batches import split_event_batch
 from appliance.events import Event
@@ -86,7 +86,8 @@ def wait_until(predicate, timeout_s: float = 10.0, what: str = "the condition") 
 
 class FakeCollector:
     """Subscribes to every device topic and records what arrives, in order. With ``ack`` it
-    acknowledges like the real collector: ``{"seq": N}`` for the gap-free prefix it holds."""
+    acknowledges like the real collector: the seq and digest of the last event of the gap-free
+    prefix it holds."""
 
     def __init__(self, broker, *, ack: bool = True, client_id: str = "fake-collector"):
         self.ack = ack
@@ -123,7 +124,7 @@ class FakeCollector:
             else:
                 return
             contiguous = self.contiguous_seq()
-        if self.ack and kind == "events":
+        if self.ack and kind == "events" and contiguous > 0:
             self.send_ack(contiguous)
 
     def contiguous_seq(self) -> int:
@@ -133,7 +134,10 @@ class FakeCollector:
         return seq
 
     def send_ack(self, seq: int) -> None:
-        self._client.publish(TOPICS.ack, json.dumps({"seq": seq}), qos=1)
+        """Acknowledge up to the event ``seq`` received, naming its digest."""
+        with self._lock:
+            digest = self.events[seq].digest()
+        self._client.publish(TOPICS.ack, ChainAck(seq, digest).encode(), qos=1)
 
     def publish(self, topic: str, payload: bytes | str) -> None:
         self._client.publish(topic, payload, qos=1)
