@@ -1,4 +1,5 @@
-"""Active faults: each is raised once, and cleared once, as events.
+"""Active faults: each is raised once, and cleared once, as events; and a log of losses whose
+lines come at a bounded rate.
 
 A fault never stops the appliance. Raising a fault that is already active does nothing, so a
 camera that keeps failing produces one ``fault.raised``, not one per retry.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 
 from .events import EventDraft
@@ -38,6 +40,7 @@ class FaultBoard:
         self._active: dict[tuple[str, str], Fault] = {}
 
     def raise_fault(self, code: str, component: str, message: str, time_ns: int) -> list[EventDraft]:
+        """The ``fault.raised`` draft for a new fault; none when it is already active."""
         fault = Fault(code, component, message, time_ns)
         with self._lock:
             if fault.key in self._active:
@@ -47,6 +50,7 @@ class FaultBoard:
         return [EventDraft("fault.raised", {"code": code, "component": component, "message": message}, time_ns)]
 
     def clear_fault(self, code: str, component: str, time_ns: int) -> list[EventDraft]:
+        """The ``fault.cleared`` draft for an active fault; none when it is not active."""
         with self._lock:
             fault = self._active.pop((code, component), None)
         if fault is None:
@@ -58,3 +62,40 @@ class FaultBoard:
     def active(self) -> list[Fault]:
         with self._lock:
             return list(self._active.values())
+
+
+class LossLog:
+    """Logs things lost (events the store refused) at a bounded rate.
+
+    A store that stays full refuses every frame's events; one line each would flood the
+    journal and bury everything else. The first loss is logged at once, later ones at most once
+    per ``interval_s`` as one line with the number lost since the previous line, and
+    :meth:`recovered` logs what was lost since the last line when writes succeed again.
+    """
+
+    def __init__(self, logger: logging.Logger, interval_s: float):
+        self._logger = logger
+        self._interval_s = interval_s
+        self._lock = threading.Lock()
+        self._unlogged = 0
+        self._next_line_s = float("-inf")
+
+    def lost(self, count: int, reason: str) -> None:
+        """``count`` events were not stored because of ``reason``."""
+        with self._lock:
+            self._unlogged += count
+            now_s = time.monotonic()
+            if now_s < self._next_line_s:
+                return
+            count, self._unlogged = self._unlogged, 0
+            self._next_line_s = now_s + self._interval_s
+        self._logger.error("%d event(s) not stored: %s (at most one such line per %g s)",
+                           count, reason, self._interval_s)
+
+    def recovered(self) -> None:
+        """Writes succeed again: log the losses not logged yet, if any."""
+        with self._lock:
+            count, self._unlogged = self._unlogged, 0
+            self._next_line_s = float("-inf")
+        if count:
+            self._logger.error("%d more event(s) were not stored before the store took writes again", count)

@@ -14,7 +14,8 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from typing import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
 
 import pluggy
 
@@ -80,3 +81,52 @@ def config_model(manager: pluggy.PluginManager) -> type[CoreConfig]:
             raise ConfigError(f"two plugins claim the config section {name!r}")
         sections[name] = model
     return build_config_model(sections)
+
+
+@dataclass(frozen=True)
+class PluginAnswer:
+    """What one plugin's implementation of a hook gave: its ``answer`` (None when it had none)
+    or the exception it raised (``error``). ``plugin`` names the plugin (see :func:`_plugin_label`)."""
+
+    plugin: str
+    answer: Any = None
+    error: Exception | None = None
+
+
+def call_each_plugin(manager: pluggy.PluginManager, hook_name: str, kwargs: Mapping[str, Any]) -> list[PluginAnswer]:
+    """Call each plugin's implementation of a hook on its own, in pluggy's call order.
+
+    pluggy runs all implementations in one call, so one that raises loses every other
+    plugin's answer. Here each plugin gets its own call (through ``subset_hook_caller``, so
+    tracing, argument selection and call order stay pluggy's), an exception is kept as that
+    plugin's outcome, and the next plugin still runs. A ``firstresult`` hook stops at the first
+    plugin that answers (not None); one that raised does not settle it. A hook wrapper wraps
+    only its own plugin's implementation (roadcam ships none).
+    """
+    hook = getattr(manager.hook, hook_name)
+    firstresult = bool(hook.spec and hook.spec.opts.get("firstresult"))
+    impls = hook.get_hookimpls()  # a copy: a plugin registered during the call is not called
+    implementers = {impl.plugin for impl in impls}
+    outcomes = []
+    for impl in reversed(impls):
+        if impl.hookwrapper or impl.wrapper:
+            continue
+        label = _plugin_label(impl.plugin_name, impl.plugin)
+        own = manager.subset_hook_caller(hook_name, remove_plugins=implementers - {impl.plugin})
+        try:
+            answer = own(**kwargs)
+        except Exception as exc:  # the plugin's failure is its outcome, not the caller's
+            outcomes.append(PluginAnswer(label, error=exc))
+            continue
+        if not firstresult:
+            answer = answer[0] if answer else None  # pluggy drops a None answer from the list
+        outcomes.append(PluginAnswer(label, answer=answer))
+        if firstresult and answer is not None:
+            break
+    return outcomes
+
+
+def _plugin_label(name: str, plugin: object) -> str:
+    """How faults and logs name a plugin: its registered name, or, for an object registered
+    without one (pluggy then names it by ``id()``), its class name."""
+    return type(plugin).__name__ if name == str(id(plugin)) else name

@@ -8,7 +8,10 @@ thread that runs plugin hooks: it hands edges to ``roadcam_signal_changed`` /
 observers (``roadcam_event``) only after the store has committed them.
 
 Nothing here is fatal at run time: a camera that fails, a hook that raises, a full disk each
-raise a fault event and the appliance keeps going.
+raise a fault event and the appliance keeps going. Every hook call goes to each plugin on its
+own (:func:`~appliance.plugins.call_each_plugin`), so a plugin that raises loses only its own
+answer and its fault names it. A full store still gets its ``store.full`` fault: the store keeps
+a reserve that only the store's own fault events may use.
 """
 
 from __future__ import annotations
@@ -29,11 +32,12 @@ from hal.base import Camera
 
 from .clock import Clock
 from .config import CameraConfig, CoreConfig
-from .errors import HardwareError, RoadcamError, StoreError
+from .errors import HardwareError, RoadcamError, StorageFull, StoreError
 from .events import Event, EventDraft
-from .faults import FaultBoard
+from .faults import FaultBoard, LossLog
 from .framequeue import FrameQueue, RateWindow
 from .geometry import RoadGeometry
+from .plugins import PluginAnswer, call_each_plugin
 from .sdnotify import Notifier
 from .store import EventStore
 from .tracking import Tracker
@@ -44,6 +48,12 @@ log = logging.getLogger("roadcam")
 MAX_RETRY_S = 30.0
 #: Most commands waiting for the analysis thread; more are answered "busy" at once.
 MAX_QUEUED_COMMANDS = 16
+#: Part of the store's budget only the store's own fault events may fill, so that a full store
+#: still stores its ``fault.raised`` and ``fault.cleared``. It must also hold the rows of the last
+#: ordinary append admitted before the store was full (one frame's events, a few KiB).
+STORE_RESERVE_BYTES = 64 * 1024
+#: Least time between two log lines about events the store refused.
+LOST_EVENTS_LOG_INTERVAL_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -96,6 +106,8 @@ class Appliance:
         self.notifier = notifier or Notifier()
         self.faults = FaultBoard()
         self.lost_events = 0
+        self._loss_log = LossLog(log, LOST_EVENTS_LOG_INTERVAL_S)
+        self._telling = threading.local()  # per thread: is it telling observers about events?
         self._stop = threading.Event()
         self._wakeup = threading.Condition()
         self._edges: list[_Edge] = []
@@ -130,10 +142,10 @@ class Appliance:
             storage = self.config.storage
             self.store = EventStore(storage.database, storage.evidence_dir, device=self.config.device.id,
                                     site=self.config.device.site, budget_bytes=storage.budget_mb * 1024 * 1024,
-                                    sign=self._sign)
+                                    reserve_bytes=STORE_RESERVE_BYTES, sign=self._sign)
         self._started_mono_ns = self.clock.mono_ns()
         self._next_health_ns = self._started_mono_ns + int(self.config.health.interval_s * 1e9)
-        self.plugin_manager.hook.roadcam_configure(appliance=self)
+        self._call_hook("roadcam_configure", {"appliance": self})
         self._open_inputs()
         for camera_config in self.config.cameras:
             self._start_camera(camera_config)
@@ -157,7 +169,7 @@ class Appliance:
             thread.join(timeout=10)
         if self.store is not None:
             self.wait_until_delivered(self.drain_timeout_s)
-            self.plugin_manager.hook.roadcam_unconfigure(appliance=self)
+            self._call_hook("roadcam_unconfigure", {"appliance": self})
             self.hardware.close()
             self.store.close()
             self.store = None
@@ -176,22 +188,55 @@ class Appliance:
     # -- events --------------------------------------------------------------------------------
 
     def submit(self, drafts: list[EventDraft]) -> list[Event]:
-        """Store drafts in one transaction, then tell observers. On a storage failure the
-        drafts are counted as lost and a fault is logged; the appliance keeps running."""
+        """Store drafts in one transaction, then tell observers.
+
+        When the store refuses them (full, or failing) they are counted as lost and logged at a
+        bounded rate, and a ``store.full`` (or ``store.failed``) fault is stored in the store's
+        reserve; the next successful write clears it. The appliance keeps running.
+        """
         if not drafts:
             return []
         try:
             events = self.store.append(drafts, self.clock.state())
         except StoreError as exc:
             self.lost_events += len(drafts)
-            log.error("fault storage [%s]: %s (%d event(s) not stored)", self.config.storage.database, exc, len(drafts))
+            self._loss_log.lost(len(drafts), str(exc))
+            code = "store.full" if isinstance(exc, StorageFull) else "store.failed"
+            self._store_fault_change(self.faults.raise_fault(code, "store", str(exc), self.clock.wall_ns()))
             return []
-        for event in events:
-            try:
-                self.plugin_manager.hook.roadcam_event(event=event)
-            except Exception:  # an observer must not take the appliance down
-                log.exception("a roadcam_event observer raised")
+        self._tell_observers(events)
+        self._loss_log.recovered()
+        for code in ("store.full", "store.failed"):
+            self._store_fault_change(self.faults.clear_fault(code, "store", self.clock.wall_ns()))
         return events
+
+    def _store_fault_change(self, drafts: list[EventDraft]) -> None:
+        """Store the store's own fault events in its reserve, so they get out while ordinary
+        events do not fit. If even that fails, they are counted as lost too."""
+        if not drafts:
+            return
+        try:
+            events = self.store.append(drafts, self.clock.state(), use_reserve=True)
+        except StoreError as exc:
+            self.lost_events += len(drafts)
+            log.error("the store's own fault event could not be stored either: %s", exc)
+            return
+        self._tell_observers(events)
+
+    def _tell_observers(self, events: list[Event]) -> None:
+        """Hand each stored event to the ``roadcam_event`` observers.
+
+        An observer that raises gets its fault like any plugin; but the events that fault
+        stores are told to observers without raising or clearing observer faults (only
+        logged), so an observer that fails on fault events cannot start an endless loop.
+        """
+        nested = getattr(self._telling, "active", False)
+        self._telling.active = True
+        try:
+            for event in events:
+                self._call_hook("roadcam_event", {"event": event}, faults=not nested)
+        finally:
+            self._telling.active = nested
 
     def command(self, name: str, payload: dict[str, Any], version: int = 0) -> dict[str, Any]:
         """Run a command (of ``version``, see ``roadcam_command``) through ``roadcam_command``
@@ -200,12 +245,14 @@ class Appliance:
         An unknown command or a handler that raises gives ``{"ok": False, "error": …}``; the
         result is returned as well as stored, for the caller (the uplink) to send back.
         """
-        try:
-            result = self.plugin_manager.hook.roadcam_command(name=name, payload=payload, version=version)
-        except Exception as exc:
-            log.exception("command %s failed", name)
-            result = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
-        if result is None:
+        outcomes = self._call_hook("roadcam_command", {"name": name, "payload": payload, "version": version})
+        answers = [o.answer for o in outcomes if o.error is None and o.answer is not None]
+        errors = [o.error for o in outcomes if o.error is not None]
+        if answers:
+            result = answers[0]
+        elif errors:
+            result = {"ok": False, "error": f"{type(errors[0]).__name__}: {errors[0]}"}
+        else:
             result = {"ok": False, "error": f"no plugin handles the command {name!r}"}
         self.submit([EventDraft("command.result", {"command": name, "version": version, "result": result},
                                 self.clock.wall_ns())])
@@ -236,9 +283,12 @@ class Appliance:
             except Exception:  # a failing reply must not take the analysis thread down
                 log.exception("replying to command %s failed", queued.name)
 
-    def raise_fault(self, code: str, component: str, message: str) -> None:
-        """Record a fault (once while it stays active) as a ``fault.raised`` event."""
-        self.submit(self.faults.raise_fault(code, component, message, self.clock.wall_ns()))
+    def raise_fault(self, code: str, component: str, message: str) -> bool:
+        """Record a fault (once while it stays active) as a ``fault.raised`` event. True when
+        the fault is new."""
+        drafts = self.faults.raise_fault(code, component, message, self.clock.wall_ns())
+        self.submit(drafts)
+        return bool(drafts)
 
     def clear_fault(self, code: str, component: str) -> None:
         """Record that a fault is over as a ``fault.cleared`` event (no-op when not active)."""
@@ -368,19 +418,19 @@ class Appliance:
         if edge.hook == "roadcam_signal_changed":
             head, state = edge.arguments
             self.signals[head] = SignalView(state, edge.time_ns)
-            self.submit(self._call(edge.hook, head=head, state=state, time_ns=edge.time_ns))
+            self.submit(self._call(edge.hook, {"head": head, "state": state, "time_ns": edge.time_ns}))
         else:
             loop, occupied = edge.arguments
-            self.submit(self._call(edge.hook, loop=loop, occupied=occupied, time_ns=edge.time_ns))
+            self.submit(self._call(edge.hook, {"loop": loop, "occupied": occupied, "time_ns": edge.time_ns}))
 
     def _handle_frame(self, frame) -> None:
-        detections = self._call("roadcam_detect", frame=frame, geometry=self._geometry[frame.camera])
+        detections = self._call("roadcam_detect", {"frame": frame, "geometry": self._geometry[frame.camera]})
         tracker = self._trackers[frame.camera]
         tracker.frame_size_px = frame.size  # tracks end as soon as they leave the picture
         live, finished = tracker.update(frame.index, frame.time_ns, detections)
-        drafts = self._call("roadcam_analyze", frame=frame, tracks=live, signals=dict(self.signals))
+        drafts = self._call("roadcam_analyze", {"frame": frame, "tracks": live, "signals": dict(self.signals)})
         for track in finished:
-            drafts += self._call("roadcam_track_finished", track=track)
+            drafts += self._call("roadcam_track_finished", {"track": track})
         self.submit(drafts)
         with self._wakeup:
             self._queues[frame.camera].counts.processed += 1
@@ -389,24 +439,32 @@ class Appliance:
         drafts = []
         for tracker in self._trackers.values():
             for track in tracker.finish_all():
-                drafts += self._call("roadcam_track_finished", track=track)
+                drafts += self._call("roadcam_track_finished", {"track": track})
         self.submit(drafts)
 
-    def _call(self, hook_name: str, **kwargs) -> list:
-        """Call a hook whose plugins answer with lists, and flatten them."""
-        return [item for answer in self._call_hook(hook_name, **kwargs) if answer for item in answer]
+    def _call(self, hook_name: str, kwargs: dict[str, Any]) -> list:
+        """Call a hook whose plugins answer with lists, and flatten the answers."""
+        return [item for answer in self._answers(hook_name, kwargs) for item in answer]
 
-    def _call_hook(self, hook_name: str, **kwargs) -> list:
-        """Call a hook; an exception becomes a ``plugin.error`` fault (cleared by the next
-        successful call) and an empty answer."""
-        try:
-            answers = getattr(self.plugin_manager.hook, hook_name)(**kwargs)
-        except Exception as exc:
-            log.exception("hook %s raised", hook_name)
-            self.raise_fault("plugin.error", hook_name, f"{type(exc).__name__}: {exc}")
-            return []
-        self.clear_fault("plugin.error", hook_name)
-        return answers
+    def _answers(self, hook_name: str, kwargs: dict[str, Any]) -> list:
+        """Every plugin's answer to a hook, in call order; None answers and failures left out."""
+        return [o.answer for o in self._call_hook(hook_name, kwargs) if o.error is None and o.answer is not None]
+
+    def _call_hook(self, hook_name: str, kwargs: dict[str, Any], *, faults: bool = True) -> list[PluginAnswer]:
+        """The one way the runtime calls a hook: each plugin's implementation on its own, so one
+        that raises loses only its own answer. Its exception becomes a ``plugin.error`` fault
+        whose component names the plugin and the hook (``plugin/hook``), raised once and cleared
+        by that plugin's next successful call of the hook; ``faults=False`` only logs it."""
+        outcomes = call_each_plugin(self.plugin_manager, hook_name, kwargs)
+        for outcome in outcomes:
+            component = f"{outcome.plugin}/{hook_name}"
+            if outcome.error is None:
+                if faults:
+                    self.clear_fault("plugin.error", component)
+            elif not faults or self.raise_fault("plugin.error", component,
+                                                f"{type(outcome.error).__name__}: {outcome.error}"):
+                log.error("plugin %s raised in %s", outcome.plugin, hook_name, exc_info=outcome.error)
+        return outcomes
 
     # -- health and watchdog -------------------------------------------------------------------
 
@@ -441,8 +499,8 @@ class Appliance:
                       "lost_events": self.lost_events},
             "faults": [f"{f.code}:{f.component}" for f in self.faults.active()],
         }
-        for answer in self._call_hook("roadcam_collect_health", appliance=self):
-            figures.update(answer or {})
+        for answer in self._answers("roadcam_collect_health", {"appliance": self}):
+            figures.update(answer)
         return figures
 
     def _store_health(self) -> None:

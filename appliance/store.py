@@ -19,7 +19,9 @@ digest of the last event it holds, so an ack meant for an earlier store is never
 this store's events). To stay within the disk budget the store evicts only confirmed events:
 their evidence first, then their rows, oldest first. A file shared by several events is deleted
 only when no retained event references it. When nothing is left to evict,
-:class:`~appliance.errors.StorageFull` is raised and nothing already stored is touched.
+:class:`~appliance.errors.StorageFull` is raised and nothing already stored is touched. A store
+may keep a reserve at the top of its budget that only appends marked ``use_reserve`` may fill,
+so the fault saying the store is full can still be stored.
 
 The chain: each event's ``prev`` is the :meth:`~appliance.events.Event.digest` of the event
 before it. The store keeps the chain's head (last seq and digest, so numbering continues after
@@ -147,14 +149,21 @@ class EventStore:
 
     ``sign``, when given, is called with each finished event (its ``sig`` still None) and returns
     the signature stored in ``sig``; the chain digest excludes ``sig``.
+
+    ``reserve_bytes`` of the budget are kept for appends with ``use_reserve``: ordinary appends
+    must leave them free. An append is admitted on the bytes used before it plus its new
+    evidence, so the last ordinary append before the store is full may run into the reserve by
+    its rows; the reserve must hold that and the few events meant for it.
     """
 
     def __init__(self, database: Path, evidence_dir: Path, *, device: str, site: str,
-                 budget_bytes: int, sign: Callable[[Event], str] | None = None):
+                 budget_bytes: int, reserve_bytes: int = 0,
+                 sign: Callable[[Event], str] | None = None):
         self.database = Path(database)
         self.device = device
         self.site = site
         self.budget_bytes = budget_bytes
+        self.reserve_bytes = reserve_bytes
         self._sign = sign
         self._lock = threading.Lock()
         self._evidence = EvidenceFolder(evidence_dir)
@@ -190,12 +199,14 @@ class EventStore:
 
     # -- writing -----------------------------------------------------------------------------
 
-    def append(self, drafts: Sequence[EventDraft], clock: ClockState) -> list[Event]:
+    def append(self, drafts: Sequence[EventDraft], clock: ClockState, *,
+               use_reserve: bool = False) -> list[Event]:
         """Store the drafts as events, with their evidence, atomically; returns the events.
 
         All or nothing: if anything fails (evidence write, disk full, signer, database) no row
         of this call is stored and the files it wrote are removed. Raises
         :class:`StorageFull` when the budget is spent and nothing confirmed is left to evict.
+        ``use_reserve`` lets the drafts fill the reserve too (for the store's own fault events).
         """
         if not drafts:
             return []
@@ -203,7 +214,7 @@ class EventStore:
         with self._lock, self._sqlite_errors("appending events"):
             connection = self._db()
             new_files = self._missing_files(hashed)
-            self._make_room(sum(len(blob.data) for blob in new_files.values()))
+            self._make_room(sum(len(blob.data) for blob in new_files.values()), use_reserve)
             written: list[str] = []
             try:
                 for sha256, blob in new_files.items():
@@ -367,11 +378,13 @@ class EventStore:
                 missing[sha256] = blob
         return missing
 
-    def _make_room(self, incoming_bytes: int) -> None:
-        """Evict confirmed data so ``incoming_bytes`` more fit in the budget, or raise
-        :class:`StorageFull` having evicted nothing that was not confirmed."""
+    def _make_room(self, incoming_bytes: int, use_reserve: bool) -> None:
+        """Evict confirmed data so ``incoming_bytes`` more fit in the budget (less the reserve,
+        unless ``use_reserve``), or raise :class:`StorageFull` having evicted nothing that was
+        not confirmed."""
         connection = self._db()
-        target_bytes = self.budget_bytes - incoming_bytes
+        usable_bytes = self.budget_bytes - (0 if use_reserve else self.reserve_bytes)
+        target_bytes = usable_bytes - incoming_bytes
         if _used_bytes(connection) <= target_bytes:
             return
         self._evict_down_to(connection, target_bytes)
@@ -380,9 +393,11 @@ class EventStore:
             return
         pending = connection.execute(
             "SELECT COUNT(*) FROM events WHERE confirmed = 0").fetchone()[0]
+        kept_back = "" if use_reserve or not self.reserve_bytes else (
+            f", {self.reserve_bytes} of them kept for fault events")
         raise StorageFull(
             f"event store full: {used} bytes used of a {self.budget_bytes}-byte budget "
-            f"(storage.budget_mb) and {incoming_bytes} more needed, but the {pending} events "
+            f"(storage.budget_mb{kept_back}) and {incoming_bytes} more needed, but the {pending} events "
             "the collector has not yet confirmed cannot be evicted. Check the uplink to the "
             "collector (events are evicted only once it acknowledges them), or raise "
             "storage.budget_mb if the disk has room.")

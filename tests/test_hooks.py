@@ -249,4 +249,6 @@ def test_hook_roadcam_event(tmp_path):
     observer = Observer()
     run_for(build_appliance(tmp_path, plugins=[observer, FrameCounter()], cameras=camera(tmp_path, 5)))
     assert [e.seq for e in observer.seen] == [e.seq for e in stored(tmp_path)]
-    assert len(observer.seen) == 6  # five frames and the final health event
+    assert len(observer.seen) == 7  # five frames, the observer's own fault and the final health event
+    (fault,) = stored(tmp_path, "fault.raised")
+    assert fault.data["component"] == "Observer/roadcam_event"

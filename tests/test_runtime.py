@@ -132,7 +132,7 @@ def test_a_plugin_that_raises_is_a_fault_and_later_frames_still_run(tmp_path):
     assert [e.data["frame"] for e in stored(tmp_path, "test.seen")] == [0, 1, 2, 5, 6, 7, 8, 9]
     (raised,) = stored(tmp_path, "fault.raised")
     (cleared,) = stored(tmp_path, "fault.cleared")
-    assert raised.data == {"code": "plugin.error", "component": "roadcam_analyze",
+    assert raised.data == {"code": "plugin.error", "component": "Exploding/roadcam_analyze",
                            "message": "RuntimeError: bad frame 3"}
     assert cleared.seq > raised.seq
 
