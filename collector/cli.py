@@ -6,6 +6,7 @@
     roadcam-collector evidence export SHA256 --out FILE --config FILE
     roadcam-collector devices --config FILE        online/offline, last health, acked seq
     roadcam-collector problems --config FILE       chain breaks, seq conflicts, gaps
+    roadcam-collector quarantine list --config FILE  messages set aside after failing twice
     roadcam-collector command DEVICE NAME --config FILE [--args JSON | --config-update SITE.yaml]
                              [--site SITE] [--wait S]     a signed command; prints the device's result
     roadcam-collector hotlist publish FILE --config FILE  the whole hotlist, to every device
@@ -84,6 +85,12 @@ def _parser() -> argparse.ArgumentParser:
     problems.add_argument("--config", required=True, type=Path, help="collector config YAML")
     problems.set_defaults(handler=_problems)
 
+    quarantine = commands.add_parser("quarantine", help="messages set aside after failing twice")
+    quarantine_commands = quarantine.add_subparsers(dest="quarantine_command", required=True)
+    quarantine_list = quarantine_commands.add_parser("list", help="each quarantined message and why")
+    quarantine_list.add_argument("--config", required=True, type=Path, help="collector config YAML")
+    quarantine_list.set_defaults(handler=_quarantine_list)
+
     command = commands.add_parser("command", help="send a signed command to one device")
     command.add_argument("device", help="the device id, e.g. tn-0042")
     command.add_argument("name", help="run_diagnostics, snapshot, config_update (or a plugin's own)")
@@ -153,9 +160,30 @@ def _serve(args) -> int:
         logging.getLogger("roadcam.collector").info(
             "collector %s (pid %d) storing into %s", config.broker.client_id, os.getpid(),
             storage.description())
+        _log_quarantine(storage)
         while not stop.wait(_STATS_INTERVAL_S):
             logging.getLogger("roadcam.collector").info("stats: %s", collector.stats())
         collector.stop()
+    return 0
+
+
+def _log_quarantine(storage: SqlStorage) -> None:
+    """Say at start how many messages are in quarantine, so a restart after a fatal error
+    points at them."""
+    count = len(storage.quarantined())
+    if count:
+        logging.getLogger("roadcam.collector").warning(
+            "%d message(s) in quarantine: see roadcam-collector quarantine list", count)
+
+
+def _quarantine_list(args) -> int:
+    config = load_collector_config(args.config)
+    with open_storage(config) as storage:
+        messages = storage.quarantined()
+    for message in messages:
+        print(f"{iso_utc(message.quarantined_ns)}  {message.topic}  {len(message.payload)} bytes  "
+              f"failed {message.failures} times  sha256 {message.digest}\n    {message.reason}")
+    print(f"{len(messages)} message(s) in quarantine")
     return 0
 
 

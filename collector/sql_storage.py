@@ -13,6 +13,7 @@ and PostgreSQL understand; an event is stored under its id, so a redelivered one
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from abc import ABC, abstractmethod
@@ -27,10 +28,16 @@ from appliance.events import Event
 from appliance.evidence_files import EvidenceFolder
 
 from .ingest import DeviceHealth, DeviceStatus, Verified, VerifiedEvent, VerifiedEvidence
+from .quarantine import QuarantinedMessage, message_digest
 from .storage import DeviceRecord, EventQuery, Gap, Problem, StoredBatch
 
 #: Version of the collector's database layout; every backend keeps it in its own way.
 SCHEMA_VERSION = 3
+#: One more failure of a message: (digest, topic, error, now_ns).
+_COUNT_FAILURE = ("INSERT INTO message_failures (digest, topic, failures, last_error, last_ns) "
+                  "VALUES (?, ?, 1, ?, ?) ON CONFLICT (digest) DO UPDATE SET "
+                  "failures = message_failures.failures + 1, last_error = excluded.last_error, "
+                  "last_ns = excluded.last_ns")
 #: Most values in one ``IN (...)`` list (SQLite's limit on parameters is far above it).
 _IN_LIST_MAX = 500
 #: Seqs read per step while moving a chain's head forward.
@@ -463,6 +470,53 @@ class SqlStorage(ABC):
     def _read(self, sql: str, parameters: tuple = ()) -> list[tuple]:
         with self._lock, self._driver_errors("reading"):
             return self._execute(sql, parameters).fetchall()
+
+    # -- messages that failed (see collector.quarantine) -------------------------------------
+
+    def record_failures(self, messages: Sequence[tuple[str, bytes]], error: str, now_ns: int) -> None:
+        """Count one more failure, with ``error``, for each (topic, payload), in one transaction
+        (a message twice in ``messages`` counts once)."""
+        rows = {message_digest(topic, payload): (topic, error, now_ns) for topic, payload in messages}
+        with self._lock, self._driver_errors("recording failed messages"), self._writer_transaction():
+            self._execute_many(_COUNT_FAILURE, [(digest, *row) for digest, row in rows.items()])
+
+    def message_failures(self, digests: Sequence[str]) -> dict[str, int]:
+        """Failures on record for these message digests (a message that never failed is absent)."""
+        failures: dict[str, int] = {}
+        unique = list(dict.fromkeys(digests))
+        for start in range(0, len(unique), _IN_LIST_MAX):
+            chunk = tuple(unique[start:start + _IN_LIST_MAX])
+            failures.update(self._read(f"SELECT digest, failures FROM message_failures WHERE digest "
+                                       f"IN ({', '.join('?' * len(chunk))})", chunk))
+        return failures
+
+    def clear_failures(self, digests: Sequence[str]) -> None:
+        """Forget the failures of these messages: they have been handled since."""
+        with self._lock, self._driver_errors("clearing message failures"), self._writer_transaction():
+            self._execute_many("DELETE FROM message_failures WHERE digest = ?",
+                               [(digest,) for digest in dict.fromkeys(digests)])
+
+    def quarantine(self, topic: str, payload: bytes, reason: str, now_ns: int) -> int:
+        """Count one more failure and keep the message in quarantine (a message already there
+        keeps its first reason and time), in one transaction; returns its failures."""
+        digest = message_digest(topic, payload)
+        with self._lock, self._driver_errors("quarantining a message"), self._writer_transaction():
+            self._execute(_COUNT_FAILURE, (digest, topic, reason, now_ns))
+            failures = self._execute("SELECT failures FROM message_failures WHERE digest = ?",
+                                     (digest,)).fetchone()[0]
+            self._execute(
+                "INSERT INTO quarantine (digest, topic, payload_b64, reason, failures, quarantined_ns) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (digest) DO UPDATE SET failures = excluded.failures",
+                (digest, topic, base64.b64encode(payload).decode("ascii"), reason, failures, now_ns))
+            return failures
+
+    def quarantined(self) -> list[QuarantinedMessage]:
+        """Every quarantined message, oldest first."""
+        rows = self._read("SELECT digest, topic, payload_b64, reason, failures, quarantined_ns "
+                          "FROM quarantine ORDER BY quarantined_ns, digest")
+        return [QuarantinedMessage(digest=digest, topic=topic, payload=base64.b64decode(payload_b64),
+                                   reason=reason, failures=failures, quarantined_ns=quarantined_ns)
+                for digest, topic, payload_b64, reason, failures, quarantined_ns in rows]
 
 
 class _Link(NamedTuple):

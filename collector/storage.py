@@ -31,6 +31,7 @@ from appliance.acks import ChainAck
 from appliance.events import Event
 
 from .ingest import Verified
+from .quarantine import QuarantinedMessage
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,23 @@ class CollectorStorage(Protocol):
 
     def gaps(self) -> list[Gap]:
         """Missing seq ranges per device below its highest stored seq."""
+
+    def record_failures(self, messages: Sequence[tuple[str, bytes]], error: str, now_ns: int) -> None:
+        """Count one more failure, with ``error``, for each (topic, payload), in one transaction."""
+
+    def message_failures(self, digests: Sequence[str]) -> dict[str, int]:
+        """Failures on record for these :func:`~collector.quarantine.message_digest` values
+        (a message that never failed is absent)."""
+
+    def clear_failures(self, digests: Sequence[str]) -> None:
+        """Forget the failures of these messages: they have been handled since."""
+
+    def quarantine(self, topic: str, payload: bytes, reason: str, now_ns: int) -> int:
+        """Count one more failure and keep the message in quarantine (a message already there
+        keeps its first reason), in one transaction; returns its failures."""
+
+    def quarantined(self) -> list[QuarantinedMessage]:
+        """Every quarantined message, oldest first."""
 
     def close(self) -> None:
         """Release the database; closing twice is fine."""
