@@ -13,6 +13,15 @@ per name; ``issued_at`` is :func:`~appliance.events.iso_utc` time; ``body`` is w
 topic, addressed to another device, replayed (a version not above the highest accepted for that name) or too old, with
 :class:`~appliance.errors.CommandRefused`. The highest versions are written to a small file
 before the command runs, so neither a restart nor a crash reopens a replay.
+
+The payload is parsed with :func:`~appliance.bounded_json.loads_bounded` before anything else:
+anyone who may publish on a command topic could otherwise send ``b"[" * 100000`` and make
+``json.loads`` raise RecursionError on the network thread.
+
+Retained state (the hotlist, :data:`RETAINED_STATE`) is judged by its version alone: the broker
+hands the retained copy to a device whenever it connects, however long ago it was issued, so its
+age says nothing about a replay. The copy of the version the device already accepted arrives
+again on every reconnect; the gate answers it with :class:`AlreadyHeld`, not as an attack.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from .atomic_write import write_atomically
+from .bounded_json import HostileJSON, loads_bounded
 from .errors import CommandRefused, StoreError
 from .signing import verify
 
@@ -35,6 +45,11 @@ COMMAND_FIELDS = frozenset({"name", "device", "version", "issued_at", "body", "s
 #: ``device`` of a command for every device; accepted only for the hotlist.
 EVERY_DEVICE = "*"
 HOTLIST_COMMAND = "hotlist"
+#: Commands the collector publishes retained: judged by version, never by age.
+RETAINED_STATE = frozenset({HOTLIST_COMMAND})
+#: Largest command payload: the shipped broker's message_size_limit (a full hotlist of 100,000
+#: vehicles is about 8 MB).
+COMMAND_MAX_BYTES = 16 * 1024 * 1024
 
 
 def signed_bytes(payload: dict[str, Any]) -> bytes:
@@ -50,6 +65,16 @@ class Command:
     name: str
     version: int
     args: dict[str, Any]
+
+
+class AlreadyHeld(Exception):
+    """The retained copy of state this device already accepted (the same signed version), which
+    the broker sends again on every reconnect: nothing to do, and not an attack."""
+
+    def __init__(self, name: str, version: int):
+        super().__init__(f"{name} version {version} is already held")
+        self.name = name
+        self.version = version
 
 
 class VersionFile:
@@ -110,24 +135,33 @@ class CommandGate:
         addressed_to_all = message["device"] == EVERY_DEVICE and name == HOTLIST_COMMAND
         if message["device"] != self._device and not addressed_to_all:
             raise CommandRefused(f"addressed to device {message['device']!r}, not to this one", version)
-        age_ns = now_ns - _utc_ns(message["issued_at"], version)
-        if abs(age_ns) > self._max_age_ns:
-            raise CommandRefused(f"too old or from the future: issued {age_ns / 1e9:.0f} s ago "
-                                 "(check both clocks)", version)
+        issued_ns = _utc_ns(message["issued_at"], version)
+        if name not in RETAINED_STATE:
+            self._check_age(now_ns - issued_ns, version)
         with self._lock:
-            if version <= self._versions.highest(name):
-                raise CommandRefused(f"replayed or older: version {version}, already accepted "
-                                     f"{self._versions.highest(name)}", version)
+            highest = self._versions.highest(name)
+            if version == highest and name in RETAINED_STATE:
+                raise AlreadyHeld(name, version)
+            if version <= highest:
+                raise CommandRefused(f"replayed or older: version {version}, already accepted {highest}", version)
             self._versions.advance(name, version)
         return Command(name, version, message["body"])
 
+    def _check_age(self, age_ns: int, version: int) -> None:
+        """Refuse a command issued longer ago (or further ahead) than the maximum age: a captured
+        command is useless to replay once its moment has passed."""
+        if abs(age_ns) > self._max_age_ns:
+            raise CommandRefused(f"too old or from the future: issued {age_ns / 1e9:.0f} s ago "
+                                 "(check both clocks)", version)
+
 
 def _message(payload: bytes) -> dict[str, Any]:
-    """The command object in a payload; CommandRefused when it is not one."""
+    """The command object in a payload (parsed within size and depth limits); CommandRefused
+    when it is not one."""
     try:
-        message = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
-        raise CommandRefused("malformed: not JSON") from None
+        message = loads_bounded(payload, max_bytes=COMMAND_MAX_BYTES)
+    except HostileJSON as exc:
+        raise CommandRefused(f"malformed: {exc}") from None
     if not isinstance(message, dict):
         raise CommandRefused("malformed: not a JSON object")
     version = message.get("version")

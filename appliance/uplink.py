@@ -27,6 +27,13 @@ Commands are checked on the network thread (:class:`~appliance.commands.CommandG
 the analysis thread (:meth:`Appliance.enqueue_command`); their result goes back on
 ``cmd/{name}/result``. Nothing here blocks the analysis thread.
 
+Hostile input (issue 22): every inbound payload (acks, commands, the hotlist) is parsed within
+size and depth limits (:mod:`appliance.bounded_json`) before anything else. No exception ever
+leaves a paho callback (paho would re-raise it and its network thread would die): each callback
+is guarded, a failure is counted, logged at a bounded rate and raises ``uplink.inbound``. Should
+the network thread die all the same, the sender notices within ``IDLE_WAIT_S``, raises
+``uplink.network`` and starts a new network loop on a new connection.
+
 Presence: ``status`` is ``online`` (retained) once connected; the last will, also used on a
 clean stop, makes it ``offline``. ``health`` (retained) is refreshed every ``health_interval_s``.
 """
@@ -34,6 +41,8 @@ clean stop, makes it ``offline``. ``health`` (retained) is refreshed every ``hea
 from __future__ import annotations
 
 import collections
+import contextlib
+import functools
 import json
 import logging
 import ssl
@@ -48,7 +57,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from .acks import ChainAck
-from .commands import HOTLIST_COMMAND, CommandGate
+from .commands import HOTLIST_COMMAND, AlreadyHeld, CommandGate
 from .errors import CommandRefused, ConfigError, StoreError
 from .event_batches import encode_event_batches
 from .events import Event, EventDraft, iso_utc
@@ -65,6 +74,10 @@ SENT_EVIDENCE_MEMORY = 4096
 ACK_MEMORY = 64
 #: Least time between two log lines about ignored acks (the others are only counted).
 IGNORED_ACK_LOG_INTERVAL_S = 60.0
+#: Least time between two log lines about failing paho callbacks (the others are only counted).
+CALLBACK_LOG_INTERVAL_S = 10.0
+#: The ``uplink.inbound`` fault clears once no paho callback has failed for this long.
+INBOUND_FAULT_QUIET_S = 300.0
 
 
 @dataclass
@@ -114,6 +127,12 @@ class Uplink:
         self._progress_at_s = time.monotonic()
         self._health_due_s = 0.0
         self._refusals = 0
+        # Failures of paho callbacks (network thread); the lock orders raising and clearing the fault.
+        self._callback_failures = 0
+        self._callback_log_due_s = 0.0
+        self._inbound_lock = threading.Lock()
+        self._inbound_failed_at_s: float | None = None
+        self._network_restarts = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -130,21 +149,32 @@ class Uplink:
                 raise ConfigError(f"uplink.tls: cannot load the CA, device certificate or key ({exc}); "
                                   "check the three files named there") from None
         client.reconnect_delay_set(min_delay=config.reconnect_min_s, max_delay=config.reconnect_max_s)
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_publish = self._on_publish
-        client.on_message = self._on_message
+        client.on_connect = self._guarded(self._on_connect)
+        client.on_disconnect = self._guarded(self._on_disconnect)
+        client.on_publish = self._guarded(self._on_publish)
+        client.on_message = self._guarded(self._on_message)
         return client
 
     def start(self) -> None:
         """Connect in the background (retrying with back-off) and start the sender."""
+        self._connect_in_background()
+        self._sender.start()
+        log.info("uplink to %s:%d started", self._config.host, self._config.port)
+
+    def _connect_in_background(self) -> None:
+        """Start paho's network thread, which connects (on a new socket, resuming the session)
+        and reconnects with back-off."""
         properties = Properties(PacketTypes.CONNECT)
         properties.SessionExpiryInterval = self._config.session_expiry_s
         self._client.connect_async(self._config.host, self._config.port, keepalive=self._config.keepalive_s,
                                    clean_start=False, properties=properties)
         self._client.loop_start()
-        self._sender.start()
-        log.info("uplink to %s:%d started", self._config.host, self._config.port)
+
+    def _network_thread_alive(self) -> bool:
+        """Whether paho's network thread runs. paho 2.x keeps it in ``Client._thread`` (None once
+        ``loop_forever`` has returned or raised) and offers no public way to ask."""
+        thread = self._client._thread
+        return thread is not None and thread.is_alive()
 
     def stop(self) -> None:
         """Stop sending, leave with the will (status ``offline``), stop the network loop."""
@@ -176,9 +206,40 @@ class Uplink:
         with self._wakeup:
             connected = self._link.connected
         return {"connected": connected, "confirmed_seq": self._confirmed_seq, "sent_seq": self._sent_seq,
-                "refused_publishes": self._refusals}
+                "refused_publishes": self._refusals, "callback_failures": self._callback_failures,
+                "network_restarts": self._network_restarts}
 
     # -- paho callbacks (network thread): record, nudge, return ------------------------------
+
+    def _guarded(self, callback):
+        """``callback`` as paho must get it: an exception never leaves it. paho re-raises what a
+        callback lets out (``suppress_exceptions`` is off), which ends its network thread: the
+        device would never read, ack or answer again."""
+
+        @functools.wraps(callback)
+        def guarded(*args) -> None:
+            try:
+                callback(*args)
+            except Exception as exc:
+                with contextlib.suppress(Exception):  # reporting must not be what escapes
+                    self._callback_failed(callback.__name__, exc)
+
+        return guarded
+
+    def _callback_failed(self, name: str, exc: Exception) -> None:
+        """Count a callback's failure, log it (with its traceback) at most every
+        CALLBACK_LOG_INTERVAL_S, and raise the ``uplink.inbound`` fault."""
+        self._callback_failures += 1
+        now_s = time.monotonic()
+        if now_s >= self._callback_log_due_s:
+            self._callback_log_due_s = now_s + CALLBACK_LOG_INTERVAL_S
+            log.error("the MQTT callback %s failed (%d failure(s) so far); the network thread goes on",
+                      name, self._callback_failures, exc_info=exc)
+        with self._inbound_lock:
+            self._inbound_failed_at_s = now_s
+            self._appliance.raise_fault("uplink.inbound", "uplink",
+                                        f"handling a message from the broker failed in {name}: "
+                                        f"{type(exc).__name__}: {str(exc)[:200]}")
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
@@ -224,6 +285,9 @@ class Uplink:
     def _take_command(self, name: str, payload: bytes) -> None:
         try:
             command = self._gate.admit(name, payload, self._appliance.clock.wall_ns())
+        except AlreadyHeld as held:
+            log.debug("ignored the retained %s: %s", name, held)
+            return
         except CommandRefused as refused:
             log.warning("refused command %s: %s", name, refused.reason)
             self._appliance.submit([EventDraft("security.refused", {
@@ -270,6 +334,9 @@ class Uplink:
 
     def _step(self, link: _LinkState) -> None:
         now_s = time.monotonic()
+        if self._restart_dead_network_thread(now_s):
+            return
+        self._clear_quiet_inbound_fault(now_s)
         self._confirm(now_s)
         self._read_pubacks(now_s)
         self._watch_connection(link, now_s)
@@ -344,10 +411,36 @@ class Uplink:
         self._backoff_s = min(self._backoff_s * 2, self._config.reconnect_max_s)
         self._rewind(now_s)
 
+    def _restart_dead_network_thread(self, now_s: float) -> bool:
+        """When paho's network thread died while the uplink runs (something escaped paho's own
+        code): raise ``uplink.network``, count the link as down and start a new network loop on a
+        new connection (the broker resends what was unacknowledged). True when it restarted."""
+        if self._stopping.is_set() or self._network_thread_alive():
+            return False
+        self._network_restarts += 1
+        self._appliance.raise_fault("uplink.network", "uplink",
+                                    "the MQTT network thread died (see the log); the uplink reconnects on a new one")
+        with self._wakeup:
+            if self._link.connected:
+                self._link.connected, self._link.disconnected_since_s = False, now_s
+        log.error("the MQTT network thread died: restarting it (restart %d)", self._network_restarts)
+        self._connect_in_background()
+        return True
+
+    def _clear_quiet_inbound_fault(self, now_s: float) -> None:
+        """Clear ``uplink.inbound`` once no paho callback has failed for INBOUND_FAULT_QUIET_S."""
+        with self._inbound_lock:
+            failed_at_s = self._inbound_failed_at_s
+            if failed_at_s is not None and now_s - failed_at_s >= INBOUND_FAULT_QUIET_S:
+                self._inbound_failed_at_s = None
+                self._appliance.clear_fault("uplink.inbound", "uplink")
+
     def _watch_connection(self, link: _LinkState, now_s: float) -> None:
-        """Raise ``uplink.offline`` when the link has been down too long; clear it once back."""
+        """Raise ``uplink.offline`` when the link has been down too long; clear it once back,
+        and ``uplink.network`` once a restarted network loop is connected."""
         if link.connected:
             self._appliance.clear_fault("uplink.offline", "broker")
+            self._appliance.clear_fault("uplink.network", "uplink")
             return
         down_s = now_s - (link.disconnected_since_s or now_s)
         if down_s >= self._config.offline_fault_after_s:

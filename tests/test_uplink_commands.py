@@ -1,5 +1,5 @@
-"""Commands: the gate refuses unsigned, altered, replayed, older, stale and misaddressed ones
-(with a security event); valid ones run on the analysis thread and are answered on their result
+"""Commands: the gate refuses unsigned, altered, replayed, older, stale, misaddressed and deeply
+nested ones (with a security event) and judges the retained hotlist by its version alone; valid ones run on the analysis thread and are answered on their result
 topic; the run_diagnostics, snapshot and config_update handlers."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
-from appliance.commands import CommandGate, VersionFile
+from appliance.commands import AlreadyHeld, CommandGate, VersionFile
 from appliance.errors import CommandRefused
 from appliance.signing import load_public_key
 from appliance.site import load_site
@@ -67,6 +67,7 @@ def test_unsigned_altered_and_malformed_commands_are_refused(tmp_path, keys):
     assert refusal(checker, command(collector_key, 9, device="*")).startswith("addressed to device '*'")
     assert refusal(checker, json.dumps({**signed, "extra": 1}).encode()).startswith("malformed")
     assert refusal(checker, b"not json").startswith("malformed")
+    assert refusal(checker, b"[" * 100_000).startswith("malformed: nested 100000 levels deep")
 
 
 def test_replayed_older_and_stale_commands_are_refused_even_after_a_restart(tmp_path, keys):
@@ -79,6 +80,22 @@ def test_replayed_older_and_stale_commands_are_refused_even_after_a_restart(tmp_
     assert refusal(restarted, command(collector_key, 12, issued_at_ns=NOW_NS + 301 * 10**9)).startswith("too old")
     restarted.admit("run_diagnostics", command(collector_key, 13), NOW_NS)
     restarted.admit("snapshot", command(collector_key, 1, name="snapshot"), NOW_NS)  # versions count per name
+
+
+def test_the_retained_hotlist_is_judged_by_its_version_not_its_age(tmp_path, keys):
+    collector_key, public_file = keys
+    month_ago_ns = NOW_NS - 30 * 86_400 * 10**9
+    full = {"kind": "full", "entries": []}
+    hotlist = command(collector_key, 7, name="hotlist", device="*", issued_at_ns=month_ago_ns, args=full)
+    assert gate(tmp_path, public_file).admit("hotlist", hotlist, NOW_NS).version == 7
+    restarted = gate(tmp_path, public_file)
+    with pytest.raises(AlreadyHeld):
+        restarted.admit("hotlist", hotlist, NOW_NS)
+    older = command(collector_key, 6, name="hotlist", device="*", args=full)
+    assert refusal(restarted, older, name="hotlist").startswith("replayed or older")
+    forged = {**json.loads(hotlist), "body": {"kind": "full", "entries": [{"plate": "ABC-1234"}]}}
+    assert refusal(restarted, json.dumps(forged).encode(), name="hotlist").startswith("bad signature")
+    assert refusal(restarted, command(collector_key, 1, issued_at_ns=month_ago_ns)).startswith("too old")
 
 
 @pytest.mark.integration
