@@ -8,11 +8,13 @@ unknown key anywhere is an error that names its path.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from .errors import ConfigError
 
@@ -34,6 +36,30 @@ def _existing_model_file(path: Path | None) -> Path | None:
 
 #: A field naming a model file: it must exist; None means the model shipped with roadcam.
 ModelFile = Annotated[Path | None, AfterValidator(_existing_model_file)]
+
+#: Error type of a problem with a file a field names. Its message names the file, so the
+#: field's value is not repeated after it.
+FILE_PROBLEM = "file_problem"
+
+
+def file_problem(message: str) -> PydanticCustomError:
+    """The validation error for a file that is not what its field needs."""
+    return PydanticCustomError(FILE_PROBLEM, "{problem}", {"problem": message})
+
+
+def loadable_file(load: Callable[[Path], object]) -> AfterValidator:
+    """A validator for a field naming a file (None allowed) that ``load`` must accept: the
+    ConfigError it raises becomes the field's problem, with the field's path and line."""
+
+    def check(path: Path | None) -> Path | None:
+        if path is not None:
+            try:
+                load(path)
+            except ConfigError as exc:
+                raise file_problem(str(exc)) from None
+        return path
+
+    return AfterValidator(check)
 
 
 class DeviceConfig(Section):
@@ -274,7 +300,7 @@ def _explain(error: dict) -> str:
     if error["type"] == "missing":
         return "required field is missing"
     message = error["msg"]
-    if "input" in error and error["type"] not in ("union_tag_invalid",) and not isinstance(error["input"], (dict, list)):
+    if "input" in error and error["type"] not in ("union_tag_invalid", FILE_PROBLEM) and not isinstance(error["input"], (dict, list)):
         message += f" (got {error['input']!r})"
     return message
 

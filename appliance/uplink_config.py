@@ -3,26 +3,69 @@
 The section belongs to the built-in ``uplink`` plugin (``plugins/uplink``), which declares it;
 the model lives beside :mod:`appliance.uplink`, the code it configures. Every field has a
 default, so a site without an uplink still validates (``enabled: false``).
+
+The key and certificate files are read when the config is validated: a file that is missing,
+unreadable or of the wrong kind is a config problem with its line (``roadcam config check``),
+not a failure at the first signature or the first TLS handshake.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Annotated
 
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
 from pydantic import Field, model_validator
 
-from .config import Section
+from .config import Section, file_problem, loadable_file
+from .errors import ConfigError
 from .events import Event
-from .signing import load_private_key, sign
+from .signing import load_private_key, load_public_key, pem_problem, read_pem, sign
+
+
+def _certificates(path: Path) -> list[x509.Certificate]:
+    """The certificates of a PEM file (one, or a bundle); ConfigError naming the file."""
+    data = read_pem(path)
+    try:
+        return x509.load_pem_x509_certificates(data)
+    except ValueError as exc:
+        raise ConfigError(f"{path} is not a certificate (PEM): {pem_problem(exc)}") from None
+
+
+def _tls_private_key(path: Path):
+    """The private key of a PEM file, of any type TLS takes, unencrypted (paho is given no
+    password); ConfigError naming the file."""
+    data = read_pem(path)
+    try:
+        return serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise ConfigError(f"{path} is not an unencrypted private key (PEM): {pem_problem(exc)}") from None
+
+
+def _public_der(key) -> bytes:
+    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 class UplinkTLS(Section):
     """TLS with a client certificate; production brokers accept nothing else."""
 
-    ca_file: Path = Field(title="CA certificate", description="PEM file of the CA that signed the broker's certificate.")
-    cert_file: Path = Field(title="Device certificate", description="PEM file of this device's client certificate.")
-    key_file: Path = Field(title="Device certificate key", description="PEM file of the key of the device certificate.")
+    ca_file: Annotated[Path, loadable_file(_certificates)] = Field(
+        title="CA certificate", description="PEM file of the CA that signed the broker's certificate.")
+    cert_file: Annotated[Path, loadable_file(_certificates)] = Field(
+        title="Device certificate", description="PEM file of this device's client certificate.")
+    key_file: Annotated[Path, loadable_file(_tls_private_key)] = Field(
+        title="Device certificate key", description="PEM file of the key of the device certificate.")
+
+    @model_validator(mode="after")
+    def _key_matches_certificate(self):
+        certificate = _certificates(self.cert_file)[0]
+        if _public_der(certificate.public_key()) != _public_der(_tls_private_key(self.key_file).public_key()):
+            raise file_problem(f"key_file {self.key_file} is not the key of the certificate in "
+                               f"cert_file {self.cert_file}")
+        return self
 
 
 class UplinkConfig(Section):
@@ -35,11 +78,12 @@ class UplinkConfig(Section):
     tls: UplinkTLS | None = Field(None, title="TLS",
                                   description="CA, client certificate and key. Leave out only for a "
                                               "loopback test broker.")
-    signing_key_file: Path | None = Field(None, title="Device signing key",
-                                          description="Ed25519 private key (PEM) that signs every event.")
-    collector_key_file: Path | None = Field(None, title="Collector public key",
-                                            description="Ed25519 public key (PEM) that commands must be "
-                                                        "signed with; without it every command is refused.")
+    signing_key_file: Annotated[Path | None, loadable_file(load_private_key)] = Field(
+        None, title="Device signing key", description="Ed25519 private key (PEM) that signs every event.")
+    collector_key_file: Annotated[Path | None, loadable_file(load_public_key)] = Field(
+        None, title="Collector public key",
+        description="Ed25519 public key (PEM) that commands must be signed with; without it every "
+                    "command is refused.")
     session_expiry_s: int = Field(7 * 24 * 3600, ge=0, title="Session expiry (s)",
                                   description="How long the broker keeps this device's session (its "
                                               "subscriptions and queued commands) while it is offline.")
