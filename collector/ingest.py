@@ -246,6 +246,7 @@ class Ingest:
             if len(text) > _IDENTIFIER_MAX_CHARS:
                 raise MessageRejected("oversized", f"{device}: an event {name} of {len(text)} "
                                                    f"characters exceeds {_IDENTIFIER_MAX_CHARS}")
+            _check_no_nul(text, device)
         if event.prev is not None and not is_sha256_name(event.prev):
             raise MessageRejected("schema", f"{device}: event {event.id[:40]}: prev is not a sha256")
         _check_bounds(event.clock, self.limits, device)
@@ -348,9 +349,9 @@ def _check_size(payload: bytes, limit: int, what: str) -> None:
 def _check_bounds(value: Any, limits: LimitSettings, device: str) -> None:
     """Refuse what storage or a JSON reader cannot take anywhere in a parsed JSON ``value``
     (itself nesting level 1): NaN and infinities (not JSON), integers beyond
-    :data:`INTEGER_MAX`, strings and keys longer than ``max_string_chars``, lists and objects
-    of more than ``max_items`` or nested deeper than ``max_depth``. Iterative, so any depth
-    the parser let through is walked without recursion."""
+    :data:`INTEGER_MAX`, strings and keys holding NUL or longer than ``max_string_chars``,
+    lists and objects of more than ``max_items`` or nested deeper than ``max_depth``.
+    Iterative, so any depth the parser let through is walked without recursion."""
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
@@ -358,6 +359,7 @@ def _check_bounds(value: Any, limits: LimitSettings, device: str) -> None:
             if len(item) > limits.max_string_chars:
                 raise MessageRejected("oversized", f"{device}: a string of {len(item)} characters "
                                                    f"exceeds the limit of {limits.max_string_chars}")
+            _check_no_nul(item, device)
         elif isinstance(item, bool) or item is None:
             continue
         elif isinstance(item, int):
@@ -377,6 +379,13 @@ def _check_bounds(value: Any, limits: LimitSettings, device: str) -> None:
                 stack.extend((child, depth + 1) for child in item.values())
             else:
                 stack.extend((child, depth + 1) for child in item)
+
+
+def _check_no_nul(text: str, device: str) -> None:
+    """Refuse a string holding NUL: PostgreSQL text cannot store it (the plate column would
+    make every retry of the batch fail), and C-string readers cut it short."""
+    if "\x00" in text:
+        raise MessageRejected("schema", f"{device}: a string holds a NUL character")
 
 
 def _parse_event_time(text: str, device: str) -> int:

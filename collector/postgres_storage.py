@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 from appliance.errors import StoreError
 
 from .sql_storage import SCHEMA_VERSION, SqlStorage, schema_statements
+from .storage import DataRefused
 
 #: Key of the advisory lock every writer transaction holds ("roadcam" in ASCII).
 WRITER_LOCK_KEY = 0x726F616463616D
@@ -77,6 +78,9 @@ class PostgresStorage(SqlStorage):
     def _driver_errors(self, doing: str) -> Iterator[None]:
         try:
             yield
+        except (self._psycopg.DataError, self._psycopg.IntegrityError) as error:
+            raise DataRefused(f"collector database {self.description()}: {str(error).strip()} "
+                              f"while {doing}") from error
         except self._psycopg.Error as error:
             raise StoreError(
                 f"collector database {self.description()}: {str(error).strip()} while {doing}. "

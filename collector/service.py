@@ -20,7 +20,8 @@ are logged at a bounded rate (:class:`RateLimitedLog`: a line per reason per min
 naming how many it left out), so a flood of garbage is a few lines, not one per message.
 
 An unexpected error (anything but a refusal, or a :class:`~appliance.errors.StoreError`, which
-is retried while the database is away) in the writer thread or in a paho callback goes to one
+is retried while the database is away; but a :class:`~collector.storage.DataRefused` is
+unexpected, as the same data would fail again) in the writer thread or in a paho callback goes to one
 place, :meth:`Collector._fatal`, which logs it and calls ``on_fatal``: by default
 :func:`exit_process` ends the process with :data:`FATAL_EXIT_STATUS`, so systemd restarts it,
 where a dead thread in a live process would store nothing more, for good. The writer first
@@ -54,7 +55,7 @@ from appliance.topics import COLLECTOR_GROUP, ROOT, DeviceTopics
 from .config import BrokerSettings
 from .ingest import Ingest
 from .quarantine import QUARANTINE_AFTER_FAILURES, message_digest
-from .storage import CollectorStorage
+from .storage import CollectorStorage, DataRefused
 
 log = logging.getLogger("roadcam.collector")
 
@@ -351,11 +352,14 @@ class Collector:
         return True
 
     def _until_done(self, doing: str, action: Callable[[], _T]) -> _T | None:
-        """``action()``, retried while the database fails (StoreError); None when stopping
-        first (the messages stay unacknowledged, so the broker delivers them again)."""
+        """``action()``, retried while the database fails (StoreError, but not DataRefused:
+        the data would fail again); None when stopping first (the messages stay
+        unacknowledged, so the broker delivers them again)."""
         while True:
             try:
                 return action()
+            except DataRefused:
+                raise
             except StoreError as error:
                 log.error("cannot %s, retrying in %.0f s: %s", doing, _STORE_RETRY_S, error)
                 if self._stopping.wait(_STORE_RETRY_S):

@@ -20,6 +20,7 @@ from appliance.errors import StoreError
 from appliance.store import _open_database, _transaction
 
 from .sql_storage import SCHEMA_VERSION, SqlStorage, schema_statements
+from .storage import DataRefused
 
 
 class SQLiteStorage(SqlStorage):
@@ -53,6 +54,8 @@ class SQLiteStorage(SqlStorage):
     def _driver_errors(self, doing: str) -> Iterator[None]:
         try:
             yield
+        except (sqlite3.DataError, sqlite3.IntegrityError) as error:
+            raise DataRefused(f"collector database {self.database}: {error} while {doing}") from error
         except sqlite3.Error as error:
             raise StoreError(f"collector database {self.database}: {error} while {doing}. Check "
                              "that the disk holding it is mounted, writable and not full.") from error

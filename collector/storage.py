@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Protocol
 
 from appliance.acks import ChainAck
+from appliance.errors import StoreError
 from appliance.events import Event
 
 from .ingest import Verified
@@ -95,6 +96,13 @@ class Gap:
     device: str
     first: int
     last: int
+
+
+class DataRefused(StoreError):
+    """The database refused the data itself (a value it cannot hold, a broken constraint), not
+    for being away: trying the same batch again cannot help, so the collector treats it as an
+    unexpected error (its messages are recorded, and one failing twice is quarantined) instead
+    of retrying it for good."""
 
 
 class CollectorStorage(Protocol):

@@ -36,6 +36,7 @@ from collector.pki import write_test_pki
 from collector.service import FATAL_EXIT_STATUS, Collector
 from collector.sqlite_storage import SQLiteStorage
 from collector.quarantine import message_digest
+from collector.storage import DataRefused
 
 pytestmark = pytest.mark.integration
 
@@ -123,13 +124,23 @@ class TlsDevice:
         self.client.loop_stop()
 
 
+class DataRefusingStorage(SQLiteStorage):
+    """A database that refuses the data of any batch holding an event whose plate is POISON."""
+
+    def store(self, items, received_ns):
+        if any(getattr(item, "plate", None) == "POISON" for item in items):
+            raise DataRefused("a value this database cannot hold")
+        return super().store(items, received_ns)
+
+
 class InProcessCollector:
     """A collector in this process whose fatal errors are recorded instead of ending pytest."""
 
-    def __init__(self, config_path: Path, collector_class: type[Collector] = Collector):
+    def __init__(self, config_path: Path, collector_class: type[Collector] = Collector,
+                 storage_class: type[SQLiteStorage] = SQLiteStorage):
         config = load_collector_config(config_path)
         self.fatal: list[BaseException] = []
-        self.storage = SQLiteStorage(config.storage.database, config.storage.evidence_dir)
+        self.storage = storage_class(config.storage.database, config.storage.evidence_dir)
         self.collector = collector_class(config.broker, self.storage,
                                          Ingest(DeviceKeys(config.device_keys_dir), config.limits),
                                          on_fatal=self.fatal.append)
@@ -189,6 +200,32 @@ def test_an_error_in_a_paho_callback_ends_the_collector_through_the_fatal_path(c
         device.close()
         collector.stop()
     assert [str(error) for error in collector.fatal] == ["a bug in the network thread"]
+
+
+def test_data_the_database_refuses_is_not_retried_for_good_but_quarantined(config_path, broker, pki):
+    poisoner, device = TlsDevice(broker, pki, OTHER_DEVICE), TlsDevice(broker, pki)
+    poison = poisoner.source.next_event(data={"plate": "POISON"})
+    digest = message_digest(poisoner.source.topics.event(poison.type), event_payload(poison))
+    try:
+        first = InProcessCollector(config_path, storage_class=DataRefusingStorage)
+        try:
+            poisoner.source.publish(poisoner.client, poison)
+            assert wait_until(lambda: first.fatal, 10), first.stats()
+            assert first.storage.message_failures([digest]) == {digest: 1}
+        finally:
+            first.stop()  # what the process's exit does: the message stays unacknowledged
+        second = InProcessCollector(config_path, storage_class=DataRefusingStorage)
+        try:
+            assert wait_until(lambda: second.stats().get("quarantined") == 1, 10), second.stats()
+            device.source.publish(device.client, device.source.next_event())
+            assert wait_until(lambda: device.acked_seq == 1, 10), second.stats()
+        finally:
+            second.stop()
+    finally:
+        device.close()
+        poisoner.close()
+    assert [type(error) for error in first.fatal] == [DataRefused] and second.fatal == []
+    assert second.stats()["stored"] == 1
 
 
 class CollectorProcess:
@@ -261,7 +298,8 @@ def test_a_message_that_fails_twice_is_quarantined_and_acked_and_the_collector_k
         third.stop()
     with SQLiteStorage(database, config_path.parent / "evidence") as storage:
         (quarantined,) = storage.quarantined()
-        assert (quarantined.topic, quarantined.payload, quarantined.failures) == (poison_topic, poison_payload, 2)
+        assert (quarantined.topic, quarantined.payload) == (poison_topic, poison_payload)
+        assert quarantined.failures == 2
 
 
 def test_garbage_is_counted_exactly_and_logged_in_a_handful_of_lines(config_path, broker, pki, caplog):

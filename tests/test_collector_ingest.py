@@ -155,6 +155,8 @@ def resigned(pki, event: Event, **changes) -> Event:
     ({"data": {"a": nested_lists(16)}}, "oversized"),  # 17 levels with data itself
     ({"type": "t" * 200}, "oversized"),
     ({"prev": "not a digest"}, "schema"),
+    ({"data": {"plate": "A\x00B"}}, "schema"),  # PostgreSQL text cannot hold NUL
+    ({"data": {"a\x00": 1}}, "schema"),
 ])
 def test_a_signed_event_with_a_value_storage_cannot_take_is_refused_with_a_reason(ingest, source, pki,
                                                                                   changes, reason):

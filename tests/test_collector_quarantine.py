@@ -8,6 +8,7 @@ from test_collector_storage import backend, postgres_server  # noqa: F401  (the 
 
 from collector.cli import main as collector_cli
 from collector.quarantine import message_digest
+from collector.storage import DataRefused
 
 START_NS = 1_790_000_000_000_000_000
 TOPIC = "roadcam/v1/site-a/tn-0001/events/plate.read"
@@ -38,6 +39,12 @@ def test_a_quarantined_message_is_kept_whole_with_its_first_reason(storage):
     (kept,) = storage.quarantined()
     assert (kept.digest, kept.topic, kept.payload) == (message_digest(TOPIC, PAYLOADS[2]), TOPIC, PAYLOADS[2])
     assert (kept.reason, kept.failures, kept.quarantined_ns) == ("RuntimeError: second", 3, START_NS + 1)
+
+
+def test_data_the_database_refuses_is_data_refused_not_a_database_away(storage):
+    """DataRefused is not retried by the collector: the same data would fail again."""
+    with pytest.raises(DataRefused), storage._lock, storage._driver_errors("testing"):
+        storage._execute("INSERT INTO quarantine (digest) VALUES (?)", ("no topic",))  # NOT NULL
 
 
 def test_cli_lists_the_quarantine_with_its_count(tmp_path, backend, storage, capsys):  # noqa: F811
