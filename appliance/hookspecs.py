@@ -3,7 +3,10 @@
 Rules: hooks are called with keyword arguments only; every name starts with ``roadcam_``;
 ``firstresult`` is used only where one answer settles the call. All hooks except
 ``roadcam_event`` run on the analysis thread, so plugins never race each other; a plugin that
-keeps state is a class instance registered from ``roadcam_configure``.
+keeps state is a class instance registered from ``roadcam_configure``. The runtime calls each
+plugin's implementation on its own: one that raises loses only its own answer and gets a
+``plugin.error`` fault (component ``plugin/hook``), and a hook wrapper wraps only its own
+plugin's implementation.
 """
 
 from __future__ import annotations
