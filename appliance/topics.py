@@ -36,7 +36,8 @@ class DeviceTopics:
 
     @property
     def ack(self) -> str:
-        """Collector → device: stored up to seq N."""
+        """Collector → device: ``{"seq": N, "digest": D}``, stored the chain up to the event N
+        whose digest is D (:mod:`appliance.acks`)."""
         return f"{self.base}/ack"
 
     def event(self, event_type: str) -> str:
