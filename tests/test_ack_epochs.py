@@ -8,6 +8,8 @@ lossy by redirecting some of the device's publishes to a topic nobody reads.
   and the new store epoch is recorded as a problem.
 - An event whose evidence was lost is stored but not acked; the evidence the device sends again
   (after ``ack_timeout_s``) brings the ack.
+- The device confirms nothing on an ack naming an event its store does not hold (or an
+  unreadable one), and logs such acks at a bounded rate.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ import time
 import pytest
 from conftest import DEVICE
 from test_delivery import start_collector
-from uplink_doubles import uplink_appliance, wait_until
+from uplink_doubles import TOPICS, FakeCollector, uplink_appliance, wait_until
 
+from appliance.acks import ChainAck
 from appliance.events import EventDraft, EvidenceBlob
 from appliance.uplink import Uplink
 from collector.storage import EventQuery
@@ -120,3 +123,24 @@ def test_an_event_whose_evidence_was_lost_is_acked_only_once_the_evidence_arrive
         collector.stop()
         storage.close()
     assert link.lost == 1
+
+
+def test_the_device_ignores_an_ack_naming_another_chains_event(tmp_path, broker, caplog):
+    office = FakeCollector(broker, ack=False)
+    appliance = uplink_appliance(tmp_path, broker)
+    appliance.start()
+    try:
+        events = appliance.submit(plate_reads(appliance, 1, 3))
+        wait_until(lambda: len(office.events) >= 3, what="3 events at the collector")
+        other_store = events[2].model_copy(update={"data": {"plate": "OLD0003"}})
+        office.publish(TOPICS.ack, ChainAck(events[2].seq, other_store.digest()).encode())
+        office.publish(TOPICS.ack, b'{"seq": 3}')
+        time.sleep(1.0)
+        assert appliance.store.usage().pending >= 3
+        office.send_ack(events[2].seq)
+        wait_until(lambda: events[2].id in confirmed_ids(appliance), what="the matching ack confirming")
+    finally:
+        appliance.shutdown()
+        office.close()
+    ignored = [record.getMessage() for record in caplog.records if "ignored" in record.getMessage()]
+    assert len(ignored) == 1, ignored  # the second ignored ack is counted, not logged (bounded rate)
