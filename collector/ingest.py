@@ -351,34 +351,34 @@ def _check_bounds(value: Any, limits: LimitSettings, device: str) -> None:
     (itself nesting level 1): NaN and infinities (not JSON), integers beyond
     :data:`INTEGER_MAX`, strings and keys holding NUL or longer than ``max_string_chars``,
     lists and objects of more than ``max_items`` or nested deeper than ``max_depth``.
-    Iterative, so any depth the parser let through is walked without recursion."""
+    Iterative, so any depth the parser let through is walked without recursion; dispatches on
+    exact types, which is what JSON parsing gives (a bool is not an int here)."""
+    max_chars, max_items, max_depth = limits.max_string_chars, limits.max_items, limits.max_depth
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, str):
-            if len(item) > limits.max_string_chars:
+        kind = type(item)
+        if kind is str:
+            if len(item) > max_chars:
                 raise MessageRejected("oversized", f"{device}: a string of {len(item)} characters "
-                                                   f"exceeds the limit of {limits.max_string_chars}")
+                                                   f"exceeds the limit of {max_chars}")
             _check_no_nul(item, device)
-        elif isinstance(item, bool) or item is None:
-            continue
-        elif isinstance(item, int):
+        elif kind is int:
             if not -INTEGER_MAX <= item <= INTEGER_MAX:
                 raise MessageRejected("out_of_range", f"{device}: the integer {str(item)[:30]} is "
                                                       f"outside +-{INTEGER_MAX}")
-        elif isinstance(item, float):
+        elif kind is float:
             if not math.isfinite(item):
                 raise MessageRejected("schema", f"{device}: the payload holds NaN or infinity")
-        elif isinstance(item, (dict, list)):
-            if depth > limits.max_depth or len(item) > limits.max_items:
+        elif kind is dict or kind is list:
+            if depth > max_depth or len(item) > max_items:
                 raise MessageRejected("oversized", f"{device}: a list or object of {len(item)} items "
                                                    f"at nesting level {depth} exceeds the limits of "
-                                                   f"{limits.max_items} items, {limits.max_depth} levels")
-            if isinstance(item, dict):
+                                                   f"{max_items} items, {max_depth} levels")
+            if kind is dict:
                 stack.extend((key, depth) for key in item)
-                stack.extend((child, depth + 1) for child in item.values())
-            else:
-                stack.extend((child, depth + 1) for child in item)
+                item = item.values()
+            stack.extend((child, depth + 1) for child in item)
 
 
 def _check_no_nul(text: str, device: str) -> None:
