@@ -33,7 +33,7 @@ from collector.fake_device import SignedEventSource, event_payload, mqtt5_client
 from collector.ingest import Ingest
 from collector.local_broker import Broker, production_config
 from collector.pki import write_test_pki
-from collector.service import FATAL_EXIT_STATUS, Collector
+from collector.service import FATAL_EXIT_STATUS, Collector, RateLimitedLog
 from collector.sqlite_storage import SQLiteStorage
 from collector.quarantine import message_digest
 from collector.storage import DataRefused
@@ -321,3 +321,19 @@ def test_garbage_is_counted_exactly_and_logged_in_a_handful_of_lines(config_path
                      and record.levelno >= logging.WARNING]
     assert 1 <= len(refusal_lines) <= 6, [record.getMessage() for record in refusal_lines]
     assert collector.stats()["rejected"] == 3000
+
+
+def test_a_rate_limited_log_says_how_many_lines_it_left_out(caplog):
+    caplog.set_level(logging.WARNING, logger="roadcam.test")
+    now = [0.0]
+    limited = RateLimitedLog(logging.getLogger("roadcam.test"), 60.0, clock=lambda: now[0])
+    for second in range(130):
+        now[0] = float(second)
+        for reason in ("schema", "json"):
+            limited.warning(reason, "refused as %s at %d s", reason, second)
+    assert [record.getMessage() for record in caplog.records] == [
+        "refused as schema at 0 s", "refused as json at 0 s",
+        "refused as schema at 60 s (and 59 more like it in the last 60 s)",
+        "refused as json at 60 s (and 59 more like it in the last 60 s)",
+        "refused as schema at 120 s (and 59 more like it in the last 60 s)",
+        "refused as json at 120 s (and 59 more like it in the last 60 s)"]
