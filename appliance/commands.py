@@ -21,7 +21,10 @@ anyone who may publish on a command topic could otherwise send ``b"[" * 100000``
 Retained state (the hotlist, :data:`RETAINED_STATE`) is judged by its version alone: the broker
 hands the retained copy to a device whenever it connects, however long ago it was issued, so its
 age says nothing about a replay. The copy of the version the device already accepted arrives
-again on every reconnect; the gate answers it with :class:`AlreadyHeld`, not as an attack.
+again on every reconnect: it is not an attack, and the gate admits it as a ``repeat``. The
+uplink hands a repeat on quietly (no result, no event), and the plugin that holds the state
+skips a version it already has, so a device that crashed after the gate recorded a version but
+before the plugin saved the state still gets it from the next retained copy.
 """
 
 from __future__ import annotations
@@ -65,16 +68,8 @@ class Command:
     name: str
     version: int
     args: dict[str, Any]
-
-
-class AlreadyHeld(Exception):
-    """The retained copy of state this device already accepted (the same signed version), which
-    the broker sends again on every reconnect: nothing to do, and not an attack."""
-
-    def __init__(self, name: str, version: int):
-        super().__init__(f"{name} version {version} is already held")
-        self.name = name
-        self.version = version
+    #: The retained copy of the version already accepted, as the broker sends it on every reconnect.
+    repeat: bool = False
 
 
 class VersionFile:
@@ -141,7 +136,7 @@ class CommandGate:
         with self._lock:
             highest = self._versions.highest(name)
             if version == highest and name in RETAINED_STATE:
-                raise AlreadyHeld(name, version)
+                return Command(name, version, message["body"], repeat=True)
             if version <= highest:
                 raise CommandRefused(f"replayed or older: version {version}, already accepted {highest}", version)
             self._versions.advance(name, version)

@@ -70,6 +70,7 @@ class _QueuedCommand:
     payload: dict[str, Any]
     version: int
     reply: Callable[[dict[str, Any]], None]
+    record: bool
 
 
 @dataclass(order=True, frozen=True)
@@ -238,9 +239,10 @@ class Appliance:
         finally:
             self._telling.active = nested
 
-    def command(self, name: str, payload: dict[str, Any], version: int = 0) -> dict[str, Any]:
+    def command(self, name: str, payload: dict[str, Any], version: int = 0, record: bool = True) -> dict[str, Any]:
         """Run a command (of ``version``, see ``roadcam_command``) through ``roadcam_command``
-        and store its ``command.result`` event (the command's name and version, and the result).
+        and, with ``record``, store its ``command.result`` event (the command's name and version,
+        and the result). A retained copy handed on again is run without ``record``.
 
         An unknown command or a handler that raises gives ``{"ok": False, "error": …}``; the
         result is returned as well as stored, for the caller (the uplink) to send back.
@@ -254,19 +256,20 @@ class Appliance:
             result = {"ok": False, "error": f"{type(errors[0]).__name__}: {errors[0]}"}
         else:
             result = {"ok": False, "error": f"no plugin handles the command {name!r}"}
-        self.submit([EventDraft("command.result", {"command": name, "version": version, "result": result},
-                                self.clock.wall_ns())])
+        if record:
+            self.submit([EventDraft("command.result", {"command": name, "version": version, "result": result},
+                                    self.clock.wall_ns())])
         return result
 
     def enqueue_command(self, name: str, payload: dict[str, Any],
-                        reply: Callable[[dict[str, Any]], None], version: int = 0) -> None:
+                        reply: Callable[[dict[str, Any]], None], version: int = 0, record: bool = True) -> None:
         """Run :meth:`command` on the analysis thread (where every hook runs) and call ``reply``
-        there with its result. Callable from any thread; never blocks. A stopping appliance or a
+        there with its result (``record``: see :meth:`command`). Callable from any thread; never blocks. A stopping appliance or a
         full command queue answers ``{"ok": False, …}`` at once, on the caller's thread."""
         with self._wakeup:
             accepted = not self._stop.is_set() and len(self._commands) < MAX_QUEUED_COMMANDS
             if accepted:
-                self._commands.append(_QueuedCommand(name, payload, version, reply))
+                self._commands.append(_QueuedCommand(name, payload, version, reply, record))
                 self._wakeup.notify_all()
         if not accepted:
             reply({"ok": False, "error": "the appliance is stopping or busy with other commands; "
@@ -279,7 +282,7 @@ class Appliance:
                     return
                 queued = self._commands.popleft()
             try:
-                queued.reply(self.command(queued.name, queued.payload, queued.version))
+                queued.reply(self.command(queued.name, queued.payload, queued.version, queued.record))
             except Exception:  # a failing reply must not take the analysis thread down
                 log.exception("replying to command %s failed", queued.name)
 

@@ -57,7 +57,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from .acks import ChainAck
-from .commands import HOTLIST_COMMAND, AlreadyHeld, CommandGate
+from .commands import HOTLIST_COMMAND, CommandGate
 from .errors import CommandRefused, ConfigError, StoreError
 from .event_batches import encode_event_batches
 from .events import Event, EventDraft, iso_utc
@@ -285,9 +285,6 @@ class Uplink:
     def _take_command(self, name: str, payload: bytes) -> None:
         try:
             command = self._gate.admit(name, payload, self._appliance.clock.wall_ns())
-        except AlreadyHeld as held:
-            log.debug("ignored the retained %s: %s", name, held)
-            return
         except CommandRefused as refused:
             log.warning("refused command %s: %s", name, refused.reason)
             self._appliance.submit([EventDraft("security.refused", {
@@ -298,6 +295,12 @@ class Uplink:
         except OSError as exc:
             self._appliance.raise_fault("uplink.commands", "command-versions", str(exc))
             self._send_result(name, None, {"ok": False, "error": f"the device cannot record the command: {exc}"})
+            return
+        if command.repeat:  # the retained copy of what was accepted: no answer, no event
+            self._appliance.enqueue_command(
+                name, command.args, lambda result: log.debug("the retained %s version %d again: %s",
+                                                             name, command.version, result),
+                version=command.version, record=False)
             return
         self._appliance.enqueue_command(name, command.args,
                                         lambda result: self._send_result(name, command.version, result),

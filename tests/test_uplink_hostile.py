@@ -272,5 +272,26 @@ def test_an_older_or_forged_copy_of_the_hotlist_is_still_refused(tmp_path, broke
     assert reasons[0].startswith("replayed or older: version 6") and reasons[1].startswith("bad signature")
 
 
+def test_a_hotlist_recorded_but_not_saved_before_a_crash_comes_back_from_the_retained_copy(
+        tmp_path, broker, pki, office):
+    """The gate records a version before the plate plugin saves the list; a crash in between
+    must not leave the device without the list until the next version."""
+    version = office.dispatcher.publish_hotlist([STOLEN]).version
+    (tmp_path / "command-versions.json").write_text(json.dumps({"highest_versions": {"hotlist": version}}))
+    appliance = device(tmp_path, broker, pki)
+    appliance.start()
+    try:
+        wait_until(lambda: saved_hotlist_version(tmp_path) == version, timeout_s=15,
+                   what="the retained hotlist saved by the plate plugin")
+    finally:
+        appliance.shutdown()
+    assert results(tmp_path, "hotlist") == [] and stored(tmp_path, "security.refused") == []
+
+
+def saved_hotlist_version(tmp_path) -> int | None:
+    path = tmp_path / "hotlist.json"
+    return json.loads(path.read_text())["version"] if path.is_file() else None
+
+
 def ignored_copies(caplog) -> int:
-    return sum(record.getMessage().startswith("ignored the retained hotlist") for record in caplog.records)
+    return sum(record.getMessage().startswith("the retained hotlist version") for record in caplog.records)

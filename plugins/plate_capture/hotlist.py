@@ -85,7 +85,10 @@ class Hotlist:
 
     def apply(self, body: dict[str, Any], version: int) -> None:
         """Apply a full list or a delta at ``version`` and save it; :class:`HotlistRefused`
-        leaves the list as it was."""
+        leaves the list as it was. The version already held (its retained copy again) changes
+        nothing."""
+        if version == self.version:
+            return
         kind = body.get("kind")
         if kind == "full":
             entries = {e.key: e for e in map(hotlist_entry, _list(body, "entries"))}
