@@ -29,6 +29,8 @@ EVENT_TYPES = (
     "fault.cleared",
     "health",
     "command.result",
+    "security.refused",
+    "evidence.lost",
 )
 
 

@@ -511,13 +511,23 @@ class Uplink:
             try:
                 data = self._store.read_evidence(reference.sha256)
             except StoreError as exc:
-                self._appliance.raise_fault("uplink.evidence", reference.sha256,
-                                            f"event {event.seq} goes out without this evidence: {exc}")
+                self._declare_lost(event, reference.sha256, exc)
                 continue
             self._publish(self._topics.evidence(reference.sha256), data)
             if len(self._sent_evidence) >= SENT_EVIDENCE_MEMORY:
                 self._sent_evidence.clear()
             self._sent_evidence.add(reference.sha256)
+
+    def _declare_lost(self, event: Event, sha256: str, error: StoreError) -> None:
+        """An evidence file the store cannot give back (missing or corrupt): raise a fault and,
+        the first time, store a signed ``evidence.lost`` event naming it. The collector acks an
+        event only once its evidence is stored, so without this declaration the chain's acks
+        would stop at this event for good and the outbox would fill."""
+        if self._appliance.raise_fault("uplink.evidence", sha256,
+                                       f"event {event.seq} goes out without this evidence: {error}"):
+            self._appliance.submit([EventDraft("evidence.lost", {
+                "sha256": sha256, "event_seq": event.seq, "reason": str(error)[:500]},
+                self._appliance.clock.wall_ns())])
 
     def _publish_health(self) -> None:
         """Refresh the retained health summary: outbox, delivery, active faults, latest health."""

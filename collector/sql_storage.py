@@ -276,7 +276,8 @@ class SqlStorage(ABC):
 
     def _insert_events(self, new_events: list[VerifiedEvent], received_ns: int) -> None:
         """Insert events not stored yet, their devices, and every broken link or seq conflict they
-        make with the stored events or with each other (as if inserted one by one, in order)."""
+        make with the stored events or with each other (as if inserted one by one, in order), and
+        every evidence file a device declares lost."""
         if not new_events:
             return
         links = self._stored_links(new_events)
@@ -285,6 +286,10 @@ class SqlStorage(ABC):
             event = item.event
             for kind, detail in _link_problems(item, links):
                 problems.append((event.device, event.seq, kind, detail, received_ns))
+            if event.type == "evidence.lost":
+                problems.append((event.device, event.seq, "evidence_lost",
+                                 f"the device lost evidence {event.data.get('sha256')} of its event "
+                                 f"{event.data.get('event_seq')}: {event.data.get('reason')}", received_ns))
             links.setdefault((event.device, event.seq), []).append(_Link(event.id, item.digest, event.prev))
         self._execute_many(
             """INSERT INTO events
@@ -373,14 +378,16 @@ class SqlStorage(ABC):
             rows = self._execute(
                 "SELECT seq, id, digest, prev FROM events WHERE device = ? AND seq > ? AND seq <= ? "
                 "ORDER BY seq, received_ns, id", (device, head_seq, head_seq + _CHAIN_STEP)).fetchall()
-            run = self._with_stored_evidence(_linked_run(rows, genesis_id, head_seq, head_digest))
+            run = self._with_stored_evidence(device, _linked_run(rows, genesis_id, head_seq, head_digest))
             if run:
                 head_seq, head_digest = head_seq + len(run), run[-1].digest
             if len(run) < _CHAIN_STEP:
                 return head_seq, head_digest
 
-    def _with_stored_evidence(self, run: list[_Link]) -> list[_Link]:
-        """The leading events of ``run`` whose every evidence file is stored."""
+    def _with_stored_evidence(self, device: str, run: list[_Link]) -> list[_Link]:
+        """The leading events of ``run`` whose every evidence file is stored, or declared lost
+        by the device (a stored ``evidence.lost`` event naming it: the device cannot send it, so
+        waiting for it would stop the chain's acks for good)."""
         evidence: dict[str, list[str]] = {}
         for start in range(0, len(run), _IN_LIST_MAX):
             chunk = tuple(link.id for link in run[start:start + _IN_LIST_MAX])
@@ -395,10 +402,17 @@ class SqlStorage(ABC):
             placeholders = ", ".join("?" * len(chunk))
             stored.update(row[0] for row in self._execute(
                 f"SELECT sha256 FROM evidence WHERE sha256 IN ({placeholders})", chunk).fetchall())
+        if not stored.issuperset(wanted):
+            stored.update(self._declared_lost(device))
         for index, link in enumerate(run):
             if not stored.issuperset(evidence[link.id]):
                 return run[:index]
         return run
+
+    def _declared_lost(self, device: str) -> set[str]:
+        """The evidence files the device declared lost (its ``evidence.lost`` events)."""
+        return {json.loads(body)["data"].get("sha256") for (body,) in self._execute(
+            "SELECT body FROM events WHERE device = ? AND type = 'evidence.lost'", (device,)).fetchall()}
 
     def issue_command_version(self, name: str, at_least: int) -> int:
         """A version for a new command ``name``: above every one issued before for that name and

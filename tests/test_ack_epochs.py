@@ -125,6 +125,32 @@ def test_an_event_whose_evidence_was_lost_is_acked_only_once_the_evidence_arrive
     assert link.lost == 1
 
 
+def test_evidence_the_device_lost_is_declared_and_the_acks_go_on(tmp_path, broker, pki, monkeypatch):
+    """An evidence file gone from the device (a corrupt card) would stop the chain's acks at its
+    event for good; the device declares it lost in a signed event, the collector records the
+    loss as a problem, and the acks go on."""
+    collector, storage = start_collector(tmp_path, broker, pki)
+    link = LossyLink(monkeypatch, "/events")  # nothing leaves until the evidence is gone
+    appliance = uplink_appliance(tmp_path, broker, signing_key_file=str(pki.signing_key(DEVICE)), ack_timeout_s=2.0)
+    appliance.start()
+    try:
+        (event,) = appliance.submit(plate_reads(appliance, 1, 1, evidence=b"\xff\xd8 lost crop"))
+        (sha256,) = [reference.sha256 for reference in event.evidence]
+        appliance.store.evidence_path(sha256).unlink()
+        appliance.submit(plate_reads(appliance, 2, 2))
+        link.armed = False
+        wait_until(lambda: appliance.store.usage().pending == 0, timeout_s=20, what="the outbox to empty")
+    finally:
+        appliance.shutdown()
+        collector.stop()
+    events = storage.events(EventQuery(device=DEVICE, limit=10**6))
+    problems = storage.problems()
+    storage.close()
+    assert [e.data["sha256"] for e in events if e.type == "evidence.lost"] == [sha256]
+    assert {e.data.get("plate") for e in events} >= {"ABC0001", "ABC0002", "ABC0003"}
+    assert [problem.kind for problem in problems] == ["evidence_lost"]
+
+
 def test_the_device_ignores_an_ack_naming_another_chains_event(tmp_path, broker, caplog):
     office = FakeCollector(broker, ack=False)
     appliance = uplink_appliance(tmp_path, broker)
