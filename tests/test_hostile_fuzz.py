@@ -129,7 +129,7 @@ def assert_answers_a_command(bench, version: int) -> None:
     wait_until(answered, timeout_s=30, what=f"the answer to command version {version}")
 
 
-@settings(max_examples=6, deadline=None, derandomize=True, phases=[Phase.explicit, Phase.generate],
+@settings(max_examples=30, deadline=None, derandomize=True, phases=[Phase.explicit, Phase.generate],
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                  HealthCheck.data_too_large, HealthCheck.large_base_example])
 @given(payloads=st.lists(hostile_payloads, min_size=5, max_size=15), retain=st.booleans())
