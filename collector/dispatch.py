@@ -6,9 +6,10 @@ of :mod:`collector.commands`. Versions come from the collector database
 (:meth:`~collector.sql_storage.SqlStorage.issue_command_version`): one above the last issued for
 that command name, and never below the current time in milliseconds, so a collector whose
 database was rebuilt still issues versions above those its devices already accepted. A command
-is addressed to one device on its site's topic (the site from the device registry); a full
-hotlist goes to every device, retained; a hotlist change is a delta on the last hotlist version
-issued. A publish the broker refuses (a PUBACK reason code of 0x80 or more) or cannot take is an
+is addressed to one device on its site's topic (its enrolled site, else where it last reported); a full
+hotlist goes to every device, retained (and is kept in storage, so the collector publishes it
+again whenever it connects to the broker); a hotlist change is a delta on the last hotlist
+version issued. A publish the broker refuses (a PUBACK reason code of 0x80 or more) or cannot take is an
 error, never silence.
 
 The device answers with a ``command.result`` event (stored by the collector like any other
@@ -34,9 +35,10 @@ from plugins.plate_capture.hotlist import HotlistRefused, hotlist_entry
 
 from .commands import sign_command
 from .config import CollectorConfig
+from .device_keys import DeviceKeys
 from .service import broker_client
 from .sql_storage import SqlStorage
-from .storage import EventQuery
+from .storage import EventQuery, RetainedMessage
 
 #: The command name under which hotlists are signed and versioned.
 HOTLIST_NAME = "hotlist"
@@ -76,7 +78,7 @@ class Dispatcher:
         topics = DeviceTopics(site or self._site_of(device), device)
         version = self._storage.issue_command_version(name, at_least=time.time_ns() // 1_000_000)
         payload = sign_command(self._key, name, body, version, device=device)
-        self._publish(topics.command(name), payload, retain=False)
+        self._publish(topics.command(name), json.dumps(payload), retain=False)
         return Dispatched(name, device, version)
 
     def publish_hotlist(self, entries: list[dict[str, Any]]) -> Dispatched:
@@ -92,18 +94,30 @@ class Dispatcher:
         return self._hotlist({"kind": "delta", "base_version": base, "add": add, "remove": remove}, retain=False)
 
     def _hotlist(self, body: dict[str, Any], retain: bool) -> Dispatched:
+        """Sign and publish a hotlist; a retained one is first kept in storage, exactly as
+        published, for the collector to publish again whenever it connects (a broker that lost
+        it, killed before its save or replaced, gets it back). Kept before the publish: kept
+        after, a crash in between would leave an older list in storage to replace the newer one
+        on the broker."""
         version = self._storage.issue_command_version(HOTLIST_NAME, at_least=time.time_ns() // 1_000_000)
-        self._publish(HOTLIST, sign_command(self._key, HOTLIST_NAME, body, version, device="*"), retain=retain)
+        payload = json.dumps(sign_command(self._key, HOTLIST_NAME, body, version, device="*"))
+        if retain:
+            self._storage.keep_retained(RetainedMessage(HOTLIST, payload, version, time.time_ns()))
+        self._publish(HOTLIST, payload, retain=retain)
         return Dispatched(HOTLIST_NAME, "*", version)
 
     def _site_of(self, device: str) -> str:
+        """The device's site: as enrolled in the registry, else where it last reported."""
+        enrolment = DeviceKeys(self._config.device_keys_dir).enrolment(device)
+        if enrolment is not None and enrolment.site is not None:
+            return enrolment.site
         for record in self._storage.devices():
             if record.device == device:
                 return record.site
         raise ConfigError(f"device {device!r} has never reported to this collector, so its site is "
                           "unknown: check the device id or pass --site")
 
-    def _publish(self, topic: str, payload: dict[str, Any], retain: bool) -> None:
+    def _publish(self, topic: str, payload: str, retain: bool) -> None:
         """Publish at QoS 1 on a short-lived connection and wait for the broker's PUBACK."""
         broker = self._config.broker
         client = broker_client(broker, f"{broker.client_id}-send-{os.getpid()}")
@@ -129,7 +143,7 @@ class Dispatcher:
             if not connected.wait(PUBLISH_TIMEOUT_S) or outcome["connect"].is_failure:
                 raise DispatchFailed(f"the broker at {broker.host}:{broker.port} did not accept the "
                                      f"connection ({outcome.get('connect', 'no answer')}); check broker.tls")
-            client.publish(topic, json.dumps(payload), qos=1, retain=retain)
+            client.publish(topic, payload, qos=1, retain=retain)
             if not acknowledged.wait(PUBLISH_TIMEOUT_S):
                 raise DispatchFailed(f"the broker did not acknowledge the publish on {topic} within "
                                      f"{PUBLISH_TIMEOUT_S:.0f} s")

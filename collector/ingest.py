@@ -2,7 +2,8 @@
 
 Everything here treats the topic and the payload as hostile: sizes are checked before any
 parsing, JSON is parsed by pydantic into the closed :class:`~appliance.events.Event` model, the
-topic must agree with the envelope, the device must be enrolled and every event must be
+topic must agree with the envelope, the device must be enrolled (at the topic's site, when its
+enrolment names one: reason ``site_mismatch``) and every event must be
 authenticated by its device's key, and evidence bytes must hash to the name in their topic. A
 refusal is a :class:`~appliance.errors.MessageRejected` whose ``reason`` the collector counts.
 
@@ -186,6 +187,7 @@ class Ingest:
         kind, _, name = rest.partition("/")
         try:
             self._key(device)
+            self._check_site(site, device)
             if rest == "events":
                 return self._event_batch(site, device, payload)
             if kind == "events" and name:
@@ -290,6 +292,14 @@ class Ingest:
         _check_bounds(summary, self.limits, device)
         return DeviceHealth(device=device, site=site,
                             summary_json=json.dumps(summary, separators=(",", ":"), allow_nan=False))
+
+    def _check_site(self, site: str, device: str) -> None:
+        """Refuse a message of a device under a site other than the one it is enrolled at
+        (:mod:`collector.device_keys`): a device never moves between sites by what it sends."""
+        enrolled = self.keys.enrolment(device).site
+        if enrolled is not None and site != enrolled:
+            raise MessageRejected("site_mismatch", f"{device}: sent under site {site[:80]!r}, but "
+                                                   f"it is enrolled at {enrolled!r}")
 
     def _key(self, device: str) -> Ed25519PublicKey:
         try:

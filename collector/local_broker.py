@@ -33,7 +33,12 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from .broker_policy import base_policy, render_policy, write_policy
+from .device_keys import DeviceKeys
+
 MOSQUITTO = Path(os.environ.get("ROADCAM_TEST_MOSQUITTO", "/usr/sbin/mosquitto"))
+#: The dynamic-security plugin as the shipped config names it.
+SHIPPED_DYNAMIC_SECURITY = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so"
 _START_TIMEOUT_S = 10.0
 
 
@@ -142,18 +147,32 @@ class Broker:
 
 
 def production_config(broker: Broker, pki_root: Path) -> str:
-    """The shipped ``collector/mosquitto/mosquitto.conf`` with its port, certificate paths, ACL
-    and persistence folder pointed at ``broker``'s folder and a test PKI under ``pki_root``
-    (:func:`collector.pki.write_test_pki`): the production policy, run locally."""
-    shipped = resources.files("collector") / "mosquitto"
-    acl = broker.directory / "acl"
-    acl.write_text((shipped / "acl").read_text())
-    text = (shipped / "mosquitto.conf").read_text()
+    """The shipped ``collector/mosquitto/mosquitto.conf`` with its port, certificate paths and
+    persistence folder pointed at ``broker``'s folder and a test PKI under ``pki_root``
+    (:func:`collector.pki.write_test_pki`), and its access policy rendered from that PKI's device
+    registry with the shipped base (:mod:`collector.broker_policy`) into ``broker``'s folder: the
+    production policy, run locally. Enrolling more devices takes a new config and a restart,
+    as in production."""
+    policy_file = broker.directory / "dynamic-security.json"
+    write_policy(policy_file, render_policy(DeviceKeys(Path(pki_root) / "device-keys"), base_policy()))
+    text = (resources.files("collector") / "mosquitto" / "mosquitto.conf").read_text()
     text = text.replace("listener 8883", f"listener {broker.port} {broker.host}")
-    text = text.replace("/etc/mosquitto/roadcam/acl", str(acl))
+    text = text.replace(f"plugin {SHIPPED_DYNAMIC_SECURITY}", f"plugin {dynamic_security_plugin()}")
+    text = text.replace("/etc/mosquitto/roadcam/dynamic-security.json", str(policy_file))
     text = text.replace("/etc/mosquitto/roadcam/", f"{pki_root}/")
     text = text.replace("/var/lib/mosquitto/", f"{broker.directory}/")
     text += f"log_dest file {broker.directory / 'mosquitto.log'}\n"
     if os.geteuid() == 0:
         text += "user root\n"
     return text
+
+
+def dynamic_security_plugin() -> Path:
+    """This machine's Mosquitto dynamic-security plugin (the shipped config names Debian's amd64 path)."""
+    for candidate in (Path(SHIPPED_DYNAMIC_SECURITY), *sorted(Path("/usr/lib").glob("*/mosquitto_dynamic_security.so")),
+                      Path("/usr/lib/mosquitto_dynamic_security.so"),
+                      Path("/usr/local/lib/mosquitto_dynamic_security.so")):
+        if candidate.is_file():
+            return candidate
+    raise RuntimeError("no mosquitto_dynamic_security.so on this machine: install Mosquitto 2.0 "
+                       "(Debian's mosquitto package ships it)")

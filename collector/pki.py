@@ -1,6 +1,6 @@
 """A test PKI for the broker, the devices and the collectors (never for production keys).
 
-``python -m collector.pki OUT_DIR --device tn-0001 --device tn-0002 --collector collector-1``
+``python -m collector.pki OUT_DIR --device tn-0001@site-a --device tn-0002 --collector collector-1``
 writes::
 
     ca.crt ca.key                 the test CA
@@ -10,7 +10,8 @@ writes::
     other-ca/ca.crt               a second, unrelated CA ...
     other-ca/clients/<cn>.crt .key  ... and a certificate from it for each device
     signing/<name>.key            Ed25519 signing keys: devices and the collector (private)
-    device-keys/<device>.pem      the devices' public keys (the collector's device_keys_dir)
+    device-keys/<device>.pem      the devices' public keys (the collector's device_keys_dir) ...
+    device-keys/<device>.site     ... and the site of each device given one (``ID@SITE``)
     signing/collector.pub         the collector's public key (for the devices' config)
 
 Certificates use ECDSA P-256 and are valid for 30 days.
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +31,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from .device_keys import DeviceKeys
 
 _VALIDITY = datetime.timedelta(days=30)
 _PEM = serialization.Encoding.PEM
@@ -130,8 +134,10 @@ def revocation_list(authority: Authority, revoked: list[x509.Certificate]) -> x5
 
 
 def write_test_pki(root: Path, *, devices: list[str], collectors: list[str],
-                   revoked_devices: list[str] = ()) -> TestPki:
-    """Write the whole test PKI under ``root`` (see the module docstring)."""
+                   revoked_devices: list[str] = (), sites: Mapping[str, str] | None = None) -> TestPki:
+    """Write the whole test PKI under ``root`` (see the module docstring). ``sites`` binds
+    devices to their site in the registry (:mod:`collector.device_keys`); a device not in it is
+    enrolled without a site."""
     pki = TestPki(Path(root))
     for folder in ("clients", "other-ca/clients", "signing", "device-keys"):
         (pki.root / folder).mkdir(parents=True, exist_ok=True)
@@ -151,6 +157,9 @@ def write_test_pki(root: Path, *, devices: list[str], collectors: list[str],
         _write_pair(*pki.client(name, other_ca=True), *issue(other, name))
     for name in [*devices, *revoked_devices]:
         _write_signing_key(pki.signing_key(name), pki.device_keys_dir / f"{name}.pem")
+    registry = DeviceKeys(pki.device_keys_dir)
+    for name, site in (sites or {}).items():
+        registry.enroll(name, site, (pki.device_keys_dir / f"{name}.pem").read_bytes())
     _write_signing_key(pki.collector_signing_key, pki.collector_public_key)
     pki.crl.write_bytes(revocation_list(authority, revoked).public_bytes(_PEM))
     return pki
@@ -189,13 +198,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m collector.pki",
                                      description="Write a test PKI (never for production).")
     parser.add_argument("out", type=Path, help="folder to write into")
-    parser.add_argument("--device", action="append", default=[], help="device id (repeatable)")
+    parser.add_argument("--device", action="append", default=[],
+                        help="device id, or ID@SITE to enrol it at SITE (repeatable)")
     parser.add_argument("--revoked-device", action="append", default=[],
                         help="device id whose certificate is revoked (repeatable)")
     parser.add_argument("--collector", action="append", default=[], help="collector CN (repeatable)")
     args = parser.parse_args(argv)
-    pki = write_test_pki(args.out, devices=args.device, collectors=args.collector or ["collector-1"],
-                         revoked_devices=args.revoked_device)
+    devices = [device.partition("@") for device in args.device]
+    pki = write_test_pki(args.out, devices=[device for device, _, _ in devices],
+                         collectors=args.collector or ["collector-1"], revoked_devices=args.revoked_device,
+                         sites={device: site for device, _, site in devices if site})
     print(f"test PKI written to {pki.root}")
     return 0
 

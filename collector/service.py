@@ -228,6 +228,22 @@ class Collector:
         self._connection += 1
         options = SubscribeOptions(qos=1)
         client.subscribe([(topic, options) for topic in SHARED_TOPICS + DEVICE_STATE_TOPICS])
+        self._publish_retained(client)
+
+    def _publish_retained(self, client: mqtt.Client) -> None:
+        """Publish again, retained, each retained message kept in storage (the hotlist,
+        :mod:`collector.dispatch`) exactly as it was first published, on every connection: a
+        broker that lost it (killed before its save, or rebuilt) has it back, and a device that
+        holds that version already ignores it. A database that cannot be read skips it with an
+        error; the next connection tries again."""
+        try:
+            messages = self.storage.retained_messages()
+        except StoreError as error:
+            log.error("cannot read the retained messages to publish them again: %s", error)
+            return
+        for message in messages:
+            client.publish(message.topic, message.payload.encode(), qos=1, retain=True)
+            log.info("published %s version %d again, retained", message.topic, message.version)
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         refused = [code for code in reason_codes if code.is_failure]

@@ -29,7 +29,7 @@ from appliance.evidence_files import EvidenceFolder
 
 from .ingest import DeviceHealth, DeviceStatus, Verified, VerifiedEvent, VerifiedEvidence
 from .quarantine import QuarantinedMessage, message_digest
-from .storage import DeviceRecord, EventQuery, Gap, Problem, StoredBatch
+from .storage import DeviceRecord, EventQuery, Gap, Problem, RetainedMessage, StoredBatch
 
 #: Version of the collector's database layout; every backend keeps it in its own way.
 SCHEMA_VERSION = 3
@@ -424,7 +424,22 @@ class SqlStorage(ABC):
                           "ON CONFLICT (name) DO UPDATE SET version = excluded.version", (name, version))
             return version
 
+    def keep_retained(self, message: RetainedMessage) -> None:
+        """Keep ``message`` as the one retained on its topic, unless one of a higher version is
+        kept already (two collectors publishing at once never roll the hotlist back)."""
+        with self._lock, self._driver_errors("keeping a retained message"), self._writer_transaction():
+            self._execute(
+                "INSERT INTO retained_messages (topic, payload, version, published_ns) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (topic) DO UPDATE SET payload = excluded.payload, version = excluded.version, "
+                "published_ns = excluded.published_ns WHERE retained_messages.version < excluded.version",
+                (message.topic, message.payload, message.version, message.published_ns))
+
     # -- reading -----------------------------------------------------------------------------
+
+    def retained_messages(self) -> list[RetainedMessage]:
+        """The retained message kept for each topic, by topic."""
+        return [RetainedMessage(*row) for row in self._read(
+            "SELECT topic, payload, version, published_ns FROM retained_messages ORDER BY topic")]
 
     def command_version(self, name: str) -> int:
         """The last version issued for command ``name`` (0 for none)."""

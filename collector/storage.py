@@ -98,6 +98,18 @@ class Gap:
     last: int
 
 
+@dataclass(frozen=True)
+class RetainedMessage:
+    """A retained message the collector published (the hotlist), kept so that it can publish
+    it again, exactly as it was, after the broker lost it."""
+
+    topic: str
+    #: The payload as published (signed JSON text).
+    payload: str
+    version: int
+    published_ns: int
+
+
 class DataRefused(StoreError):
     """The database refused the data itself (a value it cannot hold, a broken constraint), not
     for being away: trying the same batch again cannot help, so the collector treats it as an
@@ -145,6 +157,13 @@ class CollectorStorage(Protocol):
 
     def quarantined(self) -> list[QuarantinedMessage]:
         """Every quarantined message, oldest first."""
+
+    def keep_retained(self, message: RetainedMessage) -> None:
+        """Keep ``message`` as the one retained on its topic, unless one of a higher version is
+        kept already."""
+
+    def retained_messages(self) -> list[RetainedMessage]:
+        """The retained message kept for each topic, by topic."""
 
     def close(self) -> None:
         """Release the database; closing twice is fine."""
