@@ -40,9 +40,11 @@ ANY_SITE = "+"
 
 @dataclass(frozen=True)
 class Policy:
-    """A rendered policy: the plugin's document and the devices enrolled without a site."""
+    """A rendered policy: the plugin's document, the devices it lets in, and those of them
+    enrolled without a site."""
 
     document: dict[str, Any]
+    devices: tuple[str, ...]
     unbound: tuple[str, ...]
 
 
@@ -78,7 +80,8 @@ def render_policy(registry: DeviceKeys, base: dict[str, Any]) -> Policy:
                         "roles": [{"rolename": role}]})
         device_roles.append({"rolename": role, "acls": device_acls(DeviceTopics(site, enrolment.device))})
     document = {**base, "clients": [*base["clients"], *clients], "roles": [*base["roles"], *device_roles]}
-    return Policy(document=document, unbound=tuple(unbound))
+    return Policy(document=document, devices=tuple(client["username"] for client in clients),
+                  unbound=tuple(unbound))
 
 
 def device_acls(topics: DeviceTopics) -> list[dict[str, Any]]:

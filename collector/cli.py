@@ -11,6 +11,10 @@
                              [--site SITE] [--wait S]     a signed command; prints the device's result
     roadcam-collector hotlist publish FILE --config FILE  the whole hotlist, to every device
     roadcam-collector hotlist change --config FILE [--add FILE] [--remove PLATE ...]
+    roadcam-collector enroll DEVICE --site SITE --key PUBLIC.pem --config FILE
+                                                   trust a device, bound to its site
+    roadcam-collector broker-policy --config FILE --out FILE [--base FILE]
+                                                   the broker's access policy, from the registry
 
 Every expected failure prints one clear message and exits 2; a traceback means a bug.
 """
@@ -28,9 +32,10 @@ from pathlib import Path
 
 from appliance.cli import run_command
 from appliance.config import load_yaml
-from appliance.errors import StoreError
+from appliance.errors import ConfigError, StoreError
 from appliance.events import iso_utc
 
+from .broker_policy import base_policy, render_policy, write_policy
 from .config import CollectorConfig, load_collector_config
 from .device_keys import DeviceKeys
 from .dispatch import Dispatcher, read_hotlist_entries, wait_for_result
@@ -90,6 +95,22 @@ def _parser() -> argparse.ArgumentParser:
     quarantine_list = quarantine_commands.add_parser("list", help="each quarantined message and why")
     quarantine_list.add_argument("--config", required=True, type=Path, help="collector config YAML")
     quarantine_list.set_defaults(handler=_quarantine_list)
+
+    enroll = commands.add_parser("enroll", help="trust a device: its public key, bound to its site")
+    enroll.add_argument("device", help="the device id, e.g. tn-0042 (its certificate's CN)")
+    enroll.add_argument("--site", required=True, help="the one site it reports under")
+    enroll.add_argument("--key", required=True, type=Path, help="its Ed25519 public key (PEM)")
+    enroll.add_argument("--config", required=True, type=Path, help="collector config YAML")
+    enroll.set_defaults(handler=_enroll)
+
+    policy = commands.add_parser("broker-policy", help="write the broker's access policy (Mosquitto "
+                                 "dynamic-security file) from the device registry")
+    policy.add_argument("--config", required=True, type=Path, help="collector config YAML")
+    policy.add_argument("--out", required=True, type=Path,
+                        help="file to write, e.g. /etc/mosquitto/roadcam/dynamic-security.json")
+    policy.add_argument("--base", type=Path, help="base policy: the collectors and their role "
+                        "(default: the shipped collector/mosquitto/dynamic-security.json)")
+    policy.set_defaults(handler=_broker_policy)
 
     command = commands.add_parser("command", help="send a signed command to one device")
     command.add_argument("device", help="the device id, e.g. tn-0042")
@@ -259,6 +280,33 @@ def _hotlist_change(args) -> int:
     with open_storage(config) as storage:
         sent = Dispatcher(config, storage).change_hotlist(add, args.remove)
     print(f"sent hotlist change version {sent.version}: {len(add)} added, {len(args.remove)} removed")
+    return 0
+
+
+def _enroll(args) -> int:
+    config = load_collector_config(args.config)
+    try:
+        key = args.key.read_bytes()
+    except OSError as error:
+        raise ConfigError(f"cannot read the public key {args.key}: {error.strerror}") from error
+    DeviceKeys(config.device_keys_dir).enroll(args.device, args.site, key)
+    print(f"enrolled {args.device} at site {args.site} in {config.device_keys_dir}; write the "
+          "broker policy again (roadcam-collector broker-policy) and restart the broker")
+    return 0
+
+
+def _broker_policy(args) -> int:
+    config = load_collector_config(args.config)
+    policy = render_policy(DeviceKeys(config.device_keys_dir), base_policy(args.base))
+    try:
+        write_policy(args.out, policy)
+    except OSError as error:
+        raise ConfigError(f"cannot write {args.out}: {error.strerror}") from error
+    print(f"{args.out}: {len(policy.devices)} device(s); restart the broker to apply it (its dynamic-security "
+          "plugin reads the file only at start)")
+    if policy.unbound:
+        print(f"warning: not bound to a site, so they may publish under any: {', '.join(policy.unbound)} "
+              "(enrol them again with --site)")
     return 0
 
 

@@ -25,6 +25,7 @@ from appliance.events import EvidenceBlob
 from appliance.signing import load_private_key
 from appliance.topics import HOTLIST, DeviceTopics
 from collector.broker_policy import base_policy, render_policy
+from collector.cli import main
 from collector.config import BrokerSettings, CollectorConfig, LimitSettings
 from collector.device_keys import DeviceKeys
 from collector.dispatch import Dispatcher
@@ -284,3 +285,24 @@ def test_storage_keeps_the_newest_retained_message_of_a_topic(tmp_path):
         assert storage.retained_messages() == [RetainedMessage(HOTLIST, '{"version": 2}', 2, 20)]
         storage.keep_retained(RetainedMessage(HOTLIST, '{"version": 3}', 3, 40))
         assert storage.retained_messages() == [RetainedMessage(HOTLIST, '{"version": 3}', 3, 40)]
+
+
+def test_enroll_and_broker_policy_commands(tmp_path, capsys):
+    """``roadcam-collector enroll`` binds a device to its site in the registry;
+    ``roadcam-collector broker-policy`` writes the plugin's file and names unbound devices."""
+    pki = write_test_pki(tmp_path / "pki", devices=[DEVICE, UNBOUND_DEVICE], collectors=[])
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    (keys / f"{UNBOUND_DEVICE}.pem").write_bytes((pki.device_keys_dir / f"{UNBOUND_DEVICE}.pem").read_bytes())
+    config = tmp_path / "collector.yaml"
+    config.write_text(f"storage:\n  database: c.db\n  evidence_dir: e\ndevice_keys_dir: {keys}\n")
+    assert main(["enroll", DEVICE, "--site", SITE, "--key", str(pki.device_keys_dir / f"{DEVICE}.pem"),
+                 "--config", str(config)]) == 0
+    assert (keys / f"{DEVICE}.site").read_text() == f"{SITE}\n"
+    out = tmp_path / "dynamic-security.json"
+    assert main(["broker-policy", "--config", str(config), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "2 device(s)" in printed and f"may publish under any: {UNBOUND_DEVICE}" in printed
+    document = json.loads(out.read_text())
+    assert [client["username"] for client in document["clients"]] == ["collector-1", "collector-2", DEVICE, UNBOUND_DEVICE]
+    assert main(["enroll", "tn-0004", "--site", "site/+", "--key", str(out), "--config", str(config)]) == 2
