@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -33,9 +34,11 @@ from collector.fake_device import SignedEventSource, event_payload, mqtt5_client
 from collector.ingest import Ingest
 from collector.local_broker import Broker, production_config
 from collector.pki import write_test_pki
+from collector.postgres_storage import PostgresStorage
 from collector.service import SHARED_TOPICS, Collector
 from collector.sqlite_storage import SQLiteStorage
 from collector.storage import EventQuery, RetainedMessage
+from postgres_server import PostgresUnavailable, ThrowawayPostgres
 
 pytestmark = pytest.mark.integration
 
@@ -278,13 +281,35 @@ def storage_payload(config: CollectorConfig) -> bytes:
     return kept.payload.encode()
 
 
-def test_storage_keeps_the_newest_retained_message_of_a_topic(tmp_path):
-    with SQLiteStorage(tmp_path / "c.db", tmp_path / "evidence") as storage:
-        storage.keep_retained(RetainedMessage(HOTLIST, '{"version": 2}', 2, 20))
-        storage.keep_retained(RetainedMessage(HOTLIST, '{"version": 1}', 1, 30))
-        assert storage.retained_messages() == [RetainedMessage(HOTLIST, '{"version": 2}', 2, 20)]
-        storage.keep_retained(RetainedMessage(HOTLIST, '{"version": 3}', 3, 40))
-        assert storage.retained_messages() == [RetainedMessage(HOTLIST, '{"version": 3}', 3, 40)]
+@pytest.fixture(scope="module")
+def postgres_server():
+    try:
+        server = ThrowawayPostgres()
+    except PostgresUnavailable as error:
+        pytest.skip(str(error))
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def storage(request, tmp_path):
+    if request.param == "sqlite":
+        opened = SQLiteStorage(tmp_path / "c.db", tmp_path / "evidence")
+    else:
+        url = request.getfixturevalue("postgres_server").create_database(f"t_{uuid.uuid4().hex}")
+        opened = PostgresStorage(url, tmp_path / "evidence")
+    with opened:
+        yield opened
+
+
+def test_storage_keeps_the_newest_retained_message_of_a_topic(storage):
+    storage.keep_retained(RetainedMessage(HOTLIST, '{"version": 2}', 2, 20))
+    storage.keep_retained(RetainedMessage(HOTLIST, '{"version": 1}', 1, 30))
+    assert storage.retained_messages() == [RetainedMessage(HOTLIST, '{"version": 2}', 2, 20)]
+    storage.keep_retained(RetainedMessage(HOTLIST, '{"version": 3}', 3, 40))
+    assert storage.retained_messages() == [RetainedMessage(HOTLIST, '{"version": 3}', 3, 40)]
 
 
 def test_enroll_and_broker_policy_commands(tmp_path, capsys):

@@ -1,6 +1,7 @@
 """The shipped broker configuration (collector/mosquitto/) with the test PKI: only clients with
 a valid, unrevoked certificate from the roadcam CA get in, and a device may write only under
-its own id (MQTT 5 PUBACK 0x87 otherwise), while the collector stores over TLS."""
+its own id (MQTT 5 PUBACK 0x87 otherwise), while the collector stores over TLS. The policy's
+site binding and the collectors' shared subscription: tests/test_broker_policy.py."""
 
 from __future__ import annotations
 
