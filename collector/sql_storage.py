@@ -253,7 +253,7 @@ class SqlStorage(ABC):
                             (item.summary_json, received_ns, item.device))
                 acks = {}
                 for device, site in touched.items():
-                    heads = self._advance_chains(device, site, received_ns, device in with_events)
+                    heads = self._advance_chains(device, received_ns, device in with_events)
                     if heads:
                         acks[(site, device)] = heads
             return StoredBatch(stored=len(new_events), duplicates=len(events) - len(new_events), acks=acks)
@@ -323,12 +323,12 @@ class SqlStorage(ABC):
         self._execute("INSERT INTO devices (device, site) VALUES (?, ?) "
                       "ON CONFLICT (device) DO NOTHING", (device, site))
 
-    def _advance_chains(self, device: str, site: str, received_ns: int,
-                        answer_latest: bool) -> tuple[ChainAck, ...]:
+    def _advance_chains(self, device: str, received_ns: int, answer_latest: bool) -> tuple[ChainAck, ...]:
         """Start a chain at each new genesis of the device and move every chain's head as far
         as its links and stored evidence go. Returns the heads to acknowledge: each chain that
         moved, and the latest chain's (the device's current store, in all but odd orders of
-        arrival) when ``answer_latest``. ``devices.contiguous_seq`` follows the latest head."""
+        arrival) when ``answer_latest``. ``devices.contiguous_seq`` follows the latest head; a
+        device's site is the one it was first seen at (never moved by what it sends later)."""
         self._start_chains(device, received_ns)
         chains = self._execute("SELECT genesis_id, head_seq, head_digest FROM chains WHERE device = ? "
                                "ORDER BY started_ns, genesis_id", (device,)).fetchall()
@@ -341,8 +341,8 @@ class SqlStorage(ABC):
                               "WHERE device = ? AND genesis_id = ?", (seq, digest, device, genesis_id))
             latest = index == len(chains) - 1
             if latest:
-                self._execute("UPDATE devices SET contiguous_seq = ?, site = ? "
-                              "WHERE device = ? AND contiguous_seq <> ?", (seq, site, device, seq))
+                self._execute("UPDATE devices SET contiguous_seq = ? WHERE device = ? AND contiguous_seq <> ?",
+                              (seq, device, seq))
             if seq > 0 and (moved or (latest and answer_latest)):
                 acks.append(ChainAck(seq, digest))
         return tuple(acks)

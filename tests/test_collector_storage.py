@@ -339,3 +339,12 @@ def test_cli_wants_exactly_one_of_database_and_url(tmp_path, capsys, storage_yam
     assert collector_cli(["events", "--config", str(path)]) == 2
     err = capsys.readouterr().err
     assert "storage.database" in err and "storage.url" in err
+
+
+def test_a_device_is_never_moved_to_the_site_its_later_events_name(storage, ingest, pki):
+    """The registry binds a device to its site (ingest refuses another); for a device enrolled
+    without one, storage still keeps the site it was first seen at."""
+    storage.store(verified_events(ingest, source_for(pki, "tn-0001"), 2), START_NS)
+    elsewhere = SignedEventSource("tn-0001", "site-b", load_private_key(pki.signing_key("tn-0001")))
+    storage.store(verified_events(ingest, elsewhere, 1), START_NS)
+    assert [(record.device, record.site) for record in storage.devices()] == [("tn-0001", SITE)]
