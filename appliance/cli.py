@@ -91,16 +91,16 @@ def _parser() -> argparse.ArgumentParser:
     events.add_argument("--json", action="store_true", help="one JSON envelope per line")
     events.set_defaults(handler=_events)
 
-    from plugins.plate_capture.cli import add_parser as add_plate_parser
+    from roadcam.plugins.plate_capture.cli import add_parser as add_plate_parser
     add_plate_parser(commands)
     return parser
 
 
 def _run(args) -> int:
     """Run the site of ``--config``, rolling a config update out first (roll back an unfinished
-    trial, promote a staged update; :mod:`appliance.config_rollout`). Exits with
+    trial, promote a staged update; :mod:`roadcam.appliance.config_rollout`). Exits with
     RESTART_EXIT_STATUS when it stopped with an update staged, so the service restarts with it."""
-    from hal.hardware import Hardware
+    from roadcam.hal.hardware import Hardware
 
     from .clock import Clock
     from .config_rollout import RESTART_EXIT_STATUS, prepare_site
@@ -123,9 +123,9 @@ def _run(args) -> int:
 
 
 def _simulate(args) -> int:
-    from hal.hardware import Hardware
-    from hal.pacing import PacedCamera
-    from hal.sim import SimRoad, TrackRecorder, score_run
+    from roadcam.hal.hardware import Hardware
+    from roadcam.hal.pacing import PacedCamera
+    from roadcam.sim import SimRoad, TrackRecorder, score_run
 
     from .config import load_yaml
     from .runtime import Appliance
@@ -163,11 +163,11 @@ def _simulate(args) -> int:
 
 
 def _scenario_path(name_or_path: str) -> Path:
-    """A scenario file path, or the shipped scenario of that name (hal/sim/scenarios/NAME.yaml)."""
+    """A scenario file path, or the shipped scenario of that name (sim/scenarios/NAME.yaml)."""
     path = Path(name_or_path)
     if path.exists():
         return path
-    shipped = resources.files("hal.sim") / "scenarios"
+    shipped = resources.files("roadcam.sim") / "scenarios"
     candidate = shipped / f"{name_or_path}.yaml"
     if candidate.is_file():
         return Path(str(candidate))
@@ -188,7 +188,7 @@ def _config_check(args) -> int:
 
 
 def _config_example(args) -> int:
-    print((resources.files("provisioning") / "examples" / "site.yaml").read_text(encoding="utf-8"), end="")
+    print((resources.files("roadcam.provisioning") / "examples" / "site.yaml").read_text(encoding="utf-8"), end="")
     return 0
 
 

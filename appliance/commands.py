@@ -6,15 +6,15 @@ object with exactly ``name``, ``device``, ``version``, ``issued_at``, ``body`` a
 UTF-8) of the other five. ``name`` equals the topic's last level (``…/cmd/{name}``); ``device``
 is the id of the one device the command is for (``*`` only for the hotlist, which goes to every
 device), so a command captured on one box cannot be replayed to another; ``version`` rises strictly
-per name; ``issued_at`` is :func:`~appliance.events.iso_utc` time; ``body`` is what
+per name; ``issued_at`` is :func:`~roadcam.appliance.events.iso_utc` time; ``body`` is what
 ``roadcam_command`` receives as ``payload``.
 
 :class:`CommandGate` refuses anything unsigned, altered, malformed, named differently from its
 topic, addressed to another device, replayed (a version not above the highest accepted for that name) or too old, with
-:class:`~appliance.errors.CommandRefused`. The highest versions are written to a small file
+:class:`~roadcam.appliance.errors.CommandRefused`. The highest versions are written to a small file
 before the command runs, so neither a restart nor a crash reopens a replay.
 
-The payload is parsed with :func:`~appliance.bounded_json.loads_bounded` before anything else:
+The payload is parsed with :func:`~roadcam.appliance.bounded_json.loads_bounded` before anything else:
 anyone who may publish on a command topic could otherwise send ``b"[" * 100000`` and make
 ``json.loads`` raise RecursionError on the network thread.
 

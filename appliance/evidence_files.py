@@ -8,7 +8,7 @@ fsynced, renamed to its sha256 and then the shard directory is fsynced, so after
 :data:`TEMP_SUFFIX` and are swept on the next start.
 
 This module knows nothing about events: which files are still needed is the store's business
-(:mod:`appliance.store`), which writes a file before the database row that references it and
+(:mod:`roadcam.appliance.store`), which writes a file before the database row that references it and
 deletes it only after the last reference is gone.
 """
 

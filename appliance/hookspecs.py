@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and readers only
-    from hal.base import Frame
+    from roadcam.hal.base import Frame
 
     from .events import Event, EventDraft
     from .geometry import RoadGeometry

@@ -25,10 +25,10 @@ from .errors import ConfigError
 
 #: Built-in plugins as (name, module). Each module exposes a ``plugin`` object with hook impls.
 BUILTIN_PLUGINS = (
-    ("detection", "plugins.detection"),
-    ("diagnostics", "plugins.diagnostics"),
-    ("plate_capture", "plugins.plate_capture"),
-    ("uplink", "plugins.uplink"),
+    ("detection", "roadcam.plugins.detection"),
+    ("diagnostics", "roadcam.plugins.diagnostics"),
+    ("plate_capture", "roadcam.plugins.plate_capture"),
+    ("uplink", "roadcam.plugins.uplink"),
 )
 
 ENTRY_POINT_GROUP = "roadcam.plugins"

@@ -9,7 +9,7 @@ observers (``roadcam_event``) only after the store has committed them.
 
 Nothing here is fatal at run time: a camera that fails, a hook that raises, a full disk each
 raise a fault event and the appliance keeps going. Every hook call goes to each plugin on its
-own (:func:`~appliance.plugins.call_each_plugin`), so a plugin that raises loses only its own
+own (:func:`~roadcam.appliance.plugins.call_each_plugin`), so a plugin that raises loses only its own
 answer and its fault names it. A full store still gets its ``store.full`` fault: the store keeps
 a reserve that only the store's own fault events may use.
 """
@@ -28,7 +28,7 @@ from typing import Any, Callable
 
 import pluggy
 
-from hal.base import Camera
+from roadcam.hal.base import Camera
 
 from .clock import Clock
 from .config import CameraConfig, CoreConfig
@@ -84,7 +84,7 @@ class _Edge:
 class Appliance:
     """One roadcam site. Build it, then :meth:`run` (blocks until stopped or the sources end).
 
-    ``hardware`` opens the devices the config names (:class:`hal.hardware.Hardware`); ``clock``
+    ``hardware`` opens the devices the config names (:class:`roadcam.hal.hardware.Hardware`); ``clock``
     stamps everything (a :class:`ManualClock` under simulation). ``store`` may be given (tests);
     otherwise it is opened from ``config.storage``, with ``sign`` (``Event -> signature``,
     e.g. ``config.uplink.event_signer()``) signing every event it stores. ``drain_timeout_s``:

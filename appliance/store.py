@@ -5,7 +5,7 @@ returned into events (id, per-device sequence number, hash-chain link, optional 
 makes them durable before anyone else hears of them:
 
 1. each new evidence blob is written to a temporary file, fsynced, renamed to its sha256 and
-   its directory fsynced (:mod:`appliance.evidence_files`);
+   its directory fsynced (:mod:`roadcam.appliance.evidence_files`);
 2. only then are all the call's rows inserted, in one transaction, into a database in WAL mode
    with ``synchronous=FULL`` (both checked when the store opens), so ``COMMIT`` returning means
    the rows are on disk.
@@ -19,7 +19,7 @@ digest of the last event it holds, so an ack meant for an earlier store is never
 this store's events). To stay within the disk budget the store evicts only confirmed events:
 their evidence first, then their rows, oldest first. A file shared by several events is deleted
 only when no retained event references it. When nothing is left to evict,
-:class:`~appliance.errors.StorageFull` is raised and nothing already stored is touched. A store
+:class:`~roadcam.appliance.errors.StorageFull` is raised and nothing already stored is touched. A store
 may keep a reserve at the top of its budget that only appends marked ``use_reserve`` may fill,
 so the fault saying the store is full can still be stored.
 
@@ -228,7 +228,7 @@ class EventStore:
 
     def confirm(self, upto_seq: int, digest: str) -> int | None:
         """The collector stored this store's chain up to event ``upto_seq``, whose digest it
-        names (:class:`~appliance.acks.ChainAck`): mark every event up to it confirmed, so they
+        names (:class:`~roadcam.appliance.acks.ChainAck`): mark every event up to it confirmed, so they
         may be evicted. Returns how many were newly confirmed (0 for a repeated ack, or one
         naming an event already confirmed and evicted), or None, confirming nothing, when this
         store's event ``upto_seq`` does not exist or has another digest: the ack is for another

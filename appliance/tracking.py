@@ -30,7 +30,7 @@ class Detection:
     every object whole and on its own, even partly hidden (a learned detector); False when a
     detection may be a piece of an object or several objects merged (background subtraction),
     which the tracker then treats as fragments or groups. ``signature`` is the object's colour
-    signature (:mod:`appliance.appearance`) when the detector took one.
+    signature (:mod:`roadcam.appliance.appearance`) when the detector took one.
     """
 
     box: tuple[float, float, float, float]
@@ -106,7 +106,7 @@ class Tracker:
     ``kind_change_cost`` when the detection's class is not the track's (two road users of
     different classes side by side, a scooter parked by a car, do not swap identities), plus
     ``appearance_weight`` times how unlike the track's colours the detection's are (the running
-    mean of its detections' colour signatures, :mod:`appliance.appearance`: far from the camera,
+    mean of its detections' colour signatures, :mod:`roadcam.appliance.appearance`: far from the camera,
     where a bus and the car ahead of it share pixels and road position, colour still differs), gated,
     and solved by the Hungarian method; confirmed tracks choose first, tentative ones take what
     is left. Leaving a track and a detection both unmatched costs ``unmatched_pair_cost``, more

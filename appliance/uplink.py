@@ -4,14 +4,14 @@ Delivery (DESIGN.md, "MQTT"): paho keeps messages only in memory and Mosquitto a
 before it has saved anything, so a broker's PUBACK proves nothing. Events therefore leave only
 from the store (:meth:`EventStore.pending`, in seq order) and a row is marked delivered only when
 the collector's own ``ack`` arrives: ``{"seq": N, "digest": D}``, "stored your chain up to
-event N, whose digest is D, with its evidence" (:mod:`appliance.acks`). The device confirms up
+event N, whose digest is D, with its evidence" (:mod:`roadcam.appliance.acks`). The device confirms up
 to N only if its own event N has digest D; an ack for another chain (the device's store before
 a reset, which the collector also holds) is ignored and logged at a bounded rate. Meanwhile:
 
 - every message goes out at QoS 1; each event's evidence files go out before the event;
 - a single waiting event goes alone on ``events/{type}``; when more wait (a backlog), up to
   ``batch_max_events`` go in one message on ``events`` (JSON lines,
-  :mod:`appliance.event_batches`), so per-message costs are paid once per batch;
+  :mod:`roadcam.appliance.event_batches`), so per-message costs are paid once per batch;
 - at most ``max_in_flight_events`` events are unacknowledged at once, and a backlog drains at
   ``drain_rate_per_s``;
 - every PUBACK's reason code is read: one at or above 0x80 (e.g. 0x87, not authorised by the
@@ -23,12 +23,12 @@ a reset, which the collector also holds) is ignored and logged at a bounded rate
 Threads: paho's network loop (``loop_start``) runs the callbacks, which only record what
 happened and nudge the sender; the sender thread reads the store, publishes and confirms. The
 ``roadcam_event`` observer nudges the sender too, so a new event leaves at once without polling.
-Commands are checked on the network thread (:class:`~appliance.commands.CommandGate`) and run on
+Commands are checked on the network thread (:class:`~roadcam.appliance.commands.CommandGate`) and run on
 the analysis thread (:meth:`Appliance.enqueue_command`); their result goes back on
 ``cmd/{name}/result``. Nothing here blocks the analysis thread.
 
 Hostile input (issue 22): every inbound payload (acks, commands, the hotlist) is parsed within
-size and depth limits (:mod:`appliance.bounded_json`) before anything else. No exception ever
+size and depth limits (:mod:`roadcam.appliance.bounded_json`) before anything else. No exception ever
 leaves a paho callback (paho would re-raise it and its network thread would die): each callback
 is guarded, a failure is counted, logged at a bounded rate and raises ``uplink.inbound``. Should
 the network thread die all the same, the sender notices within ``IDLE_WAIT_S``, raises

@@ -1,7 +1,7 @@
 """The ``uplink`` config section: where the broker is, how to prove who we are, how fast to drain.
 
 The section belongs to the built-in ``uplink`` plugin (``plugins/uplink``), which declares it;
-the model lives beside :mod:`appliance.uplink`, the code it configures. Every field has a
+the model lives beside :mod:`roadcam.appliance.uplink`, the code it configures. Every field has a
 default, so a site without an uplink still validates (``enabled: false``).
 
 The key and certificate files are read when the config is validated: a file that is missing,

@@ -4,7 +4,7 @@ The policy is a file for Mosquitto's dynamic-security plugin (see
 ``collector/mosquitto/mosquitto.conf`` for why not an ``acl_file``): the shipped base
 (``collector/mosquitto/dynamic-security.json``: everything denied by default, the collectors'
 role and the collector identities) plus, for each device enrolled in the registry
-(:mod:`collector.device_keys`), a client named by its device id (its certificate's CN) with a
+(:mod:`roadcam.collector.device_keys`), a client named by its device id (its certificate's CN) with a
 role of its own:
 
 - write ``status``, ``health``, ``events``, ``events/<type>``, ``evidence/<sha256>`` and
@@ -29,8 +29,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from appliance.errors import ConfigError
-from appliance.topics import HOTLIST, DeviceTopics
+from roadcam.appliance.errors import ConfigError
+from roadcam.appliance.topics import HOTLIST, DeviceTopics
 
 from .device_keys import DeviceKeys
 
@@ -52,7 +52,7 @@ def base_policy(path: Path | None = None) -> dict[str, Any]:
     """The base document: ``path``, or the shipped ``collector/mosquitto/dynamic-security.json``."""
     try:
         text = (Path(path).read_text() if path is not None
-                else (resources.files("collector") / "mosquitto" / "dynamic-security.json").read_text())
+                else (resources.files("roadcam.collector") / "mosquitto" / "dynamic-security.json").read_text())
         document = json.loads(text)
     except (OSError, ValueError) as error:
         raise ConfigError(f"{path or 'the shipped dynamic-security.json'}: cannot read the base "

@@ -20,10 +20,10 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from appliance.commands import COMMAND_FIELDS, signed_bytes
-from appliance.events import iso_utc
-from appliance.signing import sign, verify
-from appliance.topics import HOTLIST, DeviceTopics
+from roadcam.appliance.commands import COMMAND_FIELDS, signed_bytes
+from roadcam.appliance.events import iso_utc
+from roadcam.appliance.signing import sign, verify
+from roadcam.appliance.topics import HOTLIST, DeviceTopics
 
 
 def sign_command(key: Ed25519PrivateKey, name: str, body: dict[str, Any], version: int, *,

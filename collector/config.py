@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from appliance.config import load_yaml, validate_config
+from roadcam.appliance.config import load_yaml, validate_config
 
 
 class Section(BaseModel):
@@ -70,7 +70,7 @@ class StorageSettings(Section):
 
 class LimitSettings(Section):
     """Sizes above which a message is refused before it is parsed, and bounds on what an event
-    may hold once parsed (numbers are bounded by :mod:`collector.ingest` itself: those bounds
+    may hold once parsed (numbers are bounded by :mod:`roadcam.collector.ingest` itself: those bounds
     are what storage and JSON readers can take, not a policy)."""
 
     max_event_bytes: int = Field(65_536, ge=1024, title="Event size", description="Largest event JSON.")

@@ -7,7 +7,7 @@ A device is enrolled by putting two files into the registry folder (the collecto
 - ``<device-id>.site``: the one site id it reports under (one line).
 
 The site binds the device to its topics: the broker policy rendered from this registry
-(:mod:`collector.broker_policy`) lets the device write only under ``roadcam/v1/<site>/<device>/``,
+(:mod:`roadcam.collector.broker_policy`) lets the device write only under ``roadcam/v1/<site>/<device>/``,
 and the collector refuses anything it sends under another site (reason ``site_mismatch``), so a
 device, or a stolen device key, cannot report as if it stood somewhere else. A device enrolled
 before sites were recorded has no ``.site`` file: it is *not bound* to a site (any site is taken
@@ -31,8 +31,8 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from appliance.errors import ConfigError
-from appliance.signing import load_public_key
+from roadcam.appliance.errors import ConfigError
+from roadcam.appliance.signing import load_public_key
 
 #: The shape of a device id (as in the site config's ``device.id``).
 DEVICE_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")

@@ -2,7 +2,7 @@
 and ``roadcam-collector hotlist``).
 
 Everything sent is signed with the collector's key (``signing_key`` in its config) in the format
-of :mod:`collector.commands`. Versions come from the collector database
+of :mod:`roadcam.collector.commands`. Versions come from the collector database
 (:meth:`~collector.sql_storage.SqlStorage.issue_command_version`): one above the last issued for
 that command name, and never below the current time in milliseconds, so a collector whose
 database was rebuilt still issues versions above those its devices already accepted. A command
@@ -28,10 +28,10 @@ from typing import Any
 
 import yaml
 
-from appliance.errors import ConfigError, RoadcamError
-from appliance.signing import load_private_key
-from appliance.topics import HOTLIST, DeviceTopics
-from plugins.plate_capture.hotlist import HotlistRefused, hotlist_entry
+from roadcam.appliance.errors import ConfigError, RoadcamError
+from roadcam.appliance.signing import load_private_key
+from roadcam.appliance.topics import HOTLIST, DeviceTopics
+from roadcam.plugins.plate_capture.hotlist import HotlistRefused, hotlist_entry
 
 from .commands import sign_command
 from .config import CollectorConfig

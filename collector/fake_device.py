@@ -15,9 +15,9 @@ import paho.mqtt.client as mqtt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from paho.mqtt.enums import CallbackAPIVersion
 
-from appliance.events import EvidenceBlob, EvidenceRef, Event, iso_utc, uuid7
-from appliance.signing import sign
-from appliance.topics import DeviceTopics
+from roadcam.appliance.events import EvidenceBlob, EvidenceRef, Event, iso_utc, uuid7
+from roadcam.appliance.signing import sign
+from roadcam.appliance.topics import DeviceTopics
 
 
 class SignedEventSource:

@@ -1,23 +1,23 @@
 """Turn MQTT messages into what the collector may store, or refuse them.
 
 Everything here treats the topic and the payload as hostile: sizes are checked before any
-parsing, JSON is parsed by pydantic into the closed :class:`~appliance.events.Event` model, the
+parsing, JSON is parsed by pydantic into the closed :class:`~roadcam.appliance.events.Event` model, the
 topic must agree with the envelope, the device must be enrolled (at the topic's site, when its
 enrolment names one: reason ``site_mismatch``) and every event must be
 authenticated by its device's key, and evidence bytes must hash to the name in their topic. A
-refusal is a :class:`~appliance.errors.MessageRejected` whose ``reason`` the collector counts.
+refusal is a :class:`~roadcam.appliance.errors.MessageRejected` whose ``reason`` the collector counts.
 
 Every value is bounded at ingest, so nothing that passes can fail in storage or in a JSON
 reader downstream: ``seq`` and every integer anywhere in an event or a health summary lie within
 +-(2**53 - 1), ``time`` within the years 1970 to 2199, and strings, lists, objects and their nesting
-within :class:`~collector.config.LimitSettings` (reason ``out_of_range`` for numbers,
+within :class:`~roadcam.collector.config.LimitSettings` (reason ``out_of_range`` for numbers,
 ``oversized`` for sizes). An event whose time or seq did not fit a 64-bit BIGINT once killed the
 collector's writer thread.
 
 Messages are checked a batch at a time (:meth:`Ingest.check_messages`, what the collector's
 writer takes in one transaction) so events can be authenticated along their hash chain: the
 signature of the newest event of each chain segment in the batch is verified and the older ones
-are taken on their digests (:mod:`collector.chain_signatures`). An event must still carry a
+are taken on their digests (:mod:`roadcam.collector.chain_signatures`). An event must still carry a
 well-formed signature, which is stored with it, so each event can be verified on its own later.
 A batch message (``.../events``, JSON lines) gives one item or one refusal per line.
 """
@@ -38,19 +38,19 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 
-from appliance.bounded_json import HostileJSON, loads_bounded
-from appliance.errors import ConfigError, MessageRejected
-from appliance.event_batches import split_event_batch
-from appliance.events import Event
-from appliance.evidence_files import is_sha256_name
-from appliance.signing import verify
-from appliance.topics import parse_device_topic
+from roadcam.appliance.bounded_json import HostileJSON, loads_bounded
+from roadcam.appliance.errors import ConfigError, MessageRejected
+from roadcam.appliance.event_batches import split_event_batch
+from roadcam.appliance.events import Event
+from roadcam.appliance.evidence_files import is_sha256_name
+from roadcam.appliance.signing import verify
+from roadcam.appliance.topics import parse_device_topic
 
 from .chain_signatures import authentic_events
 from .config import LimitSettings
 from .device_keys import DeviceKeys
 
-#: An event's ``time``, as :func:`~appliance.events.iso_utc` writes it (ASCII digits only).
+#: An event's ``time``, as :func:`~roadcam.appliance.events.iso_utc` writes it (ASCII digits only).
 _EVENT_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
 _UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 #: Bytes of an Ed25519 signature.
@@ -169,7 +169,7 @@ class Ingest:
         return [_checked(results, authentic) for results in parsed]
 
     def _authenticate(self, events: list[_ParsedEvent]) -> set[_ParsedEvent]:
-        """The events authenticated by their device's key (see :mod:`collector.chain_signatures`)."""
+        """The events authenticated by their device's key (see :mod:`roadcam.collector.chain_signatures`)."""
         by_device: dict[str, list[_ParsedEvent]] = {}
         for parsed in events:
             by_device.setdefault(parsed.event.device, []).append(parsed)
@@ -295,7 +295,7 @@ class Ingest:
 
     def _check_site(self, site: str, device: str) -> None:
         """Refuse a message of a device under a site other than the one it is enrolled at
-        (:mod:`collector.device_keys`): a device never moves between sites by what it sends."""
+        (:mod:`roadcam.collector.device_keys`): a device never moves between sites by what it sends."""
         enrolled = self.keys.enrolment(device).site
         if enrolled is not None and site != enrolled:
             raise MessageRejected("site_mismatch", f"{device}: sent under site {site[:80]!r}, but "
@@ -399,7 +399,7 @@ def _check_no_nul(text: str, device: str) -> None:
 
 
 def _parse_event_time(text: str, device: str) -> int:
-    """UTC nanoseconds of an event's ``time`` (the :func:`~appliance.events.iso_utc` form),
+    """UTC nanoseconds of an event's ``time`` (the :func:`~roadcam.appliance.events.iso_utc` form),
     refused outside :data:`EVENT_YEARS`."""
     try:
         if _EVENT_TIME.fullmatch(text) is None:

@@ -149,13 +149,13 @@ class Broker:
 def production_config(broker: Broker, pki_root: Path) -> str:
     """The shipped ``collector/mosquitto/mosquitto.conf`` with its port, certificate paths and
     persistence folder pointed at ``broker``'s folder and a test PKI under ``pki_root``
-    (:func:`collector.pki.write_test_pki`), and its access policy rendered from that PKI's device
-    registry with the shipped base (:mod:`collector.broker_policy`) into ``broker``'s folder: the
+    (:func:`roadcam.collector.pki.write_test_pki`), and its access policy rendered from that PKI's device
+    registry with the shipped base (:mod:`roadcam.collector.broker_policy`) into ``broker``'s folder: the
     production policy, run locally. Enrolling more devices takes a new config and a restart,
     as in production."""
     policy_file = broker.directory / "dynamic-security.json"
     write_policy(policy_file, render_policy(DeviceKeys(Path(pki_root) / "device-keys"), base_policy()))
-    text = (resources.files("collector") / "mosquitto" / "mosquitto.conf").read_text()
+    text = (resources.files("roadcam.collector") / "mosquitto" / "mosquitto.conf").read_text()
     text = text.replace("listener 8883", f"listener {broker.port} {broker.host}")
     text = text.replace(f"plugin {SHIPPED_DYNAMIC_SECURITY}", f"plugin {dynamic_security_plugin()}")
     text = text.replace("/etc/mosquitto/roadcam/dynamic-security.json", str(policy_file))

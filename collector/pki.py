@@ -1,6 +1,6 @@
 """A test PKI for the broker, the devices and the collectors (never for production keys).
 
-``python -m collector.pki OUT_DIR --device tn-0001@site-a --device tn-0002 --collector collector-1``
+``python -m roadcam.collector.pki OUT_DIR --device tn-0001@site-a --device tn-0002 --collector collector-1``
 writes::
 
     ca.crt ca.key                 the test CA
@@ -136,7 +136,7 @@ def revocation_list(authority: Authority, revoked: list[x509.Certificate]) -> x5
 def write_test_pki(root: Path, *, devices: list[str], collectors: list[str],
                    revoked_devices: list[str] = (), sites: Mapping[str, str] | None = None) -> TestPki:
     """Write the whole test PKI under ``root`` (see the module docstring). ``sites`` binds
-    devices to their site in the registry (:mod:`collector.device_keys`); a device not in it is
+    devices to their site in the registry (:mod:`roadcam.collector.device_keys`); a device not in it is
     enrolled without a site."""
     pki = TestPki(Path(root))
     for folder in ("clients", "other-ca/clients", "signing", "device-keys"):
@@ -195,7 +195,7 @@ def _write_signing_key(private_path: Path, public_path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m collector.pki",
+    parser = argparse.ArgumentParser(prog="python -m roadcam.collector.pki",
                                      description="Write a test PKI (never for production).")
     parser.add_argument("out", type=Path, help="folder to write into")
     parser.add_argument("--device", action="append", default=[],

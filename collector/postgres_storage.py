@@ -1,7 +1,7 @@
 """The collector's storage for a city: PostgreSQL (through psycopg 3) plus an evidence folder.
 
-Same tables, columns and guarantees as :mod:`collector.sqlite_storage`; everything but the
-connection lives in :class:`~collector.sql_storage.SqlStorage`. Evidence files stay
+Same tables, columns and guarantees as :mod:`roadcam.collector.sqlite_storage`; everything but the
+connection lives in :class:`~roadcam.collector.sql_storage.SqlStorage`. Evidence files stay
 content-addressed on the collector's disk, written and fsynced before the transaction that
 records them commits.
 
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from appliance.errors import StoreError
+from roadcam.appliance.errors import StoreError
 
 from .sql_storage import SCHEMA_VERSION, SqlStorage, schema_statements
 from .storage import DataRefused
@@ -34,7 +34,7 @@ WRITER_LOCK_KEY = 0x726F616463616D
 
 
 class PostgresStorage(SqlStorage):
-    """:class:`~collector.storage.CollectorStorage` on a PostgreSQL database named by a
+    """:class:`~roadcam.collector.storage.CollectorStorage` on a PostgreSQL database named by a
     ``postgresql://`` URL."""
 
     #: "C" collation sorts text by bytes, as SQLite does, so both list in the same order.

@@ -6,7 +6,7 @@ writer thread takes whatever has queued (up to ``batch_max`` messages), checks t
 stores the batch in one transaction and, once it is committed, sends each message's PUBACK (paho
 ``manual_ack``) and publishes each touched device's ``ack``: ``{"seq": N, "digest": D}``, the
 head of a chain (store epoch) the collector holds without a gap, every event with its evidence
-(:mod:`appliance.acks`, :mod:`collector.storage`), up to which the device may release its
+(:mod:`roadcam.appliance.acks`, :mod:`roadcam.collector.storage`), up to which the device may release its
 outbox. A crash anywhere before the commit leaves the messages unacknowledged in this
 collector's persistent session (``clean_start`` False, a session expiry), so the broker delivers
 them again and the id key makes that a no-op.
@@ -19,14 +19,14 @@ Refused messages (and refused lines of a batch message) are acknowledged with th
 are logged at a bounded rate (:class:`RateLimitedLog`: a line per reason per minute at most,
 naming how many it left out), so a flood of garbage is a few lines, not one per message.
 
-An unexpected error (anything but a refusal, or a :class:`~appliance.errors.StoreError`, which
-is retried while the database is away; but a :class:`~collector.storage.DataRefused` is
+An unexpected error (anything but a refusal, or a :class:`~roadcam.appliance.errors.StoreError`, which
+is retried while the database is away; but a :class:`~roadcam.collector.storage.DataRefused` is
 unexpected, as the same data would fail again) in the writer thread or in a paho callback goes to one
 place, :meth:`Collector._fatal`, which logs it and calls ``on_fatal``: by default
 :func:`exit_process` ends the process with :data:`FATAL_EXIT_STATUS`, so systemd restarts it,
 where a dead thread in a live process would store nothing more, for good. The writer first
 records a failure for each message of the failing batch; redelivered, each is handled alone,
-and one that fails again is quarantined (:mod:`collector.quarantine`) so it costs one restart,
+and one that fails again is quarantined (:mod:`roadcam.collector.quarantine`) so it costs one restart,
 never an endless loop of them.
 """
 
@@ -49,8 +49,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from appliance.errors import StoreError
-from appliance.topics import COLLECTOR_GROUP, ROOT, DeviceTopics
+from roadcam.appliance.errors import StoreError
+from roadcam.appliance.topics import COLLECTOR_GROUP, ROOT, DeviceTopics
 
 from .config import BrokerSettings
 from .ingest import Ingest
@@ -232,7 +232,7 @@ class Collector:
 
     def _publish_retained(self, client: mqtt.Client) -> None:
         """Publish again, retained, each retained message kept in storage (the hotlist,
-        :mod:`collector.dispatch`) exactly as it was first published, on every connection: a
+        :mod:`roadcam.collector.dispatch`) exactly as it was first published, on every connection: a
         broker that lost it (killed before its save, or rebuilt) has it back, and a device that
         holds that version already ignores it. A database that cannot be read skips it with an
         error; the next connection tries again."""
@@ -308,7 +308,7 @@ class Collector:
     def _handle_alone(self, received: _Received, digest: str, failures: int) -> None:
         """A message that failed before, in a batch of its own: stored (its failures then
         forgotten) or, failing again, quarantined. One already failed
-        :data:`~collector.quarantine.QUARANTINE_AFTER_FAILURES` times is delivered again only
+        :data:`~roadcam.collector.quarantine.QUARANTINE_AFTER_FAILURES` times is delivered again only
         if its acknowledgement was lost: it is quarantined without another try."""
         if failures >= QUARANTINE_AFTER_FAILURES:
             self._quarantine(received, f"delivered again after {failures} failures")

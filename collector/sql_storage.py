@@ -1,11 +1,11 @@
 """What the collector's SQL backends share: the schema, storing a batch, the chain checks, the
 per-epoch chains whose heads are acknowledged, the queries and the evidence folder.
 
-A backend (:mod:`collector.sqlite_storage`, :mod:`collector.postgres_storage`) subclasses
+A backend (:mod:`roadcam.collector.sqlite_storage`, :mod:`roadcam.collector.postgres_storage`) subclasses
 :class:`SqlStorage` and supplies only its dialect and connection handling: how to run one
 statement, how to open a writer transaction that serializes every writer (so the chain heads
 and the chain checks stay consistent however many collectors share the database), how the schema
-version is kept, and how its driver's errors become :class:`~appliance.errors.StoreError`.
+version is kept, and how its driver's errors become :class:`~roadcam.appliance.errors.StoreError`.
 
 SQL here uses ``?`` placeholders and ``INSERT ... ON CONFLICT DO NOTHING``, which both SQLite
 and PostgreSQL understand; an event is stored under its id, so a redelivered one is a no-op.
@@ -22,10 +22,10 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, NamedTuple, Self
 
-from appliance.acks import ChainAck
-from appliance.errors import StoreError
-from appliance.events import Event
-from appliance.evidence_files import EvidenceFolder
+from roadcam.appliance.acks import ChainAck
+from roadcam.appliance.errors import StoreError
+from roadcam.appliance.events import Event
+from roadcam.appliance.evidence_files import EvidenceFolder
 
 from .ingest import DeviceHealth, DeviceStatus, Verified, VerifiedEvent, VerifiedEvidence
 from .quarantine import QuarantinedMessage, message_digest
@@ -142,7 +142,7 @@ def upgrade_statements(from_version: int, text_type: str) -> tuple[str, ...]:
 
 
 class SqlStorage(ABC):
-    """:class:`~collector.storage.CollectorStorage` on a SQL database plus an evidence folder;
+    """:class:`~roadcam.collector.storage.CollectorStorage` on a SQL database plus an evidence folder;
     thread-safe (one connection used under a lock)."""
 
     #: How this dialect declares text columns (see :func:`schema_statements`).

@@ -1,6 +1,6 @@
 """The collector's default storage: SQLite (WAL, ``synchronous=FULL``) plus an evidence folder.
 
-Everything but the connection lives in :class:`~collector.sql_storage.SqlStorage`. Evidence
+Everything but the connection lives in :class:`~roadcam.collector.sql_storage.SqlStorage`. Evidence
 files are written and fsynced before the transaction that records them commits, like on the
 device.
 
@@ -16,15 +16,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from appliance.errors import StoreError
-from appliance.store import _open_database, _transaction
+from roadcam.appliance.errors import StoreError
+from roadcam.appliance.store import _open_database, _transaction
 
 from .sql_storage import SCHEMA_VERSION, SqlStorage, schema_statements
 from .storage import DataRefused
 
 
 class SQLiteStorage(SqlStorage):
-    """:class:`~collector.storage.CollectorStorage` on one SQLite file."""
+    """:class:`~roadcam.collector.storage.CollectorStorage` on one SQLite file."""
 
     def __init__(self, database: Path, evidence_dir: Path):
         super().__init__(evidence_dir)

@@ -1,7 +1,7 @@
 """What the collector needs from a database, and the records it reads back.
 
 The collector talks to storage only through :class:`CollectorStorage`, so a city can run the
-same collector on another database. :mod:`collector.sqlite_storage` is the default backend.
+same collector on another database. :mod:`roadcam.collector.sqlite_storage` is the default backend.
 
 Guarantees every backend gives:
 
@@ -13,7 +13,7 @@ Guarantees every backend gives:
   reset (new SD card, reflash) starts again at seq 1 with a new first event. A chain starts at
   such a first event (seq 1, no ``prev``) and its head moves on only along ``prev`` links to
   events stored with every evidence file they name. The head (seq and digest) is what the
-  collector acknowledges (:class:`~appliance.acks.ChainAck`): "stored up to seq N" alone would,
+  collector acknowledges (:class:`~roadcam.appliance.acks.ChainAck`): "stored up to seq N" alone would,
   after a reset, confirm the new store's events by the old one's high mark.
 - A second first event for a device is recorded as a ``new_epoch`` problem; the new chain gets
   acks of its own. Broken hash links and two events claiming the same seq are recorded as
@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from appliance.acks import ChainAck
-from appliance.errors import StoreError
-from appliance.events import Event
+from roadcam.appliance.acks import ChainAck
+from roadcam.appliance.errors import StoreError
+from roadcam.appliance.events import Event
 
 from .ingest import Verified
 from .quarantine import QuarantinedMessage
@@ -145,7 +145,7 @@ class CollectorStorage(Protocol):
         """Count one more failure, with ``error``, for each (topic, payload), in one transaction."""
 
     def message_failures(self, digests: Sequence[str]) -> dict[str, int]:
-        """Failures on record for these :func:`~collector.quarantine.message_digest` values
+        """Failures on record for these :func:`~roadcam.collector.quarantine.message_digest` values
         (a message that never failed is absent)."""
 
     def clear_failures(self, digests: Sequence[str]) -> None:

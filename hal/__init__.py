@@ -1,1 +1,1 @@
-"""The hardware boundary. Nothing outside ``hal`` imports gpiozero, pyserial or picamera2."""
+"""The hardware boundary. Nothing outside ``roadcam.hal`` imports gpiozero, pyserial or picamera2."""

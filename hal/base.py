@@ -5,7 +5,7 @@ are context managers and have ``close()``; callbacks carry the event's own times
 the pin's edge ticks or the camera's capture time), never the time a thread got round to it.
 
 Times: ``*_ns`` are integers in nanoseconds. ``time_ns`` is UTC wall time; ``mono_ns`` is the
-monotonic clock of :class:`appliance.clock.Clock` that stamped it.
+monotonic clock of :class:`roadcam.appliance.clock.Clock` that stamped it.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ class Camera(Device):
 
     @abc.abstractmethod
     def open(self) -> None:
-        """Connect to the camera. Must raise :class:`appliance.errors.CameraUnavailable` with a
+        """Connect to the camera. Must raise :class:`roadcam.appliance.errors.CameraUnavailable` with a
         message naming the camera and the source when it cannot be opened."""
 
     @abc.abstractmethod
@@ -158,7 +158,7 @@ class SerialLink(Device):
 
     @abc.abstractmethod
     def write(self, data: bytes) -> None:
-        """Send bytes; must raise :class:`appliance.errors.HardwareError` when the port is gone."""
+        """Send bytes; must raise :class:`roadcam.appliance.errors.HardwareError` when the port is gone."""
 
     @abc.abstractmethod
     def read_line(self, timeout_s: float) -> bytes | None:

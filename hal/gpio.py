@@ -19,8 +19,8 @@ from gpiozero import DigitalOutputDevice, InputDevice
 from gpiozero.exc import GPIOZeroError
 from gpiozero.pins import Factory
 
-from appliance.clock import Clock
-from appliance.errors import BackendNotFound, HardwareError
+from roadcam.appliance.clock import Clock
+from roadcam.appliance.errors import BackendNotFound, HardwareError
 
 from .base import SIGNAL_STATES, LampInput, LoopInput, Output
 

@@ -13,9 +13,9 @@ from typing import Callable, Iterator
 
 from gpiozero.pins import Factory
 
-from appliance.clock import Clock
-from appliance.config import CameraConfig, CoreConfig
-from appliance.errors import BackendNotFound, HardwareError
+from roadcam.appliance.clock import Clock
+from roadcam.appliance.config import CameraConfig, CoreConfig
+from roadcam.appliance.errors import BackendNotFound, HardwareError
 
 from .base import Camera, Device, LampInput, LoopInput, Output, SerialLink
 from .camera import make_camera

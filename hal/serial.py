@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import serial
 
-from appliance.errors import SerialPortUnavailable
+from roadcam.appliance.errors import SerialPortUnavailable
 
 from .base import SerialLink
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 from gpiozero.pins.mock import MockFactory
 
-from appliance.clock import Clock
-from appliance.runtime import Appliance
-from appliance.site import site_from_data
-from appliance.store import read_events
-from hal.hardware import Hardware
+from roadcam.appliance.clock import Clock
+from roadcam.appliance.runtime import Appliance
+from roadcam.appliance.site import site_from_data
+from roadcam.appliance.store import read_events
+from roadcam.hal.hardware import Hardware
 
 
 def site_data(tmp_path: Path, **sections) -> dict:
@@ -25,7 +25,7 @@ def site_data(tmp_path: Path, **sections) -> dict:
 
 
 def build_appliance(tmp_path: Path, *, plugins=(), pin_factory=None, **sections) -> Appliance:
-    """An Appliance on a bench config; ``plugins`` are extra plugin objects to register."""
+    """An Appliance on a bench config; ``roadcam.plugins`` are extra plugin objects to register."""
     config, manager = site_from_data(site_data(tmp_path, **sections))
     for plugin in plugins:
         manager.register(plugin)

@@ -2,9 +2,9 @@
 
 import pytest
 
-from collector.local_broker import Broker
-from collector.pki import write_test_pki
-from hal.sim import SimRoad, load_scenario
+from roadcam.collector.local_broker import Broker
+from roadcam.collector.pki import write_test_pki
+from roadcam.sim import SimRoad, load_scenario
 
 #: The bench appliance's device id (tests/appliances.py).
 DEVICE = "tn-test"

@@ -8,8 +8,8 @@ import sys
 
 import cv2
 
-from appliance.events import EventDraft, EvidenceBlob
-from appliance.hookspecs import hookimpl
+from roadcam.appliance.events import EventDraft, EvidenceBlob
+from roadcam.appliance.hookspecs import hookimpl
 
 
 class FrameEvidence:

@@ -16,8 +16,8 @@ import random
 import sys
 from pathlib import Path
 
-from appliance.events import ClockState, EventDraft, EvidenceBlob
-from appliance.store import EventStore
+from roadcam.appliance.events import ClockState, EventDraft, EvidenceBlob
+from roadcam.appliance.store import EventStore
 
 _SHARED_BLOBS = 4
 _MAX_BLOB_BYTES = 32_000

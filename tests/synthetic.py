@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from appliance.geometry import RoadGeometry
-from hal.base import Frame
-from hal.sim.camera_pose import SimCameraPose
+from roadcam.appliance.geometry import RoadGeometry
+from roadcam.hal.base import Frame
+from roadcam.sim.camera_pose import SimCameraPose
 
 FRAME_SIZE = (1280, 720)
 FPS = 25.0
@@ -110,8 +110,8 @@ def run_pipeline(movers: list[Mover], frames: int, *, hidden_frames: dict[int, t
     """Render ``frames`` frames (movers appear after ``warmup_frames`` empty ones), detect and
     track them. Returns (finished tracks, per-frame detections, per-frame truth boxes
     {mover index: box})."""
-    from appliance.tracking import Tracker
-    from plugins.detection import BackgroundDetector, DetectionConfig
+    from roadcam.appliance.tracking import Tracker
+    from roadcam.plugins.detection import BackgroundDetector, DetectionConfig
 
     geometry, background = road_geometry(), textured_road()
     detector = detector or BackgroundDetector(DetectionConfig())
@@ -141,7 +141,7 @@ def _visible_box(mover: Mover, time_s: float):
 
 def track_ids_per_mover(tracks, truth, min_iou: float = 0.3) -> dict[int, set[int]]:
     """For each mover, the ids of the tracks whose boxes matched its true box in some frame."""
-    from appliance.boxes import as_boxes, ious
+    from roadcam.appliance.boxes import as_boxes, ious
 
     ids: dict[int, set[int]] = {}
     points = {}

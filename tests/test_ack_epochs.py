@@ -21,10 +21,10 @@ from conftest import DEVICE
 from test_delivery import start_collector
 from uplink_doubles import TOPICS, FakeCollector, uplink_appliance, wait_until
 
-from appliance.acks import ChainAck
-from appliance.events import EventDraft, EvidenceBlob
-from appliance.uplink import Uplink
-from collector.storage import EventQuery
+from roadcam.appliance.acks import ChainAck
+from roadcam.appliance.events import EventDraft, EvidenceBlob
+from roadcam.appliance.uplink import Uplink
+from roadcam.collector.storage import EventQuery
 
 pytestmark = pytest.mark.integration
 

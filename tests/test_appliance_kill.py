@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from appliance.store import EventStore, read_events
+from roadcam.appliance.store import EventStore, read_events
 from appliances import site_data
 from videos import moving_box, write_video
 
@@ -40,7 +40,7 @@ def test_kill_9_at_random_moments_loses_nothing_committed(tmp_path):
     seen: dict[int, str] = {}
     committed_total = 0
     for kill in range(KILLS):
-        process = subprocess.Popen([sys.executable, "-m", "appliance.cli", "run", "--config", str(config)],
+        process = subprocess.Popen([sys.executable, "-m", "roadcam.appliance.cli", "run", "--config", str(config)],
                                    env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         time.sleep(rng.uniform(0.8, 2.5))  # start-up, then somewhere in the middle of writing
         process.send_signal(signal.SIGKILL)

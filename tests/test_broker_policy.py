@@ -21,23 +21,23 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
-from appliance.errors import MessageRejected
-from appliance.events import EvidenceBlob
-from appliance.signing import load_private_key
-from appliance.topics import HOTLIST, DeviceTopics
-from collector.broker_policy import base_policy, render_policy
-from collector.cli import main
-from collector.config import BrokerSettings, CollectorConfig, LimitSettings
-from collector.device_keys import DeviceKeys
-from collector.dispatch import Dispatcher
-from collector.fake_device import SignedEventSource, event_payload, mqtt5_client
-from collector.ingest import Ingest
-from collector.local_broker import Broker, production_config
-from collector.pki import write_test_pki
-from collector.postgres_storage import PostgresStorage
-from collector.service import SHARED_TOPICS, Collector
-from collector.sqlite_storage import SQLiteStorage
-from collector.storage import EventQuery, RetainedMessage
+from roadcam.appliance.errors import MessageRejected
+from roadcam.appliance.events import EvidenceBlob
+from roadcam.appliance.signing import load_private_key
+from roadcam.appliance.topics import HOTLIST, DeviceTopics
+from roadcam.collector.broker_policy import base_policy, render_policy
+from roadcam.collector.cli import main
+from roadcam.collector.config import BrokerSettings, CollectorConfig, LimitSettings
+from roadcam.collector.device_keys import DeviceKeys
+from roadcam.collector.dispatch import Dispatcher
+from roadcam.collector.fake_device import SignedEventSource, event_payload, mqtt5_client
+from roadcam.collector.ingest import Ingest
+from roadcam.collector.local_broker import Broker, production_config
+from roadcam.collector.pki import write_test_pki
+from roadcam.collector.postgres_storage import PostgresStorage
+from roadcam.collector.service import SHARED_TOPICS, Collector
+from roadcam.collector.sqlite_storage import SQLiteStorage
+from roadcam.collector.storage import EventQuery, RetainedMessage
 from postgres_server import PostgresUnavailable, ThrowawayPostgres
 
 pytestmark = pytest.mark.integration

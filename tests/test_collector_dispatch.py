@@ -13,7 +13,7 @@ from test_delivery import start_collector
 from uplink_doubles import uplink_appliance, wait_until
 
 from appliances import stored
-from collector.cli import main as collector_main
+from roadcam.collector.cli import main as collector_main
 
 pytestmark = pytest.mark.integration
 

@@ -24,19 +24,19 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
-from appliance.events import Event
-from appliance.signing import load_private_key, sign
-from collector.cli import main as collector_cli
-from collector.config import load_collector_config
-from collector.device_keys import DeviceKeys
-from collector.fake_device import SignedEventSource, event_payload, mqtt5_client
-from collector.ingest import Ingest
-from collector.local_broker import Broker, production_config
-from collector.pki import write_test_pki
-from collector.service import FATAL_EXIT_STATUS, Collector, RateLimitedLog
-from collector.sqlite_storage import SQLiteStorage
-from collector.quarantine import message_digest
-from collector.storage import DataRefused
+from roadcam.appliance.events import Event
+from roadcam.appliance.signing import load_private_key, sign
+from roadcam.collector.cli import main as collector_cli
+from roadcam.collector.config import load_collector_config
+from roadcam.collector.device_keys import DeviceKeys
+from roadcam.collector.fake_device import SignedEventSource, event_payload, mqtt5_client
+from roadcam.collector.ingest import Ingest
+from roadcam.collector.local_broker import Broker, production_config
+from roadcam.collector.pki import write_test_pki
+from roadcam.collector.service import FATAL_EXIT_STATUS, Collector, RateLimitedLog
+from roadcam.collector.sqlite_storage import SQLiteStorage
+from roadcam.collector.quarantine import message_digest
+from roadcam.collector.storage import DataRefused
 
 pytestmark = pytest.mark.integration
 
@@ -48,9 +48,9 @@ YEAR_9999_NS = 253_402_300_799_999_999_000
 #: for any batch holding an event whose plate is POISON: a bug one message triggers.
 POISONED_SERVE = """
 import sys
-from collector.cli import main
-from collector.ingest import VerifiedEvent
-from collector.sqlite_storage import SQLiteStorage
+from roadcam.collector.cli import main
+from roadcam.collector.ingest import VerifiedEvent
+from roadcam.collector.sqlite_storage import SQLiteStorage
 
 original_store = SQLiteStorage.store
 def store_unless_poisoned(self, items, received_ns):

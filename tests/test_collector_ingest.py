@@ -11,15 +11,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from appliance.errors import MessageRejected
-from appliance.event_batches import encode_event_batches
-from appliance.events import Event, EvidenceBlob
-from appliance.signing import load_private_key, sign
-from collector.config import LimitSettings
-from collector.device_keys import DeviceKeys
-from collector.fake_device import SignedEventSource, event_payload
-from collector.ingest import DeviceHealth, DeviceStatus, Ingest, VerifiedEvent, VerifiedEvidence
-from collector.pki import write_test_pki
+from roadcam.appliance.errors import MessageRejected
+from roadcam.appliance.event_batches import encode_event_batches
+from roadcam.appliance.events import Event, EvidenceBlob
+from roadcam.appliance.signing import load_private_key, sign
+from roadcam.collector.config import LimitSettings
+from roadcam.collector.device_keys import DeviceKeys
+from roadcam.collector.fake_device import SignedEventSource, event_payload
+from roadcam.collector.ingest import DeviceHealth, DeviceStatus, Ingest, VerifiedEvent, VerifiedEvidence
+from roadcam.collector.pki import write_test_pki
 
 DEVICE = "tn-0001"
 SITE = "site-a"

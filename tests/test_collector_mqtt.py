@@ -14,17 +14,17 @@ from pathlib import Path
 
 import pytest
 
-from appliance.event_batches import encode_event_batches
-from appliance.signing import load_private_key
-from collector.local_broker import Broker
-from collector.config import load_collector_config
-from collector.device_keys import DeviceKeys
-from collector.fake_device import SignedEventSource, event_payload, mqtt5_client
-from collector.ingest import Ingest
-from collector.pki import write_test_pki
-from collector.service import Collector
-from collector.sqlite_storage import SQLiteStorage
-from collector.storage import EventQuery
+from roadcam.appliance.event_batches import encode_event_batches
+from roadcam.appliance.signing import load_private_key
+from roadcam.collector.local_broker import Broker
+from roadcam.collector.config import load_collector_config
+from roadcam.collector.device_keys import DeviceKeys
+from roadcam.collector.fake_device import SignedEventSource, event_payload, mqtt5_client
+from roadcam.collector.ingest import Ingest
+from roadcam.collector.pki import write_test_pki
+from roadcam.collector.service import Collector
+from roadcam.collector.sqlite_storage import SQLiteStorage
+from roadcam.collector.storage import EventQuery
 
 pytestmark = pytest.mark.integration
 
@@ -34,9 +34,9 @@ COLLECTOR_COMMAND = Path(sys.executable).parent / "roadcam-collector"
 #: Collector killed right before it would commit: it stores nothing and acknowledges nothing.
 CRASH_BEFORE_COMMIT = """
 import os, signal, sys
-from collector.cli import main
-from collector.sqlite_storage import SQLiteStorage
-from collector.ingest import VerifiedEvent
+from roadcam.collector.cli import main
+from roadcam.collector.sqlite_storage import SQLiteStorage
+from roadcam.collector.ingest import VerifiedEvent
 
 original_store = SQLiteStorage.store
 def store_then_never_commit(self, items, received_ns):

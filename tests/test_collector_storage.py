@@ -15,21 +15,21 @@ from dataclasses import dataclass
 
 import pytest
 
-from appliance.acks import ChainAck
-from appliance.errors import StoreError
-from appliance.event_batches import encode_event_batches
-from appliance.events import EvidenceBlob
-from appliance.signing import load_private_key
-from collector.cli import main as collector_cli
-from collector.config import LimitSettings
-from collector.device_keys import DeviceKeys
-from collector.fake_device import SignedEventSource, event_payload
-from collector.ingest import DeviceHealth, DeviceStatus, Ingest
-from collector.pki import write_test_pki
-from collector.postgres_storage import PostgresStorage
-from collector.sql_storage import SCHEMA_VERSION, SqlStorage
-from collector.sqlite_storage import SQLiteStorage
-from collector.storage import EventQuery
+from roadcam.appliance.acks import ChainAck
+from roadcam.appliance.errors import StoreError
+from roadcam.appliance.event_batches import encode_event_batches
+from roadcam.appliance.events import EvidenceBlob
+from roadcam.appliance.signing import load_private_key
+from roadcam.collector.cli import main as collector_cli
+from roadcam.collector.config import LimitSettings
+from roadcam.collector.device_keys import DeviceKeys
+from roadcam.collector.fake_device import SignedEventSource, event_payload
+from roadcam.collector.ingest import DeviceHealth, DeviceStatus, Ingest
+from roadcam.collector.pki import write_test_pki
+from roadcam.collector.postgres_storage import PostgresStorage
+from roadcam.collector.sql_storage import SCHEMA_VERSION, SqlStorage
+from roadcam.collector.sqlite_storage import SQLiteStorage
+from roadcam.collector.storage import EventQuery
 from postgres_server import PostgresUnavailable, ThrowawayPostgres
 
 SITE = "site-a"

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from appliance.cli import main
-from appliance.errors import ConfigError
-from appliance.site import load_site, site_from_data
+from roadcam.appliance.cli import main
+from roadcam.appliance.errors import ConfigError
+from roadcam.appliance.site import load_site, site_from_data
 
-EXAMPLE = Path(str(resources.files("provisioning") / "examples" / "site.yaml"))
+EXAMPLE = Path(str(resources.files("roadcam.provisioning") / "examples" / "site.yaml"))
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -7,8 +7,8 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from appliance.cli import main
-from collector.pki import write_test_pki
+from roadcam.appliance.cli import main
+from roadcam.collector.pki import write_test_pki
 from conftest import DEVICE
 
 

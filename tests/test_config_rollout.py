@@ -22,11 +22,11 @@ import pytest
 import yaml
 from gpiozero.pins.mock import MockFactory
 
-from appliance.clock import Clock
-from appliance.config_rollout import RESTART_EXIT_STATUS, ConfigRollout, prepare_site
-from appliance.runtime import Appliance
+from roadcam.appliance.clock import Clock
+from roadcam.appliance.config_rollout import RESTART_EXIT_STATUS, ConfigRollout, prepare_site
+from roadcam.appliance.runtime import Appliance
 from appliances import site_data, stored
-from hal.hardware import Hardware
+from roadcam.hal.hardware import Hardware
 from uplink_doubles import wait_until
 
 
@@ -64,7 +64,7 @@ class RoadcamRun:
     """``roadcam run --config FILE`` in a subprocess, its log lines collected as they come."""
 
     def __init__(self, config_file: Path):
-        self.process = subprocess.Popen([sys.executable, "-m", "appliance.cli", "run", "--config", str(config_file)],
+        self.process = subprocess.Popen([sys.executable, "-m", "roadcam.appliance.cli", "run", "--config", str(config_file)],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -193,8 +193,8 @@ def test_a_bad_staged_config_is_rejected_and_the_running_one_kept(tmp_path, capl
 PROMOTION_LOOP = """
 import sys
 from pathlib import Path
-from appliance.atomic_write import write_atomically
-from appliance.config_rollout import ConfigRollout
+from roadcam.appliance.atomic_write import write_atomically
+from roadcam.appliance.config_rollout import ConfigRollout
 rollout, staged, new = ConfigRollout(Path(sys.argv[1])), Path(sys.argv[2]), Path(sys.argv[3]).read_bytes()
 print("ready", flush=True)
 while True:

@@ -15,14 +15,14 @@ import pytest
 from conftest import DEVICE
 from uplink_doubles import uplink_appliance, wait_until
 
-from appliance.events import EventDraft
-from collector.config import load_collector_config
-from collector.device_keys import DeviceKeys
-from collector.ingest import Ingest
-from collector.local_broker import Broker
-from collector.service import Collector
-from collector.sqlite_storage import SQLiteStorage
-from collector.storage import EventQuery
+from roadcam.appliance.events import EventDraft
+from roadcam.collector.config import load_collector_config
+from roadcam.collector.device_keys import DeviceKeys
+from roadcam.collector.ingest import Ingest
+from roadcam.collector.local_broker import Broker
+from roadcam.collector.service import Collector
+from roadcam.collector.sqlite_storage import SQLiteStorage
+from roadcam.collector.storage import EventQuery
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 

@@ -25,12 +25,12 @@ from test_delivery import start_collector
 from uplink_doubles import wait_until
 from videos import moving_box, write_video
 
-from appliance.clock import Clock
-from appliance.runtime import Appliance
-from appliance.site import site_from_data
-from appliance.store import read_events
-from collector.storage import EventQuery
-from hal.hardware import Hardware
+from roadcam.appliance.clock import Clock
+from roadcam.appliance.runtime import Appliance
+from roadcam.appliance.site import site_from_data
+from roadcam.appliance.store import read_events
+from roadcam.collector.storage import EventQuery
+from roadcam.hal.hardware import Hardware
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
@@ -53,7 +53,7 @@ def test_appliance_killed_20_times_while_publishing_delivers_each_event_once(tmp
     committed: set[int] = set()
     try:
         for _ in range(KILLS):
-            process = subprocess.Popen([sys.executable, "-m", "appliance.cli", "run", "--config", str(config_file)],
+            process = subprocess.Popen([sys.executable, "-m", "roadcam.appliance.cli", "run", "--config", str(config_file)],
                                        env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
             time.sleep(rng.uniform(1.0, 2.5))
             process.send_signal(signal.SIGKILL)

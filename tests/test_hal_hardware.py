@@ -7,11 +7,11 @@ import pytest
 from gpiozero import DigitalOutputDevice
 from gpiozero.pins.mock import MockFactory
 
-from appliance.clock import ManualClock
-from appliance.config import CoreConfig
-from appliance.errors import BackendNotFound, CameraUnavailable, HardwareError, SerialPortUnavailable
-from hal.camera.opencv import OpenCVCamera
-from hal.hardware import Hardware
+from roadcam.appliance.clock import ManualClock
+from roadcam.appliance.config import CoreConfig
+from roadcam.appliance.errors import BackendNotFound, CameraUnavailable, HardwareError, SerialPortUnavailable
+from roadcam.hal.camera.opencv import OpenCVCamera
+from roadcam.hal.hardware import Hardware
 from videos import grey_ramp, write_video
 
 START_WALL_NS = 1_790_000_000 * 10**9

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from appliance.errors import HardwareError, SerialPortUnavailable
-from hal.serial import PySerialLink
+from roadcam.appliance.errors import HardwareError, SerialPortUnavailable
+from roadcam.hal.serial import PySerialLink
 
 
 @pytest.fixture

@@ -14,13 +14,13 @@ import pytest
 from gpiozero.pins.mock import MockFactory
 from pydantic import Field
 
-from appliance import hookspecs
-from appliance.config import Section
-from appliance.errors import ConfigError
-from appliance.events import EventDraft
-from appliance.hookspecs import hookimpl
-from appliance.site import site_from_data
-from appliance.tracking import Detection
+from roadcam.appliance import hookspecs
+from roadcam.appliance.config import Section
+from roadcam.appliance.errors import ConfigError
+from roadcam.appliance.events import EventDraft
+from roadcam.appliance.hookspecs import hookimpl
+from roadcam.appliance.site import site_from_data
+from roadcam.appliance.tracking import Detection
 from appliances import build_appliance, run_for, stored
 from videos import moving_box, write_video
 
@@ -52,7 +52,7 @@ class SectionPlugin:
 
 
 def test_hook_roadcam_config_section(monkeypatch):
-    from appliance import plugins
+    from roadcam.appliance import plugins
 
     monkeypatch.setattr(plugins, "BUILTIN_PLUGINS", plugins.BUILTIN_PLUGINS + (("speed_test", __name__ + "_section"),))
     monkeypatch.setitem(sys.modules, __name__ + "_section", type(sys)("section"))

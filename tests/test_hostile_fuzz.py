@@ -19,18 +19,18 @@ from hypothesis import strategies as st
 from conftest import DEVICE
 from uplink_doubles import TOPICS, uplink_appliance, wait_until
 
-from appliance.events import EventDraft
-from appliance.signing import load_private_key
-from appliance.topics import HOTLIST
-from collector.commands import sign_command
-from collector.config import load_collector_config
-from collector.device_keys import DeviceKeys
-from collector.fake_device import mqtt5_client
-from collector.ingest import Ingest
-from collector.local_broker import Broker
-from collector.service import Collector
-from collector.sqlite_storage import SQLiteStorage
-from collector.storage import EventQuery
+from roadcam.appliance.events import EventDraft
+from roadcam.appliance.signing import load_private_key
+from roadcam.appliance.topics import HOTLIST
+from roadcam.collector.commands import sign_command
+from roadcam.collector.config import load_collector_config
+from roadcam.collector.device_keys import DeviceKeys
+from roadcam.collector.fake_device import mqtt5_client
+from roadcam.collector.ingest import Ingest
+from roadcam.collector.local_broker import Broker
+from roadcam.collector.service import Collector
+from roadcam.collector.sqlite_storage import SQLiteStorage
+from roadcam.collector.storage import EventQuery
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
@@ -70,7 +70,7 @@ hostile_payloads = st.one_of(
 def bench(tmp_path_factory):
     """A broker open to anyone, a real collector on SQLite, a real appliance with signed events
     that admits the collector's signed commands, and an attacker's client."""
-    from collector.pki import write_test_pki
+    from roadcam.collector.pki import write_test_pki
 
     root = tmp_path_factory.mktemp("fuzz")
     pki = write_test_pki(root / "pki", devices=[DEVICE], collectors=["collector-1"])

@@ -5,11 +5,11 @@ import cv2
 import numpy as np
 import pytest
 
-from appliance.errors import ImageInvalid, ModelInvalid, ModelNotFound
-from hal.sim import GroundTruth
-from hal.sim.plate_patch import plate_patches
-from plugins.plate_capture.detector import PlateDetector
-from plugins.plate_capture.windows import region_window, scene_windows
+from roadcam.appliance.errors import ImageInvalid, ModelInvalid, ModelNotFound
+from roadcam.sim import GroundTruth
+from roadcam.sim.plate_patch import plate_patches
+from roadcam.plugins.plate_capture.detector import PlateDetector
+from roadcam.plugins.plate_capture.windows import region_window, scene_windows
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,9 @@ import cv2
 import numpy as np
 import pytest
 
-from appliance.errors import ImageInvalid, ModelInvalid, ModelNotFound
-from hal.sim.plate_patch import plate_patches
-from plugins.plate_capture.reader import (DEFAULT_MODELS, TRIMS, ALPHABET, PlateRead, PlateReader, greedy_decode, layouts, side_by_side,
+from roadcam.appliance.errors import ImageInvalid, ModelInvalid, ModelNotFound
+from roadcam.sim.plate_patch import plate_patches
+from roadcam.plugins.plate_capture.reader import (DEFAULT_MODELS, TRIMS, ALPHABET, PlateRead, PlateReader, greedy_decode, layouts, side_by_side,
                                           trims)
 
 TINY_MODEL = Path(__file__).with_name("data") / "affine_float.tflite"

@@ -10,8 +10,8 @@ from __future__ import annotations
 import sys
 import types
 
-from appliance.events import EventDraft
-from appliance.hookspecs import hookimpl
+from roadcam.appliance.events import EventDraft
+from roadcam.appliance.hookspecs import hookimpl
 from appliances import build_appliance, run_for, stored
 from videos import moving_box, write_video
 

@@ -9,7 +9,7 @@ import zlib
 
 import pytest
 
-from tools.data import real_sets as rs
+from roadcam.tools.data import real_sets as rs
 
 VOC = """<annotation><filename>{name}.mp4#t={t}.jpg</filename>
 <size><width>1280</width><height>720</height><depth>3</depth></size>

@@ -14,10 +14,10 @@ import pytest
 import yaml
 from gpiozero.pins.mock import MockFactory
 
-from appliance.hookspecs import hookimpl
-from appliance.events import EventDraft
-from appliance.store import read_events
-from appliance.framequeue import FrameQueue
+from roadcam.appliance.hookspecs import hookimpl
+from roadcam.appliance.events import EventDraft
+from roadcam.appliance.store import read_events
+from roadcam.appliance.framequeue import FrameQueue
 from appliances import build_appliance, run_for, site_data, stored
 from videos import moving_box, write_video
 
@@ -198,7 +198,7 @@ def test_roadcam_run_stops_cleanly_on_sigterm_and_talks_to_systemd(tmp_path):
     notify.bind(str(tmp_path / "notify.sock"))
     notify.settimeout(20)
     env = dict(os.environ, NOTIFY_SOCKET=str(tmp_path / "notify.sock"), WATCHDOG_USEC="400000")
-    process = subprocess.Popen([sys.executable, "-m", "appliance.cli", "run", "--config", str(config)],
+    process = subprocess.Popen([sys.executable, "-m", "roadcam.appliance.cli", "run", "--config", str(config)],
                                env=env, stderr=subprocess.PIPE, text=True)
     try:
         messages = [notify.recv(4096).decode() for _ in range(3)]

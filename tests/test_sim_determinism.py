@@ -2,7 +2,7 @@
 
 import hashlib
 
-from hal.sim import SimRoad, load_scenario
+from roadcam.sim import SimRoad, load_scenario
 
 
 def _run_hash(seed: int, frames: int = 40) -> str:

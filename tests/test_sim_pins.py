@@ -3,9 +3,9 @@
 import pytest
 from gpiozero import InputDevice
 
-from appliance.clock import ManualClock
-from hal.sim import SimPinFactory, SimRoad, load_scenario
-from hal.sim.scenario import ExplicitVehicle
+from roadcam.appliance.clock import ManualClock
+from roadcam.sim import SimPinFactory, SimRoad, load_scenario
+from roadcam.sim.scenario import ExplicitVehicle
 
 
 @pytest.fixture(scope="module")

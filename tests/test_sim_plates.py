@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from hal.sim.plates import FORMATS_BY_KIND, PLATE_FORMATS, PlateGenerator, is_valid_plate, plate_format
+from roadcam.sim.plates import FORMATS_BY_KIND, PLATE_FORMATS, PlateGenerator, is_valid_plate, plate_format
 
 
 @pytest.mark.parametrize("kind", sorted(FORMATS_BY_KIND))

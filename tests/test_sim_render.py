@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from appliance.config import CoreConfig
-from appliance.geometry import RoadGeometry
-from hal.sim import SimCameraPose, SimRoad, load_scenario
+from roadcam.appliance.config import CoreConfig
+from roadcam.appliance.geometry import RoadGeometry
+from roadcam.sim import SimCameraPose, SimRoad, load_scenario
 
 
 @pytest.fixture(scope="module")

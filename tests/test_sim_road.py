@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from appliance.config import CoreConfig
-from appliance.errors import CameraUnavailable
-from hal.base import Camera
-from hal.sim import GroundTruth, SimRoad, load_scenario
+from roadcam.appliance.config import CoreConfig
+from roadcam.appliance.errors import CameraUnavailable
+from roadcam.hal.base import Camera
+from roadcam.sim import GroundTruth, SimRoad, load_scenario
 
 
 @pytest.fixture(scope="module")

@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from appliance.errors import ScenarioError
-from hal.sim import available_scenarios, load_scenario
-from hal.sim.layout import RoadLayout
-from hal.sim.paths import PathNetwork
-from hal.sim.scenario import SCENARIO_DIR
-from hal.sim.traffic import schedule_arrivals
+from roadcam.appliance.errors import ScenarioError
+from roadcam.sim import available_scenarios, load_scenario
+from roadcam.sim.layout import RoadLayout
+from roadcam.sim.paths import PathNetwork
+from roadcam.sim.scenario import SCENARIO_DIR
+from roadcam.sim.traffic import schedule_arrivals
 
 SMOKE = SCENARIO_DIR / "smoke.yaml"
 

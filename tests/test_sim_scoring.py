@@ -4,9 +4,9 @@ import copy
 
 import pytest
 
-from appliance.events import Event, iso_utc
-from appliance.tracking import Track, TrackPoint
-from hal.sim import SimRoad, TrackRecorder, load_scenario, score_run
+from roadcam.appliance.events import Event, iso_utc
+from roadcam.appliance.tracking import Track, TrackPoint
+from roadcam.sim import SimRoad, TrackRecorder, load_scenario, score_run
 
 
 @pytest.fixture(scope="module")

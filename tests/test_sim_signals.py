@@ -2,8 +2,8 @@
 
 import pytest
 
-from hal.sim.scenario import HeadModel, SignalPlanModel
-from hal.sim.signals import SignalController
+from roadcam.sim.scenario import HeadModel, SignalPlanModel
+from roadcam.sim.signals import SignalController
 
 PLAN = SignalPlanModel(cycle_s=60, heads=[
     HeadModel(name="main", lanes=[1, 2], offset_s=0, green_s=20, amber_s=3),

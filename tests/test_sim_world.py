@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from hal.sim import load_scenario
-from hal.sim.scenario import ExplicitVehicle
-from hal.sim.world import World
+from roadcam.sim import load_scenario
+from roadcam.sim.scenario import ExplicitVehicle
+from roadcam.sim.world import World
 
 
 def _run(scenario) -> World:

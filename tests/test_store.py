@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from appliance.errors import StorageFull, StoreError
-from appliance.events import ClockState, Event, EventDraft, EvidenceBlob
-from appliance.store import SCHEMA_VERSION, EventStore
+from roadcam.appliance.errors import StorageFull, StoreError
+from roadcam.appliance.events import ClockState, Event, EventDraft, EvidenceBlob
+from roadcam.appliance.store import SCHEMA_VERSION, EventStore
 
 START_NS = 1_790_000_000_000_000_000
 CLOCK = ClockState(synced=True, error_ms=2.5)

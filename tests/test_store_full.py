@@ -13,10 +13,10 @@ import random
 
 import pytest
 
-from appliance.errors import StorageFull
-from appliance.events import ClockState, EventDraft, EvidenceBlob
-from appliance.hookspecs import hookimpl
-from appliance.store import EventStore
+from roadcam.appliance.errors import StorageFull
+from roadcam.appliance.events import ClockState, EventDraft, EvidenceBlob
+from roadcam.appliance.hookspecs import hookimpl
+from roadcam.appliance.store import EventStore
 from appliances import build_appliance, run_for, stored
 from videos import moving_box, write_video
 

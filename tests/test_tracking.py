@@ -7,9 +7,9 @@ import itertools
 import numpy as np
 import pytest
 
-from appliance.appearance import colour_signature, signature_distance
-from appliance.assignment import min_cost_assignment
-from appliance.tracking import Detection, Tracker
+from roadcam.appliance.appearance import colour_signature, signature_distance
+from roadcam.appliance.assignment import min_cost_assignment
+from roadcam.appliance.tracking import Detection, Tracker
 
 from synthetic import FPS, FRAME_NS, FRAME_SIZE, LANES_M, Mover, road_geometry, run_pipeline, track_ids_per_mover
 

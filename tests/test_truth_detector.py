@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from hal.sim import load_scenario, score_run
-from tools.eval_tracking import DetectedRun, detect, track
-from tools.truth_detector import MIN_VISIBLE
+from roadcam.sim import load_scenario, score_run
+from roadcam.tools.eval_tracking import DetectedRun, detect, track
+from roadcam.tools.truth_detector import MIN_VISIBLE
 
 
 @pytest.fixture(scope="module")

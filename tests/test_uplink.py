@@ -9,11 +9,11 @@ import time
 
 import pytest
 
-from appliance.event_batches import split_event_batch
-from appliance.events import EventDraft, EvidenceBlob
-from appliance.signing import load_public_key, verify
+from roadcam.appliance.event_batches import split_event_batch
+from roadcam.appliance.events import EventDraft, EvidenceBlob
+from roadcam.appliance.signing import load_public_key, verify
 from appliances import stored
-from collector.local_broker import Broker, BrokerTLS
+from roadcam.collector.local_broker import Broker, BrokerTLS
 from uplink_doubles import TOPICS, FakeCollector, uplink_appliance, wait_until, write_certificate, write_key_pair
 
 pytestmark = pytest.mark.integration

@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 import yaml
 
-from appliance.commands import CommandGate, VersionFile
-from appliance.errors import CommandRefused
-from appliance.signing import load_public_key
-from appliance.site import load_site
+from roadcam.appliance.commands import CommandGate, VersionFile
+from roadcam.appliance.errors import CommandRefused
+from roadcam.appliance.signing import load_public_key
+from roadcam.appliance.site import load_site
 from appliances import build_appliance, site_data, stored
-from hal.base import Frame
-from collector.commands import sign_command
+from roadcam.hal.base import Frame
+from roadcam.collector.commands import sign_command
 from uplink_doubles import TOPICS, FakeCollector, uplink_appliance, wait_until, write_key_pair
 
 NOW_NS = 1_800_000_000 * 10**9

@@ -20,18 +20,18 @@ import time
 
 import pytest
 
-from appliance.events import EventDraft
-from appliance.signing import load_private_key
-from appliance.topics import HOTLIST
+from roadcam.appliance.events import EventDraft
+from roadcam.appliance.signing import load_private_key
+from roadcam.appliance.topics import HOTLIST
 from appliances import stored
-from collector.commands import sign_command
-from collector.config import CollectorConfig
-from collector.device_keys import DeviceKeys
-from collector.dispatch import Dispatcher, wait_for_result
-from collector.ingest import Ingest
-from collector.local_broker import Broker, production_config
-from collector.service import Collector, broker_client
-from collector.sqlite_storage import SQLiteStorage
+from roadcam.collector.commands import sign_command
+from roadcam.collector.config import CollectorConfig
+from roadcam.collector.device_keys import DeviceKeys
+from roadcam.collector.dispatch import Dispatcher, wait_for_result
+from roadcam.collector.ingest import Ingest
+from roadcam.collector.local_broker import Broker, production_config
+from roadcam.collector.service import Collector, broker_client
+from roadcam.collector.sqlite_storage import SQLiteStorage
 from uplink_doubles import TOPICS, uplink_appliance, wait_until
 
 pytestmark = pytest.mark.integration

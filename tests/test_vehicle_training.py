@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tools.vehicles.train_detector import CLASSES, CROP_H, CROP_W, INPUT_H, INPUT_W, STRIDE, _zoom_out, encode
+from roadcam.tools.vehicles.train_detector import CLASSES, CROP_H, CROP_W, INPUT_H, INPUT_W, STRIDE, _zoom_out, encode
 
 
 def decoded_boxes(target: np.ndarray) -> list[tuple[int, np.ndarray]]:

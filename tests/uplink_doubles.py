@@ -17,15 +17,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.x509.oid import NameOID
 from gpiozero.pins.mock import MockFactory
 
-from appliance.acks import ChainAck
-from appliance.clock import Clock
-from appliance.event_batches import split_event_batch
-from appliance.events import Event
-from appliance.runtime import Appliance
-from appliance.site import site_from_data
-from appliance.topics import DeviceTopics, parse_device_topic
+from roadcam.appliance.acks import ChainAck
+from roadcam.appliance.clock import Clock
+from roadcam.appliance.event_batches import split_event_batch
+from roadcam.appliance.events import Event
+from roadcam.appliance.runtime import Appliance
+from roadcam.appliance.site import site_from_data
+from roadcam.appliance.topics import DeviceTopics, parse_device_topic
 from appliances import site_data
-from hal.hardware import Hardware
+from roadcam.hal.hardware import Hardware
 
 TOPICS = DeviceTopics("tn-bench", "tn-test")
 

@@ -51,18 +51,18 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from appliance.event_batches import encode_event_batches
-from appliance.events import Event
-from appliance.uplink_config import UplinkConfig
-from collector.config import BrokerSettings, LimitSettings
-from collector.device_keys import DeviceKeys
-from collector.fake_device import SignedEventSource, event_payload, mqtt5_client
-from collector.ingest import Ingest
-from collector.local_broker import Broker
-from collector.service import SHARED_TOPICS, Collector
-from collector.sql_storage import SqlStorage
-from collector.sqlite_storage import SQLiteStorage
-from collector.storage import EventQuery
+from roadcam.appliance.event_batches import encode_event_batches
+from roadcam.appliance.events import Event
+from roadcam.appliance.uplink_config import UplinkConfig
+from roadcam.collector.config import BrokerSettings, LimitSettings
+from roadcam.collector.device_keys import DeviceKeys
+from roadcam.collector.fake_device import SignedEventSource, event_payload, mqtt5_client
+from roadcam.collector.ingest import Ingest
+from roadcam.collector.local_broker import Broker
+from roadcam.collector.service import SHARED_TOPICS, Collector
+from roadcam.collector.sql_storage import SqlStorage
+from roadcam.collector.sqlite_storage import SQLiteStorage
+from roadcam.collector.storage import EventQuery
 
 SITE = "bench-site"
 MOSQUITTO_SUB = "mosquitto_sub"
@@ -324,7 +324,7 @@ def postgres_opener() -> Iterator[Callable[[Path], SqlStorage]]:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     from postgres_server import ThrowawayPostgres
 
-    from collector.postgres_storage import PostgresStorage
+    from roadcam.collector.postgres_storage import PostgresStorage
 
     server = ThrowawayPostgres(server_settings=DURABLE_POSTGRES_SETTINGS).start()
     databases = iter(range(1, 1000))

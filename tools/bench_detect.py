@@ -17,11 +17,11 @@ import time
 import cv2
 import numpy as np
 
-from appliance.geometry import RoadGeometry
-from hal.base import Frame
-from hal.sim.camera_pose import SimCameraPose
-from plugins.detection import BackgroundDetector, DetectionConfig, LearnedDetector
-from plugins.detection.detector import downscale
+from roadcam.appliance.geometry import RoadGeometry
+from roadcam.hal.base import Frame
+from roadcam.sim.camera_pose import SimCameraPose
+from roadcam.plugins.detection import BackgroundDetector, DetectionConfig, LearnedDetector
+from roadcam.plugins.detection.detector import downscale
 
 FPS = 25.0
 POSE = SimCameraPose(x_m=-1.0, y_m=70.0, height_m=6.5, yaw_deg=8.0, pitch_deg=13.0, hfov_deg=45.0)

@@ -5,7 +5,7 @@
 
 A child process renders ``--frames`` frames of the junction scenario (from ``--skip-s`` on, so
 the road is busy) to .npy files in a temporary folder, with the scenario's hotlist and site
-config. This process then runs a real :class:`~appliance.runtime.Appliance` on them (built-in
+config. This process then runs a real :class:`~roadcam.appliance.runtime.Appliance` on them (built-in
 plugins, plate capture included, every model loaded; one OpenCV and one TFLite thread; the
 camera reads one .npy per frame, as a camera driver hands over a buffer) and prints, side by
 side: frames per second processed, the 25 fps a 1920x1080 camera delivers, and the rate at
@@ -34,7 +34,7 @@ CAMERA_FPS = 25.0
 RENDER = """
 import json, sys
 import numpy as np
-from hal.sim import SimRoad
+from roadcam.sim import SimRoad
 out, frames, skip_s = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 road = SimRoad.from_scenario("junction")
 road.skip_frames(int(skip_s * road.scenario.fps))
@@ -83,12 +83,12 @@ def _time_reads(files: list[Path]) -> float:
 
 def _run_appliance(folder: Path, run: dict, files: list[Path], detector: str,
                    site_extra: Path | None) -> tuple[float, dict]:
-    from appliance.clock import ManualClock
-    from appliance.config import load_yaml
-    from appliance.runtime import Appliance
-    from appliance.site import site_from_data
-    from appliance.store import read_events
-    from hal.hardware import Hardware
+    from roadcam.appliance.clock import ManualClock
+    from roadcam.appliance.config import load_yaml
+    from roadcam.appliance.runtime import Appliance
+    from roadcam.appliance.site import site_from_data
+    from roadcam.appliance.store import read_events
+    from roadcam.hal.hardware import Hardware
 
     site = run["site"]
     if site_extra:
@@ -114,7 +114,7 @@ class _NpyCamera:
     live = False
 
     def __init__(self, name: str, files: list[Path], run: dict, clock):
-        from hal.base import Frame
+        from roadcam.hal.base import Frame
         self._frame_class = Frame
         self.name, self._files, self._run, self._clock = name, list(files), run, clock
         self.nominal_fps = run["fps"]

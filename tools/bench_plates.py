@@ -1,11 +1,11 @@
 """Plate reader benchmark: exact reads on plates the reader was never trained on, beside RapidOCR.
 
-    .venv/bin/python -m tools.bench_plates [--models PATH...] [--no-rapidocr] [--limit N]
+    .venv/bin/python -m roadcam.tools.bench_plates [--models PATH...] [--no-rapidocr] [--limit N]
 
-Data sets (held-out plates only, :func:`tools.plates.datasets.is_held_out`):
+Data sets (held-out plates only, :func:`roadcam.tools.plates.datasets.is_held_out`):
 
 - ``plates-us``: each held-out photo cut by its labelled box with
-  :data:`tools.plates.datasets.CROP_MARGIN`;
+  :data:`roadcam.tools.plates.datasets.CROP_MARGIN`;
 - ``plates-br-crops photo`` and ``plates-br-crops rendered``: the held-out crops as they are;
 - ``sim one-row`` and ``sim two-row`` (scooters): plates cut from the shipped scenarios' frames
   by their true boxes (at least :data:`SIM_MIN_PLATE_PX` wide), one frame in
@@ -19,7 +19,7 @@ each; its read is the line with at least four characters whose box is tallest (p
 are the largest text on a plate), else all lines joined. ``rapidocr one line`` skips its text
 detector and reads the whole crop as one line (faster; two-row plates cannot be read that way).
 
-Detector recall is printed too when ``tools.plates.eval_detector`` can run.
+Detector recall is printed too when ``roadcam.tools.plates.eval_detector`` can run.
 """
 
 from __future__ import annotations
@@ -36,11 +36,11 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from hal.sim import SimRoad, load_scenario
-from hal.sim.plates import plate_format
-from plugins.plate_capture.reader import DEFAULT_MODELS, TRIMS, PlateReader
-from appliance.errors import ModelError, ScenarioError
-from tools.plates.datasets import (CROP_MARGIN, DatasetMissing, crop_box, load_br_crops, load_plates_us,
+from roadcam.sim import SimRoad, load_scenario
+from roadcam.sim.plates import plate_format
+from roadcam.plugins.plate_capture.reader import DEFAULT_MODELS, TRIMS, PlateReader
+from roadcam.appliance.errors import ModelError, ScenarioError
+from roadcam.tools.plates.datasets import (CROP_MARGIN, DatasetMissing, crop_box, load_br_crops, load_plates_us,
                                    plate_crop)
 
 #: Sim plates narrower than this are not read (the simulator's scooter plates peak at about 35 px).
@@ -221,7 +221,7 @@ def write_reader_card(model_paths: list[Path], training_notes: list[str]) -> Pat
     scores of the models together (as ``roadcam plate read`` reads) and of each alone."""
     together = run(model_paths, with_rapidocr=False)
     alone = {path.name: run([path], with_rapidocr=False) for path in model_paths} if len(model_paths) > 1 else {}
-    from tools.plates import train_reader
+    from roadcam.tools.plates import train_reader
 
     height_px, width_px = train_reader.INPUT_SIZE_PX
     names = " and ".join(f"`{path.name}`" for path in model_paths)
@@ -245,7 +245,7 @@ model reads every crop; the others join the second look at crops it reads unsure
 - **Output**: 64 steps (the 2x32 feature map's top row, then its bottom row) x 37 softmax
   classes: the CTC blank, then `0-9A-Z`. Greedy CTC decoding.
 - **Size**: {", ".join(f"{path.name} {path.stat().st_size / 1e6:.2f} MB" for path in model_paths)}; float16 weights.
-- **Made by** `python -m tools.plates.train_reader` (one model per seed, the same recipe):
+- **Made by** `python -m roadcam.tools.plates.train_reader` (one model per seed, the same recipe):
 {made_by}
 - **Data**: synthetic plates from `tools/plates/synth.py` (Taiwanese formats including two-row
   scooter plates, the simulator's own drawing, US-like and Brazilian plates); the real plates of
@@ -254,7 +254,7 @@ model reads every crop; the others join the second look at crops it reads unsure
 
 ## Exact reads on held-out plates, and time per plate on one core
 
-`.venv/bin/python -m tools.bench_plates --no-rapidocr` (this machine: 2 shared cores;
+`.venv/bin/python -m roadcam.tools.bench_plates --no-rapidocr` (this machine: 2 shared cores;
 times include preprocessing). Run without `--no-rapidocr` (add `--limit 100` for a shorter run) to
 measure RapidOCR on the same crops beside it.
 
@@ -284,9 +284,9 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _detector_recall() -> None:
-    """The plate detector's recall (helper module ``tools.plates.eval_detector``) when it can run."""
+    """The plate detector's recall (helper module ``roadcam.tools.plates.eval_detector``) when it can run."""
     try:
-        from tools.plates.eval_detector import evaluate
+        from roadcam.tools.plates.eval_detector import evaluate
 
         detections = evaluate()
     except (ImportError, ModelError) as missing:

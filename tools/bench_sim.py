@@ -16,7 +16,7 @@ import time
 import cv2
 import numpy as np
 
-from hal.sim import SimRoad
+from roadcam.sim import SimRoad
 
 CAMERA_FPS = 25.0
 

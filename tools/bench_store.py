@@ -29,8 +29,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from appliance.events import ClockState, EventDraft, EvidenceBlob
-from appliance.store import EventStore
+from roadcam.appliance.events import ClockState, EventDraft, EvidenceBlob
+from roadcam.appliance.store import EventStore
 
 EVIDENCE_BYTES = 50_000
 CLOCK = ClockState(synced=True, error_ms=1.0)

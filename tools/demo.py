@@ -27,12 +27,12 @@ from pathlib import Path
 
 import yaml
 
-from appliance.store import read_events
-from collector.config import load_collector_config
-from collector.local_broker import Broker, production_config
-from collector.pki import write_test_pki
-from collector.cli import open_storage
-from collector.storage import EventQuery
+from roadcam.appliance.store import read_events
+from roadcam.collector.config import load_collector_config
+from roadcam.collector.local_broker import Broker, production_config
+from roadcam.collector.pki import write_test_pki
+from roadcam.collector.cli import open_storage
+from roadcam.collector.storage import EventQuery
 
 DEVICE = "sim-0001"
 COLLECTOR = "collector-1"

@@ -2,15 +2,15 @@
 
 Chains the default detector and the core tracker exactly as the appliance does (nothing else
 runs, so it is quicker than ``roadcam simulate``) and prints the scorer's tracking rows
-(:mod:`hal.sim.scoring`: the same definitions ``roadcam simulate`` prints) per scenario:
+(:mod:`roadcam.sim.scoring`: the same definitions ``roadcam simulate`` prints) per scenario:
 vehicles and pedestrians tracked under one identity, and class accuracy.
 
-    python -m tools.eval_tracking [--detector tflite [--model FILE] | --detector truth] [--seed N ...]
+    python -m roadcam.tools.eval_tracking [--detector tflite [--model FILE] | --detector truth] [--seed N ...]
                                   [--detections DIR] [--failures] [scenario ...]
                                                 (default: background subtraction, every scenario)
 
 ``--detector truth`` hands the tracker the ground truth's boxes instead of a detector's
-(:mod:`tools.truth_detector`): what is lost then is the tracker's own doing, so the run tells
+(:mod:`roadcam.tools.truth_detector`): what is lost then is the tracker's own doing, so the run tells
 the tracker's losses from the detector's.
 
 ``--failures`` lists each vehicle not held, with where it was lost (see :func:`failures`).
@@ -38,15 +38,15 @@ from pathlib import Path
 
 import cv2
 
-from appliance.geometry import RoadGeometry
-from appliance.boxes import as_boxes, ious
-from appliance.tracking import Detection, Track, Tracker
-from hal.sim import Scenario, Score, Scorer, SimRoad, available_scenarios, load_scenario, score_run
-from hal.sim.scoring import box_px
-from hal.sim.truth import GroundTruth
-from plugins.detection import BackgroundDetector, DetectionConfig, LearnedDetector
-from plugins.detection.learned import SHIPPED_MODEL
-from tools.truth_detector import TruthDetector
+from roadcam.appliance.geometry import RoadGeometry
+from roadcam.appliance.boxes import as_boxes, ious
+from roadcam.appliance.tracking import Detection, Track, Tracker
+from roadcam.sim import Scenario, Score, Scorer, SimRoad, available_scenarios, load_scenario, score_run
+from roadcam.sim.scoring import box_px
+from roadcam.sim.truth import GroundTruth
+from roadcam.plugins.detection import BackgroundDetector, DetectionConfig, LearnedDetector
+from roadcam.plugins.detection.learned import SHIPPED_MODEL
+from roadcam.tools.truth_detector import TruthDetector
 
 ROWS = ("vehicles tracked under one identity", "vehicle class accuracy",
         "pedestrians tracked under one identity", "tracks")

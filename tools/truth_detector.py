@@ -7,18 +7,18 @@ users turning while hidden), told apart from what a real detector's misses and j
 
 Each road user at least ``MIN_VISIBLE`` visible in a frame (the same share makes a road user
 a training target of the learned detector, tools/vehicles/train_detector.py) is one detection
-made as that detector makes its own (:func:`~plugins.detection.learned.whole_detection`): its
+made as that detector makes its own (:func:`~roadcam.plugins.detection.learned.whole_detection`): its
 *whole* box, hidden parts included, its true class, score 1, its ground point and the colour
 signature of its box in the rendered frame.
 """
 
 from __future__ import annotations
 
-from appliance.geometry import RoadGeometry
-from appliance.tracking import Detection
-from hal.base import Frame
-from hal.sim.truth import GroundTruth
-from plugins.detection.learned import whole_detection
+from roadcam.appliance.geometry import RoadGeometry
+from roadcam.appliance.tracking import Detection
+from roadcam.hal.base import Frame
+from roadcam.sim.truth import GroundTruth
+from roadcam.plugins.detection.learned import whole_detection
 
 SOURCE = "truth"
 #: Road users less visible than this are not reported (nor learned as targets by the learned detector).

@@ -1,18 +1,18 @@
 """Camera backends, chosen by the ``type`` of a camera's source in the site config.
 
-- ``opencv``: :class:`hal.camera.opencv.OpenCVCamera` (RTSP/HTTP streams, USB cameras, files);
-- ``picamera2``: :class:`hal.camera.picamera2.Picamera2Camera` (Raspberry Pi CSI cameras;
+- ``opencv``: :class:`roadcam.hal.camera.opencv.OpenCVCamera` (RTSP/HTTP streams, USB cameras, files);
+- ``picamera2``: :class:`roadcam.hal.camera.picamera2.Picamera2Camera` (Raspberry Pi CSI cameras;
   picamera2 itself is imported only when such a camera is opened);
-- ``sim``: made by the simulator, which hands its factory to :func:`make_camera`.
+- ``roadcam.sim``: made by the simulator, which hands its factory to :func:`make_camera`.
 """
 
 from __future__ import annotations
 
 from typing import Callable
 
-from appliance.clock import Clock
-from appliance.config import CameraConfig, OpenCVSource, Picamera2Source
-from appliance.errors import CameraUnavailable
+from roadcam.appliance.clock import Clock
+from roadcam.appliance.config import CameraConfig, OpenCVSource, Picamera2Source
+from roadcam.appliance.errors import CameraUnavailable
 
 from ..base import Camera
 from .opencv import OpenCVCamera
@@ -23,7 +23,7 @@ def make_camera(config: CameraConfig, clock: Clock, *,
                 sim_cameras: Callable[[str], Camera] | None = None) -> Camera:
     """An unopened camera for one camera config.
 
-    ``sim_cameras(name)`` makes the cameras whose source type is ``sim``; only ``roadcam simulate``
+    ``sim_cameras(name)`` makes the cameras whose source type is ``roadcam.sim``; only ``roadcam simulate``
     has one, so without it such a camera raises :class:`CameraUnavailable`.
     """
     source = config.source

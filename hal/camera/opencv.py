@@ -20,9 +20,9 @@ from pathlib import Path
 
 import cv2
 
-from appliance.clock import Clock
-from appliance.config import OpenCVSource
-from appliance.errors import CameraUnavailable
+from roadcam.appliance.clock import Clock
+from roadcam.appliance.config import OpenCVSource
+from roadcam.appliance.errors import CameraUnavailable
 
 from ..base import Camera, Frame
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import concurrent.futures
 
-from appliance.clock import Clock
-from appliance.config import Picamera2Source
-from appliance.errors import BackendNotFound, CameraUnavailable
+from roadcam.appliance.clock import Clock
+from roadcam.appliance.config import Picamera2Source
+from roadcam.appliance.errors import BackendNotFound, CameraUnavailable
 
 from ..base import Camera, Frame
 

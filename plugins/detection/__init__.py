@@ -9,8 +9,8 @@ without a detector (its other plugins, health and uplink keep working).
 
 from __future__ import annotations
 
-from appliance.errors import ModelError
-from appliance.hookspecs import hookimpl
+from roadcam.appliance.errors import ModelError
+from roadcam.appliance.hookspecs import hookimpl
 
 from .config import DetectionConfig
 from .detector import BackgroundDetector

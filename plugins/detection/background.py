@@ -11,7 +11,7 @@ fluctuation, chosen over MOG2 because it is several times cheaper and can learn 
 - pixels under foreground learn with a much longer time constant than empty road, so a vehicle
   waiting at a red light or parked stays foreground for many minutes;
 - :meth:`relearn` replaces parts of the model at once (ghosts, see
-  :mod:`plugins.detection.ghosts`); when most of the frame changes at once (the camera was
+  :mod:`roadcam.plugins.detection.ghosts`); when most of the frame changes at once (the camera was
   moved) the model starts afresh.
 """
 

@@ -1,6 +1,6 @@
 """Classes from size where no camera model is available, and the road point of a blob.
 
-Two fallbacks for :mod:`plugins.detection.cuboids`, which needs a pinhole model:
+Two fallbacks for :mod:`roadcam.plugins.detection.cuboids`, which needs a pinhole model:
 
 - a calibrated camera whose homography fixes no pinhole model (one looking straight down) sees
   footprints nearly flat: the blob's width is its bottom edge projected to the road, its length
@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from appliance.geometry import RoadGeometry
+from roadcam.appliance.geometry import RoadGeometry
 
 #: Measured sizes are clamped to this range (metres) before comparing, so that an infinite
 #: length still picks the longest class.

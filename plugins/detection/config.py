@@ -14,8 +14,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from appliance.config import ModelFile, Section
-from appliance.tracking import CLASSES
+from roadcam.appliance.config import ModelFile, Section
+from roadcam.appliance.tracking import CLASSES
 
 
 class ClassSize(Section):

@@ -1,6 +1,6 @@
 """Classes by fitting each class's typical box (width x length x height) to a blob.
 
-For a calibrated camera whose pinhole model is known (:mod:`plugins.detection.pinhole`), each
+For a calibrated camera whose pinhole model is known (:mod:`roadcam.plugins.detection.pinhole`), each
 class's cuboid is stood on the road, heading along the road (y) or across it (x), and moved
 until the bottom-centre of its image box sits on the blob's bottom-centre (a few fixed-point
 steps through the road homography). The hypothesis whose image box has the blob's width and
@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from appliance.geometry import RoadGeometry
+from roadcam.appliance.geometry import RoadGeometry
 
 from .classify import best_class
 from .config import ClassSize

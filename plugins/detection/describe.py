@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from appliance.geometry import RoadGeometry
-from appliance.tracking import Detection
+from roadcam.appliance.geometry import RoadGeometry
+from roadcam.appliance.tracking import Detection
 
 from .classify import flat_footprint, ground_point, nearest_class
 from .config import ClassSize

@@ -5,10 +5,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from appliance.geometry import RoadGeometry
-from appliance.hookspecs import hookimpl
-from appliance.tracking import Detection
-from hal.base import Frame
+from roadcam.appliance.geometry import RoadGeometry
+from roadcam.appliance.hookspecs import hookimpl
+from roadcam.appliance.tracking import Detection
+from roadcam.hal.base import Frame
 
 from .background import BackgroundModel
 from .blobs import BlobFinder

@@ -10,7 +10,7 @@ neighbourhood and above ``min_score``) become detections; boxes that overlap by 
 Unlike background subtraction it sees stopped and queued vehicles as well as moving ones and
 gives the whole box of a vehicle partly hidden behind another. Its classes come from
 appearance; ``road_xy`` is the box's bottom-centre on the road plane when calibrated; each
-detection carries its colour signature for the tracker (:mod:`appliance.appearance`).
+detection carries its colour signature for the tracker (:mod:`roadcam.appliance.appearance`).
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from appliance.appearance import colour_signature
-from appliance.boxes import ious
-from appliance.geometry import RoadGeometry
-from appliance.hookspecs import hookimpl
-from appliance.inference import load_model
-from appliance.tracking import Detection
-from hal.base import Frame
+from roadcam.appliance.appearance import colour_signature
+from roadcam.appliance.boxes import ious
+from roadcam.appliance.geometry import RoadGeometry
+from roadcam.appliance.hookspecs import hookimpl
+from roadcam.appliance.inference import load_model
+from roadcam.appliance.tracking import Detection
+from roadcam.hal.base import Frame
 
 from .classify import ground_point
 from .config import DetectionConfig

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from appliance.geometry import RoadGeometry
+from roadcam.appliance.geometry import RoadGeometry
 
 
 class PinholeView:

@@ -2,7 +2,7 @@
 
 from pydantic import Field
 
-from appliance.config import Section
+from roadcam.appliance.config import Section
 
 
 class DiagnosticsConfig(Section):

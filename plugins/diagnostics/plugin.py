@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from appliance.hookspecs import hookimpl
+from roadcam.appliance.hookspecs import hookimpl
 
 from .config import DiagnosticsConfig
 from .system import system_figures

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 
-from appliance.config import ModelFile, Section
+from roadcam.appliance.config import ModelFile, Section
 
 #: Plate shapes read by default, over the plate's letters and digits (no hyphen): Taiwan's
 #: ABC-1234, AB-1234 and 1234-AB car plates, ABC-123 and 123-ABC scooter plates.

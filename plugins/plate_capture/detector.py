@@ -4,7 +4,7 @@ The model (``models/plate_detector.tflite``, trained by ``tools/plates/train_det
 fully convolutional, CenterNet style: on a grey square it outputs, every :data:`STRIDE_PX`
 input pixels, a plate-centre score and the plate's sub-cell offset and log size. A plate is a
 local maximum of the score above ``score_floor``; overlapping boxes from neighbouring tiles are
-merged by non-maximum suppression. Only numpy, cv2 and :mod:`appliance.inference` are used.
+merged by non-maximum suppression. Only numpy, cv2 and :mod:`roadcam.appliance.inference` are used.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from appliance.boxes import ious
-from appliance.errors import ImageInvalid, ModelInvalid
-from appliance.inference import load_model
+from roadcam.appliance.boxes import ious
+from roadcam.appliance.errors import ImageInvalid, ModelInvalid
+from roadcam.appliance.inference import load_model
 
 from .windows import Window, region_window, scene_windows
 

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from appliance.atomic_write import write_atomically
+from roadcam.appliance.atomic_write import write_atomically
 
 #: Characters a reader confuses with each other.
 CONFUSABLE_GROUPS = ("0ODQ", "1ILT", "8B", "5S", "2Z", "6G")

@@ -16,10 +16,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-from appliance.errors import ImageInvalid, ModelError
-from appliance.events import EventDraft, EvidenceBlob
-from appliance.hookspecs import hookimpl
-from appliance.tracking import Track
+from roadcam.appliance.errors import ImageInvalid, ModelError
+from roadcam.appliance.events import EventDraft, EvidenceBlob
+from roadcam.appliance.hookspecs import hookimpl
+from roadcam.appliance.tracking import Track
 
 from .config import PlateCaptureConfig
 from .detector import PlateDetector

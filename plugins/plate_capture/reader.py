@@ -25,7 +25,7 @@ of 49 US plates; with the second model too the reader reads 45 of 49 US plates a
 Brazilian photos exactly (the first model alone with its trims: 42 and 286), for about 2-5 ms a
 plate on one core. Still images are read this way; the plate capture plugin, which reads a
 track in many frames, only when configured to (``plate_capture.reread_unsure``), and otherwise
-loads the first model only. Only numpy, cv2 and :mod:`appliance.inference`.
+loads the first model only. Only numpy, cv2 and :mod:`roadcam.appliance.inference`.
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from appliance.errors import ModelInvalid
-from appliance.inference import TFLiteModel, load_model
+from roadcam.appliance.errors import ModelInvalid
+from roadcam.appliance.inference import TFLiteModel, load_model
 
 from .detector import as_grey, check_image
 

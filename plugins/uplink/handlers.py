@@ -13,13 +13,13 @@ from typing import Any
 import cv2
 import yaml
 
-from appliance.atomic_write import write_atomically
-from appliance.config_rollout import identity_problems
-from appliance.errors import ConfigError
-from appliance.events import EventDraft, EvidenceBlob
-from appliance.hookspecs import hookimpl
-from appliance.site import site_from_data
-from appliance.uplink_config import UplinkConfig
+from roadcam.appliance.atomic_write import write_atomically
+from roadcam.appliance.config_rollout import identity_problems
+from roadcam.appliance.errors import ConfigError
+from roadcam.appliance.events import EventDraft, EvidenceBlob
+from roadcam.appliance.hookspecs import hookimpl
+from roadcam.appliance.site import site_from_data
+from roadcam.appliance.uplink_config import UplinkConfig
 
 log = logging.getLogger("roadcam.uplink")
 
@@ -73,10 +73,10 @@ class CommandHandlers:
         ``uplink.staged_config_file``, then stop the appliance so that it restarts with it.
 
         It must keep this device's id and site. ``roadcam run`` exits with
-        :data:`~appliance.config_rollout.RESTART_EXIT_STATUS` while an update is staged (the
+        :data:`~roadcam.appliance.config_rollout.RESTART_EXIT_STATUS` while an update is staged (the
         systemd unit restarts on it); the next start promotes it on trial and rolls it back if
         the appliance does not then run for ``uplink.config_trial_s``
-        (:mod:`appliance.config_rollout`). The reply is queued before the uplink stops, and
+        (:mod:`roadcam.appliance.config_rollout`). The reply is queued before the uplink stops, and
         the ``command.result`` event carries it in any case."""
         data = args.get("config")
         if not isinstance(data, dict):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from appliance.commands import CommandGate, VersionFile
-from appliance.errors import RoadcamError
-from appliance.hookspecs import hookimpl
-from appliance.signing import load_public_key
-from appliance.uplink import Uplink
-from appliance.uplink_config import UplinkConfig
+from roadcam.appliance.commands import CommandGate, VersionFile
+from roadcam.appliance.errors import RoadcamError
+from roadcam.appliance.hookspecs import hookimpl
+from roadcam.appliance.signing import load_public_key
+from roadcam.appliance.uplink import Uplink
+from roadcam.appliance.uplink_config import UplinkConfig
 
 from .handlers import CommandHandlers
 

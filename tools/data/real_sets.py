@@ -6,9 +6,9 @@ licence in :data:`SOURCES` (``tools/data/SOURCES.md`` says what each holds and w
 were turned down and why). This module copies the images out of the git objects into
 ``ROOT/real/SOURCE/GROUP/`` and writes two manifests of JSON lines beside them::
 
-    python -m tools.data.real_sets --root /work/data            # extract all, write manifests
-    python -m tools.data.real_sets --root /work/data --summary  # counts per source, split, class
-    python -m tools.data.real_sets --list                       # the sources, commits, licences
+    python -m roadcam.tools.data.real_sets --root /work/data            # extract all, write manifests
+    python -m roadcam.tools.data.real_sets --root /work/data --summary  # counts per source, split, class
+    python -m roadcam.tools.data.real_sets --list                       # the sources, commits, licences
 
 One line per image::
 
@@ -378,7 +378,7 @@ def summary(records: list[Record]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.data.real_sets", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m roadcam.tools.data.real_sets", description=__doc__.split("\n")[0])
     parser.add_argument("--root", type=Path, help="data folder outside the repository, e.g. /work/data")
     parser.add_argument("--mirrors", type=Path, default=DEFAULT_MIRRORS, help="where fetch put the git mirrors")
     parser.add_argument("--sources", default=",".join(s.name for s in SOURCES), help="comma-separated source names")

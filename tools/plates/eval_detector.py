@@ -1,13 +1,13 @@
 """Plate detector recall on plates it was not trained on, and its time per image on one core.
 
-    .venv/bin/python -m tools.plates.eval_detector [--model PATH]
+    .venv/bin/python -m roadcam.tools.plates.eval_detector [--model PATH]
 
 Data sets, each measured with the runtime's own :class:`PlateDetector` (one thread):
 
-- ``plates-us``: the held-out photos (:func:`tools.plates.datasets.is_held_out`), each whole as
+- ``plates-us``: the held-out photos (:func:`roadcam.tools.plates.datasets.is_held_out`), each whole as
   a scene, two ways: ``tiled`` (scaled to a longer side of 768 px and tiled, the CLI's default)
   and ``downscaled`` (one view of the whole photo at the model's input size);
-- ``sim``: the shipped scenarios at their own seeds (training used other seeds and poses):
+- ``roadcam.sim``: the shipped scenarios at their own seeds (training used other seeds and poses):
   ``vehicle region`` runs the detector on each clearly visible vehicle's true box, as the plugin
   does with a tracked vehicle; ``full frame 1920`` runs it on whole 1920x1080 frames tiled at
   full resolution, ``full frame 768`` scaled to 768x432 and tiled as the CLI does. Plates count when at least 60 % visible and :data:`READABLE_PLATE_PX` wide.
@@ -29,10 +29,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from appliance.boxes import ious
-from hal.sim import SimRoad, load_scenario
-from plugins.plate_capture.detector import DEFAULT_MODEL, PlateBox, PlateDetector
-from tools.plates.datasets import DatasetMissing, load_plates_us
+from roadcam.appliance.boxes import ious
+from roadcam.sim import SimRoad, load_scenario
+from roadcam.plugins.plate_capture.detector import DEFAULT_MODEL, PlateBox, PlateDetector
+from roadcam.tools.plates.datasets import DatasetMissing, load_plates_us
 
 #: Narrower plates are not counted in the simulator (too small for any reader).
 READABLE_PLATE_PX = 16
@@ -210,7 +210,7 @@ runs it (`PlateDetector.detect(image, region=None)`).
 - Data: {made['squares']}. Held-out plates-us plates (chosen by text) are never used.
 - Training: {made['training']}.
 
-## How well, how fast (one thread; `.venv/bin/python -m tools.plates.eval_detector`)
+## How well, how fast (one thread; `.venv/bin/python -m roadcam.tools.plates.eval_detector`)
 
 A plate is found when a detection's centre lies inside its labelled box or IoU >= 0.5; a
 false positive is a detection on no plate. plates-us: held-out photos, whole. sim: the shipped

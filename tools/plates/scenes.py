@@ -1,6 +1,6 @@
 """Training squares for the plate detector: grey model-input squares with their plate boxes.
 
-Every square is cut through :mod:`plugins.plate_capture.windows`, exactly as the runtime cuts
+Every square is cut through :mod:`roadcam.plugins.plate_capture.windows`, exactly as the runtime cuts
 its vehicle regions and scene tiles, from three sources:
 
 - simulator frames (:func:`sim_squares`): vehicle regions and scene tiles of shipped scenarios
@@ -21,12 +21,12 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from hal.sim import SimRoad, load_scenario
-from hal.sim.plate_patch import plate_patches
-from hal.sim.plates import PlateGenerator
-from plugins.plate_capture.detector import as_grey
-from plugins.plate_capture.windows import Window, region_window, scene_windows
-from tools.plates.datasets import PlateSample
+from roadcam.sim import SimRoad, load_scenario
+from roadcam.sim.plate_patch import plate_patches
+from roadcam.sim.plates import PlateGenerator
+from roadcam.plugins.plate_capture.detector import as_grey
+from roadcam.plugins.plate_capture.windows import Window, region_window, scene_windows
+from roadcam.tools.plates.datasets import PlateSample
 
 #: Plate widths (input px) the detector is trained on: smaller are unreadable, larger are rare.
 PLATE_WIDTH_PX = (12.0, 160.0)

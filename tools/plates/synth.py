@@ -7,7 +7,7 @@ crops on every machine:
    plates), then generic Latin ones (Brazilian LLL-DDDD, Mercosur, US-like);
 2. the plate drawn in one of three styles: OpenCV Hershey fonts, a TrueType font through Pillow
    (when Pillow and a font are installed), or the simulator's own plate drawing
-   (``hal.sim.plate_patch``), so the reader reads what the simulator shows;
+   (``roadcam.sim.plate_patch``), so the reader reads what the simulator shows;
 3. the plate placed on a vehicle-like surround, warped in perspective and degraded: low
    resolution, blur, glare, night, dirt, noise, JPEG.
 
@@ -23,8 +23,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from hal.sim.plate_patch import plate_patches
-from hal.sim.plates import normalise_plate
+from roadcam.sim.plate_patch import plate_patches
+from roadcam.sim.plates import normalise_plate
 
 _TW_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"  # Taiwan never issues I or O
 _LETTERS = string.ascii_uppercase

@@ -1,6 +1,6 @@
 """The two tiny TFLite models the runtime adapter's tests load (tests/data/), made with TensorFlow.
 
-    /work/trainenv/bin/python -m tools.plates.tiny_models
+    /work/trainenv/bin/python -m roadcam.tools.plates.tiny_models
 
 Both compute ``y = x @ WEIGHTS + BIAS`` on a (batch, 4) input, so a test knows every output:
 ``affine_float.tflite`` in float32, ``affine_int8.tflite`` fully int8-quantised (input and output

@@ -1,15 +1,15 @@
 """Train the plate detector from scratch and export ``plugins/plate_capture/models/plate_detector.tflite``.
 
-    .trainenv/bin/python -m tools.plates.train_detector                     # about 62 min on one core
-    .venv/bin/python -m tools.plates.train_detector --measure-only          # re-measure, rewrite the card
+    .trainenv/bin/python -m roadcam.tools.plates.train_detector                     # about 62 min on one core
+    .venv/bin/python -m roadcam.tools.plates.train_detector --measure-only          # re-measure, rewrite the card
 
 A small fully convolutional network (MobileNet-style depthwise blocks down to stride 16, a
 two-step decoder back to stride 4) predicts CenterNet targets on a grey square: a plate-centre
 heat map (penalty-reduced focal loss) and, at each centre, the sub-cell offset and log size
-(L1). It trains on 160 px crops of the 256 px squares of :mod:`tools.plates.scenes` and is
+(L1). It trains on 160 px crops of the 256 px squares of :mod:`roadcam.tools.plates.scenes` and is
 exported for 256 px input (the network is fully convolutional). The same seed gives the same
 data, order and initial weights; TensorFlow runs on one thread. At the end the exported model
-is measured with :mod:`tools.plates.eval_detector` and the model card written beside it.
+is measured with :mod:`roadcam.tools.plates.eval_detector` and the model card written beside it.
 
 TensorFlow lives in the training venv only (the [train] extra); roadcam never imports it.
 """
@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from plugins.plate_capture.detector import DEFAULT_MODEL, STRIDE_PX
-from tools.plates import scenes
-from tools.plates.datasets import load_plates_us
-from tools.plates.eval_detector import evaluate, write_model_card
+from roadcam.plugins.plate_capture.detector import DEFAULT_MODEL, STRIDE_PX
+from roadcam.tools.plates import scenes
+from roadcam.tools.plates.datasets import load_plates_us
+from roadcam.tools.plates.eval_detector import evaluate, write_model_card
 
 #: Side of the exported model's input square, and of the crops it is trained on.
 EXPORT_SIDE_PX = 256
@@ -219,7 +219,7 @@ def export(tf, model, path: Path) -> None:
 def training_summary(steps: int, seed: int) -> dict[str, str]:
     """What the model card says about how the model was made."""
     return {
-        "command": ".trainenv/bin/python -m tools.plates.train_detector",
+        "command": ".trainenv/bin/python -m roadcam.tools.plates.train_detector",
         "seed": str(seed),
         "squares": "grey 256 px squares: simulator vehicle regions and scene tiles "
                    f"({', '.join(f'{name} seed {seed_}' for name, seed_ in SIM_RUNS)}, {SIM_SECONDS:.0f} s each, "

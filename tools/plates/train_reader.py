@@ -1,31 +1,31 @@
 """Train the plate reader's models from scratch and export them with their model card.
 
-    .trainenv/bin/python -m tools.plates.train_reader          # about 25 min a model on one core
-    .trainenv/bin/python -m tools.plates.train_reader --card-only
+    .trainenv/bin/python -m roadcam.tools.plates.train_reader          # about 25 min a model on one core
+    .trainenv/bin/python -m roadcam.tools.plates.train_reader --card-only
 
 The reader uses two models of one recipe trained from two seeds (``--seeds``, default 4 and 5;
-the second takes part in the second look at unsure crops, see :mod:`plugins.plate_capture.reader`). Each seed gives ``plate_reader_seed<N>.tflite`` and a
+the second takes part in the second look at unsure crops, see :mod:`roadcam.plugins.plate_capture.reader`). Each seed gives ``plate_reader_seed<N>.tflite`` and a
 training record ``plate_reader_seed<N>.train.json`` beside it; then the pair is measured and
 ``plate_reader.md`` written from the records. ``--card-only`` measures the models already there
 and rewrites the card, so a change to the benchmark does not cost the hour of training.
 
 Needs the [train] extra (TensorFlow, Pillow). Training data, all drawn from one seed:
 
-- synthetic plates from :mod:`tools.plates.synth` (Taiwanese formats, generic Latin, the
+- synthetic plates from :mod:`roadcam.tools.plates.synth` (Taiwanese formats, generic Latin, the
   simulator's own drawing);
-- the real plates of ``../shared/data`` whose text :func:`tools.plates.datasets.is_held_out`
+- the real plates of ``../shared/data`` whose text :func:`roadcam.tools.plates.datasets.is_held_out`
   keeps in training: US photos cut by their labelled box with random margins, Brazilian crops;
   each real plate is used several times, jittered and degraded like the synthetic ones.
 
 Two-row plates are trained as the reader reads them: their rows side by side
-(:func:`plugins.plate_capture.reader.side_by_side`). The network is small and fully
+(:func:`roadcam.plugins.plate_capture.reader.side_by_side`). The network is small and fully
 convolutional: five 3x3 conv blocks shrink a 64x128 grey crop to a 2x32 feature map; a residual
 block of 1x7 convolutions lets each column see its neighbours along the row (a glyph is told
 from its look-alike by the characters around it); the map's two rows are then read one after
 the other as a 64-step sequence, each step a softmax over the CTC blank and
-:data:`plugins.plate_capture.reader.ALPHABET`. TensorFlow
+:data:`roadcam.plugins.plate_capture.reader.ALPHABET`. TensorFlow
 runs on one thread (the machine is shared). After training the model is exported in float16, loaded
-back through the runtime adapter, measured on the held-out plates by :mod:`tools.bench_plates`,
+back through the runtime adapter, measured on the held-out plates by :mod:`roadcam.tools.bench_plates`,
 and the model card written beside it.
 """
 
@@ -39,9 +39,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from plugins.plate_capture.reader import ALPHABET, reader_input
-from tools.plates.datasets import PlateSample, crop_box, load_br_crops, load_plates_us
-from tools.plates.synth import PlateSynthesizer, degrade
+from roadcam.plugins.plate_capture.reader import ALPHABET, reader_input
+from roadcam.tools.plates.datasets import PlateSample, crop_box, load_br_crops, load_plates_us
+from roadcam.tools.plates.synth import PlateSynthesizer, degrade
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "plugins" / "plate_capture" / "models"
 #: Model input, (height, width) pixels.
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
         for seed, path in zip(args.seeds, paths):
             train_one(seed, path, args, log)
 
-    from tools.bench_plates import write_reader_card
+    from roadcam.tools.bench_plates import write_reader_card
 
     notes = [_training_note(json.loads(path.with_suffix(".train.json").read_text())) for path in paths]
     card = write_reader_card(paths, training_notes=notes)

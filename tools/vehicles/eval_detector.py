@@ -1,6 +1,6 @@
 """Measure the learned road-user detector on the shipped scenarios and write its model card.
 
-    .venv/bin/python -m tools.vehicles.eval_detector [--model FILE] [--card FILE] [scenario ...]
+    .venv/bin/python -m roadcam.tools.vehicles.eval_detector [--model FILE] [--card FILE] [scenario ...]
 
 The shipped scenarios run at their shipped seeds, which training never used (it renders other
 seeds with the camera pose jittered, see tools/vehicles/train_detector.py). Per scenario:
@@ -30,11 +30,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from appliance.boxes import as_boxes, ious
-from hal.sim import SimRoad, available_scenarios
-from plugins.detection import DetectionConfig, LearnedDetector
-from plugins.detection.learned import SHIPPED_MODEL
-from tools.eval_tracking import evaluate as evaluate_tracking
+from roadcam.appliance.boxes import as_boxes, ious
+from roadcam.sim import SimRoad, available_scenarios
+from roadcam.plugins.detection import DetectionConfig, LearnedDetector
+from roadcam.plugins.detection.learned import SHIPPED_MODEL
+from roadcam.tools.eval_tracking import evaluate as evaluate_tracking
 
 VISIBLE_MIN = 0.6
 MIN_BOX_PX = 24.0
@@ -102,7 +102,7 @@ def write_card(path: Path, model: Path, detection: list[DetectionFigures], track
     """The model card: what the model is, how it was made, how well and how fast it does."""
     made = model.with_suffix(".train.json")
     meta = json.loads(made.read_text()) if made.is_file() else {}
-    how_made = (f"- Command: `.trainenv/bin/python -m tools.vehicles.train_detector --steps {meta['steps']}` "
+    how_made = (f"- Command: `.trainenv/bin/python -m roadcam.tools.vehicles.train_detector --steps {meta['steps']}` "
                 f"(seed {meta['seed']}; "
                 f"the same seed and simulator code give the same data and initialisation).\n"
                 f"- Data: {meta['frames']} simulator frames of the runs {_runs(meta['training_runs'])}, "
@@ -122,7 +122,7 @@ def write_card(path: Path, model: Path, detection: list[DetectionFigures], track
         "- **Network**: plain 3x3 convolutions to stride 32, a feature pyramid back to stride 4;",
         f"  {meta.get('weights', 'float16')} weights, float activations, {model.stat().st_size / 1024:.0f} KiB.", "",
         "## How it was made", "", how_made,
-        "## How well, how fast (one thread; `.venv/bin/python -m tools.vehicles.eval_detector`)", "",
+        "## How well, how fast (one thread; `.venv/bin/python -m roadcam.tools.vehicles.eval_detector`)", "",
         f"Shipped scenarios at their shipped seeds (not trained on). Detection: one frame in {EVERY_N_FRAMES}, objects",
         f"at least {VISIBLE_MIN:.0%} visible and {MIN_BOX_PX:.0f} px across, found at IoU >= {IOU_MIN}; false",
         "detections overlap no object (IoU < 0.1). Times include resizing and decoding.", "",

@@ -1,11 +1,11 @@
 """Train the TFLite road-user detector (car, scooter, truck, bus, pedestrian) from scratch.
 
-    .trainenv/bin/python -m tools.vehicles.train_detector [--out plugins/detection/models]
+    .trainenv/bin/python -m roadcam.tools.vehicles.train_detector [--out plugins/detection/models]
         [--steps 8000] [--frames 6000] [--seed 20261122] [--cache /tmp/vehicle-frames.npz]
         [--weights /tmp/vehicle-detector/vehicle_detector.weights.h5]
         [--init WEIGHTS.h5] [--learning-rate 3e-3] [--zoom-out 0.0]
 
-Training data is rendered by the simulator (hal/sim) from the shipped scenarios with *other*
+Training data is rendered by the simulator (sim) from the shipped scenarios with *other*
 seeds than the ones scored (so other traffic, plates and colours) and with the camera pose
 jittered (height, yaw, pitch, field of view), frames sampled every ``FRAME_STEP`` frames after
 the first seconds. Each object at least ``MIN_VISIBLE`` visible is a target with its *whole*
@@ -57,10 +57,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from hal.sim import SimRoad, available_scenarios, load_scenario
-from plugins.detection.learned import shrink
-from tools.truth_detector import MIN_VISIBLE  # less visible objects are no targets, nor penalised (_targets)
-from tools.vehicles.eval_detector import measure
+from roadcam.sim import SimRoad, available_scenarios, load_scenario
+from roadcam.plugins.detection.learned import shrink
+from roadcam.tools.truth_detector import MIN_VISIBLE  # less visible objects are no targets, nor penalised (_targets)
+from roadcam.tools.vehicles.eval_detector import measure
 
 INPUT_W, INPUT_H = 512, 288
 #: Training runs on windows of the input of this size (multiples of 32).

@@ -17,9 +17,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from appliance.clock import ManualClock
-from appliance.errors import CameraUnavailable
-from hal.base import Camera, Frame
+from roadcam.appliance.clock import ManualClock
+from roadcam.appliance.errors import CameraUnavailable
+from roadcam.hal.base import Camera, Frame
 
 from .camera_pose import SimCameraPose, calibration_pairs
 from .pins import SimPinFactory

@@ -1,6 +1,6 @@
 """A pinhole camera on a pole: intrinsics, pose, projection and the road-plane homography.
 
-Road frame (see :mod:`hal.sim.layout`): x across the road from the kerb, y along it (growing
+Road frame (see :mod:`roadcam.sim.layout`): x across the road from the kerb, y along it (growing
 upstream, against the traffic), z up, all in metres. The camera frame is OpenCV's: x right,
 y down, z forward. ``P = K [R | -R C]``; on the road plane (z = 0) it reduces to the 3x3
 homography ``K [r1 r2 -R C]`` that a technician's calibration recovers from point pairs.

@@ -13,7 +13,7 @@ from .scenario import HeadModel, SignalPlanModel
 
 
 class SignalController:
-    """Fixed-time controller over a :class:`~hal.sim.scenario.SignalPlanModel`."""
+    """Fixed-time controller over a :class:`~roadcam.sim.scenario.SignalPlanModel`."""
 
     def __init__(self, plan: SignalPlanModel):
         self.cycle_s = plan.cycle_s

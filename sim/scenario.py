@@ -14,9 +14,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from appliance.config import PIN_PATTERN, load_yaml, validate_config
-from appliance.errors import ConfigError
-from appliance.errors import ScenarioError
+from roadcam.appliance.config import PIN_PATTERN, load_yaml, validate_config
+from roadcam.appliance.errors import ConfigError
+from roadcam.appliance.errors import ScenarioError
 
 from .plates import is_valid_plate
 

@@ -1,7 +1,7 @@
 """The simulated road: a world in metres, a signal controller, loops, a renderer, and the
 HAL backends (camera, gpiozero pins, clock) that feed the real appliance from it.
 
-The appliance never reads the world's truth; :mod:`hal.sim.scoring` compares it with what the
+The appliance never reads the world's truth; :mod:`roadcam.sim.scoring` compares it with what the
 appliance reported.
 """
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from gpiozero.pins.mock import MockFactory, MockPin, PinState
 
-from appliance.clock import ManualClock
+from roadcam.appliance.clock import ManualClock
 
 
 class SimPin(MockPin):
