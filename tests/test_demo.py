@@ -2,18 +2,16 @@
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
 @pytest.mark.integration
 def test_the_demo_delivers_every_event_to_the_collector(tmp_path):
-    result = subprocess.run([sys.executable, str(ROOT / "tools" / "demo.py"), "--scenario", "smoke",
-                             "--out", str(tmp_path / "demo")], capture_output=True, text=True, timeout=300)
+    result = subprocess.run([sys.executable, "-m", "roadcam.tools.demo", "--scenario", "smoke",
+                             "--out", str(tmp_path / "demo")], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "vehicles tracked under one identity" in result.stdout
     assert "all, once each, same seqs" in result.stdout

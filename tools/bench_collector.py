@@ -1,7 +1,7 @@
 """Measure one collector instance beside mosquitto_sub (and a bare paho subscriber) receiving the
 same stream, on a real Mosquitto started for the run.
 
-    .venv/bin/python tools/bench_collector.py [--count 20000] [--devices 4] [--batch 64]
+    .venv/bin/python -m roadcam.tools.bench_collector [--count 20000] [--devices 4] [--batch 64]
                                               [--latency-s 5] [--storage sqlite|postgres]
 
 Throughput: ``--count`` signed, hash-chained events of ``--devices`` devices are queued in the

@@ -6,7 +6,7 @@ same run, so the figure can be judged on any machine; then the learned detector'
 TFLite model, one thread) on the same frames. The scene: a textured road seen by a pole camera (the simulator's pose
 model, for a realistic calibration), with boxes of several sizes driving through it.
 
-    python tools/bench_detect.py [--frames 300]
+    python -m roadcam.tools.bench_detect [--frames 300]
 """
 
 from __future__ import annotations

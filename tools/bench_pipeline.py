@@ -1,6 +1,6 @@
 """The whole appliance pipeline on one core: detection, tracking and plate reading.
 
-    .venv/bin/python tools/bench_pipeline.py [--frames 500] [--skip-s 20] [--detector tflite|background]
+    .venv/bin/python -m roadcam.tools.bench_pipeline [--frames 500] [--skip-s 20] [--detector tflite|background]
                                              [--site-extra FILE]
 
 A child process renders ``--frames`` frames of the junction scenario (from ``--skip-s`` on, so

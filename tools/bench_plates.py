@@ -38,7 +38,7 @@ import numpy as np
 
 from roadcam.sim import SimRoad, load_scenario
 from roadcam.sim.plates import plate_format
-from roadcam.plugins.plate_capture.reader import DEFAULT_MODELS, TRIMS, PlateReader
+from roadcam.plugins.plate_capture.reader import DEFAULT_MODELS, PlateReader
 from roadcam.appliance.errors import ModelError, ScenarioError
 from roadcam.tools.plates.datasets import (CROP_MARGIN, DatasetMissing, crop_box, load_br_crops, load_plates_us,
                                    plate_crop)
@@ -214,61 +214,6 @@ def report(scores: list[ReadScore]) -> str:
 
 def _seconds_per_plate(scores: list[ReadScore]) -> float:
     return sum(s.seconds for s in scores) / max(1, sum(s.plates for s in scores))
-
-
-def write_reader_card(model_paths: list[Path], training_notes: list[str]) -> Path:
-    """Write ``plate_reader.md`` beside the models: how they were made, their input, and the
-    scores of the models together (as ``roadcam plate read`` reads) and of each alone."""
-    together = run(model_paths, with_rapidocr=False)
-    alone = {path.name: run([path], with_rapidocr=False) for path in model_paths} if len(model_paths) > 1 else {}
-    from roadcam.tools.plates import train_reader
-
-    height_px, width_px = train_reader.INPUT_SIZE_PX
-    names = " and ".join(f"`{path.name}`" for path in model_paths)
-    made_by = "\n".join(f"  - {note}" for note in training_notes)
-    single = "".join(f"\n\n{name} alone:\n\n{report(scores)}" for name, scores in alone.items())
-    card = model_paths[0].with_name("plate_reader.md")
-    card.write_text(f"""# Plate reader ({names})
-
-Reads the text of one plate crop for `plugins/plate_capture/reader.py` (`PlateReader`). The first
-model reads every crop; the others join the second look at crops it reads unsurely.
-
-- **Input**: {height_px}x{width_px} grey, float32, standardised per crop (zero mean, unit
-  contrast) by `reader_input`; a two-row plate's rows side by side (`side_by_side`: crops
-  narrower than 1.8:1 are read both ways); batch 1 (resized per call for batches).
-- **How a crop is read**: whole, in each layout, by the first model; a still image read less
-  surely than `reader.SURE_READ` gets a second look: the first model reads it in the other
-  {len(TRIMS) - 1} trims of `reader.TRIMS`, the others in all {len(TRIMS)}, and the text with the largest summed
-  confidence wins (the figures below). The plate capture plugin gives the second look only with
-  `plate_capture.reread_unsure` (it reads each track in many frames) and otherwise loads the
-  first model only.
-- **Output**: 64 steps (the 2x32 feature map's top row, then its bottom row) x 37 softmax
-  classes: the CTC blank, then `0-9A-Z`. Greedy CTC decoding.
-- **Size**: {", ".join(f"{path.name} {path.stat().st_size / 1e6:.2f} MB" for path in model_paths)}; float16 weights.
-- **Made by** `python -m roadcam.tools.plates.train_reader` (one model per seed, the same recipe):
-{made_by}
-- **Data**: synthetic plates from `tools/plates/synth.py` (Taiwanese formats including two-row
-  scooter plates, the simulator's own drawing, US-like and Brazilian plates); the real plates of
-  `../shared/data` (plates-us, plates-br-crops) that are not held out. Nothing measured below
-  was trained on.
-
-## Exact reads on held-out plates, and time per plate on one core
-
-`.venv/bin/python -m roadcam.tools.bench_plates --no-rapidocr` (this machine: 2 shared cores;
-times include preprocessing). Run without `--no-rapidocr` (add `--limit 100` for a shorter run) to
-measure RapidOCR on the same crops beside it.
-
-The models together, as `roadcam plate read` reads:
-
-{report(together)}{single}
-
-## Limits
-
-- Characters outside A-Z and 0-9 (the Chinese characters on some Taiwanese plates, state
-  names, stickers) are not read.
-- The reader reads one crop; fusing reads across a track's frames is the plugin's job.
-""")
-    return card
 
 
 def main(argv: list[str] | None = None) -> None:

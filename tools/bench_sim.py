@@ -5,7 +5,7 @@ renderer can beat), rendering a busy stretch of a scenario (renderer only), and 
 SimCamera.read() (world step, pin edges, render, ground truth), next to the 25 fps the
 appliance's camera delivers.
 
-    .venv/bin/python tools/bench_sim.py [--scenario junction] [--start-s 60] [--frames 250]
+    .venv/bin/python -m roadcam.tools.bench_sim [--scenario junction] [--start-s 60] [--frames 250]
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Measure how many appends per second the event store sustains on this machine, beside raw
 SQLite doing the same durable commits without any of the store's logic.
 
-    .venv/bin/python tools/bench_store.py [--count 300] [--dir /var/lib/roadcam]
+    .venv/bin/python -m roadcam.tools.bench_store [--count 300] [--dir /var/lib/roadcam]
 
 Rows printed:
 

@@ -8,7 +8,7 @@
    collector has confirmed every event, printing the scorer's table;
 5. prints what arrived: events on the device and at the collector, ack state, chain problems.
 
-    python tools/demo.py [--scenario junction] [--detector tflite|background] [--out out/demo]
+    python -m roadcam.tools.demo [--scenario junction] [--detector tflite|background] [--out out/demo]
 
 The learned detector is the demo's default: on every shipped scenario it tracks more vehicles
 under one identity than background subtraction (plugins/detection/models/vehicle_detector.md).

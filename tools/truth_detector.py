@@ -1,9 +1,10 @@
 """A detector that reports the simulator's ground truth: the tracker's ceiling, for evaluation.
 
-The appliance never sees the world's truth. This detector is for ``tools/eval_tracking.py
---detector truth`` only: it hands the core tracker every road user as a perfect learned detector
-would, so what the tracker still loses is the tracker's own doing (long full occlusions, road
-users turning while hidden), told apart from what a real detector's misses and jitter cost.
+The appliance never sees the world's truth. This detector is for ``python -m
+roadcam.tools.eval_tracking --detector truth`` only: it hands the core tracker every road user
+as a perfect learned detector would, so what the tracker still loses is the tracker's own doing
+(long full occlusions, road users turning while hidden), told apart from what a real detector's
+misses and jitter cost.
 
 Each road user at least ``MIN_VISIBLE`` visible in a frame (the same share makes a road user
 a training target of the learned detector, tools/vehicles/train_detector.py) is one detection

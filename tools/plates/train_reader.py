@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
         for seed, path in zip(args.seeds, paths):
             train_one(seed, path, args, log)
 
-    from roadcam.tools.bench_plates import write_reader_card
+    from roadcam.tools.plates.reader_card import write_reader_card
 
     notes = [_training_note(json.loads(path.with_suffix(".train.json").read_text())) for path in paths]
     card = write_reader_card(paths, training_notes=notes)

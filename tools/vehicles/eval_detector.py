@@ -11,7 +11,7 @@ seeds with the camera pose jittered, see tools/vehicles/train_detector.py). Per 
   detection has its class. Detections overlapping no object at all (IoU < 0.1 with every true
   box, hidden ones included) are false detections. Time per frame covers resize, model and
   decoding on one thread.
-- tracking: the rows ``tools/eval_tracking.py --detector tflite`` prints (the simulator's
+- tracking: the rows ``python -m roadcam.tools.eval_tracking --detector tflite`` prints (the simulator's
   scorer), every frame, the learned detector and the core tracker as the appliance chains them.
 
 With ``--card`` the figures and how the model was made (the training script's
@@ -129,7 +129,8 @@ def write_card(path: Path, model: Path, detection: list[DetectionFigures], track
         "| scenario | frames | objects | found | class right | false per frame | ms per frame |",
         "|---|---|---|---|---|---|---|",
         *[figures.row() for figures in detection], "",
-        "Tracking with the core tracker (`tools/eval_tracking.py --detector tflite`, the simulator's scorer):", "",
+        "Tracking with the core tracker (`python -m roadcam.tools.eval_tracking --detector tflite`, "
+        "the simulator's scorer):", "",
         "```",
         *[line for scenario, rows in tracking.items() for line in [f"== {scenario}", *rows]],
         "```", "",

@@ -57,8 +57,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from roadcam.plugins.detection.learned import SHIPPED_MODEL, shrink
 from roadcam.sim import SimRoad, available_scenarios, load_scenario
-from roadcam.plugins.detection.learned import shrink
 from roadcam.tools.truth_detector import MIN_VISIBLE  # less visible objects are no targets, nor penalised (_targets)
 from roadcam.tools.vehicles.eval_detector import measure
 
@@ -381,7 +381,7 @@ def export(tf, trained, out: Path, work: Path, args, log, elapsed_s: float | Non
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="plugins/detection/models")
+    parser.add_argument("--out", default=str(SHIPPED_MODEL.parent), help="where the model and its card go")
     parser.add_argument("--steps", type=int, default=8000)
     parser.add_argument("--frames", type=int, default=6000)
     parser.add_argument("--batch", type=int, default=12)
