@@ -336,7 +336,7 @@ class Appliance:
         calibration = camera_config.calibration
         self._geometry[name] = (RoadGeometry(calibration.image_points, calibration.road_points)
                                 if calibration else None)
-        self._trackers[name] = Tracker(name, geometry=self._geometry[name])
+        self._trackers[name] = Tracker(name, self.config.tracking, geometry=self._geometry[name])
         self._rates[name] = RateWindow(last_mono_ns=self._started_mono_ns)
         camera = self.hardware.make_camera(camera_config)
         self._queues[name] = FrameQueue(camera_config.queue_frames, camera.live, self._wakeup)

@@ -40,7 +40,7 @@ import cv2
 
 from roadcam.appliance.geometry import RoadGeometry
 from roadcam.appliance.boxes import as_boxes, ious
-from roadcam.appliance.tracking import Detection, Track, Tracker
+from roadcam.appliance.tracking import Detection, Track, Tracker, TrackingSettings
 from roadcam.sim import Scenario, Score, Scorer, SimRoad, available_scenarios, load_scenario, score_run
 from roadcam.sim.scoring import box_px
 from roadcam.sim.truth import GroundTruth
@@ -134,8 +134,11 @@ def detected_run(scenario: str, config: DetectionConfig | None, seed: int | None
 
 
 def track(run: DetectedRun) -> list[Track]:
-    """Track a run's detections with the core tracker, as the appliance does: every track."""
-    tracker = Tracker(run.camera, frame_size_px=run.frame_size_px, geometry=run.geometry())
+    """Track a run's detections with the core tracker, as the appliance does: every track, with
+    every point (the scorer compares each frame with the ground truth; the appliance keeps a
+    bounded history, which changes none of the tracker's decisions)."""
+    tracker = Tracker(run.camera, TrackingSettings(history_older_points=None), frame_size_px=run.frame_size_px,
+                      geometry=run.geometry())
     finished = []
     for index, time_ns, detections in run.frames:
         finished += tracker.update(index, time_ns, detections)[1]
