@@ -191,7 +191,7 @@ def _buildings(image: np.ndarray, layout: RoadLayout, projector: Projector, rng:
     """Rows of shophouses along both pavements and past the junction, plus the signal mast."""
     walk = layout.sidewalk_m
     boxes = []
-    for side_x, facing in ((-walk - 12.0, 1), (layout.far_kerb_x_m + walk, -1)):
+    for side_x, _facing in ((-walk - 12.0, 1), (layout.far_kerb_x_m + walk, -1)):
         y = layout.cross_near_y_m + walk
         while y < layout.entry_y_m + 120:
             frontage = float(rng.uniform(5.0, 9.0))

@@ -48,7 +48,8 @@ class Pedestrian:
         return np.array([float(self.direction), 0.0])
 
 
-def schedule_pedestrians(scenario: Scenario, crosswalk: Rect | None, rng: np.random.Generator) -> list[PedestrianArrival]:
+def schedule_pedestrians(scenario: Scenario, crosswalk: Rect | None,
+                         rng: np.random.Generator) -> list[PedestrianArrival]:
     """Every pedestrian arrival, in time order."""
     if crosswalk is None:
         return []
@@ -101,7 +102,8 @@ class PedestrianMover:
             if blocked((person.x_m, person.y_m), (x + person.direction * 0.3, person.y_m)):
                 return
             person.x_m = x
-            beyond = x > self.crosswalk.x_max + _KERB_WAIT_M if person.direction > 0 else x < self.crosswalk.x_min - _KERB_WAIT_M
+            beyond = (x > self.crosswalk.x_max + _KERB_WAIT_M if person.direction > 0
+                      else x < self.crosswalk.x_min - _KERB_WAIT_M)
             if beyond:
                 person.phase = "leaving"
             return

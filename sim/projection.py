@@ -36,7 +36,8 @@ def box_corners(origin, axis_u, axis_v, extents) -> np.ndarray:
     us = np.array([u0, u0, u0, u0, u1, u1, u1, u1])
     vs = np.array([v0, v0, v1, v1, v0, v0, v1, v1])
     zs = np.array([z0, z1, z0, z1, z0, z1, z0, z1])
-    xy = np.asarray(origin)[None, :] + us[:, None] * np.asarray(axis_u)[None, :] + vs[:, None] * np.asarray(axis_v)[None, :]
+    xy = (np.asarray(origin)[None, :] + us[:, None] * np.asarray(axis_u)[None, :]
+          + vs[:, None] * np.asarray(axis_v)[None, :])
     return np.column_stack([xy, zs])
 
 

@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-
 #: Per-frame image box fields, keyed by frame index (strings in JSON).
 _BOX_FIELDS = ("boxes", "plate_boxes")
 
@@ -135,7 +134,8 @@ class GroundTruth:
     def from_json(cls, path: str | Path) -> GroundTruth:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         vehicles = {int(key): _vehicle_from_dict(value) for key, value in data.pop("vehicles").items()}
-        pedestrians = {int(key): PedestrianTruth(**_object_fields(value)) for key, value in data.pop("pedestrians").items()}
+        pedestrians = {int(key): PedestrianTruth(**_object_fields(value))
+                       for key, value in data.pop("pedestrians").items()}
         changes = {head: [tuple(change) for change in items] for head, items in data.pop("signal_changes").items()}
         return cls(vehicles=vehicles, pedestrians=pedestrians, signal_changes=changes, **data)
 

@@ -207,7 +207,8 @@ class World:
                         split = min(p for p in (ahead.path.turn_start_s, vehicle.path.turn_start_s) if p is not None)
                         if ahead.s_m - ahead.spec.length_m > split:
                             continue
-                    if abs(ahead.offset_m - vehicle.offset_m) < (ahead.spec.width_m + vehicle.spec.width_m) / 2 + _CORRIDOR_MARGIN_M:
+                    corridor_m = (ahead.spec.width_m + vehicle.spec.width_m) / 2 + _CORRIDOR_MARGIN_M
+                    if abs(ahead.offset_m - vehicle.offset_m) < corridor_m:
                         leaders[vehicle.id] = ahead
                         break
         return leaders
@@ -306,7 +307,8 @@ class World:
             if vehicle.phase == "pulling_in":
                 vehicle.offset_m = max(target_offset, vehicle.offset_m - _LATERAL_MPS * dt_s)
                 if vehicle.offset_m == target_offset and vehicle.speed_mps < 0.05:
-                    vehicle.phase, vehicle.phase_until_s = "parked", t_s + self._draw_stop(vehicle, self.scenario.traffic.park_s)
+                    vehicle.phase = "parked"
+                    vehicle.phase_until_s = t_s + self._draw_stop(vehicle, self.scenario.traffic.park_s)
                     vehicle.flags.add("stopped")
             elif vehicle.phase == "parked" and t_s >= vehicle.phase_until_s and self._lane_clear_behind(vehicle):
                 vehicle.phase = "pulling_out"

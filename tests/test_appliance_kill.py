@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from roadcam.appliance.store import EventStore, read_events
 from appliances import site_data
+from roadcam.appliance.store import EventStore, read_events
 from videos import moving_box, write_video
 
 KILLS = 20

@@ -8,12 +8,12 @@ import json
 
 import pytest
 import yaml
-from conftest import DEVICE
-from test_delivery import start_collector
-from uplink_doubles import uplink_appliance, wait_until
 
 from appliances import stored
+from conftest import DEVICE
 from roadcam.collector.cli import main as collector_main
+from test_delivery import start_collector
+from uplink_doubles import uplink_appliance, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -82,7 +82,8 @@ def test_a_full_hotlist_then_a_change_are_applied_on_the_device(tmp_path, centra
 def test_a_hotlist_the_devices_would_refuse_is_not_sent(tmp_path, central, capsys):
     config, storage = central
     listed = tmp_path / "hotlist.yaml"
-    listed.write_text(yaml.safe_dump([{"plate": "ABC-1234", "reason": "stolen"}, {"plate": "XYZ-987", "reason": "late"}]))
+    listed.write_text(yaml.safe_dump([{"plate": "ABC-1234", "reason": "stolen"},
+                                      {"plate": "XYZ-987", "reason": "late"}]))
     assert collector_main(["hotlist", "publish", str(listed), "--config", str(config)]) == 2
     assert "entry 2: entry XYZ-987: reason must be one of stolen, wanted, other" in capsys.readouterr().err
     assert storage.command_version("hotlist") == 0
@@ -93,6 +94,7 @@ def test_an_unknown_device_and_a_missing_signing_key_are_clear_errors(tmp_path, 
     assert collector_main(["command", "tn-nobody", "snapshot", "--config", str(config)]) == 2
     assert "device 'tn-nobody' has never reported to this collector" in capsys.readouterr().err
     unsigned = tmp_path / "unsigned.yaml"
-    unsigned.write_text("\n".join(line for line in config.read_text().splitlines() if not line.startswith("signing_key")))
+    unsigned.write_text("\n".join(line for line in config.read_text().splitlines()
+                                  if not line.startswith("signing_key")))
     assert collector_main(["command", DEVICE, "snapshot", "--config", str(unsigned), "--site", "tn-bench"]) == 2
     assert "signing_key: set the collector's Ed25519 private key" in capsys.readouterr().err

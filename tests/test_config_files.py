@@ -7,9 +7,9 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+from conftest import DEVICE
 from roadcam.appliance.cli import main
 from roadcam.collector.pki import write_test_pki
-from conftest import DEVICE
 
 
 def site(tmp_path: Path, **uplink: Path) -> Path:

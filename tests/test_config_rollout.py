@@ -22,10 +22,10 @@ import pytest
 import yaml
 from gpiozero.pins.mock import MockFactory
 
+from appliances import site_data, stored
 from roadcam.appliance.clock import Clock
 from roadcam.appliance.config_rollout import RESTART_EXIT_STATUS, ConfigRollout, prepare_site
 from roadcam.appliance.runtime import Appliance
-from appliances import site_data, stored
 from roadcam.hal.hardware import Hardware
 from uplink_doubles import wait_until
 
@@ -64,8 +64,9 @@ class RoadcamRun:
     """``roadcam run --config FILE`` in a subprocess, its log lines collected as they come."""
 
     def __init__(self, config_file: Path):
-        self.process = subprocess.Popen([sys.executable, "-m", "roadcam.appliance.cli", "run", "--config", str(config_file)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "roadcam.appliance.cli", "run", "--config", str(config_file)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()

@@ -19,18 +19,18 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from appliances import site_data
 from conftest import DEVICE
-from test_delivery import start_collector
-from uplink_doubles import wait_until
-from videos import moving_box, write_video
-
 from roadcam.appliance.clock import Clock
 from roadcam.appliance.runtime import Appliance
 from roadcam.appliance.site import site_from_data
 from roadcam.appliance.store import read_events
 from roadcam.collector.storage import EventQuery
 from roadcam.hal.hardware import Hardware
+from test_delivery import start_collector
+from uplink_doubles import wait_until
+from videos import moving_box, write_video
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
@@ -39,7 +39,8 @@ KILLS = 20
 
 def test_appliance_killed_20_times_while_publishing_delivers_each_event_once(tmp_path, broker, pki):
     collector, storage = start_collector(tmp_path, broker, pki)
-    uplink = {"enabled": True, "host": broker.host, "port": broker.port, "signing_key_file": str(pki.signing_key(DEVICE)),
+    uplink = {"enabled": True, "host": broker.host, "port": broker.port,
+              "signing_key_file": str(pki.signing_key(DEVICE)),
               "reconnect_min_s": 0.2, "reconnect_max_s": 1.0, "ack_timeout_s": 2.0,
               "staged_config_file": str(tmp_path / "site.next.yaml")}
     video = write_video(tmp_path / "north.avi", moving_box(300, width=160, height=120), fps=25.0)
@@ -53,8 +54,9 @@ def test_appliance_killed_20_times_while_publishing_delivers_each_event_once(tmp
     committed: set[int] = set()
     try:
         for _ in range(KILLS):
-            process = subprocess.Popen([sys.executable, "-m", "roadcam.appliance.cli", "run", "--config", str(config_file)],
-                                       env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            process = subprocess.Popen(
+                [sys.executable, "-m", "roadcam.appliance.cli", "run", "--config", str(config_file)],
+                env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
             time.sleep(rng.uniform(1.0, 2.5))
             process.send_signal(signal.SIGKILL)
             process.wait()

@@ -13,11 +13,10 @@ from roadcam.appliance import hookspecs
 from roadcam.appliance.boxes import as_boxes, ious
 from roadcam.appliance.geometry import RoadGeometry
 from roadcam.appliance.tracking import Detection
-from roadcam.sim.camera_pose import SimCameraPose
 from roadcam.plugins.detection import BackgroundDetector, DetectionConfig, plugin
 from roadcam.plugins.detection.describe import BlobDescriber
 from roadcam.plugins.detection.pinhole import PinholeView
-
+from roadcam.sim.camera_pose import SimCameraPose
 from synthetic import FPS, FRAME_SIZE, LANES_M, POSE, Mover, frame, render, road_geometry, textured_road
 
 CLASS_SHAPES = {

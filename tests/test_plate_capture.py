@@ -12,9 +12,9 @@ import pytest
 from roadcam.appliance.cli import main
 from roadcam.appliance.store import read_events
 from roadcam.appliance.tracking import Track, TrackPoint
+from roadcam.plugins.plate_capture.reader import DEFAULT_MODELS as READER_MODELS
 from roadcam.sim import SimRoad
 from roadcam.sim.plate_patch import plate_patches
-from roadcam.plugins.plate_capture.reader import DEFAULT_MODELS as READER_MODELS
 from tests.appliances import build_appliance, run_for, stored
 from tests.synthetic import frame
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import sys
 import types
 
+from appliances import build_appliance, run_for, stored
 from roadcam.appliance.events import EventDraft
 from roadcam.appliance.hookspecs import hookimpl
-from appliances import build_appliance, run_for, stored
 from videos import moving_box, write_video
 
 

@@ -45,7 +45,8 @@ def mirror(tmp_path):
         images.mkdir(parents=True)
         labels.mkdir(parents=True)
         (images / "vlcsnap-2020-12-27-13h57m15s421.png").write_bytes(_png(8, 4))
-        (labels / "vlcsnap-2020-12-27-13h57m15s421.txt").write_text("2 0.5 0.5 0.5 0.5\n3 0.25 0.25 0.5 0.5\n9 0.5 0.5 0.1 0.1\n")
+        (labels / "vlcsnap-2020-12-27-13h57m15s421.txt").write_text(
+            "2 0.5 0.5 0.5 0.5\n3 0.25 0.25 0.5 0.5\n9 0.5 0.5 0.1 0.1\n")
     _git(work, "init", "-q")
     _git(work, "add", ".")
     _git(work, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "data")

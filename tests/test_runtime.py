@@ -14,11 +14,11 @@ import pytest
 import yaml
 from gpiozero.pins.mock import MockFactory
 
-from roadcam.appliance.hookspecs import hookimpl
-from roadcam.appliance.events import EventDraft
-from roadcam.appliance.store import read_events
-from roadcam.appliance.framequeue import FrameQueue
 from appliances import build_appliance, run_for, site_data, stored
+from roadcam.appliance.events import EventDraft
+from roadcam.appliance.framequeue import FrameQueue
+from roadcam.appliance.hookspecs import hookimpl
+from roadcam.appliance.store import read_events
 from videos import moving_box, write_video
 
 
@@ -138,7 +138,8 @@ def test_a_plugin_that_raises_is_a_fault_and_later_frames_still_run(tmp_path):
 
 
 def test_events_are_gap_free_and_chained(tmp_path):
-    appliance = build_appliance(tmp_path, plugins=[Exploding(fail_on=set())], cameras=[video_camera(tmp_path, frames=20)])
+    appliance = build_appliance(tmp_path, plugins=[Exploding(fail_on=set())],
+                                cameras=[video_camera(tmp_path, frames=20)])
     run_for(appliance)
     events = stored(tmp_path)
     assert [e.seq for e in events] == list(range(1, len(events) + 1))

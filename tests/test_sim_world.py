@@ -47,7 +47,8 @@ def _corners(vehicle):
     centre, heading = vehicle.pose()
     left = np.array([-heading[1], heading[0]])
     half_l, half_w = vehicle.spec.length_m / 2, vehicle.spec.width_m / 2
-    return np.array([centre + a * half_l * heading + b * half_w * left for a, b in ((-1, -1), (1, -1), (1, 1), (-1, 1))])
+    return np.array([centre + a * half_l * heading + b * half_w * left
+                     for a, b in ((-1, -1), (1, -1), (1, 1), (-1, 1))])
 
 
 def _overlap(a, b) -> bool:

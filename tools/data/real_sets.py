@@ -46,9 +46,9 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 #: Classes of the unified format: the road-user detector's classes, a bicycle and the plate.
 CLASSES = ("car", "scooter", "truck", "bus", "pedestrian", "bicycle", "plate")
@@ -106,7 +106,7 @@ class Record:
         return json.dumps(data, ensure_ascii=False, sort_keys=False)
 
     @classmethod
-    def from_json(cls, line: str) -> "Record":
+    def from_json(cls, line: str) -> Record:
         data = json.loads(line)
         data["boxes"] = tuple(Box(**box) for box in data["boxes"])
         return cls(**data)

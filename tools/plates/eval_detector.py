@@ -10,7 +10,8 @@ Data sets, each measured with the runtime's own :class:`PlateDetector` (one thre
 - ``roadcam.sim``: the shipped scenarios at their own seeds (training used other seeds and poses):
   ``vehicle region`` runs the detector on each clearly visible vehicle's true box, as the plugin
   does with a tracked vehicle; ``full frame 1920`` runs it on whole 1920x1080 frames tiled at
-  full resolution, ``full frame 768`` scaled to 768x432 and tiled as the CLI does. Plates count when at least 60 % visible and :data:`READABLE_PLATE_PX` wide.
+  full resolution, ``full frame 768`` scaled to 768x432 and tiled as the CLI does. Plates count
+  when at least 60 % visible and :data:`READABLE_PLATE_PX` wide.
 
 A plate is found when a detection's centre lies inside its labelled box or the two overlap with
 IoU >= 0.5. A detection that matches no plate (drawn or labelled) is a false positive.
@@ -30,8 +31,8 @@ import cv2
 import numpy as np
 
 from roadcam.appliance.boxes import ious
-from roadcam.sim import SimRoad, load_scenario
 from roadcam.plugins.plate_capture.detector import DEFAULT_MODEL, PlateBox, PlateDetector
+from roadcam.sim import SimRoad, load_scenario
 from roadcam.tools.plates.datasets import DatasetMissing, load_plates_us
 
 #: Narrower plates are not counted in the simulator (too small for any reader).

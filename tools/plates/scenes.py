@@ -21,11 +21,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from roadcam.plugins.plate_capture.detector import as_grey
+from roadcam.plugins.plate_capture.windows import Window, region_window, scene_windows
 from roadcam.sim import SimRoad, load_scenario
 from roadcam.sim.plate_patch import plate_patches
 from roadcam.sim.plates import PlateGenerator
-from roadcam.plugins.plate_capture.detector import as_grey
-from roadcam.plugins.plate_capture.windows import Window, region_window, scene_windows
 from roadcam.tools.plates.datasets import PlateSample
 
 #: Plate widths (input px) the detector is trained on: smaller are unreadable, larger are rare.
@@ -97,7 +97,8 @@ def _frame_truth(road: SimRoad, index: int) -> tuple[list[tuple], list[tuple]]:
     vehicles, plates = [], []
     for truth in road.truth.vehicles.values():
         box = truth.boxes.get(index)
-        if box is not None and box[4] >= MIN_VEHICLE_VISIBLE and min(box[2] - box[0], box[3] - box[1]) >= MIN_VEHICLE_PX:
+        if (box is not None and box[4] >= MIN_VEHICLE_VISIBLE
+                and min(box[2] - box[0], box[3] - box[1]) >= MIN_VEHICLE_PX):
             vehicles.append(box[:4])
         plate = truth.plate_boxes.get(index)
         if plate is not None and plate[4] >= MIN_PLATE_VISIBLE:
@@ -173,7 +174,8 @@ def synthetic_squares(rng: np.random.Generator, backgrounds: list[np.ndarray], s
         boxes = [_paste_plate(rng, canvas, _plate_image(rng, plates), plate_width, anchor)]
         if rng.random() < 0.2:
             second = rng.uniform(0.1 * side_px, 0.9 * side_px, 2)
-            boxes.append(_paste_plate(rng, canvas, _plate_image(rng, plates), _log_uniform(rng, *PLATE_WIDTH_PX), second))
+            width_px = _log_uniform(rng, *PLATE_WIDTH_PX)
+            boxes.append(_paste_plate(rng, canvas, _plate_image(rng, plates), width_px, second))
         squares.append(Square(canvas, np.array(boxes, np.float32)))
     return squares
 

@@ -50,7 +50,7 @@ log = logging.getLogger("train_detector")
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_MODEL, help="where to write the .tflite model")
-    parser.add_argument("--steps", type=int, default=6000, help="training steps of %d squares" % BATCH)
+    parser.add_argument("--steps", type=int, default=6000, help=f"training steps of {BATCH} squares")
     parser.add_argument("--seed", type=int, default=20261122, help="seed of data, order and weights")
     parser.add_argument("--log", type=Path, default=Path("train_detector.log"), help="progress log file")
     parser.add_argument("--measure-only", action="store_true",

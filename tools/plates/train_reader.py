@@ -4,7 +4,8 @@
     .trainenv/bin/python -m roadcam.tools.plates.train_reader --card-only
 
 The reader uses two models of one recipe trained from two seeds (``--seeds``, default 4 and 5;
-the second takes part in the second look at unsure crops, see :mod:`roadcam.plugins.plate_capture.reader`). Each seed gives ``plate_reader_seed<N>.tflite`` and a
+the second takes part in the second look at unsure crops, see
+:mod:`roadcam.plugins.plate_capture.reader`). Each seed gives ``plate_reader_seed<N>.tflite`` and a
 training record ``plate_reader_seed<N>.train.json`` beside it; then the pair is measured and
 ``plate_reader.md`` written from the records. ``--card-only`` measures the models already there
 and rewrites the card, so a change to the benchmark does not cost the hour of training.
@@ -126,7 +127,8 @@ def jittered_crops(sample: PlateSample, copies: int, rng: np.random.Generator) -
     out = []
     for _ in range(copies):
         if sample.box is not None:
-            margin = (rng.uniform(-0.02, 0.2), rng.uniform(-0.03, 0.35), rng.uniform(-0.02, 0.2), rng.uniform(-0.03, 0.35))
+            margin = (rng.uniform(-0.02, 0.2), rng.uniform(-0.03, 0.35),
+                      rng.uniform(-0.02, 0.2), rng.uniform(-0.03, 0.35))
             crop = crop_box(image, sample.box, margin)
         else:
             height_px, width_px = image.shape[:2]
@@ -239,7 +241,8 @@ def _training_note(record: dict) -> str:
     """How one model was made, in the card's words, from its training record."""
     copies = record["real_copies"]
     return (f"seed {record['seed']}: {record['crops']} training crops ({record['synthetic']} synthetic, the rest "
-            f"jittered copies of non-held-out real plates: US x{copies['plates-us']}, BR x{copies['plates-br-crops']}), "
+            f"jittered copies of non-held-out real plates: US x{copies['plates-us']}, "
+            f"BR x{copies['plates-br-crops']}), "
             f"{record['steps']} steps of {record['batch']}, Adam 2e-3 cosine decay, CTC loss, one CPU thread, "
             f"{record['train_seconds'] / 60:.0f} min.")
 

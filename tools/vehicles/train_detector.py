@@ -211,13 +211,14 @@ def train(args) -> None:
     out, work = Path(args.out), Path(args.work)
     out.mkdir(parents=True, exist_ok=True)
     work.mkdir(parents=True, exist_ok=True)
-    log_file = open(work / "vehicle_detector.train.log", "w")
+    log_path = work / "vehicle_detector.train.log"
+    log_path.write_text("")
 
     def log(text):
         line = f"{time.strftime('%H:%M:%S')} {text}"
         print(line, flush=True)
-        log_file.write(line + "\n")
-        log_file.flush()
+        with open(log_path, "a") as log_file:
+            log_file.write(line + "\n")
 
     if args.weights:
         model = build_model(tf, (CROP_H, CROP_W))
@@ -387,7 +388,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=12)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=20261122)
-    parser.add_argument("--work", default="/tmp/vehicle-detector", help="log and Keras weights (outside the repository)")
+    parser.add_argument("--work", default="/tmp/vehicle-detector",
+                        help="log and Keras weights (outside the repository)")
     parser.add_argument("--cache", help="an .npz (outside the repository) keeping the rendered frames")
     parser.add_argument("--weights", help="export these Keras weights (a training's work folder) instead of training")
     parser.add_argument("--init", help="start from these Keras weights (a training's work folder) instead of at random")
