@@ -21,33 +21,14 @@ import time
 from importlib import resources
 from pathlib import Path
 
-from .errors import ConfigError, RoadcamError
+from roadcam.common.cli import run_command
+from roadcam.common.errors import ConfigError
 
 log = logging.getLogger("roadcam")
 
 
 def main(argv: list[str] | None = None) -> int:
     return run_command("roadcam", _parser(), argv)
-
-
-def run_command(program: str, parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
-    """Parse, set up logging, run the chosen handler; expected errors become one clear message
-    and exit 2 (a config error lists each problem on its own line), Ctrl-C exits 130."""
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    try:
-        return args.handler(args)
-    except ConfigError as exc:
-        print(f"{program}: {exc}", file=sys.stderr)
-        for problem in exc.problems if exc.problems != [str(exc)] else []:
-            print(f"  {problem}", file=sys.stderr)
-        return 2
-    except RoadcamError as exc:
-        print(f"{program}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -123,11 +104,11 @@ def _run(args) -> int:
 
 
 def _simulate(args) -> int:
+    from roadcam.common.yaml_config import load_yaml
     from roadcam.hal.hardware import Hardware
     from roadcam.hal.pacing import PacedCamera
     from roadcam.sim import SimRoad, TrackRecorder, score_run
 
-    from .config import load_yaml
     from .runtime import Appliance
     from .site import site_from_data
     from .store import read_events

@@ -1,24 +1,17 @@
-"""Signed, versioned commands from the collector, and the gate that checks them.
+"""The gate that checks the collector's signed, versioned commands on the device.
 
-The wire format is the collector's (``collector/commands.py``, notes/command-format.md): a JSON
-object with exactly ``name``, ``device``, ``version``, ``issued_at``, ``body`` and ``sig``.
-``sig`` is the collector's Ed25519 signature over the canonical JSON (sorted keys, no spaces,
-UTF-8) of the other five. ``name`` equals the topic's last level (``…/cmd/{name}``); ``device``
-is the id of the one device the command is for (``*`` only for the hotlist, which goes to every
-device), so a command captured on one box cannot be replayed to another; ``version`` rises strictly
-per name; ``issued_at`` is :func:`~roadcam.appliance.events.iso_utc` time; ``body`` is what
-``roadcam_command`` receives as ``payload``.
+The wire format (fields, what the signature covers) is :mod:`roadcam.protocol.commands`.
 
 :class:`CommandGate` refuses anything unsigned, altered, malformed, named differently from its
 topic, addressed to another device, replayed (a version not above the highest accepted for that name) or too old, with
-:class:`~roadcam.appliance.errors.CommandRefused`. The highest versions are written to a small file
+:class:`~roadcam.common.errors.CommandRefused`. The highest versions are written to a small file
 before the command runs, so neither a restart nor a crash reopens a replay.
 
-The payload is parsed with :func:`~roadcam.appliance.bounded_json.loads_bounded` before anything else:
+The payload is parsed with :func:`~roadcam.protocol.bounded_json.loads_bounded` before anything else:
 anyone who may publish on a command topic could otherwise send ``b"[" * 100000`` and make
 ``json.loads`` raise RecursionError on the network thread.
 
-Retained state (the hotlist, :data:`RETAINED_STATE`) is judged by its version alone: the broker
+Retained state (the hotlist, :data:`~roadcam.protocol.commands.RETAINED_STATE`) is judged by its version alone: the broker
 hands the retained copy to a device whenever it connects, however long ago it was issued, so its
 age says nothing about a replay. The copy of the version the device already accepted arrives
 again on every reconnect: it is not an attack, and the gate admits it as a ``repeat``. The
@@ -38,27 +31,19 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from roadcam.common.errors import CommandRefused, StoreError
+from roadcam.protocol.bounded_json import HostileJSON, loads_bounded
+from roadcam.protocol.commands import (
+    COMMAND_FIELDS,
+    COMMAND_MAX_BYTES,
+    EVERY_DEVICE,
+    HOTLIST_COMMAND,
+    RETAINED_STATE,
+    signed_bytes,
+)
+from roadcam.protocol.signing import verify
+
 from .atomic_write import write_atomically
-from .bounded_json import HostileJSON, loads_bounded
-from .errors import CommandRefused, StoreError
-from .signing import verify
-
-#: The keys of a command payload; all but ``sig`` are signed.
-COMMAND_FIELDS = frozenset({"name", "device", "version", "issued_at", "body", "sig"})
-#: ``device`` of a command for every device; accepted only for the hotlist.
-EVERY_DEVICE = "*"
-HOTLIST_COMMAND = "hotlist"
-#: Commands the collector publishes retained: judged by version, never by age.
-RETAINED_STATE = frozenset({HOTLIST_COMMAND})
-#: Largest command payload: the shipped broker's message_size_limit (a full hotlist of 100,000
-#: vehicles is about 8 MB).
-COMMAND_MAX_BYTES = 16 * 1024 * 1024
-
-
-def signed_bytes(payload: dict[str, Any]) -> bytes:
-    """What the signature covers: every field but ``sig`` as sorted, compact UTF-8 JSON."""
-    unsigned = {key: value for key, value in payload.items() if key != "sig"}
-    return json.dumps(unsigned, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 @dataclass(frozen=True)

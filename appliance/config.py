@@ -1,4 +1,5 @@
-"""The site configuration: pydantic models, YAML in, errors with field paths and file lines.
+"""The site configuration: pydantic models, YAML in (read and checked by
+:mod:`roadcam.common.yaml_config`), errors with field paths and file lines.
 
 The core owns the sections every site has (device, storage, hardware, cameras, signals, loops,
 outputs, serial, plugins, health). Each plugin adds its own section through the
@@ -8,15 +9,12 @@ unknown key anywhere is an error that names its path.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
-from .errors import ConfigError
+from roadcam.common.errors import ConfigError
 
 from .tracking.settings import TrackingSettings
 
@@ -38,31 +36,6 @@ def _existing_model_file(path: Path | None) -> Path | None:
 
 #: A field naming a model file: it must exist; None means the model shipped with roadcam.
 ModelFile = Annotated[Path | None, AfterValidator(_existing_model_file)]
-
-#: Error type of a problem with a file a field names. Its message names the file, so the
-#: field's value is not repeated after it.
-FILE_PROBLEM = "file_problem"
-
-
-def file_problem(message: str) -> PydanticCustomError:
-    """The validation error for a file that is not what its field needs."""
-    return PydanticCustomError(FILE_PROBLEM, "{problem}", {"problem": message})
-
-
-def loadable_file(load: Callable[[Path], object]) -> AfterValidator:
-    """A validator for a field naming a file (None allowed) that ``load`` must accept: the
-    ConfigError it raises becomes the field's problem, with the field's path and line."""
-
-    def check(path: Path | None) -> Path | None:
-        if path is not None:
-            try:
-                load(path)
-            except ConfigError as exc:
-                raise file_problem(str(exc)) from None
-        return path
-
-    return AfterValidator(check)
-
 
 class DeviceConfig(Section):
     id: str = Field(title="Device id", description="Unique id of this box, e.g. tn-0042.",
@@ -252,78 +225,3 @@ def build_config_model(sections: dict[str, type[BaseModel]]) -> type[CoreConfig]
         for name, model in sections.items()
     }
     return create_model("SiteConfig", __base__=CoreConfig, **fields)
-
-
-def load_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
-    """Read a YAML file: its data and its node tree (for line numbers). Errors name the line."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{where}: not valid YAML: {problem}") from None
-    return data, node
-
-
-def validate_config(model: type[CoreConfig], data: Any, node: yaml.Node | None = None,
-                    source: str = "config") -> CoreConfig:
-    """Validate data against the site model; on failure raise ConfigError listing every problem
-    as ``source:line: field.path: message``."""
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}: the config must be a mapping of sections (device:, cameras:, …)")
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            loc = [part for part in error["loc"]]
-            line = _line_of(node, loc)
-            where = f"{source}:{line}" if line else source
-            problems.append(f"{where}: {_dotted(loc) or '(top)'}: {_explain(error)}")
-        raise ConfigError(f"{source}: {len(problems)} problem(s) in the config", problems) from None
-
-
-def _dotted(loc: list) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _explain(error: dict) -> str:
-    if error["type"] == "extra_forbidden":
-        return "unknown key (check its spelling and indentation)"
-    if error["type"] == "missing":
-        return "required field is missing"
-    message = error["msg"]
-    if "input" in error and error["type"] not in ("union_tag_invalid", FILE_PROBLEM) and not isinstance(error["input"], (dict, list)):
-        message += f" (got {error['input']!r})"
-    return message
-
-
-def _line_of(node: yaml.Node | None, loc: list) -> int | None:
-    """Line (1-based) of the deepest YAML key or item the error path reaches.
-
-    A path part that is not in the file (a missing field, a union tag) keeps the line reached so
-    far, which is the mapping the field belongs in.
-    """
-    if node is None:
-        return None
-    line = node.start_mark.line + 1
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            match = next(((k, v) for k, v in node.value if k.value == part), None)
-            if match:
-                line, node = match[0].start_mark.line + 1, match[1]
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            node = node.value[part]
-            line = node.start_mark.line + 1
-    return line

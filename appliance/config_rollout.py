@@ -34,9 +34,10 @@ from typing import Any
 
 import pluggy
 
+from roadcam.common.errors import ConfigError
+
 from .atomic_write import fsync_folder, write_atomically
 from .config import CoreConfig
-from .errors import ConfigError
 from .events import EventDraft
 from .hookspecs import hookimpl
 from .site import load_site

@@ -17,8 +17,9 @@ import pluggy
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and readers only
     from roadcam.hal.base import Frame
+    from roadcam.protocol.events import Event
 
-    from .events import Event, EventDraft
+    from .events import EventDraft
     from .geometry import RoadGeometry
     from .runtime import Appliance, SignalView
     from .tracking import Detection, Track

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InferenceRuntimeMissing, ModelInputMismatch, ModelInvalid, ModelNotFound
+from roadcam.common.errors import InferenceRuntimeMissing, ModelInputMismatch, ModelInvalid, ModelNotFound
 
 #: Modules providing a TFLite ``Interpreter``, in order of preference.
 RUNTIME_MODULES = ("ai_edge_litert.interpreter", "tflite_runtime.interpreter", "tensorflow.lite")

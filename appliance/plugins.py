@@ -19,9 +19,10 @@ from typing import Any, Iterable, Mapping
 
 import pluggy
 
+from roadcam.common.errors import ConfigError
+
 from . import hookspecs
 from .config import CoreConfig, build_config_model
-from .errors import ConfigError
 
 #: Built-in plugins as (name, module). Each module exposes a ``plugin`` object with hook impls.
 BUILTIN_PLUGINS = (

@@ -28,12 +28,13 @@ from typing import Any, Callable
 
 import pluggy
 
+from roadcam.common.errors import HardwareError, RoadcamError, StorageFull, StoreError
 from roadcam.hal.base import Camera
+from roadcam.protocol.events import Event
 
 from .clock import Clock
 from .config import CameraConfig, CoreConfig
-from .errors import HardwareError, RoadcamError, StorageFull, StoreError
-from .events import Event, EventDraft
+from .events import EventDraft
 from .faults import FaultBoard, LossLog
 from .framequeue import FrameQueue, RateWindow
 from .geometry import RoadGeometry

@@ -14,7 +14,9 @@ from typing import Any
 import pluggy
 import yaml
 
-from .config import CoreConfig, load_yaml, validate_config
+from roadcam.common.yaml_config import load_yaml, validate_config
+
+from .config import CoreConfig
 from .plugins import build_plugin_manager, config_model
 
 

@@ -5,7 +5,7 @@ returned into events (id, per-device sequence number, hash-chain link, optional 
 makes them durable before anyone else hears of them:
 
 1. each new evidence blob is written to a temporary file, fsynced, renamed to its sha256 and
-   its directory fsynced (:mod:`roadcam.appliance.evidence_files`);
+   its directory fsynced (:mod:`roadcam.common.evidence_files`);
 2. only then are all the call's rows inserted, in one transaction, into a database in WAL mode
    with ``synchronous=FULL`` (both checked when the store opens), so ``COMMIT`` returning means
    the rows are on disk.
@@ -19,11 +19,11 @@ digest of the last event it holds, so an ack meant for an earlier store is never
 this store's events). To stay within the disk budget the store evicts only confirmed events:
 their evidence first, then their rows, oldest first. A file shared by several events is deleted
 only when no retained event references it. When nothing is left to evict,
-:class:`~roadcam.appliance.errors.StorageFull` is raised and nothing already stored is touched. A store
+:class:`~roadcam.common.errors.StorageFull` is raised and nothing already stored is touched. A store
 may keep a reserve at the top of its budget that only appends marked ``use_reserve`` may fill,
 so the fault saying the store is full can still be stored.
 
-The chain: each event's ``prev`` is the :meth:`~appliance.events.Event.digest` of the event
+The chain: each event's ``prev`` is the :meth:`~roadcam.protocol.events.Event.digest` of the event
 before it. The store keeps the chain's head (last seq and digest, so numbering continues after
 every row was evicted) and its tail (the last evicted seq and digest, so the first retained
 event's ``prev`` can still be checked): :meth:`EventStore.check` then detects an altered,
@@ -43,9 +43,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import StorageFull, StoreError
-from .events import ClockState, Event, EventDraft, EvidenceBlob, EvidenceRef, iso_utc, uuid7
-from .evidence_files import EvidenceFolder
+from roadcam.common.errors import StorageFull, StoreError
+from roadcam.common.evidence_files import EvidenceFolder
+from roadcam.common.sqlite import open_durable_database, write_transaction
+from roadcam.protocol.events import Event, EvidenceBlob, EvidenceRef, iso_utc, uuid7
+
+from .events import ClockState, EventDraft
 
 log = logging.getLogger("roadcam.store")
 
@@ -99,10 +102,6 @@ _SCHEMA = (
 
 #: Held (flock) in the evidence folder for as long as a store is open; see :func:`_own_store`.
 _LOCK_FILE_NAME = ".lock"
-_SYNCHRONOUS_FULL = 2
-_BUSY_TIMEOUT_MS = 5000
-#: Bound on the WAL file left after a checkpoint; the WAL is not counted in the budget.
-_JOURNAL_SIZE_LIMIT_BYTES = 8 * 1024 * 1024
 #: Confirmed rows deleted per step when evicting rows; the budget is re-measured between steps.
 _ROW_EVICTION_BATCH = 64
 
@@ -170,7 +169,7 @@ class EventStore:
         self._lock_descriptor: int | None = _own_store(self._evidence.root / _LOCK_FILE_NAME)
         self._connection: sqlite3.Connection | None = None
         try:
-            self._connection = _open_database(self.database)
+            self._connection = open_durable_database(self.database)
             with self._sqlite_errors("preparing the database"):
                 self._create_or_check_schema()
                 self._sweep_evidence_folder()
@@ -220,7 +219,7 @@ class EventStore:
                 for sha256, blob in new_files.items():
                     self._evidence.write(sha256, blob.data)
                     written.append(sha256)
-                with _transaction(connection):
+                with write_transaction(connection):
                     return self._insert(connection, drafts, hashed, clock)
             except BaseException:
                 self._remove_unreferenced(connection, written)
@@ -228,7 +227,7 @@ class EventStore:
 
     def confirm(self, upto_seq: int, digest: str) -> int | None:
         """The collector stored this store's chain up to event ``upto_seq``, whose digest it
-        names (:class:`~roadcam.appliance.acks.ChainAck`): mark every event up to it confirmed, so they
+        names (:class:`~roadcam.protocol.acks.ChainAck`): mark every event up to it confirmed, so they
         may be evicted. Returns how many were newly confirmed (0 for a repeated ack, or one
         naming an event already confirmed and evicted), or None, confirming nothing, when this
         store's event ``upto_seq`` does not exist or has another digest: the ack is for another
@@ -243,7 +242,7 @@ class EventStore:
             row = connection.execute("SELECT body FROM events WHERE seq = ?", (upto_seq,)).fetchone()
             if row is None or Event.model_validate_json(row[0]).digest() != digest:
                 return None
-            with _transaction(connection):
+            with write_transaction(connection):
                 cursor = connection.execute(
                     "UPDATE events SET confirmed = 1 WHERE seq <= ? AND confirmed = 0", (upto_seq,))
             return cursor.rowcount
@@ -327,7 +326,7 @@ class EventStore:
                 f"{self.database} has schema version {version}, this roadcam knows only "
                 f"{SCHEMA_VERSION}: it was written by another roadcam version. Install the "
                 "matching version, or move the file away to start a new outbox.")
-        with _transaction(connection):
+        with write_transaction(connection):
             for statement in _SCHEMA:
                 connection.execute(statement)
             connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -464,7 +463,7 @@ class EventStore:
         used_before = _used_bytes(connection)
         if used_before <= target_bytes:
             return 0
-        with _transaction(connection):
+        with write_transaction(connection):
             released = self._evict_confirmed_evidence(connection, used_before - target_bytes)
             if _used_bytes(connection) > target_bytes:
                 self._evict_confirmed_rows(connection, target_bytes)
@@ -605,19 +604,6 @@ def _events_query(after_seq: int, limit: int, types: Sequence[str] | None) -> tu
             (after_seq, *types, limit))
 
 
-@contextmanager
-def _transaction(connection: sqlite3.Connection) -> Iterator[None]:
-    """One write transaction: committed when the block ends, rolled back if it raises."""
-    connection.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-        connection.execute("COMMIT")
-    except BaseException:
-        if connection.in_transaction:
-            connection.execute("ROLLBACK")
-        raise
-
-
 def _chain(connection: sqlite3.Connection) -> tuple[int, str | None, int, str | None]:
     """(head seq, head digest, tail seq, tail digest) of the hash chain."""
     return connection.execute(
@@ -645,41 +631,6 @@ def _own_store(lock_path: Path) -> int:
                          "process (a running roadcam?). Only one process may own a store: stop "
                          "the other one first.") from error
     return descriptor
-
-
-def _open_database(database: Path) -> sqlite3.Connection:
-    """Open (creating if needed) the database in WAL mode with ``synchronous=FULL`` and read
-    both settings back: a store that cannot guarantee durability refuses to start."""
-    try:
-        database.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
-    except (OSError, sqlite3.Error) as error:
-        raise StoreError(f"cannot open the event database {database}: {error}. Check "
-                         "storage.database and that its folder is on a mounted, writable disk."
-                         ) from error
-    try:
-        connection.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-        journal_mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        connection.execute("PRAGMA synchronous = FULL")
-        synchronous = connection.execute("PRAGMA synchronous").fetchone()[0]
-        connection.execute(f"PRAGMA journal_size_limit = {_JOURNAL_SIZE_LIMIT_BYTES}")
-    except sqlite3.Error as error:
-        connection.close()
-        raise StoreError(f"cannot set up the event database {database}: {error}. It may not be "
-                         "a roadcam database, or it may be damaged; move it away to start a new "
-                         "outbox.") from error
-    if str(journal_mode).lower() != "wal":
-        connection.close()
-        raise StoreError(
-            f"the filesystem holding {database} refused SQLite's WAL mode (journal mode stayed "
-            f"{journal_mode!r}), so committed events could not be guaranteed to survive a power "
-            "cut. Put storage.database on a local filesystem such as ext4 or f2fs; network and "
-            "some FUSE filesystems cannot hold a WAL database.")
-    if synchronous != _SYNCHRONOUS_FULL:
-        connection.close()
-        raise StoreError(f"SQLite refused synchronous=FULL for {database} (it reads back "
-                         f"{synchronous}); this SQLite build cannot be used for the outbox.")
-    return connection
 
 
 def _evidence_total_problems(connection: sqlite3.Connection) -> list[str]:

@@ -4,14 +4,14 @@ Delivery (DESIGN.md, "MQTT"): paho keeps messages only in memory and Mosquitto a
 before it has saved anything, so a broker's PUBACK proves nothing. Events therefore leave only
 from the store (:meth:`EventStore.pending`, in seq order) and a row is marked delivered only when
 the collector's own ``ack`` arrives: ``{"seq": N, "digest": D}``, "stored your chain up to
-event N, whose digest is D, with its evidence" (:mod:`roadcam.appliance.acks`). The device confirms up
+event N, whose digest is D, with its evidence" (:mod:`roadcam.protocol.acks`). The device confirms up
 to N only if its own event N has digest D; an ack for another chain (the device's store before
 a reset, which the collector also holds) is ignored and logged at a bounded rate. Meanwhile:
 
 - every message goes out at QoS 1; each event's evidence files go out before the event;
 - a single waiting event goes alone on ``events/{type}``; when more wait (a backlog), up to
   ``batch_max_events`` go in one message on ``events`` (JSON lines,
-  :mod:`roadcam.appliance.event_batches`), so per-message costs are paid once per batch;
+  :mod:`roadcam.protocol.event_batches`), so per-message costs are paid once per batch;
 - at most ``max_in_flight_events`` events are unacknowledged at once, and a backlog drains at
   ``drain_rate_per_s``;
 - every PUBACK's reason code is read: one at or above 0x80 (e.g. 0x87, not authorised by the
@@ -28,7 +28,7 @@ the analysis thread (:meth:`Appliance.enqueue_command`); their result goes back 
 ``cmd/{name}/result``. Nothing here blocks the analysis thread.
 
 Hostile input (issue 22): every inbound payload (acks, commands, the hotlist) is parsed within
-size and depth limits (:mod:`roadcam.appliance.bounded_json`) before anything else. No exception ever
+size and depth limits (:mod:`roadcam.protocol.bounded_json`) before anything else. No exception ever
 leaves a paho callback (paho would re-raise it and its network thread would die): each callback
 is guarded, a failure is counted, logged at a bounded rate and raises ``uplink.inbound``. Should
 the network thread die all the same, the sender notices within ``IDLE_WAIT_S``, raises
@@ -56,12 +56,15 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from .acks import ChainAck
-from .commands import HOTLIST_COMMAND, CommandGate
-from .errors import CommandRefused, ConfigError, StoreError
-from .event_batches import encode_event_batches
-from .events import Event, EventDraft, iso_utc
-from .topics import HOTLIST, DeviceTopics
+from roadcam.common.errors import CommandRefused, ConfigError, StoreError
+from roadcam.protocol.acks import ChainAck
+from roadcam.protocol.commands import HOTLIST_COMMAND
+from roadcam.protocol.event_batches import encode_event_batches
+from roadcam.protocol.events import Event, iso_utc
+from roadcam.protocol.topics import HOTLIST, DeviceTopics
+
+from .commands import CommandGate
+from .events import EventDraft
 from .uplink_config import UplinkConfig
 
 log = logging.getLogger("roadcam.uplink")

@@ -20,10 +20,12 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from pydantic import Field, model_validator
 
-from .config import Section, file_problem, loadable_file
-from .errors import ConfigError
-from .events import Event
-from .signing import load_private_key, load_public_key, pem_problem, read_pem, sign
+from roadcam.common.errors import ConfigError
+from roadcam.common.yaml_config import file_problem, loadable_file
+from roadcam.protocol.events import Event
+from roadcam.protocol.signing import load_private_key, load_public_key, pem_problem, read_pem, sign
+
+from .config import Section
 
 
 def _certificates(path: Path) -> list[x509.Certificate]:

@@ -29,8 +29,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from roadcam.appliance.errors import ConfigError
-from roadcam.appliance.topics import HOTLIST, DeviceTopics
+from roadcam.common.errors import ConfigError
+from roadcam.protocol.topics import HOTLIST, DeviceTopics
 
 from .device_keys import DeviceKeys
 

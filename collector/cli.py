@@ -30,10 +30,10 @@ import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
-from roadcam.appliance.cli import run_command
-from roadcam.appliance.config import load_yaml
-from roadcam.appliance.errors import ConfigError, StoreError
-from roadcam.appliance.events import iso_utc
+from roadcam.common.cli import run_command
+from roadcam.common.errors import ConfigError, StoreError
+from roadcam.common.yaml_config import load_yaml
+from roadcam.protocol.events import iso_utc
 
 from .broker_policy import base_policy, render_policy, write_policy
 from .config import CollectorConfig, load_collector_config

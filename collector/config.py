@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from roadcam.appliance.config import load_yaml, validate_config
+from roadcam.common.yaml_config import load_yaml, validate_config
 
 
 class Section(BaseModel):

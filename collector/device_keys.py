@@ -31,8 +31,8 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from roadcam.appliance.errors import ConfigError
-from roadcam.appliance.signing import load_public_key
+from roadcam.common.errors import ConfigError
+from roadcam.protocol.signing import load_public_key
 
 #: The shape of a device id (as in the site config's ``device.id``).
 DEVICE_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")

@@ -28,12 +28,12 @@ from typing import Any
 
 import yaml
 
-from roadcam.appliance.errors import ConfigError, RoadcamError
-from roadcam.appliance.signing import load_private_key
-from roadcam.appliance.topics import HOTLIST, DeviceTopics
-from roadcam.plugins.plate_capture.hotlist import HotlistRefused, hotlist_entry
+from roadcam.common.errors import ConfigError, RoadcamError
+from roadcam.protocol.commands import sign_command
+from roadcam.protocol.hotlist import HotlistRefused, hotlist_entry
+from roadcam.protocol.signing import load_private_key
+from roadcam.protocol.topics import HOTLIST, DeviceTopics
 
-from .commands import sign_command
 from .config import CollectorConfig
 from .device_keys import DeviceKeys
 from .service import broker_client

@@ -15,9 +15,9 @@ import paho.mqtt.client as mqtt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from paho.mqtt.enums import CallbackAPIVersion
 
-from roadcam.appliance.events import EvidenceBlob, EvidenceRef, Event, iso_utc, uuid7
-from roadcam.appliance.signing import sign
-from roadcam.appliance.topics import DeviceTopics
+from roadcam.protocol.events import Event, EvidenceBlob, EvidenceRef, iso_utc, uuid7
+from roadcam.protocol.signing import sign
+from roadcam.protocol.topics import DeviceTopics
 
 
 class SignedEventSource:

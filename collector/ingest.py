@@ -1,11 +1,11 @@
 """Turn MQTT messages into what the collector may store, or refuse them.
 
 Everything here treats the topic and the payload as hostile: sizes are checked before any
-parsing, JSON is parsed by pydantic into the closed :class:`~roadcam.appliance.events.Event` model, the
+parsing, JSON is parsed by pydantic into the closed :class:`~roadcam.protocol.events.Event` model, the
 topic must agree with the envelope, the device must be enrolled (at the topic's site, when its
 enrolment names one: reason ``site_mismatch``) and every event must be
 authenticated by its device's key, and evidence bytes must hash to the name in their topic. A
-refusal is a :class:`~roadcam.appliance.errors.MessageRejected` whose ``reason`` the collector counts.
+refusal is a :class:`~roadcam.common.errors.MessageRejected` whose ``reason`` the collector counts.
 
 Every value is bounded at ingest, so nothing that passes can fail in storage or in a JSON
 reader downstream: ``seq`` and every integer anywhere in an event or a health summary lie within
@@ -38,19 +38,19 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 
-from roadcam.appliance.bounded_json import HostileJSON, loads_bounded
-from roadcam.appliance.errors import ConfigError, MessageRejected
-from roadcam.appliance.event_batches import split_event_batch
-from roadcam.appliance.events import Event
-from roadcam.appliance.evidence_files import is_sha256_name
-from roadcam.appliance.signing import verify
-from roadcam.appliance.topics import parse_device_topic
+from roadcam.common.errors import ConfigError, MessageRejected
+from roadcam.common.evidence_files import is_sha256_name
+from roadcam.protocol.bounded_json import HostileJSON, loads_bounded
+from roadcam.protocol.event_batches import split_event_batch
+from roadcam.protocol.events import Event
+from roadcam.protocol.signing import verify
+from roadcam.protocol.topics import parse_device_topic
 
 from .chain_signatures import authentic_events
 from .config import LimitSettings
 from .device_keys import DeviceKeys
 
-#: An event's ``time``, as :func:`~roadcam.appliance.events.iso_utc` writes it (ASCII digits only).
+#: An event's ``time``, as :func:`~roadcam.protocol.events.iso_utc` writes it (ASCII digits only).
 _EVENT_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
 _UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 #: Bytes of an Ed25519 signature.
@@ -399,7 +399,7 @@ def _check_no_nul(text: str, device: str) -> None:
 
 
 def _parse_event_time(text: str, device: str) -> int:
-    """UTC nanoseconds of an event's ``time`` (the :func:`~roadcam.appliance.events.iso_utc` form),
+    """UTC nanoseconds of an event's ``time`` (the :func:`~roadcam.protocol.events.iso_utc` form),
     refused outside :data:`EVENT_YEARS`."""
     try:
         if _EVENT_TIME.fullmatch(text) is None:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from roadcam.appliance.errors import StoreError
+from roadcam.common.errors import StoreError
 
 from .sql_storage import SCHEMA_VERSION, SqlStorage, schema_statements
 from .storage import DataRefused

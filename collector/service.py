@@ -6,7 +6,7 @@ writer thread takes whatever has queued (up to ``batch_max`` messages), checks t
 stores the batch in one transaction and, once it is committed, sends each message's PUBACK (paho
 ``manual_ack``) and publishes each touched device's ``ack``: ``{"seq": N, "digest": D}``, the
 head of a chain (store epoch) the collector holds without a gap, every event with its evidence
-(:mod:`roadcam.appliance.acks`, :mod:`roadcam.collector.storage`), up to which the device may release its
+(:mod:`roadcam.protocol.acks`, :mod:`roadcam.collector.storage`), up to which the device may release its
 outbox. A crash anywhere before the commit leaves the messages unacknowledged in this
 collector's persistent session (``clean_start`` False, a session expiry), so the broker delivers
 them again and the id key makes that a no-op.
@@ -19,7 +19,7 @@ Refused messages (and refused lines of a batch message) are acknowledged with th
 are logged at a bounded rate (:class:`RateLimitedLog`: a line per reason per minute at most,
 naming how many it left out), so a flood of garbage is a few lines, not one per message.
 
-An unexpected error (anything but a refusal, or a :class:`~roadcam.appliance.errors.StoreError`, which
+An unexpected error (anything but a refusal, or a :class:`~roadcam.common.errors.StoreError`, which
 is retried while the database is away; but a :class:`~roadcam.collector.storage.DataRefused` is
 unexpected, as the same data would fail again) in the writer thread or in a paho callback goes to one
 place, :meth:`Collector._fatal`, which logs it and calls ``on_fatal``: by default
@@ -49,8 +49,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from roadcam.appliance.errors import StoreError
-from roadcam.appliance.topics import COLLECTOR_GROUP, ROOT, DeviceTopics
+from roadcam.common.errors import StoreError
+from roadcam.protocol.topics import COLLECTOR_GROUP, ROOT, DeviceTopics
 
 from .config import BrokerSettings
 from .ingest import Ingest

@@ -5,7 +5,7 @@ A backend (:mod:`roadcam.collector.sqlite_storage`, :mod:`roadcam.collector.post
 :class:`SqlStorage` and supplies only its dialect and connection handling: how to run one
 statement, how to open a writer transaction that serializes every writer (so the chain heads
 and the chain checks stay consistent however many collectors share the database), how the schema
-version is kept, and how its driver's errors become :class:`~roadcam.appliance.errors.StoreError`.
+version is kept, and how its driver's errors become :class:`~roadcam.common.errors.StoreError`.
 
 SQL here uses ``?`` placeholders and ``INSERT ... ON CONFLICT DO NOTHING``, which both SQLite
 and PostgreSQL understand; an event is stored under its id, so a redelivered one is a no-op.
@@ -22,10 +22,10 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, NamedTuple, Self
 
-from roadcam.appliance.acks import ChainAck
-from roadcam.appliance.errors import StoreError
-from roadcam.appliance.events import Event
-from roadcam.appliance.evidence_files import EvidenceFolder
+from roadcam.common.errors import StoreError
+from roadcam.common.evidence_files import EvidenceFolder
+from roadcam.protocol.acks import ChainAck
+from roadcam.protocol.events import Event
 
 from .ingest import DeviceHealth, DeviceStatus, Verified, VerifiedEvent, VerifiedEvidence
 from .quarantine import QuarantinedMessage, message_digest

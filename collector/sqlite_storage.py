@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from roadcam.appliance.errors import StoreError
-from roadcam.appliance.store import _open_database, _transaction
+from roadcam.common.errors import StoreError
+from roadcam.common.sqlite import open_durable_database, write_transaction
 
 from .sql_storage import SCHEMA_VERSION, SqlStorage, schema_statements
 from .storage import DataRefused
@@ -29,7 +29,7 @@ class SQLiteStorage(SqlStorage):
     def __init__(self, database: Path, evidence_dir: Path):
         super().__init__(evidence_dir)
         self.database = Path(database)
-        self._connection: sqlite3.Connection | None = _open_database(self.database)
+        self._connection: sqlite3.Connection | None = open_durable_database(self.database)
         try:
             self._create_or_check_schema()
         except BaseException:
@@ -48,7 +48,7 @@ class SQLiteStorage(SqlStorage):
         self._db().executemany(sql, rows)
 
     def _writer_transaction(self):
-        return _transaction(self._db())
+        return write_transaction(self._db())
 
     @contextmanager
     def _driver_errors(self, doing: str) -> Iterator[None]:

@@ -13,7 +13,7 @@ Guarantees every backend gives:
   reset (new SD card, reflash) starts again at seq 1 with a new first event. A chain starts at
   such a first event (seq 1, no ``prev``) and its head moves on only along ``prev`` links to
   events stored with every evidence file they name. The head (seq and digest) is what the
-  collector acknowledges (:class:`~roadcam.appliance.acks.ChainAck`): "stored up to seq N" alone would,
+  collector acknowledges (:class:`~roadcam.protocol.acks.ChainAck`): "stored up to seq N" alone would,
   after a reset, confirm the new store's events by the old one's high mark.
 - A second first event for a device is recorded as a ``new_epoch`` problem; the new chain gets
   acks of its own. Broken hash links and two events claiming the same seq are recorded as
@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from roadcam.appliance.acks import ChainAck
-from roadcam.appliance.errors import StoreError
-from roadcam.appliance.events import Event
+from roadcam.common.errors import StoreError
+from roadcam.protocol.acks import ChainAck
+from roadcam.protocol.events import Event
 
 from .ingest import Verified
 from .quarantine import QuarantinedMessage

@@ -61,7 +61,7 @@ class Camera(Device):
 
     @abc.abstractmethod
     def open(self) -> None:
-        """Connect to the camera. Must raise :class:`roadcam.appliance.errors.CameraUnavailable` with a
+        """Connect to the camera. Must raise :class:`roadcam.common.errors.CameraUnavailable` with a
         message naming the camera and the source when it cannot be opened."""
 
     @abc.abstractmethod
@@ -158,7 +158,7 @@ class SerialLink(Device):
 
     @abc.abstractmethod
     def write(self, data: bytes) -> None:
-        """Send bytes; must raise :class:`roadcam.appliance.errors.HardwareError` when the port is gone."""
+        """Send bytes; must raise :class:`roadcam.common.errors.HardwareError` when the port is gone."""
 
     @abc.abstractmethod
     def read_line(self, timeout_s: float) -> bytes | None:

@@ -20,7 +20,7 @@ from gpiozero.exc import GPIOZeroError
 from gpiozero.pins import Factory
 
 from roadcam.appliance.clock import Clock
-from roadcam.appliance.errors import BackendNotFound, HardwareError
+from roadcam.common.errors import BackendNotFound, HardwareError
 
 from .base import SIGNAL_STATES, LampInput, LoopInput, Output
 

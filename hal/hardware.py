@@ -15,7 +15,7 @@ from gpiozero.pins import Factory
 
 from roadcam.appliance.clock import Clock
 from roadcam.appliance.config import CameraConfig, CoreConfig
-from roadcam.appliance.errors import BackendNotFound, HardwareError
+from roadcam.common.errors import BackendNotFound, HardwareError
 
 from .base import Camera, Device, LampInput, LoopInput, Output, SerialLink
 from .camera import make_camera

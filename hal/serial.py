@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import serial
 
-from roadcam.appliance.errors import SerialPortUnavailable
+from roadcam.common.errors import SerialPortUnavailable
 
 from .base import SerialLink
 

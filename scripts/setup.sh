@@ -16,10 +16,10 @@ fi
 
 stamp=.venv/.installed-$(sha256sum setup.cfg | cut -c1-16)
 if [ ! -f "$stamp" ]; then
-  echo "setup: creating .venv and installing roadcam with its [dev,postgres] extras"
+  echo "setup: creating .venv and installing roadcam with its [device,dev,postgres] extras"
   python3.11 -m venv .venv
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e '.[dev,postgres]'
+  .venv/bin/python -m pip install -q -e '.[device,dev,postgres]'
   rm -f .venv/.installed-*
   touch "$stamp"
 fi

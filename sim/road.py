@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from roadcam.appliance.clock import ManualClock
-from roadcam.appliance.errors import CameraUnavailable
+from roadcam.common.errors import CameraUnavailable
 from roadcam.hal.base import Camera, Frame
 
 from .camera_pose import SimCameraPose, calibration_pairs

@@ -14,9 +14,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from roadcam.appliance.config import PIN_PATTERN, load_yaml, validate_config
-from roadcam.appliance.errors import ConfigError
-from roadcam.appliance.errors import ScenarioError
+from roadcam.appliance.config import PIN_PATTERN
+from roadcam.common.errors import ConfigError, ScenarioError
+from roadcam.common.yaml_config import load_yaml, validate_config
 
 from .plates import is_valid_plate
 

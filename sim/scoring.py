@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from roadcam.appliance.events import Event
 from roadcam.appliance.hookspecs import hookimpl
 from roadcam.appliance.tracking import Track
+from roadcam.protocol.events import Event
 
 from .plates import normalise_plate
 from .truth import GroundTruth, ObjectTruth, VehicleTruth

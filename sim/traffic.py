@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from roadcam.appliance.errors import ScenarioError
+from roadcam.common.errors import ScenarioError
 
 from .paths import PathNetwork
 from .plates import PlateGenerator

@@ -8,8 +8,9 @@ import sys
 
 import cv2
 
-from roadcam.appliance.events import EventDraft, EvidenceBlob
+from roadcam.appliance.events import EventDraft
 from roadcam.appliance.hookspecs import hookimpl
+from roadcam.protocol.events import EvidenceBlob
 
 
 class FrameEvidence:

@@ -16,8 +16,9 @@ import random
 import sys
 from pathlib import Path
 
-from roadcam.appliance.events import ClockState, EventDraft, EvidenceBlob
+from roadcam.appliance.events import ClockState, EventDraft
 from roadcam.appliance.store import EventStore
+from roadcam.protocol.events import EvidenceBlob
 
 _SHARED_BLOBS = 4
 _MAX_BLOB_BYTES = 32_000

@@ -21,10 +21,11 @@ from conftest import DEVICE
 from test_delivery import start_collector
 from uplink_doubles import TOPICS, FakeCollector, uplink_appliance, wait_until
 
-from roadcam.appliance.acks import ChainAck
-from roadcam.appliance.events import EventDraft, EvidenceBlob
+from roadcam.appliance.events import EventDraft
 from roadcam.appliance.uplink import Uplink
 from roadcam.collector.storage import EventQuery
+from roadcam.protocol.acks import ChainAck
+from roadcam.protocol.events import EvidenceBlob
 
 pytestmark = pytest.mark.integration
 

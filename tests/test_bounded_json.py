@@ -3,7 +3,7 @@ cannot be stored; ordinary JSON parses as json.loads would."""
 
 import pytest
 
-from roadcam.appliance.bounded_json import HostileJSON, loads_bounded
+from roadcam.protocol.bounded_json import HostileJSON, loads_bounded
 
 
 def test_ordinary_json_parses_as_json_loads_would():

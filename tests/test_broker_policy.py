@@ -20,11 +20,8 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
+from postgres_server import PostgresUnavailable, ThrowawayPostgres
 
-from roadcam.appliance.errors import MessageRejected
-from roadcam.appliance.events import EvidenceBlob
-from roadcam.appliance.signing import load_private_key
-from roadcam.appliance.topics import HOTLIST, DeviceTopics
 from roadcam.collector.broker_policy import base_policy, render_policy
 from roadcam.collector.cli import main
 from roadcam.collector.config import BrokerSettings, CollectorConfig, LimitSettings
@@ -38,7 +35,10 @@ from roadcam.collector.postgres_storage import PostgresStorage
 from roadcam.collector.service import SHARED_TOPICS, Collector
 from roadcam.collector.sqlite_storage import SQLiteStorage
 from roadcam.collector.storage import EventQuery, RetainedMessage
-from postgres_server import PostgresUnavailable, ThrowawayPostgres
+from roadcam.common.errors import MessageRejected
+from roadcam.protocol.events import EvidenceBlob
+from roadcam.protocol.signing import load_private_key
+from roadcam.protocol.topics import HOTLIST, DeviceTopics
 
 pytestmark = pytest.mark.integration
 

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from roadcam.appliance.signing import load_private_key, load_public_key
-from roadcam.collector.commands import sign_command, signed_bytes, verify_command
 from roadcam.collector.pki import write_test_pki
+from roadcam.protocol.commands import sign_command, signed_bytes, verify_command
+from roadcam.protocol.signing import load_private_key, load_public_key
 
 
 @pytest.fixture(scope="module")

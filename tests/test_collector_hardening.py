@@ -24,8 +24,6 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
-from roadcam.appliance.events import Event
-from roadcam.appliance.signing import load_private_key, sign
 from roadcam.collector.cli import main as collector_cli
 from roadcam.collector.config import load_collector_config
 from roadcam.collector.device_keys import DeviceKeys
@@ -33,10 +31,12 @@ from roadcam.collector.fake_device import SignedEventSource, event_payload, mqtt
 from roadcam.collector.ingest import Ingest
 from roadcam.collector.local_broker import Broker, production_config
 from roadcam.collector.pki import write_test_pki
+from roadcam.collector.quarantine import message_digest
 from roadcam.collector.service import FATAL_EXIT_STATUS, Collector, RateLimitedLog
 from roadcam.collector.sqlite_storage import SQLiteStorage
-from roadcam.collector.quarantine import message_digest
 from roadcam.collector.storage import DataRefused
+from roadcam.protocol.events import Event
+from roadcam.protocol.signing import load_private_key, sign
 
 pytestmark = pytest.mark.integration
 

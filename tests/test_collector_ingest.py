@@ -11,15 +11,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from roadcam.appliance.errors import MessageRejected
-from roadcam.appliance.event_batches import encode_event_batches
-from roadcam.appliance.events import Event, EvidenceBlob
-from roadcam.appliance.signing import load_private_key, sign
 from roadcam.collector.config import LimitSettings
 from roadcam.collector.device_keys import DeviceKeys
 from roadcam.collector.fake_device import SignedEventSource, event_payload
 from roadcam.collector.ingest import DeviceHealth, DeviceStatus, Ingest, VerifiedEvent, VerifiedEvidence
 from roadcam.collector.pki import write_test_pki
+from roadcam.common.errors import MessageRejected
+from roadcam.protocol.event_batches import encode_event_batches
+from roadcam.protocol.events import Event, EvidenceBlob
+from roadcam.protocol.signing import load_private_key, sign
 
 DEVICE = "tn-0001"
 SITE = "site-a"

@@ -14,17 +14,17 @@ from pathlib import Path
 
 import pytest
 
-from roadcam.appliance.event_batches import encode_event_batches
-from roadcam.appliance.signing import load_private_key
-from roadcam.collector.local_broker import Broker
 from roadcam.collector.config import load_collector_config
 from roadcam.collector.device_keys import DeviceKeys
 from roadcam.collector.fake_device import SignedEventSource, event_payload, mqtt5_client
 from roadcam.collector.ingest import Ingest
+from roadcam.collector.local_broker import Broker
 from roadcam.collector.pki import write_test_pki
 from roadcam.collector.service import Collector
 from roadcam.collector.sqlite_storage import SQLiteStorage
 from roadcam.collector.storage import EventQuery
+from roadcam.protocol.event_batches import encode_event_batches
+from roadcam.protocol.signing import load_private_key
 
 pytestmark = pytest.mark.integration
 

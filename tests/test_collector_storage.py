@@ -14,12 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
+from postgres_server import PostgresUnavailable, ThrowawayPostgres
 
-from roadcam.appliance.acks import ChainAck
-from roadcam.appliance.errors import StoreError
-from roadcam.appliance.event_batches import encode_event_batches
-from roadcam.appliance.events import EvidenceBlob
-from roadcam.appliance.signing import load_private_key
 from roadcam.collector.cli import main as collector_cli
 from roadcam.collector.config import LimitSettings
 from roadcam.collector.device_keys import DeviceKeys
@@ -30,7 +26,11 @@ from roadcam.collector.postgres_storage import PostgresStorage
 from roadcam.collector.sql_storage import SCHEMA_VERSION, SqlStorage
 from roadcam.collector.sqlite_storage import SQLiteStorage
 from roadcam.collector.storage import EventQuery
-from postgres_server import PostgresUnavailable, ThrowawayPostgres
+from roadcam.common.errors import StoreError
+from roadcam.protocol.acks import ChainAck
+from roadcam.protocol.event_batches import encode_event_batches
+from roadcam.protocol.events import EvidenceBlob
+from roadcam.protocol.signing import load_private_key
 
 SITE = "site-a"
 START_NS = 1_790_000_000_000_000_000

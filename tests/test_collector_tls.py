@@ -12,15 +12,15 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
-from roadcam.appliance.signing import load_private_key
-from roadcam.collector.local_broker import Broker, production_config
 from roadcam.collector.config import load_collector_config
 from roadcam.collector.device_keys import DeviceKeys
 from roadcam.collector.fake_device import SignedEventSource, mqtt5_client
 from roadcam.collector.ingest import Ingest
+from roadcam.collector.local_broker import Broker, production_config
 from roadcam.collector.pki import write_test_pki
 from roadcam.collector.service import Collector
 from roadcam.collector.sqlite_storage import SQLiteStorage
+from roadcam.protocol.signing import load_private_key
 
 pytestmark = pytest.mark.integration
 

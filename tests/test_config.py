@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from roadcam.appliance.cli import main
-from roadcam.appliance.errors import ConfigError
 from roadcam.appliance.site import load_site, site_from_data
+from roadcam.common.errors import ConfigError
 
 EXAMPLE = Path(str(resources.files("roadcam.provisioning") / "examples" / "site.yaml"))
 

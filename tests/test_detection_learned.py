@@ -7,13 +7,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from roadcam.appliance.errors import ConfigError
 from roadcam.appliance.geometry import RoadGeometry
 from roadcam.appliance.site import site_from_data
+from roadcam.common.errors import ConfigError
 from roadcam.hal.base import Frame
-from roadcam.sim import SimRoad
 from roadcam.plugins.detection import DetectionConfig, LearnedDetector
 from roadcam.plugins.detection.learned import MODEL_CLASSES, SHIPPED_MODEL, STRIDE, decode
+from roadcam.sim import SimRoad
 from tests.appliances import build_appliance, run_for, site_data, stored
 
 

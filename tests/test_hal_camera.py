@@ -9,14 +9,14 @@ import types
 
 import numpy as np
 import pytest
+from videos import grey_ramp, write_video
 
 from roadcam.appliance.clock import ManualClock
 from roadcam.appliance.config import CameraConfig, OpenCVSource, Picamera2Source
-from roadcam.appliance.errors import BackendNotFound, CameraUnavailable
+from roadcam.common.errors import BackendNotFound, CameraUnavailable
 from roadcam.hal.camera import make_camera
 from roadcam.hal.camera.opencv import FFMPEG_OPTIONS_VARIABLE, OpenCVCamera
 from roadcam.hal.camera.picamera2 import Picamera2Camera
-from videos import grey_ramp, write_video
 
 START_WALL_NS = 1_790_000_000 * 10**9
 WIDTH, HEIGHT = 96, 64

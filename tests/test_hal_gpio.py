@@ -15,7 +15,7 @@ from gpiozero.pins.mock import MockFactory, MockPin
 from gpiozero.pins.pi import PiPin
 
 from roadcam.appliance.clock import Clock, ManualClock
-from roadcam.appliance.errors import BackendNotFound, HardwareError
+from roadcam.common.errors import BackendNotFound, HardwareError
 from roadcam.hal.gpio import GpioLoop, GpioOutput, GpioSignalHead, make_pin_factory
 
 START_WALL_NS = 1_790_000_000 * 10**9

@@ -6,13 +6,13 @@ import importlib.util
 import pytest
 from gpiozero import DigitalOutputDevice
 from gpiozero.pins.mock import MockFactory
+from videos import grey_ramp, write_video
 
 from roadcam.appliance.clock import ManualClock
 from roadcam.appliance.config import CoreConfig
-from roadcam.appliance.errors import BackendNotFound, CameraUnavailable, HardwareError, SerialPortUnavailable
+from roadcam.common.errors import BackendNotFound, CameraUnavailable, HardwareError, SerialPortUnavailable
 from roadcam.hal.camera.opencv import OpenCVCamera
 from roadcam.hal.hardware import Hardware
-from videos import grey_ramp, write_video
 
 START_WALL_NS = 1_790_000_000 * 10**9
 

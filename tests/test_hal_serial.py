@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from roadcam.appliance.errors import HardwareError, SerialPortUnavailable
+from roadcam.common.errors import HardwareError, SerialPortUnavailable
 from roadcam.hal.serial import PySerialLink
 
 

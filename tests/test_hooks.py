@@ -11,18 +11,18 @@ import sys
 import time
 
 import pytest
+from appliances import build_appliance, run_for, stored
 from gpiozero.pins.mock import MockFactory
 from pydantic import Field
+from videos import moving_box, write_video
 
 from roadcam.appliance import hookspecs
 from roadcam.appliance.config import Section
-from roadcam.appliance.errors import ConfigError
 from roadcam.appliance.events import EventDraft
 from roadcam.appliance.hookspecs import hookimpl
 from roadcam.appliance.site import site_from_data
 from roadcam.appliance.tracking import Detection
-from appliances import build_appliance, run_for, stored
-from videos import moving_box, write_video
+from roadcam.common.errors import ConfigError
 
 HOOKS = sorted(name for name, _ in inspect.getmembers(hookspecs, inspect.isfunction) if name.startswith("roadcam_"))
 

@@ -14,15 +14,12 @@ import json
 import time
 
 import pytest
+from conftest import DEVICE
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from conftest import DEVICE
 from uplink_doubles import TOPICS, uplink_appliance, wait_until
 
 from roadcam.appliance.events import EventDraft
-from roadcam.appliance.signing import load_private_key
-from roadcam.appliance.topics import HOTLIST
-from roadcam.collector.commands import sign_command
 from roadcam.collector.config import load_collector_config
 from roadcam.collector.device_keys import DeviceKeys
 from roadcam.collector.fake_device import mqtt5_client
@@ -31,6 +28,9 @@ from roadcam.collector.local_broker import Broker
 from roadcam.collector.service import Collector
 from roadcam.collector.sqlite_storage import SQLiteStorage
 from roadcam.collector.storage import EventQuery
+from roadcam.protocol.commands import sign_command
+from roadcam.protocol.signing import load_private_key
+from roadcam.protocol.topics import HOTLIST
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from roadcam.appliance.errors import InferenceRuntimeMissing, ModelInputMismatch, ModelInvalid, ModelNotFound
 from roadcam.appliance.inference import RUNTIME_MODULES, load_model
+from roadcam.common.errors import InferenceRuntimeMissing, ModelInputMismatch, ModelInvalid, ModelNotFound
 
 DATA = Path(__file__).with_name("data")
 WEIGHTS = np.array([[1.0, -1.0], [0.5, 0.0], [0.0, 2.0], [-0.25, 0.25]], np.float32)

@@ -26,7 +26,8 @@ def listed_packages() -> dict[str, Path]:
 
 
 def test_every_package_folder_is_installed_under_roadcam():
-    folders = {path.parent for top in ("appliance", "hal", "sim", "plugins", "collector", "provisioning", "tools")
+    tops = ("appliance", "hal", "sim", "plugins", "collector", "provisioning", "tools", "protocol", "common")
+    folders = {path.parent for top in tops
                for path in (REPOSITORY / top).rglob("__init__.py")}
     assert {path for path in listed_packages().values()} == folders
     assert all(name.startswith("roadcam.") for name in listed_packages())

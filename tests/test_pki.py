@@ -6,8 +6,8 @@ from __future__ import annotations
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from roadcam.appliance.signing import load_private_key, load_public_key, sign, verify
 from roadcam.collector.pki import main, write_test_pki
+from roadcam.protocol.signing import load_private_key, load_public_key, sign, verify
 
 
 def load(path):

@@ -5,11 +5,11 @@ import cv2
 import numpy as np
 import pytest
 
-from roadcam.appliance.errors import ImageInvalid, ModelInvalid, ModelNotFound
-from roadcam.sim import GroundTruth
-from roadcam.sim.plate_patch import plate_patches
+from roadcam.common.errors import ImageInvalid, ModelInvalid, ModelNotFound
 from roadcam.plugins.plate_capture.detector import PlateDetector
 from roadcam.plugins.plate_capture.windows import region_window, scene_windows
+from roadcam.sim import GroundTruth
+from roadcam.sim.plate_patch import plate_patches
 
 
 @pytest.fixture(scope="module")

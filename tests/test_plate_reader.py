@@ -9,10 +9,19 @@ import cv2
 import numpy as np
 import pytest
 
-from roadcam.appliance.errors import ImageInvalid, ModelInvalid, ModelNotFound
+from roadcam.common.errors import ImageInvalid, ModelInvalid, ModelNotFound
+from roadcam.plugins.plate_capture.reader import (
+    ALPHABET,
+    DEFAULT_MODELS,
+    TRIMS,
+    PlateRead,
+    PlateReader,
+    greedy_decode,
+    layouts,
+    side_by_side,
+    trims,
+)
 from roadcam.sim.plate_patch import plate_patches
-from roadcam.plugins.plate_capture.reader import (DEFAULT_MODELS, TRIMS, ALPHABET, PlateRead, PlateReader, greedy_decode, layouts, side_by_side,
-                                          trims)
 
 TINY_MODEL = Path(__file__).with_name("data") / "affine_float.tflite"
 

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from roadcam.appliance.config import CoreConfig
-from roadcam.appliance.errors import CameraUnavailable
+from roadcam.common.errors import CameraUnavailable
 from roadcam.hal.base import Camera
 from roadcam.sim import GroundTruth, SimRoad, load_scenario
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from roadcam.appliance.errors import ScenarioError
+from roadcam.common.errors import ScenarioError
 from roadcam.sim import available_scenarios, load_scenario
 from roadcam.sim.layout import RoadLayout
 from roadcam.sim.paths import PathNetwork

@@ -4,8 +4,8 @@ import copy
 
 import pytest
 
-from roadcam.appliance.events import Event, iso_utc
 from roadcam.appliance.tracking import Track, TrackPoint
+from roadcam.protocol.events import Event, iso_utc
 from roadcam.sim import SimRoad, TrackRecorder, load_scenario, score_run
 
 

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from roadcam.appliance.errors import StorageFull, StoreError
-from roadcam.appliance.events import ClockState, Event, EventDraft, EvidenceBlob
+from roadcam.appliance.events import ClockState, EventDraft
 from roadcam.appliance.store import SCHEMA_VERSION, EventStore
+from roadcam.common.errors import StorageFull, StoreError
+from roadcam.protocol.events import Event, EvidenceBlob
 
 START_NS = 1_790_000_000_000_000_000
 CLOCK = ClockState(synced=True, error_ms=2.5)

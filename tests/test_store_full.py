@@ -12,13 +12,14 @@ import logging
 import random
 
 import pytest
-
-from roadcam.appliance.errors import StorageFull
-from roadcam.appliance.events import ClockState, EventDraft, EvidenceBlob
-from roadcam.appliance.hookspecs import hookimpl
-from roadcam.appliance.store import EventStore
 from appliances import build_appliance, run_for, stored
 from videos import moving_box, write_video
+
+from roadcam.appliance.events import ClockState, EventDraft
+from roadcam.appliance.hookspecs import hookimpl
+from roadcam.appliance.store import EventStore
+from roadcam.common.errors import StorageFull
+from roadcam.protocol.events import EvidenceBlob
 
 FRAMES = 36
 #: The bench collector confirms everything stored so far when this frame is analysed.

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from roadcam.appliance.events import Event
-from roadcam.appliance.evidence_files import TEMP_SUFFIX, is_sha256_name
 from roadcam.appliance.store import EventStore
+from roadcam.common.evidence_files import TEMP_SUFFIX, is_sha256_name
+from roadcam.protocol.events import Event
 
 WRITER = Path(__file__).with_name("store_writer.py")
 KILLS = 24

@@ -8,13 +8,14 @@ import threading
 import time
 
 import pytest
-
-from roadcam.appliance.event_batches import split_event_batch
-from roadcam.appliance.events import EventDraft, EvidenceBlob
-from roadcam.appliance.signing import load_public_key, verify
 from appliances import stored
-from roadcam.collector.local_broker import Broker, BrokerTLS
 from uplink_doubles import TOPICS, FakeCollector, uplink_appliance, wait_until, write_certificate, write_key_pair
+
+from roadcam.appliance.events import EventDraft
+from roadcam.collector.local_broker import Broker, BrokerTLS
+from roadcam.protocol.event_batches import split_event_batch
+from roadcam.protocol.events import EvidenceBlob
+from roadcam.protocol.signing import load_public_key, verify
 
 pytestmark = pytest.mark.integration
 

@@ -11,15 +11,15 @@ import time
 import numpy as np
 import pytest
 import yaml
+from appliances import build_appliance, site_data, stored
+from uplink_doubles import TOPICS, FakeCollector, uplink_appliance, wait_until, write_key_pair
 
 from roadcam.appliance.commands import CommandGate, VersionFile
-from roadcam.appliance.errors import CommandRefused
-from roadcam.appliance.signing import load_public_key
 from roadcam.appliance.site import load_site
-from appliances import build_appliance, site_data, stored
+from roadcam.common.errors import CommandRefused
 from roadcam.hal.base import Frame
-from roadcam.collector.commands import sign_command
-from uplink_doubles import TOPICS, FakeCollector, uplink_appliance, wait_until, write_key_pair
+from roadcam.protocol.commands import sign_command
+from roadcam.protocol.signing import load_public_key
 
 NOW_NS = 1_800_000_000 * 10**9
 

@@ -19,12 +19,10 @@ import threading
 import time
 
 import pytest
+from appliances import stored
+from uplink_doubles import TOPICS, uplink_appliance, wait_until
 
 from roadcam.appliance.events import EventDraft
-from roadcam.appliance.signing import load_private_key
-from roadcam.appliance.topics import HOTLIST
-from appliances import stored
-from roadcam.collector.commands import sign_command
 from roadcam.collector.config import CollectorConfig
 from roadcam.collector.device_keys import DeviceKeys
 from roadcam.collector.dispatch import Dispatcher, wait_for_result
@@ -32,7 +30,9 @@ from roadcam.collector.ingest import Ingest
 from roadcam.collector.local_broker import Broker, production_config
 from roadcam.collector.service import Collector, broker_client
 from roadcam.collector.sqlite_storage import SQLiteStorage
-from uplink_doubles import TOPICS, uplink_appliance, wait_until
+from roadcam.protocol.commands import sign_command
+from roadcam.protocol.signing import load_private_key
+from roadcam.protocol.topics import HOTLIST
 
 pytestmark = pytest.mark.integration
 

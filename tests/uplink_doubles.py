@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+from appliances import site_data
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -17,15 +18,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.x509.oid import NameOID
 from gpiozero.pins.mock import MockFactory
 
-from roadcam.appliance.acks import ChainAck
 from roadcam.appliance.clock import Clock
-from roadcam.appliance.event_batches import split_event_batch
-from roadcam.appliance.events import Event
 from roadcam.appliance.runtime import Appliance
 from roadcam.appliance.site import site_from_data
-from roadcam.appliance.topics import DeviceTopics, parse_device_topic
-from appliances import site_data
 from roadcam.hal.hardware import Hardware
+from roadcam.protocol.acks import ChainAck
+from roadcam.protocol.event_batches import split_event_batch
+from roadcam.protocol.events import Event
+from roadcam.protocol.topics import DeviceTopics, parse_device_topic
 
 TOPICS = DeviceTopics("tn-bench", "tn-test")
 

@@ -51,8 +51,6 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from roadcam.appliance.event_batches import encode_event_batches
-from roadcam.appliance.events import Event
 from roadcam.appliance.uplink_config import UplinkConfig
 from roadcam.collector.config import BrokerSettings, LimitSettings
 from roadcam.collector.device_keys import DeviceKeys
@@ -63,6 +61,8 @@ from roadcam.collector.service import SHARED_TOPICS, Collector
 from roadcam.collector.sql_storage import SqlStorage
 from roadcam.collector.sqlite_storage import SQLiteStorage
 from roadcam.collector.storage import EventQuery
+from roadcam.protocol.event_batches import encode_event_batches
+from roadcam.protocol.events import Event
 
 SITE = "bench-site"
 MOSQUITTO_SUB = "mosquitto_sub"

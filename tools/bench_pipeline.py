@@ -84,10 +84,10 @@ def _time_reads(files: list[Path]) -> float:
 def _run_appliance(folder: Path, run: dict, files: list[Path], detector: str,
                    site_extra: Path | None) -> tuple[float, dict]:
     from roadcam.appliance.clock import ManualClock
-    from roadcam.appliance.config import load_yaml
     from roadcam.appliance.runtime import Appliance
     from roadcam.appliance.site import site_from_data
     from roadcam.appliance.store import read_events
+    from roadcam.common.yaml_config import load_yaml
     from roadcam.hal.hardware import Hardware
 
     site = run["site"]

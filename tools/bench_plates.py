@@ -36,12 +36,18 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from roadcam.common.errors import ModelError, ScenarioError
+from roadcam.plugins.plate_capture.reader import DEFAULT_MODELS, PlateReader
 from roadcam.sim import SimRoad, load_scenario
 from roadcam.sim.plates import plate_format
-from roadcam.plugins.plate_capture.reader import DEFAULT_MODELS, PlateReader
-from roadcam.appliance.errors import ModelError, ScenarioError
-from roadcam.tools.plates.datasets import (CROP_MARGIN, DatasetMissing, crop_box, load_br_crops, load_plates_us,
-                                   plate_crop)
+from roadcam.tools.plates.datasets import (
+    CROP_MARGIN,
+    DatasetMissing,
+    crop_box,
+    load_br_crops,
+    load_plates_us,
+    plate_crop,
+)
 
 #: Sim plates narrower than this are not read (the simulator's scooter plates peak at about 35 px).
 SIM_MIN_PLATE_PX = 30

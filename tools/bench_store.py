@@ -29,8 +29,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from roadcam.appliance.events import ClockState, EventDraft, EvidenceBlob
+from roadcam.appliance.events import ClockState, EventDraft
 from roadcam.appliance.store import EventStore
+from roadcam.protocol.events import EvidenceBlob
 
 EVIDENCE_BYTES = 50_000
 CLOCK = ClockState(synced=True, error_ms=1.0)

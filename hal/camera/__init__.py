@@ -12,7 +12,7 @@ from typing import Callable
 
 from roadcam.appliance.clock import Clock
 from roadcam.appliance.config import CameraConfig, OpenCVSource, Picamera2Source
-from roadcam.appliance.errors import CameraUnavailable
+from roadcam.common.errors import CameraUnavailable
 
 from ..base import Camera
 from .opencv import OpenCVCamera

@@ -22,7 +22,7 @@ import cv2
 
 from roadcam.appliance.clock import Clock
 from roadcam.appliance.config import OpenCVSource
-from roadcam.appliance.errors import CameraUnavailable
+from roadcam.common.errors import CameraUnavailable
 
 from ..base import Camera, Frame
 

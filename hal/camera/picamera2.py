@@ -14,7 +14,7 @@ import concurrent.futures
 
 from roadcam.appliance.clock import Clock
 from roadcam.appliance.config import Picamera2Source
-from roadcam.appliance.errors import BackendNotFound, CameraUnavailable
+from roadcam.common.errors import BackendNotFound, CameraUnavailable
 
 from ..base import Camera, Frame
 

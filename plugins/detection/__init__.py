@@ -9,8 +9,8 @@ without a detector (its other plugins, health and uplink keep working).
 
 from __future__ import annotations
 
-from roadcam.appliance.errors import ModelError
 from roadcam.appliance.hookspecs import hookimpl
+from roadcam.common.errors import ModelError
 
 from .config import DetectionConfig
 from .detector import BackgroundDetector

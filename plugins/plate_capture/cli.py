@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from roadcam.appliance.errors import ImageInvalid
+from roadcam.common.errors import ImageInvalid
 
 from .detector import PlateDetector
 from .plugin import _cut

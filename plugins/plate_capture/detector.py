@@ -16,8 +16,8 @@ import cv2
 import numpy as np
 
 from roadcam.appliance.boxes import ious
-from roadcam.appliance.errors import ImageInvalid, ModelInvalid
 from roadcam.appliance.inference import load_model
+from roadcam.common.errors import ImageInvalid, ModelInvalid
 
 from .windows import Window, region_window, scene_windows
 

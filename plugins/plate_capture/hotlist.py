@@ -2,10 +2,8 @@
 
 It arrives as the collector's signed ``hotlist`` command (the uplink's gate has checked the
 signature, the addressee and that the version rises) or, on a bench, from a YAML/JSON file
-through the same :meth:`Hotlist.apply`. Two kinds of body::
-
-    {"kind": "full", "entries": [{"plate": "ABC-1234", "reason": "stolen", "priority": 1}, ...]}
-    {"kind": "delta", "base_version": 7, "add": [{...}, ...], "remove": ["ABC-1234", ...]}
+through the same :meth:`Hotlist.apply`. The body and entry format (full list or delta) is
+:mod:`roadcam.protocol.hotlist`.
 
 A full list replaces what the device holds; a delta applies only to the version it was made
 from (``base_version``), so a device that missed one refuses it and waits for the next full
@@ -25,31 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from roadcam.appliance.atomic_write import write_atomically
+from roadcam.protocol.hotlist import HotlistEntry, HotlistRefused, body_list, compact, hotlist_entry
 
 #: Characters a reader confuses with each other.
 CONFUSABLE_GROUPS = ("0ODQ", "1ILT", "8B", "5S", "2Z", "6G")
 #: Cost of replacing a character by one of its own confusion group.
 CONFUSION_COST = 0.25
-#: Reasons an entry may give.
-REASONS = ("stolen", "wanted", "other")
-
-
-class HotlistRefused(ValueError):
-    """A hotlist body that cannot be applied; the message says why and what to send instead."""
-
-
-@dataclass(frozen=True)
-class HotlistEntry:
-    """One listed vehicle. ``priority`` 1 is the most urgent."""
-
-    plate: str
-    reason: str
-    priority: int = 3
-    note: str = ""
-
-    @property
-    def key(self) -> str:
-        return compact(self.plate)
 
 
 @dataclass(frozen=True)
@@ -91,16 +70,16 @@ class Hotlist:
             return
         kind = body.get("kind")
         if kind == "full":
-            entries = {e.key: e for e in map(hotlist_entry, _list(body, "entries"))}
+            entries = {e.key: e for e in map(hotlist_entry, body_list(body, "entries"))}
         elif kind == "delta":
             base = body.get("base_version")
             if base != self.version:
                 raise HotlistRefused(f"delta made from version {base}, this device holds version "
                                      f"{self.version}: send the full list")
             entries = dict(self._entries)
-            for plate in _list(body, "remove"):
+            for plate in body_list(body, "remove"):
                 entries.pop(compact(str(plate)), None)
-            entries.update({e.key: e for e in map(hotlist_entry, _list(body, "add"))})
+            entries.update({e.key: e for e in map(hotlist_entry, body_list(body, "add"))})
         else:
             raise HotlistRefused(f"kind must be 'full' or 'delta', got {kind!r}")
         self._entries, self.version = entries, version
@@ -124,11 +103,6 @@ class Hotlist:
         return best
 
 
-def compact(plate: str) -> str:
-    """A plate as compared: upper case, letters and digits only."""
-    return "".join(c for c in plate.upper() if c.isalnum())
-
-
 def plate_distance(a: str, b: str) -> float:
     """Edit distance where swapping confusable characters costs CONFUSION_COST."""
     previous = [float(j) for j in range(len(b) + 1)]
@@ -145,23 +119,3 @@ def _substitution(a: str, b: str) -> float:
     if a == b:
         return 0.0
     return CONFUSION_COST if any(a in group and b in group for group in CONFUSABLE_GROUPS) else 1.0
-
-
-def hotlist_entry(value: Any) -> HotlistEntry:
-    """One entry of a hotlist body, checked (HotlistRefused says what is wrong with it)."""
-    if not isinstance(value, dict) or not isinstance(value.get("plate"), str) or not compact(value["plate"]):
-        raise HotlistRefused(f"each entry needs a plate (text), got {value!r}")
-    reason = value.get("reason", "other")
-    if reason not in REASONS:
-        raise HotlistRefused(f"entry {value['plate']}: reason must be one of {', '.join(REASONS)}, got {reason!r}")
-    priority = value.get("priority", 3)
-    if type(priority) is not int or not 1 <= priority <= 9:
-        raise HotlistRefused(f"entry {value['plate']}: priority must be an integer 1-9, got {priority!r}")
-    return HotlistEntry(value["plate"].upper(), reason, priority, str(value.get("note", "")))
-
-
-def _list(body: dict[str, Any], key: str) -> list:
-    value = body.get(key, [])
-    if not isinstance(value, list):
-        raise HotlistRefused(f"{key} must be a list")
-    return value

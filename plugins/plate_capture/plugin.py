@@ -16,15 +16,17 @@ from typing import Any
 import cv2
 import numpy as np
 
-from roadcam.appliance.errors import ImageInvalid, ModelError
-from roadcam.appliance.events import EventDraft, EvidenceBlob
+from roadcam.appliance.events import EventDraft
 from roadcam.appliance.hookspecs import hookimpl
 from roadcam.appliance.tracking import Track
+from roadcam.common.errors import ImageInvalid, ModelError
+from roadcam.protocol.events import EvidenceBlob
+from roadcam.protocol.hotlist import HotlistRefused
 
 from .config import PlateCaptureConfig
 from .detector import PlateDetector
 from .fusion import PlateVote, Sighting
-from .hotlist import Hotlist, HotlistRefused
+from .hotlist import Hotlist
 from .reader import PlateReader
 
 SECTION = "plate_capture"

@@ -37,8 +37,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from roadcam.appliance.errors import ModelInvalid
 from roadcam.appliance.inference import TFLiteModel, load_model
+from roadcam.common.errors import ModelInvalid
 
 from .detector import as_grey, check_image
 

@@ -15,11 +15,12 @@ import yaml
 
 from roadcam.appliance.atomic_write import write_atomically
 from roadcam.appliance.config_rollout import identity_problems
-from roadcam.appliance.errors import ConfigError
-from roadcam.appliance.events import EventDraft, EvidenceBlob
+from roadcam.appliance.events import EventDraft
 from roadcam.appliance.hookspecs import hookimpl
 from roadcam.appliance.site import site_from_data
 from roadcam.appliance.uplink_config import UplinkConfig
+from roadcam.common.errors import ConfigError
+from roadcam.protocol.events import EvidenceBlob
 
 log = logging.getLogger("roadcam.uplink")
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from roadcam.appliance.commands import CommandGate, VersionFile
-from roadcam.appliance.errors import RoadcamError
 from roadcam.appliance.hookspecs import hookimpl
-from roadcam.appliance.signing import load_public_key
 from roadcam.appliance.uplink import Uplink
 from roadcam.appliance.uplink_config import UplinkConfig
+from roadcam.common.errors import RoadcamError
+from roadcam.protocol.signing import load_public_key
 
 from .handlers import CommandHandlers
 

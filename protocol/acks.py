@@ -1,7 +1,7 @@
 """The collector's acknowledgement, in one place for the device and the collector.
 
 An ack names what the collector stored by the head of a chain: ``{"seq": N, "digest": D}``
-says "I hold your event N, whose digest (:meth:`~appliance.events.Event.digest`) is D, and every
+says "I hold your event N, whose digest (:meth:`~roadcam.protocol.events.Event.digest`) is D, and every
 event before it on its chain, each with its evidence". Because every event's ``prev`` is the
 digest of the one before it, D stands for the whole chain from seq 1 to N: a device confirms
 its rows up to N only when its own event N has digest D (:meth:`EventStore.confirm

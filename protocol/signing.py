@@ -17,7 +17,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from .errors import ConfigError
+from roadcam.common.errors import ConfigError
 
 #: Largest file taken for a PEM key or certificate (bundle); a config naming a disk image or
 #: a device such as /dev/zero gets an error, not an endless read.

@@ -37,7 +37,7 @@ class DeviceTopics:
     @property
     def ack(self) -> str:
         """Collector → device: ``{"seq": N, "digest": D}``, stored the chain up to the event N
-        whose digest is D (:mod:`roadcam.appliance.acks`)."""
+        whose digest is D (:mod:`roadcam.protocol.acks`)."""
         return f"{self.base}/ack"
 
     def event(self, event_type: str) -> str:
@@ -47,7 +47,7 @@ class DeviceTopics:
     @property
     def event_batch(self) -> str:
         """Several events of this device in one message (JSON lines, see
-        :mod:`roadcam.appliance.event_batches`); what a backlog drains as."""
+        :mod:`roadcam.protocol.event_batches`); what a backlog drains as."""
         return f"{self.base}/events"
 
     def evidence(self, sha256: str) -> str:
