@@ -38,14 +38,14 @@ from pathlib import Path
 
 import cv2
 
-from roadcam.appliance.geometry import RoadGeometry
 from roadcam.appliance.boxes import as_boxes, ious
+from roadcam.appliance.geometry import RoadGeometry
 from roadcam.appliance.tracking import Detection, Track, Tracker, TrackingSettings
+from roadcam.plugins.detection import BackgroundDetector, DetectionConfig, LearnedDetector
+from roadcam.plugins.detection.learned import SHIPPED_MODEL
 from roadcam.sim import Scenario, Score, Scorer, SimRoad, available_scenarios, load_scenario, score_run
 from roadcam.sim.scoring import box_px
 from roadcam.sim.truth import GroundTruth
-from roadcam.plugins.detection import BackgroundDetector, DetectionConfig, LearnedDetector
-from roadcam.plugins.detection.learned import SHIPPED_MODEL
 from roadcam.tools.truth_detector import TruthDetector
 
 ROWS = ("vehicles tracked under one identity", "vehicle class accuracy",
@@ -119,7 +119,8 @@ def detected_run(scenario: str, config: DetectionConfig | None, seed: int | None
     settings = b"" if config is None else config.model_dump_json().encode()
     if kind == "tflite":
         settings += Path(config.model or SHIPPED_MODEL).read_bytes()
-    name = f"{Path(scenario).stem}-{'shipped' if seed is None else seed}-{kind}-{hashlib.sha256(settings).hexdigest()[:12]}"
+    digest = hashlib.sha256(settings).hexdigest()[:12]
+    name = f"{Path(scenario).stem}-{'shipped' if seed is None else seed}-{kind}-{digest}"
     path = detections_dir / f"{name}.pickle"
     if path.exists():
         with path.open("rb") as cached:
