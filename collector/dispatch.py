@@ -29,8 +29,8 @@ from typing import Any
 import yaml
 
 from roadcam.common.errors import ConfigError, RoadcamError
-from roadcam.protocol.commands import sign_command
-from roadcam.protocol.hotlist import HotlistRefused, hotlist_entry
+from roadcam.protocol.commands import EVERY_DEVICE, HOTLIST_COMMAND, sign_command
+from roadcam.protocol.hotlist import HotlistRefused, delta_body, full_body, hotlist_entry
 from roadcam.protocol.signing import load_private_key
 from roadcam.protocol.topics import HOTLIST, DeviceTopics
 
@@ -40,8 +40,6 @@ from .service import broker_client
 from .sql_storage import SqlStorage
 from .storage import EventQuery, RetainedMessage
 
-#: The command name under which hotlists are signed and versioned.
-HOTLIST_NAME = "hotlist"
 #: Seconds to connect to the broker and have one publish acknowledged.
 PUBLISH_TIMEOUT_S = 15.0
 
@@ -73,7 +71,7 @@ class Dispatcher:
     def send_command(self, device: str, name: str, body: dict[str, Any], site: str | None = None) -> Dispatched:
         """Send command ``name`` with ``body`` to ``device`` (on ``site``, default: the site the
         registry knows it on)."""
-        if name == HOTLIST_NAME:
+        if name == HOTLIST_COMMAND:
             raise ConfigError("the hotlist goes to every device: use 'roadcam-collector hotlist'")
         topics = DeviceTopics(site or self._site_of(device), device)
         version = self._storage.issue_command_version(name, at_least=time.time_ns() // 1_000_000)
@@ -83,15 +81,15 @@ class Dispatcher:
 
     def publish_hotlist(self, entries: list[dict[str, Any]]) -> Dispatched:
         """Send the whole hotlist to every device, retained (a device that connects later gets it)."""
-        return self._hotlist({"kind": "full", "entries": entries}, retain=True)
+        return self._hotlist(full_body(entries), retain=True)
 
     def change_hotlist(self, add: list[dict[str, Any]], remove: list[str]) -> Dispatched:
         """Send a change to the last hotlist issued (not retained: a device that missed the base
         refuses the change and keeps its list until the next full one)."""
-        base = self._storage.command_version(HOTLIST_NAME)
+        base = self._storage.command_version(HOTLIST_COMMAND)
         if base == 0:
             raise ConfigError("no hotlist was published from this collector yet: publish a full one first")
-        return self._hotlist({"kind": "delta", "base_version": base, "add": add, "remove": remove}, retain=False)
+        return self._hotlist(delta_body(base, add, remove), retain=False)
 
     def _hotlist(self, body: dict[str, Any], retain: bool) -> Dispatched:
         """Sign and publish a hotlist; a retained one is first kept in storage, exactly as
@@ -99,12 +97,12 @@ class Dispatcher:
         it, killed before its save or replaced, gets it back). Kept before the publish: kept
         after, a crash in between would leave an older list in storage to replace the newer one
         on the broker."""
-        version = self._storage.issue_command_version(HOTLIST_NAME, at_least=time.time_ns() // 1_000_000)
-        payload = json.dumps(sign_command(self._key, HOTLIST_NAME, body, version, device="*"))
+        version = self._storage.issue_command_version(HOTLIST_COMMAND, at_least=time.time_ns() // 1_000_000)
+        payload = json.dumps(sign_command(self._key, HOTLIST_COMMAND, body, version, device=EVERY_DEVICE))
         if retain:
             self._storage.keep_retained(RetainedMessage(HOTLIST, payload, version, time.time_ns()))
         self._publish(HOTLIST, payload, retain=retain)
-        return Dispatched(HOTLIST_NAME, "*", version)
+        return Dispatched(HOTLIST_COMMAND, EVERY_DEVICE, version)
 
     def _site_of(self, device: str) -> str:
         """The device's site: as enrolled in the registry, else where it last reported."""

@@ -18,6 +18,8 @@ from typing import Any
 
 #: Reasons an entry may give.
 REASONS = ("stolen", "wanted", "other")
+#: The two kinds of body.
+FULL, DELTA = "full", "delta"
 
 
 class HotlistRefused(ValueError):
@@ -45,12 +47,12 @@ def compact(plate: str) -> str:
 
 def full_body(entries: list[dict[str, Any]]) -> dict[str, Any]:
     """The body of a full list."""
-    return {"kind": "full", "entries": entries}
+    return {"kind": FULL, "entries": entries}
 
 
 def delta_body(base_version: int, add: list[dict[str, Any]], remove: list[str]) -> dict[str, Any]:
     """The body of a change to the list of version ``base_version``."""
-    return {"kind": "delta", "base_version": base_version, "add": add, "remove": remove}
+    return {"kind": DELTA, "base_version": base_version, "add": add, "remove": remove}
 
 
 def hotlist_entry(value: Any) -> HotlistEntry:
@@ -66,7 +68,7 @@ def hotlist_entry(value: Any) -> HotlistEntry:
     return HotlistEntry(value["plate"].upper(), reason, priority, str(value.get("note", "")))
 
 
-def body_list(body: dict[str, Any], key: str) -> list:
+def body_list(body: dict[str, Any], key: str) -> list[Any]:
     """The list under ``key`` of a body (empty when absent); HotlistRefused when it is not a list."""
     value = body.get(key, [])
     if not isinstance(value, list):

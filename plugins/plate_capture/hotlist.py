@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from roadcam.appliance.atomic_write import write_atomically
-from roadcam.protocol.hotlist import HotlistEntry, HotlistRefused, body_list, compact, hotlist_entry
+from roadcam.protocol.hotlist import DELTA, FULL, HotlistEntry, HotlistRefused, body_list, compact, hotlist_entry
 
 #: Characters a reader confuses with each other.
 CONFUSABLE_GROUPS = ("0ODQ", "1ILT", "8B", "5S", "2Z", "6G")
@@ -69,9 +69,9 @@ class Hotlist:
         if version == self.version:
             return
         kind = body.get("kind")
-        if kind == "full":
+        if kind == FULL:
             entries = {e.key: e for e in map(hotlist_entry, body_list(body, "entries"))}
-        elif kind == "delta":
+        elif kind == DELTA:
             base = body.get("base_version")
             if base != self.version:
                 raise HotlistRefused(f"delta made from version {base}, this device holds version "

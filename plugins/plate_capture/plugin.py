@@ -20,6 +20,7 @@ from roadcam.appliance.events import EventDraft
 from roadcam.appliance.hookspecs import hookimpl
 from roadcam.appliance.tracking import Track
 from roadcam.common.errors import ImageInvalid, ModelError
+from roadcam.protocol.commands import HOTLIST_COMMAND
 from roadcam.protocol.events import EvidenceBlob
 from roadcam.protocol.hotlist import HotlistRefused
 
@@ -30,8 +31,6 @@ from .hotlist import Hotlist
 from .reader import PlateReader
 
 SECTION = "plate_capture"
-#: The collector's command carrying the hotlist.
-HOTLIST_COMMAND = "hotlist"
 #: Margin (share of the plate box) kept around a plate when it is cut out for the reader.
 CROP_MARGIN = 0.12
 #: JPEG quality of the evidence.
