@@ -50,6 +50,8 @@ class Followed:
         self.signature: np.ndarray | None = None
         #: Last seen small (under ``inland_px``) and shrinking: driving off into the distance.
         self.going_away = False
+        #: Spacing of the track's points older than ``history_recent_s`` (see :func:`thin_points`).
+        self.history_spacing_ns = 0
         self._record(frame_index, time_ns, detection, road_sigma, settings)
 
     def predict(self, step_s: float, settings: TrackingSettings) -> None:
@@ -174,8 +176,8 @@ class Followed:
                 settings: TrackingSettings) -> None:
         track = self.track
         track.points.append(TrackPoint(frame_index, time_ns, detection.box, detection.road_xy))
-        self._bound_history(settings)
         self.seen_ns, self.seen_road = time_ns, detection.road_xy
+        self._bound_history(settings)
         track.kind_votes[detection.kind] = track.kind_votes.get(detection.kind, 0.0) + detection.score
         if detection.signature is not None:
             self.signature = (detection.signature if self.signature is None else
@@ -196,7 +198,8 @@ class Followed:
         only as far back as ``RECEDING_WINDOW_S`` (:meth:`_shrinking_below`) and from the newest
         measured one on (:meth:`finish`), which the thinning keeps, so its decisions are the
         same whatever the bound."""
-        thin_points(self.track.points, int(settings.history_recent_s * 1e9), settings.history_older_points)
+        self.history_spacing_ns = thin_points(self.track.points, int(settings.history_recent_s * 1e9),
+                                              settings.history_older_points, self.history_spacing_ns, self.seen_ns)
 
     def _shrinking_below(self, size_px: float) -> bool:
         """Is the last point's box under ``size_px`` across (square root of its area) and

@@ -61,8 +61,8 @@ class Track:
     ``kind`` is the class most often detected over the track's life (votes weighted by score).
     ``points`` holds the track's history in time order: the first point, one point per frame
     over the last ``history_recent_s`` (estimated ones between detections, see
-    :attr:`TrackPoint.measured`), and older points thinned evenly to at most
-    ``history_older_points`` (see :func:`thin_points`; the tracker's
+    :attr:`TrackPoint.measured`), and older points thinned evenly over the track's life to at
+    most ``history_older_points`` (see :func:`thin_points`; the tracker's
     :class:`~roadcam.appliance.tracking.TrackingSettings`), always with the last measured
     point; a parked car does not grow a track without bound. ``missed`` counts consecutive
     frames without a match.
@@ -92,21 +92,38 @@ class Track:
         return self.points[-1].time_ns
 
 
-def thin_points(points: list[TrackPoint], recent_ns: int, older: int | None) -> None:
-    """Bound a track's history in place: keep the first point, every point of the last
-    ``recent_ns`` before the last one, and of the points between at most ``older`` (None: all).
-    When there are more, every second one of them goes (the oldest thus end up the sparsest),
-    but never the last measured point, so a track ending after a long wait unseen still ends
-    where it was last detected. Amortised, each new point costs O(log n)."""
-    if older is None or len(points) <= older + 2:
-        return
+def thin_points(points: list[TrackPoint], recent_ns: int, older: int | None, spacing_ns: int = 0,
+                keep_ns: int | None = None) -> int:
+    """Bound a track's history in place, called after each point is added: keep the first
+    point, every point of the last ``recent_ns`` before the newest one, and of the points older
+    than that at most ``older`` (None: all), evenly spaced over the track's life: each
+    point leaving the recent stretch is kept only ``spacing_ns`` after the one before it, and
+    when more than ``older`` are kept the spacing doubles and they are thinned to it. The point
+    at ``keep_ns`` (the last measured one) is never dropped, so a track ending after a long
+    wait unseen still ends where it was last detected. Returns the spacing to pass next time
+    (0 to start). Amortised, each point costs O(log n)."""
+    if older is None or len(points) < 3:
+        return spacing_ns
     end = bisect_left(points, points[-1].time_ns - recent_ns, lo=1, key=_time_ns)
-    # points[1:end] are older than the full-rate stretch
-    if end - 1 <= older:
-        return
-    last_measured = next((n for n in range(len(points) - 1, -1, -1) if points[n].measured), -1)
-    kept = [point for n, point in enumerate(points[1:end], start=1) if n % 2 == 0 or n == last_measured]
-    points[1:end] = kept
+    # points[1:end] are the older ones; points[end - 1] may just have left the recent stretch
+    newest = end - 1
+    if (newest >= 2 and points[newest].time_ns - points[newest - 1].time_ns < spacing_ns
+            and points[newest].time_ns != keep_ns):
+        del points[newest]
+        end -= 1
+    while end - 1 > older:
+        if spacing_ns:
+            spacing_ns *= 2
+        else:
+            spacing_ns = 2 * (points[end - 1].time_ns - points[1].time_ns) // max(end - 2, 1)
+        kept, last_ns = [], None
+        for point in points[1:end]:
+            if last_ns is None or point.time_ns - last_ns >= spacing_ns or point.time_ns == keep_ns:
+                kept.append(point)
+                last_ns = point.time_ns
+        points[1:end] = kept
+        end = 1 + len(kept)
+    return spacing_ns
 
 
 def _time_ns(point: TrackPoint) -> int:
