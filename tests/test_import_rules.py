@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import ast
+import configparser
+import re
 import subprocess
 import sys
 import textwrap
@@ -28,6 +30,13 @@ SHARED = ("roadcam.protocol", "roadcam.common")
 #: Top-level modules of the device's libraries (setup.cfg's [device] extra), blocked below.
 DEVICE_LIBRARIES = ("cv2", "numpy", "gpiozero", "serial", "pluggy", "ai_edge_litert", "tflite_runtime",
                     "picamera2", "lgpio")
+
+
+#: What a plain ``pip install roadcam`` (a collector) pulls in, and the import name of each
+#: distribution of the [device] extra.
+COLLECTOR_REQUIREMENTS = {"pydantic", "PyYAML", "paho-mqtt", "cryptography"}
+DEVICE_IMPORT_NAMES = {"pluggy": "pluggy", "numpy": "numpy", "opencv-python-headless": "cv2",
+                       "pyserial": "serial", "gpiozero": "gpiozero", "ai-edge-litert": "ai_edge_litert"}
 
 
 def imported_modules(path: Path, folder: str) -> set[str]:
@@ -78,6 +87,20 @@ def test_the_scan_sees_relative_and_nested_imports():
     assert "roadcam.protocol.topics" in imported_modules(probe, "collector")
     assert "roadcam.collector.storage" in imported_modules(probe, "collector")  # from .storage import …
     assert "roadcam.common.errors" in imported_modules(REPOSITORY / "protocol" / "signing.py", "protocol")
+
+
+def requirement_names(block: str) -> set[str]:
+    return {re.split(r"[<>=!~\[; ]", line.strip())[0] for line in block.strip().splitlines()}
+
+
+def test_the_base_install_is_the_collector_and_the_device_libraries_are_an_extra():
+    """The blocked run below stands for an install without [device] only if setup.cfg says so."""
+    setup = configparser.ConfigParser()
+    setup.read(REPOSITORY / "setup.cfg")
+    assert requirement_names(setup["options"]["install_requires"]) == COLLECTOR_REQUIREMENTS
+    device = requirement_names(setup["options.extras_require"]["device"])
+    assert device == set(DEVICE_IMPORT_NAMES)
+    assert set(DEVICE_IMPORT_NAMES.values()) <= set(DEVICE_LIBRARIES)
 
 
 BLOCKED_RUN = textwrap.dedent('''
