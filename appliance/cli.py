@@ -1,11 +1,17 @@
-"""The ``roadcam`` command.
+"""The ``roadcam`` command: the core's own commands, and those the plugins add.
 
     roadcam run --config FILE                 run the appliance on real (or mock) hardware
-    roadcam simulate --scenario NAME|FILE     run it against the simulated road and score it
     roadcam config check FILE                 validate a site config, every error with its line
     roadcam config example                    print the example site config
     roadcam events [--config FILE | --database FILE] [--follow]   what is in the store
-    roadcam plate read IMAGE... [--json]      read the plates in still images (scenes or crops)
+
+Plugins add their own commands through the ``roadcam_register_commands`` hook; those shipped:
+
+    roadcam simulate --scenario NAME|FILE     run it against the simulated road and score it (roadcam.sim)
+    roadcam plate read IMAGE... [--json]      read the plates in still images (plate_capture)
+
+This module imports no plugin, simulator or hardware backend itself (tests/test_core_promise.py):
+the plugin manager brings the plugins, and each command's handler imports what it runs.
 
 Every expected failure prints one clear message and exits non-zero (2 for bad input, 1 for
 a run that failed); a traceback means a bug.
@@ -28,7 +34,12 @@ log = logging.getLogger("roadcam")
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_command("roadcam", _parser(), argv)
+    try:
+        parser = _parser()
+    except ConfigError as exc:  # a plugin module that cannot be loaded (ROADCAM_PLUGINS, an entry point)
+        print(f"roadcam: {exc}", file=sys.stderr)
+        return 2
+    return run_command("roadcam", parser, argv)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,20 +50,6 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the appliance")
     run.add_argument("--config", required=True, type=Path, help="site config YAML")
     run.set_defaults(handler=_run)
-
-    simulate = commands.add_parser("simulate", help="run against the simulated road and print the score")
-    simulate.add_argument("--scenario", required=True, help="scenario file, or the name of a shipped one")
-    simulate.add_argument("--speed", type=float, default=0.0,
-                          help="replay speed: 1 = real time, 0 = as fast as possible (default)")
-    simulate.add_argument("--out", type=Path, default=Path("out/sim"), help="folder for store, truth and score")
-    simulate.add_argument("--json", action="store_true", help="print the score as JSON")
-    simulate.add_argument("--site-extra", type=Path, metavar="FILE",
-                          help="YAML of more site-config sections (e.g. uplink:) merged into the simulated site")
-    simulate.add_argument("--drain", type=float, default=0.0, metavar="S",
-                          help="at the end, wait up to S seconds for the collector to confirm every event")
-    simulate.add_argument("--detector", choices=("background", "tflite"),
-                          help="vehicle detector (detection.type); default: the site's, background subtraction")
-    simulate.set_defaults(handler=_simulate)
 
     config = commands.add_parser("config", help="check or show a site config")
     config_commands = config.add_subparsers(dest="config_command", required=True)
@@ -72,9 +69,21 @@ def _parser() -> argparse.ArgumentParser:
     events.add_argument("--json", action="store_true", help="one JSON envelope per line")
     events.set_defaults(handler=_events)
 
-    from roadcam.plugins.plate_capture.cli import add_parser as add_plate_parser
-    add_plate_parser(commands)
+    _add_plugin_commands(commands)
     return parser
+
+
+def _add_plugin_commands(commands) -> None:
+    """Let every plugin (built-in, command-line-only, entry point, ROADCAM_PLUGINS) add its
+    commands. Each plugin is called on its own: one that fails, or takes a name already taken,
+    loses its own commands (with a warning) and the others', and the core's, remain."""
+    from .plugins import build_plugin_manager, call_each_plugin
+
+    manager = build_plugin_manager(commands=True)
+    for outcome in call_each_plugin(manager, "roadcam_register_commands", {"commands": commands}):
+        if outcome.error is not None:
+            print(f"roadcam: warning: plugin {outcome.plugin} could not add its commands: "
+                  f"{type(outcome.error).__name__}: {outcome.error}", file=sys.stderr)
 
 
 def _run(args) -> int:
@@ -101,60 +110,6 @@ def _run(args) -> int:
                     RESTART_EXIT_STATUS)
         return RESTART_EXIT_STATUS
     return 0
-
-
-def _simulate(args) -> int:
-    from roadcam.common.yaml_config import load_yaml
-    from roadcam.hal.hardware import Hardware
-    from roadcam.hal.pacing import PacedCamera
-    from roadcam.sim import SimRoad, TrackRecorder, score_run
-
-    from .runtime import Appliance
-    from .site import site_from_data
-    from .store import read_events
-
-    road = SimRoad.from_scenario(_scenario_path(args.scenario))
-    args.out.mkdir(parents=True, exist_ok=True)
-    site = road.site_config(args.out)
-    if args.site_extra:
-        extra, _ = load_yaml(args.site_extra)
-        site.update(extra or {})
-    if args.detector:
-        site["detection"] = {**site.get("detection", {}), "type": args.detector}
-    config, manager = site_from_data(site, source=f"site config of {args.scenario}")
-    recorder = TrackRecorder()
-    manager.register(recorder, name="sim.track-recorder")
-    hardware = Hardware(config, road.clock, pin_factory=road.pin_factory,
-                        sim_cameras=lambda name: PacedCamera(road.camera(name), args.speed))
-    started_s = time.monotonic()
-    appliance = Appliance(config, manager, hardware, road.clock, sign=config.uplink.event_signer(),
-                          drain_timeout_s=args.drain)
-    hotlist = road.hotlist_body()
-    if hotlist:  # handed over as the collector's signed hotlist would be, before the first frame
-        appliance.enqueue_command("hotlist", hotlist, lambda result: log.info("scenario hotlist: %s", result),
-                                  version=1)
-    appliance.run()
-    elapsed_s = time.monotonic() - started_s
-    events = read_events(config.storage.database, limit=10**9)
-    road.truth.to_json(args.out / "truth.json")
-    score = score_run(road.truth, recorder.tracks, events, wall_s=elapsed_s)
-    (args.out / "score.json").write_text(json.dumps(score.as_dict(), indent=2))
-    print(json.dumps(score.as_dict(), indent=2) if args.json else score.table())
-    return 0
-
-
-def _scenario_path(name_or_path: str) -> Path:
-    """A scenario file path, or the shipped scenario of that name (sim/scenarios/NAME.yaml)."""
-    path = Path(name_or_path)
-    if path.exists():
-        return path
-    shipped = resources.files("roadcam.sim") / "scenarios"
-    candidate = shipped / f"{name_or_path}.yaml"
-    if candidate.is_file():
-        return Path(str(candidate))
-    names = sorted(p.name.removesuffix(".yaml") for p in shipped.iterdir() if p.name.endswith(".yaml"))
-    raise ConfigError(f"--scenario {name_or_path}: no such file and no shipped scenario of that name; "
-                      f"shipped: {', '.join(names)}")
 
 
 def _config_check(args) -> int:

@@ -6,7 +6,8 @@ Rules: hooks are called with keyword arguments only; every name starts with ``ro
 keeps state is a class instance registered from ``roadcam_configure``. The runtime calls each
 plugin's implementation on its own: one that raises loses only its own answer and gets a
 ``plugin.error`` fault (component ``plugin/hook``), and a hook wrapper wraps only its own
-plugin's implementation.
+plugin's implementation. ``roadcam_register_commands`` is the exception: it is called when the
+``roadcam`` command line is built, before there is any appliance.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and readers only
+    import argparse
+
     from roadcam.hal.base import Frame
     from roadcam.protocol.events import Event
 
@@ -106,3 +109,25 @@ def roadcam_command(name: str, payload: dict[str, Any], version: int) -> dict[st
 def roadcam_event(event: Event) -> None:
     """An event has been committed to the store. Observers only: runs on the thread that stored
     it, must be quick and must not raise."""
+
+
+@hookspec
+def roadcam_register_commands(commands: argparse._SubParsersAction) -> None:
+    """Add the plugin's own subcommands to the ``roadcam`` command line.
+
+    ``commands`` is the ``roadcam`` parser's subparsers object: add each command with
+    ``parser = commands.add_parser(name, help=...)`` and set its handler with
+    ``parser.set_defaults(handler=function)``. The handler gets the parsed ``argparse.Namespace``
+    (``args.verbose`` is set; logging is configured) and returns the exit status (0 for
+    success). An expected failure raises ``ConfigError`` or another ``RoadcamError``: the
+    command line prints it as one clear message and exits 2.
+
+    Called once per command line, before any site config is read (there is no appliance and
+    no config section), for every installed plugin that is not disabled by
+    ``ROADCAM_DISABLE_PLUGINS``. Keep it cheap: import what the command needs inside its
+    handler, so that ``roadcam --help`` and the core's own commands stay fast. A command name
+    that is already taken, or any error here, loses that plugin's commands only (with a warning
+    on stderr); the core's commands (``run``, ``config``, ``events``) always remain. Plugins that
+    only add commands (the simulator's ``simulate``) are listed in
+    ``roadcam.appliance.plugins.COMMAND_PLUGINS`` and never loaded into a running appliance.
+    """

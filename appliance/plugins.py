@@ -32,22 +32,32 @@ BUILTIN_PLUGINS = (
     ("uplink", "roadcam.plugins.uplink"),
 )
 
+#: Plugins that only add commands to the ``roadcam`` command line (``roadcam_register_commands``),
+#: as (name, module). They are loaded when the command line is built (``commands=True``), never
+#: into a running appliance: the simulator has no place in a site's firmware.
+COMMAND_PLUGINS = (
+    ("sim", "roadcam.sim.commands"),
+)
+
 ENTRY_POINT_GROUP = "roadcam.plugins"
 
 
 def build_plugin_manager(*, disabled: Iterable[str] = (), environ: Mapping[str, str] = os.environ,
-                         load_entry_points: bool = True) -> pluggy.PluginManager:
+                         load_entry_points: bool = True, commands: bool = False) -> pluggy.PluginManager:
     """A manager with the hook specs, the built-in plugins and the entry-point plugins, minus
-    the disabled ones. Raises ConfigError for a disabled name no plugin has."""
+    the disabled ones; with ``commands``, the command-line-only plugins (COMMAND_PLUGINS) too,
+    for building the ``roadcam`` command line. Raises ConfigError for a disabled name no plugin
+    has."""
     manager = pluggy.PluginManager(hookspecs.PROJECT)
     manager.add_hookspecs(hookspecs)
+    blocked = list(disabled) + _names(environ.get("ROADCAM_DISABLE_PLUGINS", ""))
     extra = [(name, name) for name in _names(environ.get("ROADCAM_PLUGINS", ""))]
-    for name, module_name in BUILTIN_PLUGINS + tuple(extra):
+    command_plugins = tuple(plugin for plugin in COMMAND_PLUGINS if plugin[0] not in blocked) if commands else ()
+    for name, module_name in BUILTIN_PLUGINS + command_plugins + tuple(extra):
         manager.register(_import_plugin(module_name), name=name)
     if load_entry_points:
         manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
-    blocked = list(disabled) + _names(environ.get("ROADCAM_DISABLE_PLUGINS", ""))
-    known = sorted(name for name, _ in manager.list_name_plugin())
+    known = sorted({name for name, _ in manager.list_name_plugin()} | {name for name, _ in COMMAND_PLUGINS})
     for name in blocked:
         if name not in known:
             raise ConfigError(f"plugins.disabled: no plugin is named {name!r}; known plugins: {', '.join(known)}")

@@ -5,13 +5,33 @@ The appliance never reads the world's truth; :mod:`roadcam.sim.scoring` compares
 appliance reported.
 """
 
-from .camera_pose import SimCameraPose, calibration_pairs
-from .pins import SimPin, SimPinFactory
-from .plates import PlateGenerator, is_valid_plate
-from .road import SimCamera, SimRoad
-from .scenario import Scenario, available_scenarios, load_scenario
-from .scoring import Score, Scorer, TrackRecorder, score_run
-from .truth import GroundTruth
+import importlib
+
+#: Each public name and the module that defines it. They are imported on first use (PEP 562), so
+#: that ``roadcam.sim.commands`` (the ``simulate`` command, loaded whenever the ``roadcam``
+#: command line is built, also for ``roadcam run``) costs nothing until a simulation runs.
+_EXPORTS = {
+    "SimCameraPose": "camera_pose", "calibration_pairs": "camera_pose",
+    "SimPin": "pins", "SimPinFactory": "pins",
+    "PlateGenerator": "plates", "is_valid_plate": "plates",
+    "SimCamera": "road", "SimRoad": "road",
+    "Scenario": "scenario", "available_scenarios": "scenario", "load_scenario": "scenario",
+    "Score": "scoring", "Scorer": "scoring", "TrackRecorder": "scoring", "score_run": "scoring",
+    "GroundTruth": "truth",
+}
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
 
 __all__ = [
     "GroundTruth",

@@ -252,3 +252,31 @@ def test_hook_roadcam_event(tmp_path):
     assert len(observer.seen) == 7  # five frames, the observer's own fault and the final health event
     (fault,) = stored(tmp_path, "fault.raised")
     assert fault.data["component"] == "Observer/roadcam_event"
+
+
+class CommandLine:
+    def __init__(self):
+        self.ran = []
+
+    @hookimpl
+    def roadcam_register_commands(self, commands):
+        count = commands.add_parser("count-frames", help="a plugin's own command")
+        count.add_argument("--up-to", type=int, default=3)
+        count.set_defaults(handler=lambda args: self.ran.append((args.up_to, args.verbose)) or 5)
+
+
+def test_hook_roadcam_register_commands(monkeypatch, capsys):
+    """A plugin's command joins the ``roadcam`` command line (the core's commands stay), gets
+    the parsed arguments and its handler's answer is the exit status."""
+    from roadcam.appliance.cli import main
+
+    plugin = CommandLine()
+    monkeypatch.setitem(sys.modules, __name__ + "_commands", type(sys)("commands"))
+    sys.modules[__name__ + "_commands"].plugin = plugin
+    monkeypatch.setenv("ROADCAM_PLUGINS", __name__ + "_commands")
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    listed = capsys.readouterr().out
+    assert "count-frames" in listed and "a plugin's own command" in listed and "events" in listed
+    assert main(["-v", "count-frames", "--up-to", "7"]) == 5
+    assert plugin.ran == [(7, True)]

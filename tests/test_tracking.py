@@ -6,12 +6,12 @@ import itertools
 
 import numpy as np
 import pytest
+from synthetic import FPS, FRAME_NS, FRAME_SIZE, LANES_M, Mover, road_geometry, run_pipeline, track_ids_per_mover
 
-from roadcam.appliance.appearance import colour_signature, signature_distance
+from roadcam.appliance.appearance import signature_distance
 from roadcam.appliance.assignment import min_cost_assignment
 from roadcam.appliance.tracking import Detection, Tracker
-
-from synthetic import FPS, FRAME_NS, FRAME_SIZE, LANES_M, Mover, road_geometry, run_pipeline, track_ids_per_mover
+from roadcam.plugins.detection.signatures import colour_signature
 
 CAR = dict(width_m=1.8, length_m=4.5, height_m=1.5)
 

@@ -10,7 +10,7 @@ neighbourhood and above ``min_score``) become detections; boxes that overlap by 
 Unlike background subtraction it sees stopped and queued vehicles as well as moving ones and
 gives the whole box of a vehicle partly hidden behind another. Its classes come from
 appearance; ``road_xy`` is the box's bottom-centre on the road plane when calibrated; each
-detection carries its colour signature for the tracker (:mod:`roadcam.appliance.appearance`).
+detection carries its colour signature for the tracker (:mod:`.signatures`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from roadcam.appliance.appearance import colour_signature
 from roadcam.appliance.boxes import ious
 from roadcam.appliance.geometry import RoadGeometry
 from roadcam.appliance.hookspecs import hookimpl
@@ -30,6 +29,7 @@ from roadcam.hal.base import Frame
 
 from .classify import ground_point
 from .config import DetectionConfig
+from .signatures import colour_signature
 
 #: ``Detection.source`` of everything this detector reports.
 SOURCE = "tflite"

@@ -188,6 +188,12 @@ class PlateCapturePlugin:
         if appliance.plugin_manager.get_plugin(f"{SECTION}.reader") is not None:
             appliance.plugin_manager.unregister(name=f"{SECTION}.reader")
 
+    @hookimpl
+    def roadcam_register_commands(self, commands) -> None:
+        from .cli import add_parser  # ``roadcam plate read``
+
+        add_parser(commands)
+
 
 def _belongs_to(plate: tuple[float, float, float, float], vehicle: tuple[float, float, float, float],
                 in_front: list[tuple[float, float, float, float]]) -> bool:
