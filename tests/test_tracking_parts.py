@@ -7,7 +7,10 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+from appliances import build_appliance, run_for
 from pydantic import ValidationError
+from synthetic import FRAME_NS, FRAME_SIZE, LANES_M, Mover, run_pipeline
+from videos import moving_box, write_video
 
 from roadcam.appliance.config import ConfigError
 from roadcam.appliance.hookspecs import hookimpl
@@ -15,11 +18,7 @@ from roadcam.appliance.site import load_site
 from roadcam.appliance.tracking import Detection, Track, Tracker, TrackingSettings, TrackPoint
 from roadcam.appliance.tracking.types import thin_points
 
-from appliances import build_appliance, run_for
-from synthetic import FRAME_NS, FRAME_SIZE, LANES_M, Mover, run_pipeline
-
 CAR = dict(width_m=1.8, length_m=4.5, height_m=1.5)
-from videos import moving_box, write_video
 
 SITE = """\
     device:

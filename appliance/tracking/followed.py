@@ -108,7 +108,8 @@ class Followed:
             self.track.points.pop()
         self.observe(frame_index, time_ns, detection, road_sigma, box, settings)
 
-    def observe_in_group(self, frame_index: int, time_ns: int, group_box: np.ndarray, settings: TrackingSettings) -> None:
+    def observe_in_group(self, frame_index: int, time_ns: int, group_box: np.ndarray,
+                         settings: TrackingSettings) -> None:
         """The object is inside a merged blob: keep its predicted box within the blob."""
         kept = to_centre_size(shift_inside(self.predicted_box(), group_box))
         self.box.correct(kept, GROUP_SIGMA_FACTOR * _box_sigma(kept))

@@ -22,7 +22,8 @@ from .settings import TrackingSettings
 from .types import Detection
 
 
-def associate(settings: TrackingSettings, tracks: list[Followed], rows: list[int], columns: list[int], predicted: np.ndarray, found: np.ndarray,
+def associate(settings: TrackingSettings, tracks: list[Followed], rows: list[int], columns: list[int],
+              predicted: np.ndarray, found: np.ndarray,
                detections: list[Detection], road_sigmas: np.ndarray) -> dict[int, int]:
     """Track -> detection pairs of least total cost, where leaving a track and a detection
     both unmatched costs ``unmatched_pair_cost``.
@@ -53,7 +54,8 @@ def associate(settings: TrackingSettings, tracks: list[Followed], rows: list[int
         resized_unseen = resized[r] & (followed.track.missed > 0)
         allowed = (knows_again(settings, followed, colour) & ~swaps_walker & ~resized_unseen
                    & ((distance <= 1.0) | (overlap[r] >= iou_gates)))
-        cost = ((1.0 - overlap[r]) + np.minimum(distance, 1.0) + settings.kind_change_cost * (kinds != followed.track.kind)
+        cost = ((1.0 - overlap[r]) + np.minimum(distance, 1.0)
+                + settings.kind_change_cost * (kinds != followed.track.kind)
                 + settings.appearance_weight * colour)
         net_cost[r] = np.where(allowed, np.minimum(cost - settings.unmatched_pair_cost, 0.0), 0.0)
     return {rows[r]: columns[c] for r, c in min_cost_assignment(net_cost) if net_cost[r, c] < 0.0}
@@ -67,7 +69,8 @@ def knows_again(settings: TrackingSettings, followed: Followed, colour_distance:
     return (followed.track.missed <= settings.max_missed_frames) | (colour_distance <= settings.reidentify_colour)
 
 
-def groups(settings: TrackingSettings, tracks: list[Followed], predicted: np.ndarray, found: np.ndarray, mergeable: np.ndarray) -> dict[int, list[int]]:
+def groups(settings: TrackingSettings, tracks: list[Followed], predicted: np.ndarray, found: np.ndarray,
+           mergeable: np.ndarray) -> dict[int, list[int]]:
     """Mergeable detections holding two or more confirmed tracks' predicted boxes:
     {detection: tracks}."""
     confirmed = [i for i, f in enumerate(tracks) if f.track.confirmed]
@@ -82,7 +85,8 @@ def groups(settings: TrackingSettings, tracks: list[Followed], predicted: np.nda
     return {j: held for j, held in members.items() if len(held) >= 2}
 
 
-def dominant(settings: TrackingSettings, members: list[int], predicted: np.ndarray, group_box: np.ndarray) -> int | None:
+def dominant(settings: TrackingSettings, members: list[int], predicted: np.ndarray,
+             group_box: np.ndarray) -> int | None:
     overlap = ious(predicted[members], group_box[None, :])[:, 0]
     best = int(np.argmax(overlap))
     return members[best] if overlap[best] >= settings.dominant_iou else None
@@ -106,7 +110,8 @@ def fragments(settings: TrackingSettings, matches: dict[int, int], predicted: np
     return parts
 
 
-def duplicates(settings: TrackingSettings, tracks: list[Followed], matches: dict[int, int], seen: set[int], predicted: np.ndarray, found: np.ndarray,
+def duplicates(settings: TrackingSettings, tracks: list[Followed], matches: dict[int, int], seen: set[int],
+               predicted: np.ndarray, found: np.ndarray,
                 detections: list[Detection], road_sigmas: np.ndarray) -> dict[int, int]:
     """Pairs of confirmed tracks following one object, {younger: older}: one took a
     detection, the other took none, yet its predicted box overlaps that detection by at least
@@ -157,10 +162,12 @@ def inland(settings: TrackingSettings, frame_size_px: tuple[int, int] | None, pr
     hidden."""
     if not len(predicted) or frame_size_px is None or not settings.inland_px:
         return np.zeros(len(predicted), bool)
-    return (np.sqrt(areas(predicted)) >= settings.inland_px) & ~np.array([at_border(settings, frame_size_px, box) for box in predicted], bool)
+    bordering = np.array([at_border(settings, frame_size_px, box) for box in predicted], bool)
+    return (np.sqrt(areas(predicted)) >= settings.inland_px) & ~bordering
 
 
-def occupied(settings: TrackingSettings, tracks: list[Followed], predicted: np.ndarray, found: np.ndarray, mergeable: np.ndarray) -> np.ndarray:
+def occupied(settings: TrackingSettings, tracks: list[Followed], predicted: np.ndarray, found: np.ndarray,
+             mergeable: np.ndarray) -> np.ndarray:
     """Per detection: is it more likely a piece or a second detection of a confirmed track's
     object than a new one? Such detections start no track. A mergeable one is when it
     overlaps a confirmed track's predicted box by an IoU of at least ``birth_iou`` or lies

@@ -150,7 +150,8 @@ class Tracker:
         for younger, older in duplicates.items():
             if younger in matches:
                 j = matches[younger]
-                self._followed[older].take_over(frame_index, time_ns, detections[j], road_sigmas[j], found[j], self.settings)
+                self._followed[older].take_over(frame_index, time_ns, detections[j], road_sigmas[j], found[j],
+                                                self.settings)
             self._followed[younger].merged = True
         used = set(matches.values()) | grouped_detections | {j for parts in fragments.values() for j in parts}
         occupied = matching.occupied(self.settings, self._followed, predicted, found, mergeable)
@@ -159,7 +160,8 @@ class Tracker:
         np.fill_diagonal(touching, False)
         for j, detection in enumerate(detections):
             if j not in used and not occupied[j]:
-                emerged = bool(touching[j].any()) and not matching.at_border(self.settings, self.frame_size_px, found[j])
+                at_border = matching.at_border(self.settings, self.frame_size_px, found[j])
+                emerged = bool(touching[j].any()) and not at_border
                 self._start(frame_index, time_ns, detection, road_sigmas[j], emerged)
         return self._sweep()
 
@@ -199,6 +201,7 @@ class Tracker:
         self._followed.append(Followed(track, frame_index, time_ns, detection, road_sigma, self.settings, emerged))
 
     def _sweep(self) -> tuple[list[Track], list[Track]]:
+        settings = self.settings
         live, finished, keep = [], [], []
         for followed in self._followed:
             track = followed.track
@@ -209,8 +212,8 @@ class Tracker:
             elif not track.confirmed:
                 if track.missed == 0:
                     keep.append(followed)
-            elif (followed.missed_in_view > self.settings.max_missed_frames or track.missed > self.settings.max_hidden_frames
-                  or followed.grouped > self.settings.max_grouped_frames or (track.missed and self._left_view(followed))):
+            elif (followed.missed_in_view > settings.max_missed_frames or track.missed > settings.max_hidden_frames
+                  or followed.grouped > settings.max_grouped_frames or (track.missed and self._left_view(followed))):
                 finished.append(followed.finish())
             else:
                 keep.append(followed)
