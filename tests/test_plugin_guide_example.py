@@ -3,8 +3,9 @@
 The test takes the fenced python block that follows the marker ``<!-- example: vehicle_counter.py -->``
 in docs/plugins.md, writes it out as the module ``vehicle_counter`` and loads it the way a bench
 does, by ``ROADCAM_PLUGINS`` (so its config section is part of the site config). Then it runs a
-real Appliance (real store, an OpenCV file camera, mock pins) with a scripted detector, and, in a
-slow test, ``roadcam simulate`` on the shipped smoke scenario.
+real Appliance (real store, an OpenCV file camera, mock pins) with a scripted detector, the
+plugin's ``roadcam vehicle-counts`` command on the store that run left, and, in a slow test,
+``roadcam simulate`` on the shipped smoke scenario.
 """
 
 from __future__ import annotations
@@ -82,6 +83,19 @@ def test_the_example_counts_each_finished_vehicle_with_its_crop(tmp_path, counte
     assert [e.data["code"] for e in stored(tmp_path, "fault.raised")] == ["counter.quiet"]
     assert [e.data["code"] for e in stored(tmp_path, "fault.cleared")] == ["counter.quiet"]
     assert stored(tmp_path, "health")[-1].data["vehicle_counter"] == {"totals": {"north": 1}}
+    # the plugin's own command line command, on the store the run left
+    listed = roadcam(counter_module, "vehicle-counts", "--database", str(tmp_path / "events.db"))
+    assert (listed.returncode, listed.stdout) == (0, "north\tcar\t1\n"), listed.stderr
+    missing = roadcam(counter_module, "vehicle-counts", "--database", str(tmp_path / "no" / "events.db"))
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr, missing.stderr
+
+
+def roadcam(plugin_folder: Path, *args: str) -> subprocess.CompletedProcess:
+    """The ``roadcam`` command line with the example loaded by ROADCAM_PLUGINS."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(plugin_folder), os.environ.get("PYTHONPATH", "")]),
+               ROADCAM_PLUGINS="vehicle_counter")
+    return subprocess.run([sys.executable, "-m", "roadcam.appliance.cli", *args], capture_output=True, text=True,
+                          timeout=600, env=env)
 
 
 def test_the_example_answers_its_reset_command_only(tmp_path, counter_module):
@@ -117,12 +131,9 @@ def problems(data: dict) -> list[str]:
 def test_the_example_counts_vehicles_in_the_simulator(tmp_path, counter_module):
     extra = tmp_path / "extra.yaml"
     extra.write_text("vehicle_counter:\n  kinds: [car, truck, bus]\n")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(counter_module), os.environ.get("PYTHONPATH", "")]),
-               ROADCAM_PLUGINS="vehicle_counter")
     out = tmp_path / "run"
-    subprocess.run([sys.executable, "-m", "roadcam.appliance.cli", "simulate", "--scenario", "smoke",
-                    "--site-extra", str(extra), "--out", str(out), "--json"],
-                   check=True, capture_output=True, text=True, timeout=600, env=env)
+    ran = roadcam(counter_module, "simulate", "--scenario", "smoke", "--site-extra", str(extra), "--out", str(out))
+    assert ran.returncode == 0, ran.stderr
     counted = stored_in(out / "events.db", "vehicle.counted")
     assert counted, "the smoke scenario's vehicles were counted"
     assert {e.data["kind"] for e in counted} <= {"car", "truck", "bus"}
