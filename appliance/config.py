@@ -18,10 +18,6 @@ from roadcam.common.errors import ConfigError
 
 from .tracking.settings import TrackingSettings
 
-from .tracking.settings import TrackingSettings
-
-from .tracking.settings import TrackingSettings
-
 PIN_PATTERN = r"^(GPIO\d{1,2}|BOARD\d{1,2}|\d{1,2})$"
 
 
@@ -183,10 +179,6 @@ class CoreConfig(Section):
                                    description="Which plugins run.")
     health: HealthConfig = Field(default_factory=HealthConfig, title="Health",
                                  description="Health reporting.")
-    tracking: TrackingSettings = Field(default_factory=TrackingSettings, title="Tracking",
-                                       description="How the tracker follows road users on every camera.")
-    tracking: TrackingSettings = Field(default_factory=TrackingSettings, title="Tracking",
-                                       description="How the tracker follows road users on every camera.")
     tracking: TrackingSettings = Field(default_factory=TrackingSettings, title="Tracking",
                                        description="How the tracker follows road users on every camera.")
 
