@@ -243,15 +243,26 @@ def retained_hotlist(broker: Broker, pki) -> bytes | None:
     return received[0] if received else None
 
 
-def test_the_retained_hotlist_survives_a_broker_killed_right_after_it(broker, pki, tmp_path):
+def test_the_retained_hotlist_is_back_after_a_broker_killed_right_after_it(broker, pki, tmp_path):
+    """Killed between two of its (time-based) saves, the broker comes back without the hotlist;
+    the collector, reconnecting, publishes the one it keeps again."""
     config = collector_config(tmp_path, broker, pki)
     with SQLiteStorage(config.storage.database, config.storage.evidence_dir) as storage:
-        Dispatcher(config, storage).publish_hotlist([STOLEN])
-        (published,) = storage.retained_messages()
-    time.sleep(0.3)  # far inside any autosave interval counted in seconds
-    broker.kill()
-    broker.start()
-    assert retained_hotlist(broker, pki) == published.payload.encode()
+        collector = Collector(config.broker, storage, Ingest(DeviceKeys(config.device_keys_dir), config.limits))
+        collector.start()
+        try:
+            assert collector.wait_connected(10)
+            Dispatcher(config, storage).publish_hotlist([STOLEN])
+            (published,) = storage.retained_messages()
+            time.sleep(0.3)  # far inside the broker's autosave interval
+            broker.kill()
+            assert wait_until(lambda: not collector.wait_connected(0)), "the collector did not see the broker go"
+            broker.start()
+            assert collector.wait_connected(15), "the collector did not reconnect"
+            payload = retained_hotlist(broker, pki)
+        finally:
+            collector.stop()
+    assert payload == published.payload.encode()
 
 
 def test_a_collector_publishes_the_kept_hotlist_again_to_a_broker_that_lost_it(broker, pki, tmp_path):
