@@ -64,6 +64,8 @@ def simulate_command(args) -> int:
         site.update(extra or {})
     if args.detector:
         site["detection"] = {**site.get("detection", {}), "type": args.detector}
+    # every track point kept: the scorer compares each frame with the ground truth
+    site["tracking"] = {**(site.get("tracking") or {}), "history_older_points": None}
     config, manager = site_from_data(site, source=f"site config of {args.scenario}")
     recorder = TrackRecorder()
     manager.register(recorder, name="sim.track-recorder")
