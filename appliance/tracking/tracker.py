@@ -85,6 +85,9 @@ class Tracker:
     parked, after ``max_grouped_frames`` frames seen only inside a group, or, when
     ``frame_size_px`` is given, as soon as it is unseen with less than half of its predicted box
     still in the frame.
+
+    Every other name in double backquotes above is a field of :class:`.TrackingSettings`
+    (``tracker.settings``); ``frame_size_px`` and ``geometry`` belong to the camera.
     """
 
     def __init__(self, camera: str, settings: TrackingSettings | None = None, *,
