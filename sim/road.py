@@ -172,8 +172,6 @@ class SimRoad:
             "signals": signals,
             "loops": [{"name": loop.name, "pin": loop.pin, "lane": loop.lane, "position_m": loop.position_m,
                        "length_m": loop.length_m, "active_high": loop.active_high} for loop in scenario.loops],
-            # every track point kept: the scorer compares each frame with the ground truth
-            "tracking": {"history_older_points": None},
         }
 
 
