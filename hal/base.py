@@ -11,8 +11,8 @@ monotonic clock of :class:`roadcam.appliance.clock.Clock` that stamped it.
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

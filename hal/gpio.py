@@ -12,8 +12,8 @@ detector's edge must be placed to well under a millisecond for spot speeds.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from importlib.metadata import entry_points
-from typing import Callable
 
 from gpiozero import DigitalOutputDevice, InputDevice
 from gpiozero.exc import GPIOZeroError

@@ -8,8 +8,8 @@ the device at fault (``cameras[1]: camera 'north' ...``).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 from gpiozero.pins import Factory
 

@@ -8,7 +8,7 @@ name their path and line.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -94,7 +94,8 @@ class ZoneModel(Strict):
 
 
 class LampPins(Strict):
-    red: str = Field(title="Red pin", description="GPIO pin sensing the red lamp (high while lit).", pattern=PIN_PATTERN)
+    red: str = Field(title="Red pin", description="GPIO pin sensing the red lamp (high while lit).",
+                     pattern=PIN_PATTERN)
     amber: str = Field(title="Amber pin", description="GPIO pin sensing the amber lamp.", pattern=PIN_PATTERN)
     green: str = Field(title="Green pin", description="GPIO pin sensing the green lamp.", pattern=PIN_PATTERN)
 
@@ -119,7 +120,8 @@ class SignalPlanModel(Strict):
     def _phases_fit(self):
         for head in self.heads:
             if head.green_s + head.amber_s >= self.cycle_s:
-                raise ValueError(f"head {head.name}: green_s + amber_s must leave some red in the {self.cycle_s} s cycle")
+                raise ValueError(f"head {head.name}: green_s + amber_s must leave some red "
+                                 f"in the {self.cycle_s} s cycle")
         names = [head.name for head in self.heads]
         if len(set(names)) != len(names):
             raise ValueError("head names must be unique")
@@ -200,8 +202,9 @@ class PedestrianModel(Strict):
     per_minute: float = Field(0.0, ge=0, le=60, title="Pedestrians per minute",
                               description="Mean arrival rate at the crosswalk (Poisson).")
     speed_mps: tuple[float, float] = Field((1.0, 1.6), title="Walking speed (m/s)", description="Range drawn from.")
-    people: list[ExplicitPedestrian] = Field(default_factory=list, title="People",
-                                             description="Pedestrians arriving at given times, in addition to the rate.")
+    people: list[ExplicitPedestrian] = Field(
+        default_factory=list, title="People",
+        description="Pedestrians arriving at given times, in addition to the rate.")
 
 
 class Scenario(Strict):
@@ -212,7 +215,7 @@ class Scenario(Strict):
     seed: int = Field(title="Seed", description="Same seed, same frames, edges and truth.")
     duration_s: float = Field(gt=0, le=3600, title="Duration (s)", description="Simulated time.")
     fps: float = Field(25.0, gt=0, le=120, title="Frame rate", description="Camera frames per second.")
-    start: datetime = Field(datetime(2026, 3, 2, 0, 0, tzinfo=timezone.utc), title="Start (UTC)",
+    start: datetime = Field(datetime(2026, 3, 2, 0, 0, tzinfo=UTC), title="Start (UTC)",
                             description="Wall time of simulated second 0, ISO 8601 in UTC.")
     site: str = Field("sim-junction", title="Site id", description="Site id the appliance reports under.",
                       pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
@@ -222,7 +225,8 @@ class Scenario(Strict):
     road: RoadModel = Field(default_factory=RoadModel, title="Road", description="Road dimensions.")
     lanes: list[LaneModel] = Field(min_length=1, title="Lanes", description="Approach lanes, kerbside first.")
     crosswalk: CrosswalkModel | None = Field(None, title="Crosswalk", description="Zebra crossing past the stop line.")
-    zones: list[ZoneModel] = Field(default_factory=list, title="Zones", description="No-parking and box-junction areas.")
+    zones: list[ZoneModel] = Field(default_factory=list, title="Zones",
+                                   description="No-parking and box-junction areas.")
     signals: SignalPlanModel = Field(title="Signals", description="Signal heads and their phase plan.")
     loops: list[LoopModel] = Field(default_factory=list, title="Loops", description="Induction loops.")
     traffic: TrafficModel = Field(default_factory=TrafficModel, title="Traffic", description="Vehicles.")
@@ -238,7 +242,7 @@ class Scenario(Strict):
     def _utc(cls, start: datetime):
         if start.tzinfo is None:
             raise ValueError("give the start time in UTC with a Z, e.g. 2026-03-02T08:00:00Z")
-        return start.astimezone(timezone.utc)
+        return start.astimezone(UTC)
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -263,7 +267,8 @@ class Scenario(Strict):
             if item.lane not in lane_ids:
                 raise ValueError(f"lane {item.lane} does not exist (lanes: {lane_ids})")
         pins = [loop.pin for loop in self.loops] + [
-            pin for head in self.signals.heads if head.pins for pin in (head.pins.red, head.pins.amber, head.pins.green)]
+            pin for head in self.signals.heads if head.pins
+            for pin in (head.pins.red, head.pins.amber, head.pins.green)]
         repeated = sorted({pin for pin in pins if pins.count(pin) > 1})
         if repeated:
             raise ValueError(f"pins used twice: {', '.join(repeated)}")
@@ -276,7 +281,7 @@ class Scenario(Strict):
     @property
     def start_ns(self) -> int:
         """UTC nanoseconds of simulated second 0."""
-        return (self.start - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1) * 1000
+        return (self.start - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1) * 1000
 
 
 def load_scenario(source: str | Path) -> Scenario:

@@ -263,7 +263,8 @@ class Scorer:
         scorable = [v for v in self.truth.vehicles if self.identity(v).eligible_frames]
         legible = {v for v in scorable if self._readable_frames(self.truth.vehicles[v])}
         read_legible = len(read_vehicles & legible)
-        result.add("plate.read exact plate", _ratio(correct, len(reads)), f"{correct}/{len(reads)} reads", fraction=True)
+        result.add("plate.read exact plate", _ratio(correct, len(reads)), f"{correct}/{len(reads)} reads",
+                   fraction=True)
         result.add("plate.read vehicles read", _ratio(read_legible, len(legible)),
                    f"{read_legible}/{len(legible)} well visible vehicles with a legible plate", fraction=True)
         result.add("plate.read vehicles read, any plate", _ratio(len(read_vehicles), len(scorable)),

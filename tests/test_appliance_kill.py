@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from appliances import site_data
-from roadcam.appliance.store import EventStore, read_events
 from videos import moving_box, write_video
+
+from roadcam.appliance.store import EventStore, read_events
 
 KILLS = 20
 

@@ -47,7 +47,8 @@ def test_an_altered_or_malformed_command_is_refused(keys, change):
 def test_a_command_signed_by_another_key_is_refused(keys, tmp_path):
     _, public = keys
     stranger = write_test_pki(tmp_path, devices=[], collectors=["collector-1"])
-    payload = sign_command(load_private_key(stranger.collector_signing_key), "run_diagnostics", {}, version=1, device="tn-0001")
+    payload = sign_command(load_private_key(stranger.collector_signing_key), "run_diagnostics", {}, version=1,
+                           device="tn-0001")
     assert not verify_command(public, payload)
 
 

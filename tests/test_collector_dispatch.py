@@ -8,12 +8,12 @@ import json
 
 import pytest
 import yaml
-
 from appliances import stored
 from conftest import DEVICE
-from roadcam.collector.cli import main as collector_main
 from test_delivery import start_collector
 from uplink_doubles import uplink_appliance, wait_until
+
+from roadcam.collector.cli import main as collector_main
 
 pytestmark = pytest.mark.integration
 

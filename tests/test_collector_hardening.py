@@ -21,7 +21,6 @@ import threading
 import time
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
 
 from roadcam.collector.cli import main as collector_cli

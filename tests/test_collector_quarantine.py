@@ -4,11 +4,11 @@ and PostgreSQL, and ``roadcam-collector quarantine list``."""
 from __future__ import annotations
 
 import pytest
+from test_collector_storage import backend, postgres_server  # noqa: F401  (the fixtures)
 
 from roadcam.collector.cli import main as collector_cli
 from roadcam.collector.quarantine import message_digest
 from roadcam.collector.storage import DataRefused
-from test_collector_storage import backend, postgres_server  # noqa: F401  (the fixtures)
 
 START_NS = 1_790_000_000_000_000_000
 TOPIC = "roadcam/v1/site-a/tn-0001/events/plate.read"

@@ -8,6 +8,7 @@ import textwrap
 from pathlib import Path
 
 from conftest import DEVICE
+
 from roadcam.appliance.cli import main
 from roadcam.collector.pki import write_test_pki
 

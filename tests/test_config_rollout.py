@@ -20,14 +20,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from gpiozero.pins.mock import MockFactory
-
 from appliances import site_data, stored
+from gpiozero.pins.mock import MockFactory
+from uplink_doubles import wait_until
+
 from roadcam.appliance.clock import Clock
 from roadcam.appliance.config_rollout import RESTART_EXIT_STATUS, ConfigRollout, prepare_site
 from roadcam.appliance.runtime import Appliance
 from roadcam.hal.hardware import Hardware
-from uplink_doubles import wait_until
 
 
 def write_site(tmp_path: Path, *, trial_s: float = 0.3, **sections) -> tuple[Path, Path]:

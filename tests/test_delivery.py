@@ -12,8 +12,9 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from conftest import DEVICE
+from uplink_doubles import uplink_appliance, wait_until
+
 from roadcam.appliance.events import EventDraft
 from roadcam.collector.config import load_collector_config
 from roadcam.collector.device_keys import DeviceKeys
@@ -22,7 +23,6 @@ from roadcam.collector.local_broker import Broker
 from roadcam.collector.service import Collector
 from roadcam.collector.sqlite_storage import SQLiteStorage
 from roadcam.collector.storage import EventQuery
-from uplink_doubles import uplink_appliance, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 

@@ -19,18 +19,18 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from appliances import site_data
 from conftest import DEVICE
+from test_delivery import start_collector
+from uplink_doubles import wait_until
+from videos import moving_box, write_video
+
 from roadcam.appliance.clock import Clock
 from roadcam.appliance.runtime import Appliance
 from roadcam.appliance.site import site_from_data
 from roadcam.appliance.store import read_events
 from roadcam.collector.storage import EventQuery
 from roadcam.hal.hardware import Hardware
-from test_delivery import start_collector
-from uplink_doubles import wait_until
-from videos import moving_box, write_video
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 

@@ -8,6 +8,7 @@ import numpy as np
 import pluggy
 import pytest
 from pydantic import ValidationError
+from synthetic import FPS, FRAME_SIZE, LANES_M, POSE, Mover, frame, render, road_geometry, textured_road
 
 from roadcam.appliance import hookspecs
 from roadcam.appliance.boxes import as_boxes, ious
@@ -17,7 +18,6 @@ from roadcam.plugins.detection import BackgroundDetector, DetectionConfig, plugi
 from roadcam.plugins.detection.describe import BlobDescriber
 from roadcam.plugins.detection.pinhole import PinholeView
 from roadcam.sim.camera_pose import SimCameraPose
-from synthetic import FPS, FRAME_SIZE, LANES_M, POSE, Mover, frame, render, road_geometry, textured_road
 
 CLASS_SHAPES = {
     "car": dict(width_m=1.8, length_m=4.5, height_m=1.5),

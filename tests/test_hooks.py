@@ -188,13 +188,15 @@ def test_hook_roadcam_signal_changed(tmp_path):
 def test_hook_roadcam_loop_changed(tmp_path):
     factory, plugin = MockFactory(), EdgeRecorder()
     appliance = build_appliance(tmp_path, plugins=[plugin], pin_factory=factory,
-                                loops=[{"name": "lane1", "pin": "GPIO5"}, {"name": "lane2", "pin": "GPIO6", "active_high": True}])
+                                loops=[{"name": "lane1", "pin": "GPIO5"},
+                                       {"name": "lane2", "pin": "GPIO6", "active_high": True}])
     appliance.start()
     try:
         drive_and_wait(factory, plugin, [("GPIO5", 0), ("GPIO6", 1), ("GPIO5", 1)], lambda p: p.loop_edges, 3)
     finally:
         appliance.shutdown()
-    assert [(loop, occupied) for loop, occupied, _ in plugin.loop_edges] == [("lane1", True), ("lane2", True), ("lane1", False)]
+    assert ([(loop, occupied) for loop, occupied, _ in plugin.loop_edges]
+            == [("lane1", True), ("lane2", True), ("lane1", False)])
 
 
 class HealthReporter:

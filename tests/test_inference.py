@@ -48,7 +48,8 @@ def test_a_missing_model_file_names_the_path(tmp_path):
         load_model(tmp_path / "nothing.tflite")
 
 
-@pytest.mark.parametrize("content", [b"", b"not a flatbuffer at all" * 10, (DATA / "affine_float.tflite").read_bytes()[:200]])
+@pytest.mark.parametrize("content", [b"", b"not a flatbuffer at all" * 10,
+                                     (DATA / "affine_float.tflite").read_bytes()[:200]])
 def test_a_corrupt_or_truncated_model_file_is_invalid(tmp_path, content):
     path = tmp_path / "broken.tflite"
     path.write_bytes(content)

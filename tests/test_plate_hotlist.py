@@ -154,7 +154,8 @@ def test_an_empty_vote_has_no_result():
 
 def test_a_vote_keeps_whole_frames_only_for_its_two_leading_texts():
     vote = PlateVote()
-    for index, (text, confidence) in enumerate([("ABC1234", 0.9), ("ABC1Z34", 0.5), ("A8C1234", 0.4), ("ABC1234", 0.8)]):
+    reads = [("ABC1234", 0.9), ("ABC1Z34", 0.5), ("A8C1234", 0.4), ("ABC1234", 0.8)]
+    for index, (text, confidence) in enumerate(reads):
         vote.add(Sighting(text, confidence, index, index, (0, 0, 10, 5), crop=f"crop{index}", frame=f"frame{index}"))
     assert {text: kept.frame for text, kept in vote.best.items()} == {"ABC1234": "frame0", "ABC1Z34": "frame1",
                                                                        "A8C1234": None}

@@ -17,12 +17,12 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from appliances import build_appliance, run_for, site_data, stored
+from videos import moving_box, write_video
+
 from roadcam.appliance.hookspecs import hookimpl
 from roadcam.appliance.site import site_from_data
 from roadcam.appliance.tracking import Detection
-from videos import moving_box, write_video
 
 GUIDE = Path(__file__).resolve().parents[1] / "docs" / "plugins.md"
 MARKER = "<!-- example: vehicle_counter.py -->"

@@ -11,9 +11,10 @@ import sys
 import types
 
 from appliances import build_appliance, run_for, stored
+from videos import moving_box, write_video
+
 from roadcam.appliance.events import EventDraft
 from roadcam.appliance.hookspecs import hookimpl
-from videos import moving_box, write_video
 
 
 def camera(tmp_path, frames):

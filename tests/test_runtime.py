@@ -12,14 +12,14 @@ import time
 
 import pytest
 import yaml
-from gpiozero.pins.mock import MockFactory
-
 from appliances import build_appliance, run_for, site_data, stored
+from gpiozero.pins.mock import MockFactory
+from videos import moving_box, write_video
+
 from roadcam.appliance.events import EventDraft
 from roadcam.appliance.framequeue import FrameQueue
 from roadcam.appliance.hookspecs import hookimpl
 from roadcam.appliance.store import read_events
-from videos import moving_box, write_video
 
 
 def video_camera(tmp_path, name="north", frames=40):

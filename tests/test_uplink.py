@@ -52,7 +52,8 @@ def test_events_arrive_signed_in_order_with_their_evidence_first(tmp_path, broke
             assert collector.evidence[reference.sha256] == f"jpeg {seq - 1}".encode()
     public_key = load_public_key(public_file)
     assert all(verify(public_key, event.canonical_json(), event.sig) for event in collector.events.values())
-    assert [collector.events[seq].prev for seq in range(2, 21)] == [collector.events[seq].digest() for seq in range(1, 20)]
+    assert ([collector.events[seq].prev for seq in range(2, 21)]
+            == [collector.events[seq].digest() for seq in range(1, 20)])
 
 
 def test_a_row_stays_in_the_outbox_until_the_collectors_ack_covers_it(tmp_path, broker):
@@ -179,7 +180,7 @@ def test_new_events_leave_at_once_not_on_a_poll(tmp_path, broker, collector):
         for index in range(10):
             started_s = time.monotonic()
             appliance.submit([plate_read(appliance, index)])
-            wait_until(lambda: index + 1 in collector.events, what=f"event {index + 1}")
+            wait_until(lambda index=index: index + 1 in collector.events, what=f"event {index + 1}")
             latencies_s.append(time.monotonic() - started_s)
     finally:
         appliance.shutdown()

@@ -1,6 +1,7 @@
 """Commands: the gate refuses unsigned, altered, replayed, older, stale, misaddressed and deeply
-nested ones (with a security event) and judges the retained hotlist by its version alone; valid ones run on the analysis thread and are answered on their result
-topic; the run_diagnostics, snapshot and config_update handlers."""
+nested ones (with a security event) and judges the retained hotlist by its version alone; valid
+ones run on the analysis thread and are answered on their result topic; the run_diagnostics,
+snapshot and config_update handlers."""
 
 from __future__ import annotations
 
@@ -188,7 +189,8 @@ def test_config_update_validates_and_stages_the_new_config_atomically(tmp_path):
         new_config = site_data(tmp_path, health={"interval_s": 30})
         good = appliance.command("config_update", {"config": new_config})
         bad = appliance.command("config_update", {"config": {**new_config, "health": {"interval_s": -1}}})
-        foreign = appliance.command("config_update", {"config": {**new_config, "device": {"id": "tn-9", "site": "x-1"}}})
+        foreign = appliance.command("config_update",
+                                    {"config": {**new_config, "device": {"id": "tn-9", "site": "x-1"}}})
     finally:
         appliance.shutdown()
     assert good == {"ok": True, "staged": str(staged), "restart_required": True, "restarting": True, "trial_s": 60.0}

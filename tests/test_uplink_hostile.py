@@ -245,7 +245,7 @@ def test_the_retained_hotlist_again_on_every_reconnect_is_no_security_event(tmp_
         for reconnect in (1, 2):
             broker.stop()
             broker.start()
-            wait_until(lambda: ignored_copies(caplog) == reconnect, timeout_s=15,
+            wait_until(lambda reconnect=reconnect: ignored_copies(caplog) == reconnect, timeout_s=15,
                        what=f"the retained hotlist again after reconnect {reconnect}")
         assert office.command()["ok"] is True
     finally:

@@ -41,14 +41,15 @@ def write_key_pair(folder: Path, name: str) -> tuple[Ed25519PrivateKey, Path, Pa
     return key, private_file, public_file
 
 
-def write_certificate(folder: Path, name: str, issuer: tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None = None,
+def write_certificate(folder: Path, name: str,
+                      issuer: tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None = None,
                       *, ip: str | None = None) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
     """A P-256 key and certificate for common name ``name``, written as ``name.crt``/``name.key``;
     self-signed CA when ``issuer`` is None, else signed by the issuer (with ``ip`` as its SAN)."""
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     issuer_certificate, issuer_key = issuer or (None, key)
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     builder = (x509.CertificateBuilder().subject_name(subject)
                .issuer_name(issuer_certificate.subject if issuer_certificate else subject)
                .public_key(key.public_key()).serial_number(x509.random_serial_number())
@@ -59,7 +60,8 @@ def write_certificate(folder: Path, name: str, issuer: tuple[x509.Certificate, e
                                         critical=False)
     certificate = builder.sign(issuer_key, hashes.SHA256())
     (folder / f"{name}.crt").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    (folder / f"{name}.key").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+    (folder / f"{name}.key").write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                                           serialization.PrivateFormat.PKCS8,
                                                            serialization.NoEncryption()))
     return certificate, key
 

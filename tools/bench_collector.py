@@ -162,7 +162,7 @@ def create_sessions(broker: Broker, mosquitto_sub: bool, bare: bool, collector: 
             continue
         client = mqtt5_client(client_id)
         subscribed = threading.Event()
-        client.on_subscribe = lambda *args: subscribed.set()
+        client.on_subscribe = lambda *args, subscribed=subscribed: subscribed.set()
         client.on_connect = lambda client, *args, topic=topic: client.subscribe(topic, qos=1)
         client.connect(broker.host, broker.port, clean_start=False, properties=session_properties())
         client.loop_start()

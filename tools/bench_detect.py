@@ -19,9 +19,9 @@ import numpy as np
 
 from roadcam.appliance.geometry import RoadGeometry
 from roadcam.hal.base import Frame
-from roadcam.sim.camera_pose import SimCameraPose
 from roadcam.plugins.detection import BackgroundDetector, DetectionConfig, LearnedDetector
 from roadcam.plugins.detection.detector import downscale
+from roadcam.sim.camera_pose import SimCameraPose
 
 FPS = 25.0
 POSE = SimCameraPose(x_m=-1.0, y_m=70.0, height_m=6.5, yaw_deg=8.0, pitch_deg=13.0, hfov_deg=45.0)
@@ -101,7 +101,8 @@ def main() -> None:
 
 
 def _frame(index: int, image: np.ndarray) -> Frame:
-    return Frame(camera="bench", index=index, time_ns=int(index * 1e9 / FPS), mono_ns=int(index * 1e9 / FPS), image=image)
+    time_ns = int(index * 1e9 / FPS)
+    return Frame(camera="bench", index=index, time_ns=time_ns, mono_ns=time_ns, image=image)
 
 
 if __name__ == "__main__":

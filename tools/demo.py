@@ -28,10 +28,10 @@ from pathlib import Path
 import yaml
 
 from roadcam.appliance.store import read_events
+from roadcam.collector.cli import open_storage
 from roadcam.collector.config import load_collector_config
 from roadcam.collector.local_broker import Broker, production_config
 from roadcam.collector.pki import write_test_pki
-from roadcam.collector.cli import open_storage
 from roadcam.collector.storage import EventQuery
 
 DEVICE = "sim-0001"
@@ -55,15 +55,18 @@ def main() -> int:
     broker.config_file.write_text(production_config(broker, pki.root))
     broker.start()
     collector_config = write_collector_config(args.out, broker, pki)
-    collector = subprocess.Popen([str(BIN / "roadcam-collector"), "serve", "--config", str(collector_config)],
-                                 stderr=open(args.out / "collector.log", "w"))
+    with open(args.out / "collector.log", "w") as collector_log:    # the child holds its own descriptor
+        collector = subprocess.Popen([str(BIN / "roadcam-collector"), "serve", "--config", str(collector_config)],
+                                     stderr=collector_log)
     try:
         wait_for(lambda: COLLECTOR in broker.log(), "the collector to connect",
                  failed=lambda: collector.poll() is not None, log=args.out / "collector.log")
-        simulate = subprocess.run(
-            [str(BIN / "roadcam"), "simulate", "--scenario", args.scenario, "--detector", args.detector,
-             "--out", str(args.out / "device"), "--site-extra", str(write_uplink_section(args.out, broker, pki)), "--drain", "60"],
-            stderr=open(args.out / "device.log", "w"))
+        uplink_section = write_uplink_section(args.out, broker, pki)
+        with open(args.out / "device.log", "w") as device_log:
+            simulate = subprocess.run(
+                [str(BIN / "roadcam"), "simulate", "--scenario", args.scenario, "--detector", args.detector,
+                 "--out", str(args.out / "device"), "--site-extra", str(uplink_section), "--drain", "60"],
+                stderr=device_log)
         if simulate.returncode != 0:
             print(f"demo: roadcam simulate failed (exit {simulate.returncode}); see {args.out / 'device.log'}")
             return simulate.returncode

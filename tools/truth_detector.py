@@ -18,8 +18,8 @@ from __future__ import annotations
 from roadcam.appliance.geometry import RoadGeometry
 from roadcam.appliance.tracking import Detection
 from roadcam.hal.base import Frame
-from roadcam.sim.truth import GroundTruth
 from roadcam.plugins.detection.learned import whole_detection
+from roadcam.sim.truth import GroundTruth
 
 SOURCE = "truth"
 #: Road users less visible than this are not reported (nor learned as targets by the learned detector).

@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from roadcam.appliance.clock import Clock
 from roadcam.appliance.config import CameraConfig, OpenCVSource, Picamera2Source

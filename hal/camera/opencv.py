@@ -96,10 +96,7 @@ class OpenCVCamera(Camera):
         return f"camera {self.name!r} (source {self._source.url})"
 
     def _open_capture(self) -> cv2.VideoCapture:
-        if self._is_device:
-            capture = self._open_device()
-        else:
-            capture = self._open_with_ffmpeg()
+        capture = self._open_device() if self._is_device else self._open_with_ffmpeg()
         if self.live:
             capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)
         return capture

@@ -31,9 +31,9 @@ import cv2
 import numpy as np
 
 from roadcam.appliance.boxes import as_boxes, ious
-from roadcam.sim import SimRoad, available_scenarios
 from roadcam.plugins.detection import DetectionConfig, LearnedDetector
 from roadcam.plugins.detection.learned import SHIPPED_MODEL
+from roadcam.sim import SimRoad, available_scenarios
 from roadcam.tools.eval_tracking import evaluate as evaluate_tracking
 
 VISIBLE_MIN = 0.6
@@ -56,7 +56,8 @@ class DetectionFigures:
 
     def row(self) -> str:
         return (f"| {self.scenario} | {self.frames} | {self.objects} | {100 * self.found / max(self.objects, 1):.1f}% "
-                f"| {100 * self.right_class / max(self.found, 1):.1f}% | {self.false_detections / max(self.frames, 1):.2f} "
+                f"| {100 * self.right_class / max(self.found, 1):.1f}% "
+                f"| {self.false_detections / max(self.frames, 1):.2f} "
                 f"| {1000 * self.seconds / max(self.frames, 1):.1f} |")
 
 
