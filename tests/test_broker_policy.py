@@ -136,7 +136,10 @@ def test_only_collectors_take_messages_from_the_collectors_shared_subscription(b
             for blob in blobs:
                 source.publish_evidence(device, blob).wait_for_publish(5)
                 source.publish(device, source.next_event("violation.red_light", evidence=(blob,))).wait_for_publish(5)
-            stored = lambda: len(storage.events(EventQuery(device=DEVICE, limit=1000)))
+
+            def stored() -> int:
+                return len(storage.events(EventQuery(device=DEVICE, limit=1000)))
+
             assert wait_until(lambda: stored() == events and all(
                 storage.evidence_path(blob.sha256).exists() for blob in blobs)), (
                 f"{stored()} of {events} events, "
@@ -340,5 +343,6 @@ def test_enroll_and_broker_policy_commands(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "2 device(s)" in printed and f"may publish under any: {UNBOUND_DEVICE}" in printed
     document = json.loads(out.read_text())
-    assert [client["username"] for client in document["clients"]] == ["collector-1", "collector-2", DEVICE, UNBOUND_DEVICE]
+    assert ([client["username"] for client in document["clients"]]
+            == ["collector-1", "collector-2", DEVICE, UNBOUND_DEVICE])
     assert main(["enroll", "tn-0004", "--site", "site/+", "--key", str(out), "--config", str(config)]) == 2
