@@ -41,10 +41,6 @@ class StorageFull(StoreError):
     """The disk budget is spent and nothing left is safe to evict (not yet confirmed delivered)."""
 
 
-class ScenarioError(RoadcamError, ValueError):
-    """A simulator scenario file is invalid."""
-
-
 class MessageRejected(RoadcamError, ValueError):
     """The collector refused an MQTT message (malformed, oversized, unsigned, from an unknown
     device, evidence not matching its sha256). ``reason`` is a short label the collector counts

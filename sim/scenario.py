@@ -15,10 +15,16 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from roadcam.appliance.config import PIN_PATTERN
-from roadcam.common.errors import ConfigError, ScenarioError
+from roadcam.common.errors import ConfigError, RoadcamError
 from roadcam.common.yaml_config import load_yaml, validate_config
 
 from .plates import is_valid_plate
+
+
+class ScenarioError(RoadcamError, ValueError):
+    """A simulator scenario file is invalid (kept with the simulator: the core's error tree
+    holds no simulator types)."""
+
 
 Movement = Literal["straight", "left", "right"]
 VehicleKind = Literal["car", "scooter", "truck", "bus"]

@@ -11,11 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from roadcam.common.errors import ScenarioError
-
 from .paths import PathNetwork
 from .plates import PlateGenerator
-from .scenario import ExplicitVehicle, FlowModel, Scenario
+from .scenario import ExplicitVehicle, FlowModel, Scenario, ScenarioError
 
 #: Body colours (BGR) by class, each with a relative frequency.
 _BODY_COLOURS: dict[str, list[tuple[tuple[int, int, int], float]]] = {

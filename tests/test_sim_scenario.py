@@ -3,11 +3,10 @@
 import numpy as np
 import pytest
 
-from roadcam.common.errors import ScenarioError
 from roadcam.sim import available_scenarios, load_scenario
 from roadcam.sim.layout import RoadLayout
 from roadcam.sim.paths import PathNetwork
-from roadcam.sim.scenario import SCENARIO_DIR
+from roadcam.sim.scenario import SCENARIO_DIR, ScenarioError
 from roadcam.sim.traffic import schedule_arrivals
 
 SMOKE = SCENARIO_DIR / "smoke.yaml"

@@ -36,10 +36,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from roadcam.common.errors import ModelError, ScenarioError
+from roadcam.common.errors import ModelError
 from roadcam.plugins.plate_capture.reader import DEFAULT_MODELS, PlateReader
 from roadcam.sim import SimRoad, load_scenario
 from roadcam.sim.plates import plate_format
+from roadcam.sim.scenario import ScenarioError
 from roadcam.tools.plates.datasets import (
     CROP_MARGIN,
     DatasetMissing,
