@@ -11,10 +11,11 @@ The payload is parsed with :func:`~roadcam.protocol.bounded_json.loads_bounded` 
 anyone who may publish on a command topic could otherwise send ``b"[" * 100000`` and make
 ``json.loads`` raise RecursionError on the network thread.
 
-Retained state (the hotlist, :data:`~roadcam.protocol.commands.RETAINED_STATE`) is judged by its version alone: the broker
-hands the retained copy to a device whenever it connects, however long ago it was issued, so its
-age says nothing about a replay. The copy of the version the device already accepted arrives
-again on every reconnect: it is not an attack, and the gate admits it as a ``repeat``. The
+Retained state (the hotlist, :data:`~roadcam.protocol.commands.RETAINED_STATE`) is judged by its
+version alone: the broker hands the retained copy to a device whenever it connects, however long
+ago it was issued, so its age says nothing about a replay. The copy of the version the device
+already accepted arrives again on every reconnect: it is not an attack, and the gate admits it
+as a ``repeat``. The
 uplink hands a repeat on quietly (no result, no event), and the plugin that holds the state
 skips a version it already has, so a device that crashed after the gate recorded a version but
 before the plugin saved the state still gets it from the next retained copy.
@@ -25,7 +26,7 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -160,7 +161,7 @@ def _message(payload: bytes) -> dict[str, Any]:
 def _utc_ns(stamp: str, version: int) -> int:
     """UTC nanoseconds of an ``iso_utc`` stamp; CommandRefused when it is not one."""
     try:
-        moment = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+        moment = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
     except ValueError:
         raise CommandRefused(f"malformed: issued_at {stamp[:40]!r} is not UTC ISO 8601 with Z", version) from None
     return int(moment.timestamp()) * 10**9 + moment.microsecond * 1000

@@ -10,7 +10,7 @@ unknown key anywhere is an error that names its path.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
@@ -92,7 +92,7 @@ class SimSource(Section):
                                                           "(only under `roadcam simulate`).")
 
 
-CameraSource = Annotated[Union[Picamera2Source, OpenCVSource, SimSource], Field(discriminator="type")]
+CameraSource = Annotated[Picamera2Source | OpenCVSource | SimSource, Field(discriminator="type")]
 
 
 class CameraConfig(Section):
@@ -185,7 +185,7 @@ class CoreConfig(Section):
     @field_validator("cameras", "signals", "loops", "outputs", "serial")
     @classmethod
     def _unique_names(cls, items):
-        names = [getattr(item, "name", None) or getattr(item, "head") for item in items]
+        names = [getattr(item, "name", None) or item.head for item in items]
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise ValueError(f"names must be unique; repeated: {', '.join(duplicates)}")

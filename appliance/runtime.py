@@ -23,8 +23,9 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import pluggy
 
@@ -265,8 +266,9 @@ class Appliance:
     def enqueue_command(self, name: str, payload: dict[str, Any],
                         reply: Callable[[dict[str, Any]], None], version: int = 0, record: bool = True) -> None:
         """Run :meth:`command` on the analysis thread (where every hook runs) and call ``reply``
-        there with its result (``record``: see :meth:`command`). Callable from any thread; never blocks. A stopping appliance or a
-        full command queue answers ``{"ok": False, …}`` at once, on the caller's thread."""
+        there with its result (``record``: see :meth:`command`). Callable from any thread; never
+        blocks. A stopping appliance or a full command queue answers ``{"ok": False, …}`` at once,
+        on the caller's thread."""
         with self._wakeup:
             accepted = not self._stop.is_set() and len(self._commands) < MAX_QUEUED_COMMANDS
             if accepted:

@@ -27,7 +27,7 @@ import logging
 import os
 import signal
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from roadcam.common.cli import run_command
@@ -158,7 +158,7 @@ def _iso_ns(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time such as "
                                          "2026-11-22T03:04:05Z") from None
     if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=timezone.utc)
+        stamp = stamp.replace(tzinfo=UTC)
     return (int(stamp.timestamp()) * 1_000_000 + stamp.microsecond) * 1000
 
 

@@ -32,7 +32,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -52,7 +52,7 @@ from .device_keys import DeviceKeys
 
 #: An event's ``time``, as :func:`~roadcam.protocol.events.iso_utc` writes it (ASCII digits only).
 _EVENT_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
-_UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: Bytes of an Ed25519 signature.
 _SIGNATURE_BYTES = 64
 #: Largest magnitude of ``seq`` and of any integer in an event or a health summary: the largest

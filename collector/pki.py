@@ -123,7 +123,7 @@ def issue(authority: Authority, common_name: str, *, server: bool = False
 
 def revocation_list(authority: Authority, revoked: list[x509.Certificate]) -> x509.CertificateRevocationList:
     """The authority's CRL listing ``revoked``."""
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     builder = (x509.CertificateRevocationListBuilder().issuer_name(authority.certificate.subject)
                .last_update(now - datetime.timedelta(minutes=5)).next_update(now + _VALIDITY))
     for certificate in revoked:
@@ -166,7 +166,7 @@ def write_test_pki(root: Path, *, devices: list[str], collectors: list[str],
 
 
 def _builder(subject: x509.Name, issuer: x509.Name, public_key) -> x509.CertificateBuilder:
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     return (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer)
             .public_key(public_key).serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + _VALIDITY))

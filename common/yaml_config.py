@@ -66,8 +66,8 @@ def load_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
 
 def validate_config(model: type[Model], data: Any, node: yaml.Node | None = None,
                     source: str = "config") -> Model:
-    """Validate data against a config model (the site's or the collector's); on failure raise ConfigError listing every problem
-    as ``source:line: field.path: message``."""
+    """Validate data against a config model (the site's or the collector's); on failure raise
+    ConfigError listing every problem as ``source:line: field.path: message``."""
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: the config must be a mapping of sections (device:, cameras:, …)")
     try:
@@ -95,7 +95,8 @@ def _explain(error: dict) -> str:
     if error["type"] == "missing":
         return "required field is missing"
     message = error["msg"]
-    if "input" in error and error["type"] not in ("union_tag_invalid", FILE_PROBLEM) and not isinstance(error["input"], (dict, list)):
+    if ("input" in error and error["type"] not in ("union_tag_invalid", FILE_PROBLEM)
+            and not isinstance(error["input"], (dict, list))):
         message += f" (got {error['input']!r})"
     return message
 

@@ -18,7 +18,7 @@ import os
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -92,7 +92,7 @@ class Event(BaseModel):
 def iso_utc(time_ns: int) -> str:
     """Format UTC nanoseconds as ``2026-11-22T03:04:05.123456Z``."""
     seconds, nanos = divmod(time_ns, 1_000_000_000)
-    stamp = datetime.fromtimestamp(seconds, tz=timezone.utc).replace(microsecond=nanos // 1000)
+    stamp = datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=nanos // 1000)
     return stamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 

@@ -16,7 +16,6 @@ from .config import DetectionConfig
 from .describe import BlobDescriber
 from .ghosts import is_ghost
 
-
 #: The still reference must be at least this old (seconds) for a ghost to be judged.
 STILL_MIN_S = 0.2
 

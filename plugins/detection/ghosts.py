@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import numpy as np
 
-
 #: Share of a blob's outline pixels that may change between the frame and the still reference
 #: for the blob to count as still.
 STILL_CHANGE_SHARE = 0.05

@@ -18,9 +18,9 @@ the winning text keeps its crop and frame, for the evidence.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
-
+from typing import Any
 
 #: Texts per track whose best read keeps its whole frame (see PlateVote._drop_trailing_frames).
 FRAMES_KEPT = 2
@@ -139,8 +139,8 @@ def character_vote(tallies: dict[str, float]) -> tuple[str, float]:
     with the most votes wins. Misreads of one plate mostly differ in one character each
     (MHN6423, NHM6423, MHM8423 beside MHM6423), so the texts split the votes while the
     characters agree: counted whole, a junction car's right text had a fused confidence of
-    0.42, under the floor; counted per character, 0.57. When one text leads, its weakest character has at least its votes, so the result is the
-    same as a whole-text vote or surer."""
+    0.42, under the floor; counted per character, 0.57. When one text leads, its weakest
+    character has at least its votes, so the result is the same as a whole-text vote or surer."""
     by_length: dict[int, float] = {}
     for text, tally in tallies.items():
         by_length[len(text)] = by_length.get(len(text), 0.0) + tally

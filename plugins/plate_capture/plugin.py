@@ -169,7 +169,8 @@ class PlateCapturePlugin:
         config: PlateCaptureConfig = appliance.config.section(SECTION)
         try:
             detector = PlateDetector(config.detector_model, threads=config.threads)
-            reader = PlateReader(config.reader_models or None, threads=config.threads, reread_unsure=config.reread_unsure)
+            reader = PlateReader(config.reader_models or None, threads=config.threads,
+                                 reread_unsure=config.reread_unsure)
         except ModelError as exc:
             appliance.raise_fault("model.unavailable", SECTION, str(exc))
             return
