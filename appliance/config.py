@@ -205,6 +205,18 @@ class CoreConfig(Section):
                     owners[key] = label
         return self
 
+    @model_validator(mode="after")
+    def _plugin_sections_match_the_site(self):
+        """A plugin section with a ``check_site(site)`` method checks itself against the whole
+        site (a speed pair's loops are the site's loops); it raises ValueError naming the field."""
+        for name in type(self).model_fields:
+            if name in CoreConfig.model_fields:
+                continue
+            check = getattr(getattr(self, name), "check_site", None)
+            if callable(check):
+                check(self)
+        return self
+
     def section(self, name: str) -> Any:
         """A plugin's validated section by name."""
         return getattr(self, name)

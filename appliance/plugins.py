@@ -30,6 +30,7 @@ BUILTIN_PLUGINS = (
     ("detection", "roadcam.plugins.detection"),
     ("diagnostics", "roadcam.plugins.diagnostics"),
     ("plate_capture", "roadcam.plugins.plate_capture"),
+    ("speed", "roadcam.plugins.speed"),
     ("uplink", "roadcam.plugins.uplink"),
 )
 

@@ -1,0 +1,97 @@
+"""The ``speed`` section of a site config."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from roadcam.appliance.config import Section
+
+SECTION = "speed"
+
+
+class LoopPair(Section):
+    """Two loops in one lane, a measured distance apart: a vehicle's transit gives its speed."""
+
+    name: str = Field(title="Pair name", description="Unique name of the pair, e.g. lane1.",
+                      pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
+    lane: int | None = Field(None, ge=1, title="Lane",
+                             description="Lane number (1 = kerbside); left out, the upstream loop's lane.")
+    upstream: str = Field(title="Upstream loop", description="Name of the loop a vehicle reaches first "
+                                                            "(one of the site's loops).")
+    downstream: str = Field(title="Downstream loop", description="Name of the loop a vehicle reaches second "
+                                                                "(one of the site's loops).")
+    spacing_m: float = Field(gt=0, title="Spacing (m)",
+                             description="Measured distance from the upstream loop's leading edge to the "
+                                         "downstream loop's leading edge, along the lane.")
+    spacing_tolerance_m: float = Field(0.02, ge=0, title="Spacing tolerance (m)",
+                                       description="Standard uncertainty of the measured spacing.")
+    min_speed_kmh: float = Field(3.0, gt=0, title="Slowest vehicle (km/h)",
+                                 description="Slowest plausible vehicle: a downstream edge later than "
+                                             "spacing / this speed does not belong to the upstream one.")
+    max_speed_kmh: float = Field(300.0, gt=0, title="Fastest vehicle (km/h)",
+                                 description="Fastest plausible vehicle: a downstream edge sooner than "
+                                             "spacing / this speed does not belong to the upstream one.")
+
+    @model_validator(mode="after")
+    def _distinct_and_ordered(self) -> LoopPair:
+        if self.upstream == self.downstream:
+            raise ValueError(f"pair {self.name}: upstream and downstream are the same loop ({self.upstream})")
+        if self.min_speed_kmh >= self.max_speed_kmh:
+            raise ValueError(f"pair {self.name}: min_speed_kmh must be below max_speed_kmh")
+        return self
+
+
+class SpeedConfig(Section):
+    """Spot speed from loop pairs."""
+
+    pairs: list[LoopPair] = Field(default_factory=list, title="Loop pairs",
+                                  description="Loop pairs that time vehicles; none, no spot speeds.")
+    edge_resolution_ms: float = Field(0.001, ge=0, title="Edge resolution (ms)",
+                                      description="Resolution of the pin factory's edge ticks "
+                                                  "(lgpio, pigpio: 1 us).")
+    edge_jitter_ms: float = Field(0.2, ge=0, title="Edge jitter (ms)",
+                                  description="Standard deviation of one edge stamp against the vehicle "
+                                              "(detector response and its spread).")
+    coverage_factor: float = Field(2.0, ge=1, title="Coverage factor",
+                                   description="Multiplies the standard uncertainty into the reported "
+                                               "uncertainty and bounds (2: about 95%).")
+    stuck_on_s: float = Field(120.0, gt=0, title="Stuck on after (s)",
+                              description="A loop occupied longer than this raises loop.stuck_on.")
+    stuck_off_s: float = Field(600.0, gt=0, title="Stuck off after (s)",
+                               description="A loop with no edge while its partner loop has seen traffic "
+                                           "for this long raises loop.stuck_off.")
+    stuck_off_vehicles: int = Field(3, ge=1, title="Stuck off: partner vehicles",
+                                    description="Vehicles the partner loop must see meanwhile before "
+                                                "loop.stuck_off is raised.")
+    chatter_edges: int = Field(12, ge=2, title="Chatter: most edges",
+                               description="More edges than this on one loop within the chatter window "
+                                           "raise loop.chatter.")
+    chatter_window_s: float = Field(1.0, gt=0, title="Chatter window (s)",
+                                    description="The window the chatter edges are counted in.")
+    unpaired_limit: int = Field(3, ge=1, title="Unpaired edges before a fault",
+                                description="This many vehicles in a row seen by one loop of a pair "
+                                            "only raise speed.unpaired (cleared by a paired vehicle).")
+    max_occupancy_mismatch: float = Field(0.35, gt=0, le=1, title="Occupancy mismatch (fraction)",
+                                          description="A vehicle whose occupancy times on the two loops "
+                                                      "differ by more than this fraction is not timed.")
+
+    @model_validator(mode="after")
+    def _unique_pairs(self) -> SpeedConfig:
+        names = [pair.name for pair in self.pairs]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"pair names must be unique; repeated: {', '.join(repeated)}")
+        return self
+
+    def check_site(self, site: Any) -> None:
+        """Every pair's loops are loops of the site (called with the whole site config)."""
+        loops = {loop.name for loop in site.loops}
+        for index, pair in enumerate(self.pairs):
+            for field in ("upstream", "downstream"):
+                name = getattr(pair, field)
+                if name not in loops:
+                    known = ", ".join(sorted(loops)) or "none configured"
+                    raise ValueError(f"{SECTION}.pairs[{index}].{field}: no loop named {name!r} "
+                                     f"(loops: {known})")

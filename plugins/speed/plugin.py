@@ -1,0 +1,318 @@
+"""The speed plugin: loop pairs timed from their edge stamps.
+
+A vehicle crossing a pair gives four edges: upstream on, downstream on, upstream off,
+downstream off (the offs may come in either order relative to the downstream on for a long
+vehicle). Its speed is the spacing over the mean of the leading-edge and trailing-edge transit
+times; its length is speed x occupancy - loop length, averaged over both loops. The standard
+uncertainty combines the spacing tolerance with the stamp uncertainty of the four edges
+(jitter and tick resolution), and the event carries it times the coverage factor.
+
+Loop faults are checked on every edge, every frame and every health period: stuck on, stuck
+off while the partner sees traffic, chatter, and vehicles seen on one loop of a pair only.
+While a loop of a pair is in fault the pair gives no speed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+from roadcam.appliance.events import EventDraft
+from roadcam.appliance.hookspecs import hookimpl
+
+from .config import SECTION, LoopPair, SpeedConfig
+
+MS_PER_KMH = 1 / 3.6
+
+
+@dataclass
+class Passage:
+    """One vehicle over a pair, as its edges arrive (UTC ns)."""
+
+    u_on: int
+    u_off: int | None = None
+    d_on: int | None = None
+    d_off: int | None = None
+
+    def complete(self) -> bool:
+        return None not in (self.u_off, self.d_on, self.d_off)
+
+
+@dataclass
+class LoopState:
+    """What the meter knows of one loop."""
+
+    name: str
+    length_m: float
+    occupied: bool = False
+    on_since: int | None = None
+    last_edge_ns: int | None = None
+    partner_vehicles: int = 0  # leading edges on a partner loop since this loop's last edge
+    partner_first_ns: int | None = None
+    edges: deque[int] = field(default_factory=deque)  # edge times within the chatter window
+    faults: set[str] = field(default_factory=set)
+
+
+@dataclass
+class PairState:
+    config: LoopPair
+    lane: int
+    pending: deque[Passage] = field(default_factory=deque)  # upstream on, downstream not yet
+    matched: deque[Passage] = field(default_factory=deque)  # both on, waiting for the offs
+    unpaired_run: int = 0
+    unpaired_loop: str = ""
+
+
+class SpotSpeed:
+    """The plugin's state, registered from ``roadcam_configure``."""
+
+    def __init__(self, appliance, config: SpeedConfig):
+        self.appliance = appliance
+        self.config = config
+        site_loops = {loop.name: loop for loop in appliance.config.loops}
+        self.loops: dict[str, LoopState] = {}
+        self.pairs: list[PairState] = []
+        self.partners: dict[str, set[str]] = {}
+        for pair in config.pairs:
+            for name in (pair.upstream, pair.downstream):
+                self.loops.setdefault(name, LoopState(name, site_loops[name].length_m))
+            self.partners.setdefault(pair.upstream, set()).add(pair.downstream)
+            self.partners.setdefault(pair.downstream, set()).add(pair.upstream)
+            lane = pair.lane if pair.lane is not None else site_loops[pair.upstream].lane
+            self.pairs.append(PairState(pair, lane))
+        self.now_ns = 0
+        self.edges_seen = 0
+        self.counts = {"spot": 0, "unpaired": 0, "rejected": 0}
+        stamp_ms = math.hypot(config.edge_jitter_ms, config.edge_resolution_ms / math.sqrt(12))
+        self.stamp_s = stamp_ms / 1000  # standard uncertainty of one edge stamp
+
+    # -- hooks ---------------------------------------------------------------------------------
+
+    @hookimpl
+    def roadcam_loop_changed(self, loop, occupied, time_ns):
+        state = self.loops.get(loop)
+        if state is None:
+            return []
+        self.edges_seen += 1
+        self._tick(time_ns)
+        drafts = self._edge(state, bool(occupied), time_ns)
+        self._check_faults()
+        return drafts
+
+    @hookimpl
+    def roadcam_analyze(self, frame):
+        self._tick(frame.time_ns)
+        self._check_faults()
+        return []
+
+    @hookimpl
+    def roadcam_collect_health(self, appliance):
+        self._tick(appliance.clock.wall_ns())
+        self._check_faults()
+        return {SECTION: dict(self.counts)}
+
+    # -- edges ---------------------------------------------------------------------------------
+
+    def _tick(self, time_ns: int) -> None:
+        self.now_ns = max(self.now_ns, time_ns)
+
+    def _edge(self, state: LoopState, occupied: bool, t: int) -> list[EventDraft]:
+        if occupied == state.occupied:
+            return []  # a repeated level is not an edge
+        state.occupied = occupied
+        state.on_since = t if occupied else None
+        state.last_edge_ns = t
+        state.partner_vehicles, state.partner_first_ns = 0, None
+        state.edges.append(t)
+        self._clear(state, "loop.stuck_off")
+        if occupied:
+            for partner in self.partners.get(state.name, ()):
+                other = self.loops[partner]
+                other.partner_vehicles += 1
+                if other.partner_first_ns is None:
+                    other.partner_first_ns = t
+        drafts: list[EventDraft] = []
+        for pair in self.pairs:
+            if state.name == pair.config.upstream:
+                drafts += self._upstream(pair, occupied, t)
+            elif state.name == pair.config.downstream:
+                drafts += self._downstream(pair, occupied, t)
+        return drafts
+
+    def _window_ns(self, pair: PairState) -> tuple[int, int]:
+        """Shortest and longest plausible transit time between the pair's leading edges."""
+        spacing = pair.config.spacing_m
+        return (round(spacing / (pair.config.max_speed_kmh * MS_PER_KMH) * 1e9),
+                round(spacing / (pair.config.min_speed_kmh * MS_PER_KMH) * 1e9))
+
+    def _upstream(self, pair: PairState, occupied: bool, t: int) -> list[EventDraft]:
+        self._expire(pair, t)
+        if occupied:
+            pair.pending.append(Passage(u_on=t))
+            return []
+        for passage in (*pair.matched, *pair.pending):
+            if passage.u_off is None:
+                passage.u_off = t
+                return self._finish(pair, passage)
+        return []
+
+    def _downstream(self, pair: PairState, occupied: bool, t: int) -> list[EventDraft]:
+        self._expire(pair, t)
+        shortest, _ = self._window_ns(pair)
+        if occupied:
+            for passage in pair.pending:
+                if t - passage.u_on >= shortest:
+                    pair.pending.remove(passage)
+                    passage.d_on = t
+                    pair.matched.append(passage)
+                    return []
+            self._unpaired(pair, pair.config.downstream)
+            return []
+        for passage in pair.matched:
+            if passage.d_off is None:
+                passage.d_off = t
+                return self._finish(pair, passage)
+        return []
+
+    def _expire(self, pair: PairState, t: int) -> None:
+        """Upstream passages whose downstream edge is overdue: seen on the upstream loop only."""
+        _, longest = self._window_ns(pair)
+        while pair.pending and t - pair.pending[0].u_on > longest:
+            pair.pending.popleft()
+            self._unpaired(pair, pair.config.upstream)
+
+    def _unpaired(self, pair: PairState, loop: str) -> None:
+        self.counts["unpaired"] += 1
+        pair.unpaired_run = pair.unpaired_run + 1 if pair.unpaired_loop == loop else 1
+        pair.unpaired_loop = loop
+        if pair.unpaired_run >= self.config.unpaired_limit:
+            other = pair.config.downstream if loop == pair.config.upstream else pair.config.upstream
+            self.appliance.raise_fault(
+                "speed.unpaired", pair.config.name,
+                f"{pair.unpaired_run} vehicles in a row on loop {loop} had no edge on loop {other} within "
+                f"the plausible time: check loop {other} and its detector, and the pair's spacing")
+
+    def _finish(self, pair: PairState, passage: Passage) -> list[EventDraft]:
+        if not passage.complete():
+            return []
+        pair.matched.remove(passage)
+        assert passage.u_off is not None and passage.d_on is not None and passage.d_off is not None
+        upstream, downstream = self.loops[pair.config.upstream], self.loops[pair.config.downstream]
+        if upstream.faults or downstream.faults:
+            self.counts["rejected"] += 1
+            return []
+        lead_s = (passage.d_on - passage.u_on) / 1e9
+        trail_s = (passage.d_off - passage.u_off) / 1e9
+        occ_u = (passage.u_off - passage.u_on) / 1e9
+        occ_d = (passage.d_off - passage.d_on) / 1e9
+        if min(lead_s, trail_s, occ_u, occ_d) <= 0 or \
+                abs(occ_u - occ_d) > self.config.max_occupancy_mismatch * max(occ_u, occ_d):
+            self.counts["rejected"] += 1
+            return []
+        spacing = pair.config.spacing_m
+        transit_s = (lead_s + trail_s) / 2
+        speed = spacing / transit_s
+        if not pair.config.min_speed_kmh * MS_PER_KMH <= speed <= pair.config.max_speed_kmh * MS_PER_KMH:
+            self.counts["rejected"] += 1
+            return []
+        # four edges, each with stamp uncertainty s: the mean transit has uncertainty s
+        relative = math.hypot(pair.config.spacing_tolerance_m / spacing, self.stamp_s / transit_s)
+        u_speed = speed * relative
+        lengths = [speed * occ_u - upstream.length_m, speed * occ_d - downstream.length_m]
+        length = sum(lengths) / 2
+        # length + loop length scales with the speed; the mean occupancy has stamp uncertainty s
+        loop_m = (upstream.length_m + downstream.length_m) / 2
+        u_length = math.hypot((length + loop_m) * relative, speed * self.stamp_s)
+        k = self.config.coverage_factor
+        pair.unpaired_run = 0
+        self.appliance.clear_fault("speed.unpaired", pair.config.name)
+        self.counts["spot"] += 1
+        kmh = speed * 3.6
+        return [EventDraft("speed.spot", {
+            "pair": pair.config.name,
+            "lane": pair.lane,
+            "upstream": pair.config.upstream,
+            "downstream": pair.config.downstream,
+            "speed_kmh": round(kmh, 3),
+            "uncertainty_kmh": round(k * u_speed * 3.6, 3),
+            "speed_low_kmh": round(kmh - k * u_speed * 3.6, 3),
+            "speed_high_kmh": round(kmh + k * u_speed * 3.6, 3),
+            "coverage_factor": k,
+            "length_m": round(length, 2),
+            "length_uncertainty_m": round(k * u_length, 2),
+            "spacing_m": spacing,
+            "spacing_tolerance_m": pair.config.spacing_tolerance_m,
+            "transit_ms": round(transit_s * 1000, 4),
+            "occupancy_upstream_ms": round(occ_u * 1000, 3),
+            "occupancy_downstream_ms": round(occ_d * 1000, 3),
+        }, passage.u_on)]
+
+    # -- faults --------------------------------------------------------------------------------
+
+    def _raise(self, state: LoopState, code: str, message: str) -> None:
+        state.faults.add(code)
+        self.appliance.raise_fault(code, state.name, message)
+
+    def _clear(self, state: LoopState, code: str) -> None:
+        if code in state.faults:
+            state.faults.discard(code)
+            self.appliance.clear_fault(code, state.name)
+
+    def _check_faults(self) -> None:
+        now, config = self.now_ns, self.config
+        for state in self.loops.values():
+            if state.last_edge_ns is None:
+                state.last_edge_ns = now  # watched from the first moment the meter saw
+            # stuck on
+            if state.occupied and state.on_since is not None and now - state.on_since > config.stuck_on_s * 1e9:
+                if "loop.stuck_on" not in state.faults:
+                    self._raise(state, "loop.stuck_on",
+                                f"loop {state.name} has been occupied for over {config.stuck_on_s:g} s: "
+                                f"check the loop detector (stuck output, a vehicle parked on the loop)")
+                    for pair in self.pairs:  # its open passages can never be timed honestly
+                        if state.name in (pair.config.upstream, pair.config.downstream):
+                            pair.pending.clear()
+                            pair.matched.clear()
+            elif not state.occupied:
+                self._clear(state, "loop.stuck_on")
+            # stuck off
+            if (not state.occupied and state.partner_first_ns is not None
+                    and state.partner_vehicles >= config.stuck_off_vehicles
+                    and now - max(state.partner_first_ns, state.last_edge_ns) > config.stuck_off_s * 1e9
+                    and "loop.stuck_off" not in state.faults):
+                partners = ", ".join(sorted(self.partners.get(state.name, ())))
+                self._raise(state, "loop.stuck_off",
+                            f"loop {state.name} saw no vehicle for over {config.stuck_off_s:g} s while "
+                            f"{partners} saw {state.partner_vehicles}: check the loop and its detector")
+            # chatter
+            window_ns = config.chatter_window_s * 1e9
+            while state.edges and now - state.edges[0] > window_ns:
+                state.edges.popleft()
+            if len(state.edges) > config.chatter_edges:
+                if "loop.chatter" not in state.faults:
+                    self._raise(state, "loop.chatter",
+                                f"loop {state.name} changed more than {config.chatter_edges} times within "
+                                f"{config.chatter_window_s:g} s: check the detector's sensitivity and the "
+                                f"loop's wiring")
+                for pair in self.pairs:  # passages through a chattering loop are not timed
+                    if state.name in (pair.config.upstream, pair.config.downstream):
+                        pair.pending.clear()
+                        pair.matched.clear()
+            elif not state.edges:
+                self._clear(state, "loop.chatter")
+
+
+class SpeedPlugin:
+    @hookimpl
+    def roadcam_config_section(self):
+        return SECTION, SpeedConfig
+
+    @hookimpl
+    def roadcam_configure(self, appliance):
+        config = appliance.config.section(SECTION)
+        if config.pairs:
+            appliance.plugin_manager.register(SpotSpeed(appliance, config), name="speed.spot")
+
+
+plugin = SpeedPlugin()
