@@ -131,7 +131,7 @@ def test_evidence_the_device_lost_is_declared_and_the_acks_go_on(tmp_path, broke
     event for good; the device declares it lost in a signed event, the collector records the
     loss as a problem, and the acks go on."""
     collector, storage = start_collector(tmp_path, broker, pki)
-    link = LossyLink(monkeypatch, "/events")  # nothing leaves until the evidence is gone
+    link = LossyLink(monkeypatch, "/e")  # no event nor evidence leaves until the file is gone
     appliance = uplink_appliance(tmp_path, broker, signing_key_file=str(pki.signing_key(DEVICE)), ack_timeout_s=2.0)
     appliance.start()
     try:
