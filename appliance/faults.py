@@ -12,24 +12,39 @@ import threading
 import time
 from dataclasses import dataclass
 
+from roadcam.protocol.events import iso_utc
+
 from .events import EventDraft
 
 log = logging.getLogger("roadcam.faults")
 
 
-@dataclass(frozen=True)
+#: Fault severities, most urgent first: ``critical`` (the site is blind or cannot report),
+#: ``major`` (evidence is degraded), ``minor`` (worth a look at the next visit).
+SEVERITIES = ("critical", "major", "minor")
+
+
+@dataclass
 class Fault:
     """One active fault. ``code`` is stable (``camera.unavailable``); ``component`` names the
-    part at fault (a camera, a loop, a plugin hook); ``message`` says what to fix."""
+    part at fault (a camera, a loop, a plugin hook); ``message`` says what to fix. Its ``id``
+    (``code:component``) is stable across raises, restarts and devices' reports;
+    ``since_ns`` is when it was first seen, ``last_seen_ns`` the latest raise while active."""
 
     code: str
     component: str
     message: str
     since_ns: int
+    severity: str = "major"
+    last_seen_ns: int = 0
 
     @property
     def key(self) -> tuple[str, str]:
         return self.code, self.component
+
+    @property
+    def id(self) -> str:
+        return f"{self.code}:{self.component}"
 
 
 class FaultBoard:
@@ -39,15 +54,23 @@ class FaultBoard:
         self._lock = threading.Lock()
         self._active: dict[tuple[str, str], Fault] = {}
 
-    def raise_fault(self, code: str, component: str, message: str, time_ns: int) -> list[EventDraft]:
-        """The ``fault.raised`` draft for a new fault; none when it is already active."""
-        fault = Fault(code, component, message, time_ns)
+    def raise_fault(self, code: str, component: str, message: str, time_ns: int,
+                    severity: str = "major") -> list[EventDraft]:
+        """The ``fault.raised`` draft for a new fault; none when it is already active (its
+        last-seen time moves on)."""
+        if severity not in SEVERITIES:
+            raise ValueError(f"fault severity {severity!r} is not one of {', '.join(SEVERITIES)}")
+        fault = Fault(code, component, message, time_ns, severity, time_ns)
         with self._lock:
-            if fault.key in self._active:
+            active = self._active.get(fault.key)
+            if active is not None:
+                active.last_seen_ns = max(active.last_seen_ns, time_ns)
                 return []
             self._active[fault.key] = fault
         log.error("fault %s [%s]: %s", code, component, message)
-        return [EventDraft("fault.raised", {"code": code, "component": component, "message": message}, time_ns)]
+        return [EventDraft("fault.raised", {"code": code, "component": component, "message": message,
+                                            "id": fault.id, "severity": severity,
+                                            "first_seen": iso_utc(time_ns)}, time_ns)]
 
     def clear_fault(self, code: str, component: str, time_ns: int) -> list[EventDraft]:
         """The ``fault.cleared`` draft for an active fault; none when it is not active."""
@@ -57,7 +80,10 @@ class FaultBoard:
             return []
         log.warning("fault cleared %s [%s]", code, component)
         duration_s = round((time_ns - fault.since_ns) / 1e9, 3)
-        return [EventDraft("fault.cleared", {"code": code, "component": component, "duration_s": duration_s}, time_ns)]
+        return [EventDraft("fault.cleared", {"code": code, "component": component, "duration_s": duration_s,
+                                             "id": fault.id, "severity": fault.severity,
+                                             "first_seen": iso_utc(fault.since_ns),
+                                             "last_seen": iso_utc(fault.last_seen_ns)}, time_ns)]
 
     def active(self) -> list[Fault]:
         with self._lock:

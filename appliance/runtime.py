@@ -289,10 +289,12 @@ class Appliance:
             except Exception:  # a failing reply must not take the analysis thread down
                 log.exception("replying to command %s failed", queued.name)
 
-    def raise_fault(self, code: str, component: str, message: str) -> bool:
-        """Record a fault (once while it stays active) as a ``fault.raised`` event. True when
-        the fault is new."""
-        drafts = self.faults.raise_fault(code, component, message, self.clock.wall_ns())
+    def raise_fault(self, code: str, component: str, message: str, severity: str = "major") -> bool:
+        """Record a fault (once while it stays active) as a ``fault.raised`` event, with its
+        stable id (``code:component``), ``severity`` (critical, major, minor) and first-seen
+        time; raising it again while active only moves its last-seen time. True when the
+        fault is new."""
+        drafts = self.faults.raise_fault(code, component, message, self.clock.wall_ns(), severity)
         self.submit(drafts)
         return bool(drafts)
 

@@ -133,7 +133,9 @@ def test_a_plugin_that_raises_is_a_fault_and_later_frames_still_run(tmp_path):
     (raised,) = stored(tmp_path, "fault.raised")
     (cleared,) = stored(tmp_path, "fault.cleared")
     assert raised.data == {"code": "plugin.error", "component": "Exploding/roadcam_analyze",
-                           "message": "RuntimeError: bad frame 3"}
+                           "message": "RuntimeError: bad frame 3", "id": "plugin.error:Exploding/roadcam_analyze",
+                           "severity": "major", "first_seen": raised.time}
+    assert cleared.data["id"] == raised.data["id"] and cleared.data["first_seen"] == raised.time
     assert cleared.seq > raised.seq
 
 

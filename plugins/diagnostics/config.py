@@ -6,16 +6,52 @@ from roadcam.appliance.config import Section
 
 
 class DiagnosticsConfig(Section):
-    """Self-diagnostics thresholds."""
+    """Self-diagnostics thresholds. Camera times are frame times (the camera's own stamps)."""
 
-    sample_every_s: float = Field(1.0, gt=0, title="Image check interval (s)",
-                                  description="How often each camera's image is checked (frame time).")
-    frozen_after_s: float = Field(10.0, gt=0, title="Frozen after (s)",
+    check_every_frames: int = Field(5, ge=1, title="Image check every (frames)",
+                                    description="Each camera's image is checked on one frame in this many "
+                                                "(on a small grey copy); frame timing is checked on every frame.")
+    thumb_width_px: int = Field(320, ge=64, le=1920, title="Check image width (px)",
+                                description="Width of the grey copy the image checks work on.")
+    raise_after_s: float = Field(2.0, ge=0, title="Raise after (s)",
+                                 description="A camera condition must hold this long before its fault is raised.")
+    clear_after_s: float = Field(3.0, ge=0, title="Clear after (s)",
+                                 description="A camera condition must be gone this long before its fault is cleared.")
+    no_frames_after_s: float = Field(3.0, gt=0, title="No frames after (s)",
+                                     description="A gap between frames longer than this raises camera.no_frames.")
+    expected_fps: float | None = Field(None, gt=0, le=120, title="Expected frame rate",
+                                       description="Frame rate to hold cameras to when their source sets none; "
+                                                   "unset: the rate of the first full window.")
+    fps_window_s: float = Field(5.0, gt=0, title="Frame-rate window (s)",
+                                description="Frame rate is measured over this much frame time.")
+    fps_min_ratio: float = Field(0.8, gt=0, le=1, title="Lowest frame-rate ratio",
+                                 description="A measured rate below this share of the expected one raises "
+                                             "camera.fps_low (cleared above it plus 0.05).")
+    frozen_after_s: float = Field(3.0, gt=0, title="Frozen after (s)",
                                   description="A camera whose image has not changed at all for this "
                                               "long is reported frozen.")
     dark_below: float = Field(6.0, ge=0, le=255, title="Dark below",
                               description="Mean grey level under which the image counts as blind "
-                                          "(lens covered, IR lamp dead).")
+                                          "(lens covered, IR lamp dead); cleared above 1.5 times it.")
+    washed_above: float = Field(235.0, ge=0, le=255, title="Washed out above",
+                                description="Mean grey level over which, with little spread, the image "
+                                            "counts as washed out (cleared 10 levels below).")
+    washed_spread_below: float = Field(20.0, ge=0, title="Washed-out spread",
+                                       description="Standard deviation of grey levels under which a bright "
+                                                   "image counts as washed out.")
+    blur_ratio_below: float = Field(0.5, gt=0, lt=1, title="Blurred below",
+                                    description="Sharpness (mean |Laplacian|) below this share of the camera's "
+                                                "reference raises camera.blurred (cleared above it plus 0.1).")
+    view_similarity_below: float = Field(0.5, gt=-1, lt=1, title="View changed below",
+                                         description="Edge-map correlation with the reference view below which "
+                                                     "the camera counts as moved or blocked (cleared above it "
+                                                     "plus 0.1).")
+    reference_samples: int = Field(10, ge=1, title="Reference samples",
+                                   description="Checked images whose median is the reference view and "
+                                               "sharpness, taken at start (commissioning).")
+    reference_follow_s: float = Field(600.0, gt=0, title="Reference follow time (s)",
+                                      description="Time constant with which the reference follows slow "
+                                                  "changes (dusk, dawn) while the view matches.")
     disk_free_min_mb: int = Field(512, ge=0, title="Disk free minimum (MiB)",
                                   description="Free space on the storage disk below which a fault is raised.")
     cpu_temp_max_c: float = Field(80.0, gt=0, title="CPU temperature maximum (°C)",

@@ -1,0 +1,124 @@
+"""Camera fault injection for the simulator: a wrapper around any HAL camera that spoils its
+frames between two moments, as a failing camera on a pole would. It lives with the simulator
+(the HAL stays clean); a test or a bench hands it to ``Hardware(sim_cameras=...)``.
+
+Kinds (``CameraFault.kind``):
+
+- ``freeze``: the last good frame again and again (the image stops; time stamps go on);
+- ``black``: an all-black image (lens covered, sensor dead);
+- ``washed_out``: a nearly white, flat image (exposure stuck, glare);
+- ``blur``: a strong Gaussian blur (``strength``: sigma in pixels at 1920 wide; defocus, fogged window);
+- ``moved``: the view turned (shifted by ``strength`` × image width and slightly rotated);
+- ``blocked``: the top ``strength`` share of the view covered by a flat object;
+- ``drop``: only one frame in ``every`` delivered (the others lost; frame rate falls);
+- ``no_frames``: nothing delivered at all.
+
+Times are seconds of the scenario from its first frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import cv2
+import numpy as np
+
+from roadcam.hal.base import Camera, Frame
+
+FaultKind = Literal["freeze", "black", "washed_out", "blur", "moved", "blocked", "drop", "no_frames"]
+
+
+@dataclass(frozen=True)
+class CameraFault:
+    """One injected fault: ``kind`` from ``start_s`` to ``end_s`` (scenario seconds)."""
+
+    kind: FaultKind
+    start_s: float
+    end_s: float
+    strength: float = 0.0   # blur sigma (px at 1920 wide), moved shift (share of width), blocked share
+    every: int = 2          # drop: deliver one frame in this many
+
+    def active(self, t_s: float) -> bool:
+        return self.start_s <= t_s < self.end_s
+
+
+class FaultyCamera(Camera):
+    """Wraps ``camera`` (whose frames carry scenario time from ``start_ns``) and applies the
+    ``faults`` active at each frame's time."""
+
+    def __init__(self, camera: Camera, faults: list[CameraFault], start_ns: int, fps: float):
+        self.name = camera.name
+        self._camera = camera
+        self._faults = list(faults)
+        self._start_ns = start_ns
+        self._fps = fps
+        self._last_good: Frame | None = None
+        self._frozen_image: np.ndarray | None = None
+
+    def open(self) -> None:
+        self._camera.open()
+
+    def close(self) -> None:
+        self._camera.close()
+
+    @property
+    def live(self) -> bool:
+        return self._camera.live
+
+    @property
+    def nominal_fps(self) -> float:
+        return self._fps
+
+    def read(self) -> Frame | None:
+        while True:
+            frame = self._camera.read()
+            if frame is None:
+                return None
+            t_s = (frame.time_ns - self._start_ns) / 1e9
+            active = [f for f in self._faults if f.active(t_s)]
+            if any(f.kind == "no_frames" for f in active):
+                continue
+            if any(f.kind == "drop" and frame.index % max(1, f.every) for f in active):
+                continue
+            return self._spoil(frame, active)
+
+    def _spoil(self, frame: Frame, active: list[CameraFault]) -> Frame:
+        image = frame.image
+        if not any(f.kind == "freeze" for f in active):
+            self._frozen_image = None
+        for fault in active:
+            if fault.kind == "freeze":
+                if self._frozen_image is None:
+                    self._frozen_image = image
+                image = self._frozen_image
+            elif fault.kind == "black":
+                image = np.zeros_like(image)
+            elif fault.kind == "washed_out":
+                image = np.full_like(image, 250)
+            elif fault.kind == "blur":
+                image = blurred(image, fault.strength or 8.0)
+            elif fault.kind == "moved":
+                image = moved(image, fault.strength or 0.08)
+            elif fault.kind == "blocked":
+                image = image.copy()
+                image[: int(image.shape[0] * (fault.strength or 0.6))] = 90
+        return replace(frame, image=image)
+
+
+def blurred(image: np.ndarray, sigma_px: float) -> np.ndarray:
+    """A defocused copy: Gaussian blur of ``sigma_px`` at 1920 wide (done at a quarter size, fast)."""
+    height, width = image.shape[:2]
+    small = cv2.resize(image, (width // 4, height // 4), interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (0, 0), sigma_px * width / 1920 / 4)
+    return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def moved(image: np.ndarray, shift: float) -> np.ndarray:
+    """The view turned: shifted by ``shift`` × width to the side, a quarter of that down, and
+    rotated 2 degrees (the edges filled by replication, as a wider scene would)."""
+    height, width = image.shape[:2]
+    matrix = cv2.getRotationMatrix2D((width / 2, height / 2), 2.0, 1.0)
+    matrix[0, 2] += shift * width
+    matrix[1, 2] += shift * width / 4
+    return cv2.warpAffine(image, matrix, (width, height), borderMode=cv2.BORDER_REPLICATE)

@@ -1,0 +1,86 @@
+"""Camera self-diagnostics (issue 26): every camera fault injected into the simulator's frames
+is raised within 10 s of simulated time at 25 fps and cleared after it ends; normal day and
+night runs raise none; the fault board gives each fault a stable id, severity and first and
+last seen."""
+
+from __future__ import annotations
+
+import pytest
+
+from roadcam.appliance.faults import FaultBoard
+from roadcam.plugins.diagnostics.camera import CameraChecks
+from roadcam.plugins.diagnostics.config import DiagnosticsConfig
+from roadcam.sim.faults import CameraFault, FaultyCamera
+from roadcam.sim.road import SimRoad
+from roadcam.sim.scenario import load_scenario
+
+DETECT_WITHIN_S = 10.0
+
+
+def run_checks(scenario: str, faults: list[CameraFault], duration_s: float):
+    """Drive the camera checks with the scenario's frames (faults injected); returns the
+    changes as (action, code, scenario seconds, message) in order, one raise per fault."""
+    loaded = load_scenario(scenario).model_copy(update={"duration_s": duration_s})
+    road = SimRoad.from_scenario(loaded)
+    camera = FaultyCamera(road.camera(loaded.camera.name), faults, loaded.start_ns, loaded.fps)
+    board = FaultBoard()
+    changes = []
+    now = {"ns": 0}
+
+    def raise_fault(code, component, message, severity):
+        for draft in board.raise_fault(code, component, message, now["ns"], severity):
+            changes.append(("raised", code, (now["ns"] - loaded.start_ns) / 1e9, draft.data))
+
+    def clear_fault(code, component):
+        for draft in board.clear_fault(code, component, now["ns"]):
+            changes.append(("cleared", code, (now["ns"] - loaded.start_ns) / 1e9, draft.data))
+
+    checks = CameraChecks(DiagnosticsConfig(), raise_fault, clear_fault)
+    while (frame := camera.read()) is not None:
+        now["ns"] = frame.time_ns
+        checks.on_frame(frame.camera, frame.time_ns, frame.image)
+    return changes
+
+
+CASES = [  # (kind, extra fault fields, the fault code it must raise)
+    ("freeze", {}, "camera.frozen"),
+    ("black", {}, "camera.dark"),
+    ("washed_out", {}, "camera.washed_out"),
+    ("blur", {}, "camera.blurred"),
+    ("moved", {}, "camera.view_changed"),
+    ("blocked", {}, "camera.view_changed"),
+    ("drop", {"every": 2}, "camera.fps_low"),
+    ("no_frames", {}, "camera.no_frames"),
+]
+
+
+@pytest.mark.parametrize("scenario", ["smoke", "night"])
+@pytest.mark.parametrize(("kind", "fields", "code"), CASES, ids=[case[0] for case in CASES])
+def test_an_injected_camera_fault_is_raised_within_10_s_and_cleared_after_it_ends(scenario, kind, fields, code):
+    start_s, end_s = 6.0, 13.0
+    changes = run_checks(scenario, [CameraFault(kind, start_s, end_s, **fields)], duration_s=24.0)
+    assert [(action, c) for action, c, _, _ in changes] == [("raised", code), ("cleared", code)], changes
+    (_, _, raised_s, raised), (_, _, cleared_s, cleared) = changes
+    assert start_s <= raised_s <= start_s + DETECT_WITHIN_S
+    assert end_s <= cleared_s <= end_s + DETECT_WITHIN_S
+    assert raised["id"] == cleared["id"] == f"{code}:approach"
+    assert raised["severity"] in ("critical", "major") and "approach" in raised["message"]
+    assert cleared["first_seen"] == raised["first_seen"] and cleared["last_seen"] >= cleared["first_seen"]
+
+
+@pytest.mark.parametrize(("scenario", "duration_s"), [("smoke", 20.0), ("night", 60.0)])
+def test_normal_traffic_raises_no_camera_fault(scenario, duration_s):
+    assert run_checks(scenario, [], duration_s) == []
+
+
+def test_the_fault_board_keeps_first_and_last_seen_and_checks_severity():
+    board = FaultBoard()
+    (raised,) = board.raise_fault("camera.dark", "north", "dark", 1_000_000_000, "critical")
+    assert board.raise_fault("camera.dark", "north", "dark", 5_000_000_000, "critical") == []
+    (cleared,) = board.clear_fault("camera.dark", "north", 6_000_000_000)
+    assert raised.data["id"] == cleared.data["id"] == "camera.dark:north"
+    assert cleared.data["first_seen"] == "1970-01-01T00:00:01.000000Z"
+    assert cleared.data["last_seen"] == "1970-01-01T00:00:05.000000Z"
+    assert cleared.data["duration_s"] == 5.0 and cleared.data["severity"] == "critical"
+    with pytest.raises(ValueError, match="severity"):
+        board.raise_fault("camera.dark", "north", "dark", 1, "urgent")
