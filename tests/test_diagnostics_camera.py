@@ -54,7 +54,7 @@ CASES = [  # (kind, extra fault fields, the fault code it must raise)
 ]
 
 
-@pytest.mark.parametrize("scenario", ["smoke", "night"])
+@pytest.mark.parametrize("scenario", ["smoke", pytest.param("night", marks=pytest.mark.slow)])
 @pytest.mark.parametrize(("kind", "fields", "code"), CASES, ids=[case[0] for case in CASES])
 def test_an_injected_camera_fault_is_raised_within_10_s_and_cleared_after_it_ends(scenario, kind, fields, code):
     start_s, end_s = 6.0, 13.0
@@ -68,7 +68,9 @@ def test_an_injected_camera_fault_is_raised_within_10_s_and_cleared_after_it_end
     assert cleared["first_seen"] == raised["first_seen"] and cleared["last_seen"] >= cleared["first_seen"]
 
 
-@pytest.mark.parametrize(("scenario", "duration_s"), [("smoke", 20.0), ("night", 60.0)])
+@pytest.mark.parametrize(("scenario", "duration_s"), [("smoke", 20.0), ("night", 60.0),
+                                                    pytest.param("junction", 120.0, marks=pytest.mark.slow),
+                                                    pytest.param("rain", 60.0, marks=pytest.mark.slow)])
 def test_normal_traffic_raises_no_camera_fault(scenario, duration_s):
     assert run_checks(scenario, [], duration_s) == []
 
@@ -84,3 +86,38 @@ def test_the_fault_board_keeps_first_and_last_seen_and_checks_severity():
     assert cleared.data["duration_s"] == 5.0 and cleared.data["severity"] == "critical"
     with pytest.raises(ValueError, match="severity"):
         board.raise_fault("camera.dark", "north", "dark", 1, "urgent")
+
+
+def run_appliance(tmp_path, scenario: str, faults: list[CameraFault], duration_s: float):
+    """The real appliance (runtime, store, diagnostics plugin) on the simulated road, camera
+    faults injected; detection and plate reading disabled to keep it quick. Returns the stored
+    fault events and the scenario's start."""
+    from roadcam.appliance.runtime import Appliance
+    from roadcam.appliance.site import site_from_data
+    from roadcam.appliance.store import read_events
+    from roadcam.hal.hardware import Hardware
+
+    loaded = load_scenario(scenario).model_copy(update={"duration_s": duration_s})
+    road = SimRoad.from_scenario(loaded)
+    site = road.site_config(tmp_path)
+    site["plugins"] = {"disabled": ["detection", "plate_capture", "speed"]}
+    config, manager = site_from_data(site, source="camera diagnostics test")
+    hardware = Hardware(config, road.clock, pin_factory=road.pin_factory,
+                        sim_cameras=lambda name: FaultyCamera(road.camera(name), faults, loaded.start_ns, loaded.fps))
+    Appliance(config, manager, hardware, road.clock).run(install_signal_handlers=False)
+    return read_events(config.storage.database, limit=10**6, types=["fault.raised", "fault.cleared"]), loaded.start_ns
+
+
+def test_the_appliance_stores_a_camera_fault_raised_and_cleared(tmp_path):
+    events, start_ns = run_appliance(tmp_path, "smoke", [CameraFault("freeze", 6.0, 12.0)], duration_s=20.0)
+    assert [(e.type, e.data["id"]) for e in events] == [("fault.raised", "camera.frozen:approach"),
+                                                        ("fault.cleared", "camera.frozen:approach")]
+    raised, cleared = events
+    assert raised.data["severity"] == "critical" and "restart the camera" in raised.data["message"]
+    assert cleared.data["first_seen"] == raised.time and cleared.data["last_seen"] > raised.time
+    assert cleared.time > raised.time
+
+
+def test_the_appliance_on_a_normal_day_run_stores_no_camera_fault(tmp_path):
+    events, _ = run_appliance(tmp_path, "smoke", [], duration_s=20.0)
+    assert [e.data["id"] for e in events if e.data["code"].startswith("camera.")] == []
