@@ -121,3 +121,17 @@ def test_the_appliance_stores_a_camera_fault_raised_and_cleared(tmp_path):
 def test_the_appliance_on_a_normal_day_run_stores_no_camera_fault(tmp_path):
     events, _ = run_appliance(tmp_path, "smoke", [], duration_s=20.0)
     assert [e.data["id"] for e in events if e.data["code"].startswith("camera.")] == []
+
+
+def test_a_camera_that_stops_sending_is_caught_by_the_health_timer():
+    changes = []
+    checks = CameraChecks(DiagnosticsConfig(), lambda code, camera, message, severity: changes.append((code, severity)),
+                          lambda code, camera: changes.append(("cleared", code)))
+    short = load_scenario("smoke").model_copy(update={"duration_s": 0.04})
+    frame_image = SimRoad.from_scenario(short).advance_frame().image  # any image: only timing counts here
+    for index in range(25):
+        checks.on_frame("approach", index * 40_000_000, frame_image)
+    checks.on_tick(24 * 40_000_000 + 2_000_000_000)  # 2 s without a frame: not yet
+    assert changes == []
+    checks.on_tick(24 * 40_000_000 + 4_000_000_000)
+    assert changes == [("camera.no_frames", "critical")]
