@@ -27,12 +27,10 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from roadcam.common.errors import ConfigError
-from roadcam.protocol.signing import load_public_key
+from roadcam.protocol.signing import load_public_key, public_key_from_pem
 
 #: The shape of a device id (as in the site config's ``device.id``).
 DEVICE_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
@@ -100,12 +98,7 @@ class DeviceKeys:
             raise ConfigError(f"{device!r} is not a device id ({DEVICE_ID_PATTERN.pattern})")
         if SITE_ID_PATTERN.match(site) is None:
             raise ConfigError(f"{site!r} is not a site id ({SITE_ID_PATTERN.pattern})")
-        try:
-            key = serialization.load_pem_public_key(public_key_pem)
-        except (ValueError, TypeError, UnsupportedAlgorithm) as error:
-            raise ConfigError(f"{device}: the public key is not PEM ({error})") from None
-        if not isinstance(key, Ed25519PublicKey):
-            raise ConfigError(f"{device}: the public key is a {type(key).__name__}, not Ed25519")
+        public_key_from_pem(public_key_pem, f"{device}: the public key is not an Ed25519 public key (PEM)")
         _write_whole(self.folder / f"{device}.site", f"{site}\n".encode())
         _write_whole(self.folder / f"{device}.pem", public_key_pem)
 

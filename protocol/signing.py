@@ -58,8 +58,11 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
 
 def load_public_key(path: Path) -> Ed25519PublicKey:
     """An Ed25519 public key from a PEM file; ConfigError naming the file when it is not one."""
-    data = read_pem(path)
-    what = f"{path} is not an Ed25519 public key (PEM)"
+    return public_key_from_pem(read_pem(path), f"{path} is not an Ed25519 public key (PEM)")
+
+
+def public_key_from_pem(data: bytes, what: str) -> Ed25519PublicKey:
+    """The Ed25519 public key in PEM ``data``; ConfigError starting with ``what`` when it is not one."""
     try:
         key = serialization.load_pem_public_key(data)
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:

@@ -17,15 +17,13 @@ import pytest
 from conftest import DEVICE
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from test_delivery import start_collector
 from uplink_doubles import TOPICS, uplink_appliance, wait_until
 
 from roadcam.appliance.events import EventDraft
-from roadcam.collector.config import load_collector_config
-from roadcam.collector.device_keys import DeviceKeys
 from roadcam.collector.fake_device import mqtt5_client
-from roadcam.collector.ingest import Ingest
 from roadcam.collector.local_broker import Broker
-from roadcam.collector.service import Collector
+from roadcam.collector.pki import write_test_pki
 from roadcam.collector.sqlite_storage import SQLiteStorage
 from roadcam.collector.storage import EventQuery
 from roadcam.protocol.commands import sign_command
@@ -70,22 +68,11 @@ hostile_payloads = st.one_of(
 def bench(tmp_path_factory):
     """A broker open to anyone, a real collector on SQLite, a real appliance with signed events
     that admits the collector's signed commands, and an attacker's client."""
-    from roadcam.collector.pki import write_test_pki
-
     root = tmp_path_factory.mktemp("fuzz")
     pki = write_test_pki(root / "pki", devices=[DEVICE], collectors=["collector-1"])
     broker = Broker(root / "broker")
     broker.start()
-    config_file = root / "collector.yaml"
-    config_file.write_text(
-        f"broker:\n  host: {broker.host}\n  port: {broker.port}\n  client_id: collector-1\n  keepalive_s: 5\n"
-        f"storage:\n  database: {root / 'collector.db'}\n  evidence_dir: {root / 'evidence'}\n"
-        f"device_keys_dir: {pki.device_keys_dir}\nsigning_key: {pki.collector_signing_key}\n")
-    config = load_collector_config(config_file)
-    storage = SQLiteStorage(config.storage.database, config.storage.evidence_dir)
-    collector = Collector(config.broker, storage, Ingest(DeviceKeys(config.device_keys_dir), config.limits))
-    collector.start()
-    assert collector.wait_connected(10)
+    collector, storage = start_collector(root, broker, pki)
     device_dir = root / "device"
     device_dir.mkdir()
     appliance = uplink_appliance(device_dir, broker, signing_key_file=str(pki.signing_key(DEVICE)),
