@@ -17,7 +17,7 @@ import base64
 import json
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, NamedTuple, Self
@@ -260,11 +260,9 @@ class SqlStorage(ABC):
 
     def _not_yet_stored(self, events: list[VerifiedEvent]) -> list[VerifiedEvent]:
         """The events whose id is neither stored nor earlier in ``events`` (the rest are duplicates)."""
-        ids = list(dict.fromkeys(item.event.id for item in events))
+        ids = dict.fromkeys(item.event.id for item in events)
         seen: set[str] = set()
-        for start in range(0, len(ids), _IN_LIST_MAX):
-            chunk = tuple(ids[start:start + _IN_LIST_MAX])
-            placeholders = ", ".join("?" * len(chunk))
+        for chunk, placeholders in _in_lists(ids):
             seen.update(row[0] for row in self._execute(
                 f"SELECT id FROM events WHERE id IN ({placeholders})", chunk).fetchall())
         new_events = []
@@ -389,17 +387,13 @@ class SqlStorage(ABC):
         by the device (a stored ``evidence.lost`` event naming it: the device cannot send it, so
         waiting for it would stop the chain's acks for good)."""
         evidence: dict[str, list[str]] = {}
-        for start in range(0, len(run), _IN_LIST_MAX):
-            chunk = tuple(link.id for link in run[start:start + _IN_LIST_MAX])
-            placeholders = ", ".join("?" * len(chunk))
+        for chunk, placeholders in _in_lists(link.id for link in run):
             for event_id, body in self._execute(
                     f"SELECT id, body FROM events WHERE id IN ({placeholders})", chunk).fetchall():
                 evidence[event_id] = [reference["sha256"] for reference in json.loads(body)["evidence"]]
         wanted = sorted({sha256 for files in evidence.values() for sha256 in files})
         stored: set[str] = set()
-        for start in range(0, len(wanted), _IN_LIST_MAX):
-            chunk = tuple(wanted[start:start + _IN_LIST_MAX])
-            placeholders = ", ".join("?" * len(chunk))
+        for chunk, placeholders in _in_lists(wanted):
             stored.update(row[0] for row in self._execute(
                 f"SELECT sha256 FROM evidence WHERE sha256 IN ({placeholders})", chunk).fetchall())
         if not stored.issuperset(wanted):
@@ -512,11 +506,9 @@ class SqlStorage(ABC):
     def message_failures(self, digests: Sequence[str]) -> dict[str, int]:
         """Failures on record for these message digests (a message that never failed is absent)."""
         failures: dict[str, int] = {}
-        unique = list(dict.fromkeys(digests))
-        for start in range(0, len(unique), _IN_LIST_MAX):
-            chunk = tuple(unique[start:start + _IN_LIST_MAX])
-            failures.update(self._read(f"SELECT digest, failures FROM message_failures WHERE digest "
-                                       f"IN ({', '.join('?' * len(chunk))})", chunk))
+        for chunk, placeholders in _in_lists(dict.fromkeys(digests)):
+            failures.update(self._read(
+                f"SELECT digest, failures FROM message_failures WHERE digest IN ({placeholders})", chunk))
         return failures
 
     def clear_failures(self, digests: Sequence[str]) -> None:
@@ -571,6 +563,15 @@ def _link_problems(item: VerifiedEvent, links: dict[tuple[str, int], list[_Link]
                                     f"the digest of seq {event.seq}")
                     for after in links.get((event.device, event.seq + 1), ()) if after.prev != item.digest)
     return problems
+
+
+def _in_lists(values: Iterable[Any]) -> Iterator[tuple[tuple, str]]:
+    """``values`` in chunks of at most :data:`_IN_LIST_MAX`, each with its ``?, ?, …``
+    placeholders for an ``IN (...)`` list."""
+    values = list(values)
+    for start in range(0, len(values), _IN_LIST_MAX):
+        chunk = tuple(values[start:start + _IN_LIST_MAX])
+        yield chunk, ", ".join("?" * len(chunk))
 
 
 def _runs(sorted_numbers: list[int]) -> list[tuple[int, int]]:
