@@ -259,6 +259,13 @@ class SpotSpeed:
             state.faults.discard(code)
             self.appliance.clear_fault(code, state.name)
 
+    def _drop_open_passages(self, loop: str) -> None:
+        """Forget the half-seen passages of every pair that uses ``loop``."""
+        for pair in self.pairs:
+            if loop in (pair.config.upstream, pair.config.downstream):
+                pair.pending.clear()
+                pair.matched.clear()
+
     def _check_faults(self) -> None:
         now, config = self.now_ns, self.config
         for state in self.loops.values():
@@ -270,10 +277,7 @@ class SpotSpeed:
                     self._raise(state, "loop.stuck_on",
                                 f"loop {state.name} has been occupied for over {config.stuck_on_s:g} s: "
                                 f"check the loop detector (stuck output, a vehicle parked on the loop)")
-                    for pair in self.pairs:  # its open passages can never be timed honestly
-                        if state.name in (pair.config.upstream, pair.config.downstream):
-                            pair.pending.clear()
-                            pair.matched.clear()
+                    self._drop_open_passages(state.name)  # they can never be timed honestly
             elif not state.occupied:
                 self._clear(state, "loop.stuck_on")
             # stuck off
@@ -295,10 +299,7 @@ class SpotSpeed:
                                 f"loop {state.name} changed more than {config.chatter_edges} times within "
                                 f"{config.chatter_window_s:g} s: check the detector's sensitivity and the "
                                 f"loop's wiring")
-                for pair in self.pairs:  # passages through a chattering loop are not timed
-                    if state.name in (pair.config.upstream, pair.config.downstream):
-                        pair.pending.clear()
-                        pair.matched.clear()
+                self._drop_open_passages(state.name)  # passages through a chattering loop are not timed
             elif not state.edges:
                 self._clear(state, "loop.chatter")
 
