@@ -167,6 +167,14 @@ def production_config(broker: Broker, pki_root: Path) -> str:
     return text
 
 
+def production_broker(directory: Path, pki_root: Path) -> Broker:
+    """A broker (not started) in ``directory`` running :func:`production_config` with the test
+    PKI under ``pki_root``: what the tests and the demo use to run the shipped policy."""
+    broker = Broker(directory)
+    broker.config_file.write_text(production_config(broker, pki_root))
+    return broker
+
+
 def dynamic_security_plugin() -> Path:
     """This machine's Mosquitto dynamic-security plugin (the shipped config names Debian's amd64 path)."""
     for candidate in (Path(SHIPPED_DYNAMIC_SECURITY), *sorted(Path("/usr/lib").glob("*/mosquitto_dynamic_security.so")),

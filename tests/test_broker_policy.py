@@ -29,7 +29,7 @@ from roadcam.collector.device_keys import DeviceKeys
 from roadcam.collector.dispatch import Dispatcher
 from roadcam.collector.fake_device import SignedEventSource, event_payload, mqtt5_client
 from roadcam.collector.ingest import Ingest
-from roadcam.collector.local_broker import Broker, production_config
+from roadcam.collector.local_broker import Broker, production_broker
 from roadcam.collector.pki import write_test_pki
 from roadcam.collector.postgres_storage import PostgresStorage
 from roadcam.collector.service import SHARED_TOPICS, Collector
@@ -58,9 +58,7 @@ def pki(tmp_path_factory):
 
 @pytest.fixture
 def broker(tmp_path, pki):
-    broker = Broker(tmp_path / "broker")
-    broker.config_file.write_text(production_config(broker, pki.root))
-    with broker:
+    with production_broker(tmp_path / "broker", pki.root) as broker:
         yield broker
 
 

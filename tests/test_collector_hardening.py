@@ -28,7 +28,7 @@ from roadcam.collector.config import load_collector_config
 from roadcam.collector.device_keys import DeviceKeys
 from roadcam.collector.fake_device import SignedEventSource, event_payload, mqtt5_client
 from roadcam.collector.ingest import Ingest
-from roadcam.collector.local_broker import Broker, production_config
+from roadcam.collector.local_broker import Broker, production_broker
 from roadcam.collector.pki import write_test_pki
 from roadcam.collector.quarantine import message_digest
 from roadcam.collector.service import FATAL_EXIT_STATUS, Collector, RateLimitedLog
@@ -70,8 +70,7 @@ def pki(tmp_path_factory):
 @pytest.fixture
 def broker(tmp_path, pki):
     """The shipped Mosquitto config (TLS, CRL, ACL, persistence) with the test PKI."""
-    broker = Broker(tmp_path / "broker")
-    broker.config_file.write_text(production_config(broker, pki.root))
+    broker = production_broker(tmp_path / "broker", pki.root)
     broker.start()
     yield broker
     broker.stop()

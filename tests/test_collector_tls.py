@@ -16,7 +16,7 @@ from roadcam.collector.config import load_collector_config
 from roadcam.collector.device_keys import DeviceKeys
 from roadcam.collector.fake_device import SignedEventSource, mqtt5_client
 from roadcam.collector.ingest import Ingest
-from roadcam.collector.local_broker import Broker, production_config
+from roadcam.collector.local_broker import Broker, production_broker
 from roadcam.collector.pki import write_test_pki
 from roadcam.collector.service import Collector
 from roadcam.collector.sqlite_storage import SQLiteStorage
@@ -37,8 +37,7 @@ def pki(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory, pki):
-    broker = Broker(tmp_path_factory.mktemp("broker"))
-    broker.config_file.write_text(production_config(broker, pki.root))
+    broker = production_broker(tmp_path_factory.mktemp("broker"), pki.root)
     broker.start()
     yield broker
     broker.stop()

@@ -27,7 +27,7 @@ from roadcam.collector.config import CollectorConfig
 from roadcam.collector.device_keys import DeviceKeys
 from roadcam.collector.dispatch import Dispatcher, wait_for_result
 from roadcam.collector.ingest import Ingest
-from roadcam.collector.local_broker import Broker, production_config
+from roadcam.collector.local_broker import production_broker
 from roadcam.collector.service import Collector, broker_client
 from roadcam.collector.sqlite_storage import SQLiteStorage
 from roadcam.protocol.commands import sign_command
@@ -46,9 +46,7 @@ DEVICE = TOPICS.device
 @pytest.fixture
 def broker(tmp_path, pki):
     """Mosquitto with the shipped config: TLS client certificates, the ACL, persistence."""
-    broker = Broker(tmp_path / "broker")
-    broker.config_file.write_text(production_config(broker, pki.root))
-    with broker:
+    with production_broker(tmp_path / "broker", pki.root) as broker:
         yield broker
 
 

@@ -30,7 +30,7 @@ import yaml
 from roadcam.appliance.store import read_events
 from roadcam.collector.cli import open_storage
 from roadcam.collector.config import load_collector_config
-from roadcam.collector.local_broker import Broker, production_config
+from roadcam.collector.local_broker import Broker, production_broker
 from roadcam.collector.pki import write_test_pki
 from roadcam.collector.storage import EventQuery
 
@@ -51,8 +51,7 @@ def main() -> int:
     args.out.mkdir(parents=True)
 
     pki = write_test_pki(args.out / "pki", devices=[DEVICE], collectors=[COLLECTOR])
-    broker = Broker(args.out / "broker")
-    broker.config_file.write_text(production_config(broker, pki.root))
+    broker = production_broker(args.out / "broker", pki.root)
     broker.start()
     collector_config = write_collector_config(args.out, broker, pki)
     with open(args.out / "collector.log", "w") as collector_log:    # the child holds its own descriptor
