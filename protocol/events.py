@@ -23,20 +23,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-#: Event types the core and the built-in plugins emit. Plugins may add ``violation.<rule>``.
-EVENT_TYPES = (
-    "plate.read",
-    "hotlist.hit",
-    "speed.spot",
-    "speed.passage",
-    "fault.raised",
-    "fault.cleared",
-    "health",
-    "command.result",
-    "security.refused",
-    "evidence.lost",
-)
-
 
 @dataclass(frozen=True)
 class EvidenceBlob:
