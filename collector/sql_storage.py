@@ -29,10 +29,10 @@ from roadcam.protocol.events import Event
 
 from .ingest import DeviceHealth, DeviceStatus, Verified, VerifiedEvent, VerifiedEvidence
 from .quarantine import QuarantinedMessage, message_digest
-from .storage import DeviceRecord, EventQuery, Gap, Problem, RetainedMessage, StoredBatch
+from .storage import DeviceRecord, EventQuery, Gap, Problem, RetainedMessage, StatusChange, StoredBatch
 
 #: Version of the collector's database layout; every backend keeps it in its own way.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: One more failure of a message: (digest, topic, error, now_ns).
 _COUNT_FAILURE = ("INSERT INTO message_failures (digest, topic, failures, last_error, last_ns) "
                   "VALUES (?, ?, 1, ?, ?) ON CONFLICT (digest) DO UPDATE SET "
@@ -137,6 +137,17 @@ def upgrade_statements(from_version: int, text_type: str) -> tuple[str, ...]:
                 version BIGINT NOT NULL,
                 published_ns BIGINT NOT NULL
             )""",
+        ),
+        3: (
+            # Each change of a device's status (online/offline, the offline often from its last
+            # will) as the collector received it: the history behind availability
+            # (roadcam.collector.faults). A retained status heard again is not a change.
+            f"""CREATE TABLE status_changes (
+                device {text_type} NOT NULL,
+                online INTEGER NOT NULL,
+                received_ns BIGINT NOT NULL
+            )""",
+            "CREATE INDEX status_changes_by_device ON status_changes (device, received_ns)",
         ),
     }[from_version]
 
@@ -244,6 +255,7 @@ class SqlStorage(ABC):
                             (item.sha256, len(item.data), item.device, received_ns))
                     elif isinstance(item, DeviceStatus):
                         self._ensure_device(item.device, item.site)
+                        self._record_status_change(item, received_ns)
                         self._execute("UPDATE devices SET online = ?, status_ns = ? WHERE device = ?",
                                       (int(item.online), received_ns, item.device))
                     elif isinstance(item, DeviceHealth):
@@ -316,6 +328,14 @@ class SqlStorage(ABC):
                         (device, first, last)).fetchall():
                     links.setdefault((device, seq), []).append(_Link(event_id, digest, prev))
         return links
+
+    def _record_status_change(self, item: DeviceStatus, received_ns: int) -> None:
+        """Log the status in ``status_changes`` when it differs from the device's current one
+        (a retained status heard again on reconnect is not a change)."""
+        (current,) = self._execute("SELECT online FROM devices WHERE device = ?", (item.device,)).fetchone()
+        if current is None or bool(current) != item.online:
+            self._execute("INSERT INTO status_changes (device, online, received_ns) VALUES (?, ?, ?)",
+                          (item.device, int(item.online), received_ns))
 
     def _ensure_device(self, device: str, site: str) -> None:
         self._execute("INSERT INTO devices (device, site) VALUES (?, ?) "
@@ -471,6 +491,11 @@ class SqlStorage(ABC):
                              online=None if row[2] is None else bool(row[2]), status_ns=row[3],
                              health_json=row[4], health_ns=row[5], contiguous_seq=row[6])
                 for row in rows]
+
+    def status_changes(self, until_ns: int) -> list[StatusChange]:
+        rows = self._read("SELECT device, online, received_ns FROM status_changes WHERE received_ns < ? "
+                          "ORDER BY device, received_ns", (until_ns,))
+        return [StatusChange(device=row[0], online=bool(row[1]), received_ns=row[2]) for row in rows]
 
     def problems(self) -> list[Problem]:
         rows = self._read("SELECT device, seq, kind, detail, recorded_ns FROM problems ORDER BY id")

@@ -77,6 +77,16 @@ class DeviceRecord:
 
 
 @dataclass(frozen=True)
+class StatusChange:
+    """A device's status changed (online, or offline: its last will or a clean stop), as the
+    collector received it."""
+
+    device: str
+    online: bool
+    received_ns: int
+
+
+@dataclass(frozen=True)
 class Problem:
     """Something wrong with a device's event stream (broken chain, conflicting seq, a new
     store epoch)."""
@@ -134,6 +144,10 @@ class CollectorStorage(Protocol):
 
     def devices(self) -> list[DeviceRecord]:
         """Every device seen, by id."""
+
+    def status_changes(self, until_ns: int) -> list[StatusChange]:
+        """Every change of a device's status received before ``until_ns``, by device, oldest
+        first (a status heard again unchanged is not a change)."""
 
     def problems(self) -> list[Problem]:
         """Every recorded problem, oldest first."""

@@ -248,7 +248,7 @@ def test_a_version_1_database_is_upgraded_and_keeps_its_events(tmp_path, ingest,
         storage.store(events[:3], START_NS)
     with sqlite3.connect(tmp_path / "collector.db") as outside:   # as the first layout left it
         for later_table in ("command_versions", "message_failures", "quarantine", "chains",
-                            "retained_messages"):
+                            "retained_messages", "status_changes"):
             outside.execute(f"DROP TABLE {later_table}")
         outside.execute("PRAGMA user_version = 1")
     with SQLiteStorage(tmp_path / "collector.db", tmp_path / "evidence") as upgraded:
