@@ -27,13 +27,12 @@ import logging
 import os
 import signal
 import threading
-from datetime import UTC, datetime
 from pathlib import Path
 
 from roadcam.common.cli import run_command
 from roadcam.common.errors import ConfigError, StoreError
 from roadcam.common.yaml_config import load_yaml
-from roadcam.protocol.events import iso_utc
+from roadcam.protocol.events import iso_utc, utc_ns
 
 from .broker_policy import base_policy, render_policy, write_policy
 from .config import CollectorConfig, load_collector_config
@@ -153,13 +152,10 @@ def _json_object(text: str) -> dict:
 def _iso_ns(text: str) -> int:
     """UTC nanoseconds of an ISO 8601 time; a time without a zone is taken as UTC."""
     try:
-        stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return utc_ns(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time such as "
                                          "2026-11-22T03:04:05Z") from None
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=UTC)
-    return (int(stamp.timestamp()) * 1_000_000 + stamp.microsecond) * 1000
 
 
 def open_storage(config: CollectorConfig) -> SqlStorage:

@@ -82,6 +82,16 @@ def iso_utc(time_ns: int) -> str:
     return stamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def utc_ns(text: str) -> int:
+    """UTC nanoseconds of an ISO 8601 time (the inverse of :func:`iso_utc`; a time without a
+    zone is taken as UTC); ValueError when ``text`` is not one."""
+    stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=UTC)
+    since_epoch = stamp - datetime(1970, 1, 1, tzinfo=UTC)
+    return ((since_epoch.days * 86_400 + since_epoch.seconds) * 1_000_000 + since_epoch.microseconds) * 1000
+
+
 def uuid7(unix_ms: int | None = None) -> str:
     """A UUIDv7 (RFC 9562): 48-bit Unix milliseconds, version, 74 random bits."""
     if unix_ms is None:
