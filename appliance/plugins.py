@@ -39,6 +39,7 @@ BUILTIN_PLUGINS = (
 #: into a running appliance: the simulator has no place in a site's firmware.
 COMMAND_PLUGINS = (
     ("sim", "roadcam.sim.commands"),
+    ("provisioning", "roadcam.provisioning.commands"),
 )
 
 ENTRY_POINT_GROUP = "roadcam.plugins"

@@ -1,0 +1,147 @@
+"""The systemd units (issue 27 item 4): every unit in systemd/ passes ``systemd-analyze verify``,
+``systemd-analyze security --offline=true`` rates roadcam.service 2.0 or better, the service
+says what the issue asks, and ``roadcam install-units`` puts it all in place under a root.
+
+Verify runs with ``--root`` on a root that holds systemd's own units (copied from this host) and
+the installed ones, so dependencies such as time-sync.target resolve and ExecStart= paths are
+checked inside the root, as on a Pi. Skipped only when systemd-analyze is not installed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from roadcam.provisioning.units import CHECKOUT_UNITS, SHIPPED_BIN_DIR, install_units
+
+ANALYZE = shutil.which("systemd-analyze")
+pytestmark = pytest.mark.skipif(ANALYZE is None, reason="systemd-analyze is not installed")
+
+UNITS = sorted(path for pattern in ("*.service", "*.timer") for path in CHECKOUT_UNITS.glob(pattern))
+HOST_UNITS = next((Path(p) for p in ("/usr/lib/systemd/system", "/lib/systemd/system") if Path(p).is_dir()), None)
+VENV_BIN = Path(sys.executable).parent
+
+
+def unit_settings(path: Path) -> dict[str, list[str]]:
+    """``Section.Key`` → every value it is given, in order (a unit may repeat a key)."""
+    settings: dict[str, list[str]] = {}
+    section = ""
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("["):
+            section = line.strip("[]")
+            continue
+        key, _, value = line.partition("=")
+        settings.setdefault(f"{section}.{key}", []).append(value)
+    return settings
+
+
+@pytest.fixture(scope="module")
+def pi_root(tmp_path_factory) -> Path:
+    """A root with systemd's units, the roadcam commands where the shipped units run them, and
+    every unit of systemd/ (device and collector) installed as shipped."""
+    if HOST_UNITS is None:
+        pytest.skip("no systemd unit folder on this host to verify against")
+    root = tmp_path_factory.mktemp("pi-root")
+    shutil.copytree(HOST_UNITS, root / "usr/lib/systemd/system", symlinks=True)
+    bin_dir = root / SHIPPED_BIN_DIR.lstrip("/")
+    bin_dir.mkdir(parents=True)
+    for command in ("roadcam", "roadcam-collector"):
+        shutil.copy2(VENV_BIN / command, bin_dir / command)
+    for role in ("device", "collector"):
+        install_units(root, role=role, apply=False)
+    return root
+
+
+def test_every_unit_in_systemd_passes_verify(pi_root):
+    assert {"roadcam.service", "roadcam-collector.service"} <= {unit.name for unit in UNITS}
+    result = subprocess.run([ANALYZE, "verify", f"--root={pi_root}", *(unit.name for unit in UNITS)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip() == ""  # an unknown key or a bad value is only a warning
+
+
+def test_verify_catches_a_missing_executable(pi_root, tmp_path):
+    """The check above can fail: the same root without the roadcam command does not verify."""
+    root = tmp_path / "root"
+    shutil.copytree(pi_root, root, symlinks=True)
+    (root / SHIPPED_BIN_DIR.lstrip("/") / "roadcam").unlink()
+    result = subprocess.run([ANALYZE, "verify", f"--root={root}", "roadcam.service"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0 and "roadcam is not executable" in result.stderr
+
+
+def exposure(unit: Path) -> float:
+    result = subprocess.run([ANALYZE, "security", "--offline=true", str(unit)], capture_output=True, text=True,
+                            timeout=120, env=dict(os.environ, SYSTEMD_COLORS="0"))
+    found = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", result.stdout + result.stderr)
+    assert found, result.stdout + result.stderr
+    return float(found.group(1))
+
+
+def test_the_appliance_service_rates_2_or_better():
+    assert exposure(CHECKOUT_UNITS / "roadcam.service") <= 2.0
+
+
+def test_the_collector_service_rates_2_or_better():
+    assert exposure(CHECKOUT_UNITS / "roadcam-collector.service") <= 2.0
+
+
+def test_the_appliance_service_is_what_the_issue_asks():
+    unit = unit_settings(CHECKOUT_UNITS / "roadcam.service")
+    assert unit["Service.Type"] == ["notify"]
+    assert int(unit["Service.WatchdogSec"][0]) > 0
+    assert unit["Service.Restart"] == ["always"]
+    assert "time-sync.target" in unit["Unit.After"][0].split()
+    assert unit["Service.User"] == ["roadcam"]
+    assert sorted(" ".join(unit["Service.SupplementaryGroups"]).split()) == ["dialout", "gpio", "video"]
+    assert unit["Service.ProtectSystem"] == ["strict"]
+    # writable: its state folder, and the config folder config rollout promotes updates in
+    assert unit["Service.StateDirectory"] == ["roadcam"]
+    assert " ".join(unit["Service.ReadWritePaths"]).split() == ["/etc/roadcam"]
+    assert unit["Service.NoNewPrivileges"] == ["true"]
+    assert unit["Service.SystemCallFilter"] and unit["Service.RestrictAddressFamilies"]
+
+
+def roadcam(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "roadcam.appliance.cli", *args], capture_output=True, text=True,
+                          timeout=120)
+
+
+@pytest.mark.skipif(shutil.which("systemd-sysusers") is None or shutil.which("systemctl") is None,
+                    reason="systemd-sysusers or systemctl is not installed")
+def test_install_units_puts_units_users_and_folders_in_place(tmp_path):
+    root = tmp_path / "pi"
+    first = roadcam("install-units", "--root", str(root), "--bin-dir", str(VENV_BIN))
+    assert first.returncode == 0, first.stderr
+    installed = root / "etc/systemd/system/roadcam.service"
+    assert unit_settings(installed)["Service.ExecStart"] == [
+        f"{VENV_BIN}/roadcam run --config /etc/roadcam/site.yaml"]
+    assert (root / "etc/systemd/system/multi-user.target.wants/roadcam.service").is_symlink()
+    assert not (root / "etc/systemd/system/roadcam-collector.service").exists()  # a device's units only
+    passwd = {line.split(":")[0]: line.split(":") for line in (root / "etc/passwd").read_text().splitlines()}
+    groups = {fields[0]: fields[3].split(",")
+              for fields in (line.split(":") for line in (root / "etc/group").read_text().splitlines())}
+    assert passwd["roadcam"][6] == "/usr/sbin/nologin"
+    assert sorted(name for name, members in groups.items() if "roadcam" in members) == ["dialout", "gpio", "video"]
+    state = (root / "var/lib/roadcam").stat()
+    assert state.st_uid == int(passwd["roadcam"][2]) and oct(state.st_mode & 0o777) == "0o750"
+    assert (root / "etc/roadcam").stat().st_gid == int(passwd["roadcam"][3])
+    again = roadcam("install-units", "--root", str(root), "--bin-dir", str(VENV_BIN))
+    assert again.returncode == 0, again.stderr
+    assert [line for line in (root / "etc/passwd").read_text().splitlines() if line.startswith("roadcam:")] == [
+        ":".join(passwd["roadcam"])]
+
+
+def test_install_units_with_a_wrong_units_folder_says_what_to_pass(tmp_path):
+    result = roadcam("install-units", "--root", str(tmp_path), "--units", str(tmp_path / "nothing"), "--no-apply")
+    assert result.returncode == 2
+    assert "no systemd units there; pass --units DIR" in result.stderr
