@@ -17,8 +17,12 @@ class Notifier:
         address = environ.get("NOTIFY_SOCKET", "")
         self._address = "\0" + address[1:] if address.startswith("@") else address
         usec = environ.get("WATCHDOG_USEC", "")
+        # systemd names the process it watches (WATCHDOG_PID); a child that inherited the
+        # environment (a converter, a shell) must not feed the watchdog for it.
+        watched_pid = environ.get("WATCHDOG_PID", "")
+        for_us = not watched_pid.isdigit() or int(watched_pid) == os.getpid()
         #: How often to send WATCHDOG=1 (half the unit's WatchdogSec), or None when not asked.
-        self.watchdog_interval_s = int(usec) / 2e6 if usec.isdigit() and int(usec) > 0 else None
+        self.watchdog_interval_s = int(usec) / 2e6 if usec.isdigit() and int(usec) > 0 and for_us else None
 
     @property
     def enabled(self) -> bool:
