@@ -95,6 +95,13 @@ def roadcam_collect_health(appliance: Appliance) -> dict[str, Any]:
     event."""
 
 
+@hookspec
+def roadcam_tick(now_ns: int) -> list[EventDraft]:
+    """Called about once a second (``runtime.TICK_INTERVAL_S`` of the appliance's clock) whether
+    frames and edges arrive or not: for checks of things that stop happening (a camera that sends
+    nothing, a lamp left dark). ``now_ns`` is the clock's UTC now. May return events."""
+
+
 @hookspec(firstresult=True)
 def roadcam_command(name: str, payload: dict[str, Any], version: int) -> dict[str, Any] | None:
     """Handle a command for the device. Return its result when the command is yours, else None.

@@ -56,6 +56,8 @@ MAX_QUEUED_COMMANDS = 16
 STORE_RESERVE_BYTES = 64 * 1024
 #: Least time between two log lines about events the store refused.
 LOST_EVENTS_LOG_INTERVAL_S = 60.0
+#: Period of ``roadcam_tick`` (the appliance's clock), for checks of things that stop happening.
+TICK_INTERVAL_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,7 @@ class Appliance:
         self._threads: list[threading.Thread] = []
         self._started_mono_ns = 0
         self._next_health_ns = 0
+        self._next_tick_ns = 0
         self._next_watchdog_s = 0.0
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -477,13 +480,16 @@ class Appliance:
     # -- health and watchdog -------------------------------------------------------------------
 
     def _periodic_due(self) -> bool:
-        return self.clock.mono_ns() >= self._next_health_ns or (
+        return self.clock.mono_ns() >= min(self._next_health_ns, self._next_tick_ns) or (
             self.notifier.watchdog_interval_s is not None and time.monotonic() >= self._next_watchdog_s)
 
     def _periodic(self) -> None:
         if self.notifier.watchdog_interval_s is not None and time.monotonic() >= self._next_watchdog_s:
             self.notifier.notify("WATCHDOG=1")
             self._next_watchdog_s = time.monotonic() + self.notifier.watchdog_interval_s
+        if self.clock.mono_ns() >= self._next_tick_ns:
+            self.submit(self._call("roadcam_tick", {"now_ns": self.clock.wall_ns()}))
+            self._next_tick_ns = self.clock.mono_ns() + int(TICK_INTERVAL_S * 1e9)
         if self.clock.mono_ns() >= self._next_health_ns:
             self._store_health()
             self._next_health_ns = self.clock.mono_ns() + int(self.config.health.interval_s * 1e9)

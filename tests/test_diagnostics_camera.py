@@ -5,11 +5,20 @@ last seen."""
 
 from __future__ import annotations
 
+import threading
+import time
+
+import cv2
+import numpy as np
 import pytest
 
+from roadcam.appliance.clock import ManualClock
 from roadcam.appliance.faults import FaultBoard
+from roadcam.appliance.hookspecs import hookimpl
+from roadcam.hal.base import Camera, Frame
 from roadcam.plugins.diagnostics.camera import CameraChecks
 from roadcam.plugins.diagnostics.config import DiagnosticsConfig
+from roadcam.protocol.events import utc_ns
 from roadcam.sim.faults import CameraFault, FaultyCamera
 from roadcam.sim.road import SimRoad
 from roadcam.sim.scenario import load_scenario
@@ -123,15 +132,91 @@ def test_the_appliance_on_a_normal_day_run_stores_no_camera_fault(tmp_path):
     assert [e.data["id"] for e in events if e.data["code"].startswith("camera.")] == []
 
 
-def test_a_camera_that_stops_sending_is_caught_by_the_health_timer():
-    changes = []
-    checks = CameraChecks(DiagnosticsConfig(), lambda code, camera, message, severity: changes.append((code, severity)),
-                          lambda code, camera: changes.append(("cleared", code)))
-    short = load_scenario("smoke").model_copy(update={"duration_s": 0.04})
-    frame_image = SimRoad.from_scenario(short).advance_frame().image  # any image: only timing counts here
-    for index in range(25):
-        checks.on_frame("approach", index * 40_000_000, frame_image)
-    checks.on_tick(24 * 40_000_000 + 2_000_000_000)  # 2 s without a frame: not yet
-    assert changes == []
-    checks.on_tick(24 * 40_000_000 + 4_000_000_000)
-    assert changes == [("camera.no_frames", "critical")]
+class StallingCamera(Camera):
+    """A camera on a manual clock: ``before`` frames at 25 fps, then nothing until ``resume`` is
+    set, then ``after`` more frames, then the end. Its image is a fixed scene with sensor noise."""
+
+    def __init__(self, clock: ManualClock, before: int, after: int):
+        self.name, self._clock = "north", clock
+        self._left = [before, after]
+        self.stalled, self.resume = threading.Event(), threading.Event()
+        rng = np.random.default_rng(7)
+        self._scene = cv2.resize(rng.integers(0, 255, (18, 32, 3), dtype=np.uint8), (640, 360),
+                                 interpolation=cv2.INTER_NEAREST)
+        self._index = 0
+
+    def open(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.resume.set()
+
+    @property
+    def live(self) -> bool:
+        return False
+
+    def read(self) -> Frame | None:
+        if not self._left[0]:
+            self._left.pop(0)
+            if not self._left:
+                return None
+            self.stalled.set()
+            self.resume.wait()
+        self._left[0] -= 1
+        self._clock.advance(0.04)
+        noise = np.random.default_rng(self._index).integers(0, 3, self._scene.shape, dtype=np.uint8)
+        self._index += 1
+        return Frame(self.name, self._index - 1, self._clock.wall_ns(), self._clock.mono_ns(), self._scene + noise)
+
+
+class TickRecorder:
+    """Notes the time of every ``roadcam_tick``."""
+
+    def __init__(self):
+        self.ticks: list[int] = []
+
+    @hookimpl
+    def roadcam_tick(self, now_ns):
+        self.ticks.append(now_ns)
+        return []
+
+
+def test_a_camera_that_sends_nothing_is_caught_by_the_tick_within_10_s(tmp_path):
+    """No frame arrives at all (the capture thread is blocked): the core's tick, not a frame,
+    raises camera.no_frames within 10 s; it clears once frames flow again."""
+    from roadcam.appliance.runtime import TICK_INTERVAL_S, Appliance
+    from roadcam.appliance.site import site_from_data
+    from roadcam.appliance.store import read_events
+    from roadcam.hal.hardware import Hardware
+
+    clock = ManualClock(start_wall_ns=1_800_000_000 * 10**9)
+    camera = StallingCamera(clock, before=50, after=150)
+    recorder = TickRecorder()
+    config, manager = site_from_data({
+        "device": {"id": "tn-test", "site": "tn-bench"},
+        "storage": {"database": str(tmp_path / "events.db"), "evidence_dir": str(tmp_path / "evidence")},
+        "gpio": {"pin_factory": "mock"},
+        "cameras": [{"name": "north", "source": {"type": "sim"}}],
+        "plugins": {"disabled": ["detection", "plate_capture", "speed"]}})
+    manager.register(recorder)
+    appliance = Appliance(config, manager, Hardware(config, clock, sim_cameras=lambda name: camera), clock)
+    appliance.start()
+    try:
+        assert camera.stalled.wait(10)
+        last_frame_ns = clock.wall_ns()
+        for _ in range(5):  # five seconds without a frame, one tick each
+            clock.advance(TICK_INTERVAL_S)
+            deadline = time.monotonic() + 10
+            while (not recorder.ticks or recorder.ticks[-1] < clock.wall_ns()) and time.monotonic() < deadline:
+                time.sleep(0.01)
+        camera.resume.set()
+        appliance._analysis_thread.join(30)
+    finally:
+        appliance.shutdown()
+    events = read_events(config.storage.database, limit=1000, types=["fault.raised", "fault.cleared"])
+    changes = [(e.type, e.data["id"]) for e in events]
+    assert changes == [("fault.raised", "camera.no_frames:north"), ("fault.cleared", "camera.no_frames:north")]
+    raised_after_s = (utc_ns(events[0].time) - last_frame_ns) / 1e9
+    no_frames_after_s = DiagnosticsConfig().no_frames_after_s  # frames resumed only at +5 s: this was the tick
+    assert no_frames_after_s < raised_after_s <= no_frames_after_s + TICK_INTERVAL_S <= DETECT_WITHIN_S
+    assert "north sent no frame" in events[0].data["message"]

@@ -23,6 +23,7 @@ from roadcam.appliance.hookspecs import hookimpl
 from roadcam.appliance.site import site_from_data
 from roadcam.appliance.tracking import Detection
 from roadcam.common.errors import ConfigError
+from roadcam.protocol.events import utc_ns
 
 HOOKS = sorted(name for name, _ in inspect.getmembers(hookspecs, inspect.isfunction) if name.startswith("roadcam_"))
 
@@ -209,6 +210,22 @@ def test_hook_roadcam_collect_health(tmp_path):
     run_for(build_appliance(tmp_path, plugins=[HealthReporter()], cameras=camera(tmp_path, 3)))
     (health,) = stored(tmp_path, "health")
     assert health.data["test_plugin"] == {"ok": True, "cameras": 1}
+
+
+class Ticker:
+    @hookimpl
+    def roadcam_tick(self, now_ns):
+        return [EventDraft("test.tick", {}, now_ns)]
+
+
+def test_hook_roadcam_tick(tmp_path):
+    from roadcam.appliance.runtime import TICK_INTERVAL_S
+
+    run_for(build_appliance(tmp_path, plugins=[Ticker()]), 1.7)  # no camera, no edge: ticks all the same
+    times = [e.time for e in stored(tmp_path, "test.tick")]
+    assert len(times) >= 2
+    gaps_s = [(utc_ns(later) - utc_ns(earlier)) / 1e9 for earlier, later in zip(times, times[1:])]
+    assert all(gap >= TICK_INTERVAL_S for gap in gaps_s)
 
 
 class Commands:

@@ -116,6 +116,7 @@ class CameraState:
     frames: int = 0
     frame_times: deque = field(default_factory=deque)   # frame time stamps within the rate window
     last_frame_ns: int | None = None
+    watched_since_ns: int | None = None                 # first tick (a camera that never sends is caught)
     first_frame_ns: int | None = None
     last_thumb: np.ndarray | None = None
     reference_pool: list = field(default_factory=list)
@@ -178,12 +179,17 @@ class CameraChecks:
         if (state.frames - 1) % cfg.check_every_frames == 0:
             self._check_image(camera, state, time_ns, thumbnail(image, cfg.thumb_width_px))
 
-    def on_tick(self, now_ns: int) -> None:
-        """Periodic (health timer): a camera that sends nothing at all is caught here."""
+    def on_tick(self, now_ns: int, cameras: dict[str, float | None]) -> None:
+        """Periodic (``roadcam_tick``, whether frames come or not): a camera of ``cameras``
+        (name -> expected fps) that sends nothing, or never sent anything, is caught here."""
+        for name, expected_fps in cameras.items():
+            state = self._state(name, expected_fps)
+            state.watched_since_ns = now_ns if state.watched_since_ns is None else state.watched_since_ns
         for camera, state in self.cameras.items():
-            if state.last_frame_ns is None:
+            last_ns = state.last_frame_ns if state.last_frame_ns is not None else state.watched_since_ns
+            if last_ns is None:
                 continue
-            gap_s = (now_ns - state.last_frame_ns) / 1e9
+            gap_s = (now_ns - last_ns) / 1e9
             if gap_s > self.config.no_frames_after_s:
                 self._decide(camera, state, "camera.no_frames", True, now_ns, gap_s=gap_s, immediate=True)
 

@@ -26,8 +26,12 @@ class Diagnostics:
         return []
 
     @hookimpl
+    def roadcam_tick(self, now_ns):
+        self.camera_checks.on_tick(now_ns, self._expected_fps)
+        return []
+
+    @hookimpl
     def roadcam_collect_health(self, appliance):
-        self.camera_checks.on_tick(appliance.clock.wall_ns())
         figures = system_figures(appliance.config.storage.database.parent)
         self._check_limit("disk.low", "storage", figures["disk_free_mb"], self.config.disk_free_min_mb, below=True,
                           what="free disk (MiB)", fix="free space or raise storage.budget_mb carefully")
