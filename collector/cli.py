@@ -15,6 +15,9 @@
                                                    trust a device, bound to its site
     roadcam-collector broker-policy --config FILE --out FILE [--base FILE]
                                                    the broker's access policy, from the registry
+    roadcam-collector report faults --config FILE [--now] [--since ISO | --period H] [--until ISO]
+                             [--text] [--html FILE] [--mail]
+                                                   current faults, the period's, availability
 
 Every expected failure prints one clear message and exits 2; a traceback means a bug.
 """
@@ -27,6 +30,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from pathlib import Path
 
 from roadcam.common.cli import run_command
@@ -38,7 +42,9 @@ from .broker_policy import base_policy, render_policy, write_policy
 from .config import CollectorConfig, load_collector_config
 from .device_keys import DeviceKeys
 from .dispatch import Dispatcher, read_hotlist_entries, wait_for_result
+from .fault_report import build_report, render_html, render_text, title
 from .ingest import Ingest
+from .mailer import report_message, send
 from .postgres_storage import PostgresStorage
 from .service import Collector
 from .sql_storage import SqlStorage
@@ -136,7 +142,37 @@ def _parser() -> argparse.ArgumentParser:
     change.add_argument("--remove", nargs="*", default=[], metavar="PLATE", help="plates to remove")
     change.add_argument("--config", required=True, type=Path, help="collector config YAML")
     change.set_defaults(handler=_hotlist_change)
+
+    report = commands.add_parser("report", help="reports from what the devices sent")
+    report_commands = report.add_subparsers(dest="report_command", required=True)
+    faults = report_commands.add_parser(
+        "faults", help="every device's current faults, the faults of the period and each device's "
+                       "availability over it (see roadcam.collector.faults); prints text unless "
+                       "--html or --mail says otherwise")
+    faults.add_argument("--config", required=True, type=Path, help="collector config YAML")
+    faults.add_argument("--now", action="store_true", help="only the faults active now, at once "
+                        "(no period, no availability)")
+    start = faults.add_mutually_exclusive_group()
+    start.add_argument("--since", type=_iso_ns, help="period start, UTC ISO 8601 (default: --period "
+                       "before --until)")
+    start.add_argument("--period", type=_hours, metavar="H", help="period length in hours "
+                       "(default: report.period_h of the config, 12)")
+    faults.add_argument("--until", type=_iso_ns, help="period end, UTC ISO 8601 (default: now)")
+    faults.add_argument("--text", action="store_true", help="print the plain-text report")
+    faults.add_argument("--html", type=Path, metavar="FILE", help="write the HTML report to FILE")
+    faults.add_argument("--mail", action="store_true", help="mail it as report.mail of the config says")
+    faults.set_defaults(handler=_report_faults)
     return parser
+
+
+def _hours(text: str) -> float:
+    try:
+        hours = float(text)
+    except ValueError:
+        hours = 0.0
+    if not 0 < hours <= 24 * 366:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of hours above 0 (at most a year)")
+    return hours
 
 
 def _json_object(text: str) -> dict:
@@ -314,4 +350,34 @@ def _problems(args) -> int:
                   f"{problem.kind}: {problem.detail}")
         for gap in storage.gaps():
             print(f"{'':27}  {gap.device:<16} gap: seq {gap.first} to {gap.last} not received")
+    return 0
+
+
+def _report_faults(args) -> int:
+    config = load_collector_config(args.config)
+    mail = config.report.mail
+    if args.mail and mail is None:
+        raise ConfigError(f"{args.config}: --mail needs a report.mail section (host, port, starttls, "
+                          "from, to) in the collector config")
+    until_ns = time.time_ns() if args.until is None else args.until
+    hours = config.report.period_h if args.period is None else args.period
+    since_ns = until_ns if args.now else args.since if args.since is not None else until_ns - int(hours * 3600e9)
+    if since_ns >= until_ns and not args.now:
+        raise ConfigError(f"--since {iso_utc(since_ns)} is not before --until {iso_utc(until_ns)}")
+    enrolled = [(enrolment.device, enrolment.site) for enrolment in DeviceKeys(config.device_keys_dir).enrolments()]
+    with open_storage(config) as storage:
+        report = build_report(storage, enrolled, since_ns, until_ns, config.report.silent_after_s,
+                              with_period=not args.now)
+    text = render_text(report)
+    if args.html is not None:
+        try:
+            args.html.write_text(render_html(report), encoding="utf-8")
+        except OSError as error:
+            raise StoreError(f"cannot write {args.html}: {error.strerror}") from error
+    if args.mail:
+        message = report_message(mail, title(report), text, render_html(report))
+        send(mail, message)
+        print(f"mailed the fault report ({len(report.current)} active fault(s)) to {', '.join(mail.to)}")
+    if args.text or (args.html is None and not args.mail):
+        print(text, end="")
     return 0

@@ -95,6 +95,54 @@ class LimitSettings(Section):
                                        "or a health summary (data itself is level 1).")
 
 
+class MailSettings(Section):
+    """Where the fault report is mailed (SMTP), and to whom."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    host: str = Field(min_length=1, title="SMTP host", description="The mail server's host name or address.")
+    port: int = Field(587, ge=1, le=65535, title="SMTP port",
+                      description="587 for submission with STARTTLS, 25 for a relay.")
+    starttls: bool = Field(True, title="STARTTLS",
+                           description="Upgrade the connection with STARTTLS before anything is sent "
+                                       "(the server's certificate is verified); false only for a "
+                                       "relay on the collector's own host or network.")
+    ca_file: Path | None = Field(None, title="CA file",
+                                 description="PEM CA the server's certificate must be signed by "
+                                             "(default: the system's CAs).")
+    username: str | None = Field(None, title="User name", description="SMTP login, if the server asks for one.")
+    password_file: Path | None = Field(None, title="Password file",
+                                       description="File holding the SMTP password (one line), "
+                                                   "readable only by the collector's user.")
+    sender: str = Field(alias="from", min_length=3, pattern=r"^[^@\s]+@[^@\s]+$", title="From",
+                        description="The report's sender address.")
+    to: list[str] = Field(min_length=1, title="To", description="Addresses the report goes to.")
+    timeout_s: float = Field(30.0, gt=0, le=600, title="Timeout",
+                             description="Seconds to wait for the server at each step.")
+
+    @model_validator(mode="after")
+    def _password_with_user(self):
+        if (self.username is None) != (self.password_file is None):
+            raise ValueError("give both report.mail.username and report.mail.password_file, or neither")
+        for address in self.to:
+            if "@" not in address or any(char.isspace() for char in address):
+                raise ValueError(f"report.mail.to: {address!r} is not a mail address")
+        return self
+
+
+class ReportSettings(Section):
+    """The fault report (``roadcam-collector report faults``)."""
+
+    period_h: float = Field(12.0, gt=0, le=24 * 366, title="Period",
+                            description="Hours the report covers, up to when it runs (12: the "
+                                        "timer runs it twice a day).")
+    silent_after_s: float = Field(150.0, ge=10, title="Silent after",
+                                  description="A device still connected whose health summary is older "
+                                              "than this is listed as silent (critical); the device "
+                                              "refreshes it every uplink.health_interval_s (60 s).")
+    mail: MailSettings | None = Field(None, title="Mail", description="SMTP settings for --mail.")
+
+
 class CollectorConfig(Section):
     """The whole collector config file."""
 
@@ -107,6 +155,8 @@ class CollectorConfig(Section):
                                                  "commands and hotlists.")
     limits: LimitSettings = Field(default_factory=LimitSettings, title="Limits", description="Size limits.")
     batch_max: int = Field(500, ge=1, title="Batch", description="Most messages stored per commit.")
+    report: ReportSettings = Field(default_factory=ReportSettings, title="Fault report",
+                                   description="The fault report's period, silence limit and mail.")
 
 
 def load_collector_config(path: Path) -> CollectorConfig:
@@ -128,7 +178,12 @@ def _resolve_paths(config: CollectorConfig, base: Path) -> CollectorConfig:
                                      for name in ("ca_file", "cert_file", "key_file")})
     storage = config.storage.model_copy(update={"database": resolve(config.storage.database),
                                                 "evidence_dir": resolve(config.storage.evidence_dir)})
+    report = config.report
+    if report.mail is not None:
+        report = report.model_copy(update={"mail": report.mail.model_copy(update={
+            name: resolve(getattr(report.mail, name)) for name in ("ca_file", "password_file")})})
     return config.model_copy(update={
+        "report": report,
         "broker": config.broker.model_copy(update={"tls": tls}),
         "storage": storage,
         "device_keys_dir": resolve(config.device_keys_dir),
