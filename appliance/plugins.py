@@ -29,6 +29,7 @@ from .config import CoreConfig, build_config_model
 BUILTIN_PLUGINS = (
     ("detection", "roadcam.plugins.detection"),
     ("diagnostics", "roadcam.plugins.diagnostics"),
+    ("fences", "roadcam.plugins.fences"),
     ("plate_capture", "roadcam.plugins.plate_capture"),
     ("speed", "roadcam.plugins.speed"),
     ("uplink", "roadcam.plugins.uplink"),

@@ -1,0 +1,84 @@
+"""One camera's fences at run time: its placer, its recent frames, its stop line on the road
+plane, and the questions every rule asks (which lane, which movement, when the front crossed)."""
+
+from __future__ import annotations
+
+import math
+
+from roadcam.appliance.geometry import RoadGeometry
+
+from .config import CameraFences, FencesConfig, LaneFence
+from .evidence import FrameBuffer
+from .placement import CameraPlacer, Placed
+
+#: Vehicle length by class (m), to find when the front reached a line from where the box's
+#: bottom centre (the rear, for traffic moving away from the camera) was.
+LENGTH_M = {"car": 4.5, "scooter": 1.9, "truck": 7.5, "bus": 11.0}
+
+
+class CameraContext:
+    """What the rules share about one camera."""
+
+    def __init__(self, fences: CameraFences, geometry: RoadGeometry | None, config: FencesConfig, buffer_frames: int):
+        self.name = fences.camera
+        self.fences = fences
+        self.config = config
+        self.placer = CameraPlacer(fences, geometry)
+        self.frames = FrameBuffer(buffer_frames)
+        self.lanes = {lane.id: lane for lane in fences.lanes}
+        self.stop = fences.line(fences.stop_line)
+        self._stop_road: tuple | None = None
+
+    def lane_of(self, placed: Placed) -> LaneFence | None:
+        lane = placed.lane_at_line if placed.lane_at_line is not None else placed.lane.value
+        return self.lanes.get(lane) if lane is not None else None
+
+    def movement(self, placed: Placed) -> str | None:
+        """The movement of the first exit zone the vehicle was confirmed in, None if none yet."""
+        exits = {exit_.zone: exit_.movement for exit_ in self.fences.exits}
+        return next((exits[zone] for zone in placed.visited if zone in exits), None)
+
+    def stop_pixels(self) -> list[tuple[tuple[float, float], tuple[float, float]]]:
+        if self.stop is None or self.placer.size is None:
+            return []
+        w, h = self.placer.size
+        (ax, ay), (bx, by) = self.stop.points
+        return [((ax * w, ay * h), (bx * w, by * h))]
+
+    def distance_to_stop_m(self, road: tuple[float, float] | None) -> float | None:
+        """Signed road-plane distance (m) of a point before the stop line (positive) or past it
+        (negative); None without calibration or a stop line."""
+        if road is None or self.stop is None or self.placer.geometry is None:
+            return None
+        if self._stop_road is None:
+            a, b = self.stop.points
+            dx, dy = b[0] - a[0], b[1] - a[1]
+            norm = math.hypot(dx, dy)
+            mid = ((a[0] + b[0]) / 2, (a[1] + b[1]) / 2)
+            before = (mid[0] - dy / norm * 0.01, mid[1] + dx / norm * 0.01)  # on the side vehicles come from
+            ra, rb, rq = (self.placer.to_road(p) for p in (a, b, before))
+            sign = 1.0 if _cross(ra, rb, rq) > 0 else -1.0
+            self._stop_road = (ra, rb, sign / math.hypot(rb[0] - ra[0], rb[1] - ra[1]))
+        ra, rb, scale = self._stop_road
+        return _cross(ra, rb, road) * scale
+
+    def front_crossing_ns(self, placed: Placed, judge_by: str) -> int | None:
+        """The moment, between the last two frames, the vehicle's front reached the stop line,
+        else None. ``front`` uses the calibration and the class's length; ``placement`` (or no
+        calibration) the bottom centre's own crossing."""
+        if len(placed.samples) < 2 or self.stop is None:
+            return None
+        before, now = placed.samples[-2], placed.samples[-1]
+        if judge_by == "front" and self.placer.geometry is not None:
+            length = LENGTH_M.get(placed.kind, LENGTH_M["car"])
+            d0, d1 = self.distance_to_stop_m(before.road), self.distance_to_stop_m(now.road)
+            if d0 is None or d1 is None or not (d0 - length > 0 >= d1 - length):
+                return None
+            share = (d0 - length) / (d0 - d1)
+            return int(before.time_ns + share * (now.time_ns - before.time_ns))
+        crossing = placed.crossed(self.stop.name)
+        return crossing.time_ns if crossing is not None and crossing.frame_index == now.frame_index else None
+
+
+def _cross(a, b, q) -> float:
+    return (b[0] - a[0]) * (q[1] - a[1]) - (b[1] - a[1]) * (q[0] - a[0])

@@ -1,0 +1,162 @@
+"""Where each tracked vehicle is on a camera's fences, frame after frame.
+
+A vehicle is placed by the bottom centre of its box (where it touches the road), in normalised
+image coordinates. Its lane and the zones it is in change only after the new answer held for
+``inertia_frames`` frames in a row, so a box that jitters over a lane line does not flip lanes.
+Each forward crossing of a directed line is noted with its moment, interpolated between the two
+frames. With the camera's calibration the placement is also put on the road plane (metres),
+which gives speeds and distances to lines.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from roadcam.appliance.geometry import RoadGeometry
+
+from . import shapes
+from .config import CameraFences
+
+#: Seconds of placement history kept per vehicle.
+HISTORY_S = 6.0
+
+
+@dataclass
+class Sample:
+    """One frame of a vehicle: when, where on the picture and on the road, which frame."""
+
+    time_ns: int
+    frame_index: int
+    point: tuple[float, float]
+    road: tuple[float, float] | None
+    box: tuple[float, float, float, float]
+
+
+@dataclass
+class _Sticky:
+    """A value that changes only after ``inertia`` equal answers in a row."""
+
+    value: object = None
+    candidate: object = None
+    count: int = 0
+
+    def update(self, answer, inertia: int) -> bool:
+        """Feed this frame's answer; True when the held value changed."""
+        if answer == self.value:
+            self.candidate, self.count = None, 0
+            return False
+        if answer != self.candidate:
+            self.candidate, self.count = answer, 0
+        self.count += 1
+        if self.count >= inertia:
+            self.value, self.candidate, self.count = answer, None, 0
+            return True
+        return False
+
+
+@dataclass
+class Crossing:
+    line: str
+    time_ns: int
+    frame_index: int
+
+
+@dataclass
+class Placed:
+    """One vehicle's placement state on one camera."""
+
+    track_id: int
+    kind: str = "car"
+    samples: deque[Sample] = field(default_factory=deque)
+    lane: _Sticky = field(default_factory=_Sticky)
+    zones: dict[str, _Sticky] = field(default_factory=dict)
+    crossings: list[Crossing] = field(default_factory=list)
+    visited: list[str] = field(default_factory=list)  # zones it was confirmed in, in order
+    lane_at_line: int | None = None   # its lane when it crossed the stop line
+
+    @property
+    def last(self) -> Sample:
+        return self.samples[-1]
+
+    def in_zone(self, name: str) -> bool:
+        sticky = self.zones.get(name)
+        return bool(sticky and sticky.value)
+
+    def crossed(self, line: str | None) -> Crossing | None:
+        return next((c for c in self.crossings if c.line == line), None)
+
+    def speed_mps(self, window_s: float = 0.5) -> float | None:
+        """Road-plane speed over the last ``window_s`` (None without calibration)."""
+        last = self.samples[-1]
+        if last.road is None:
+            return None
+        first = next((s for s in self.samples if last.time_ns - s.time_ns <= window_s * 1e9 and s.road), last)
+        if first is last:
+            return None
+        metres = float(np.hypot(last.road[0] - first.road[0], last.road[1] - first.road[1]))
+        return metres / ((last.time_ns - first.time_ns) / 1e9)
+
+
+class CameraPlacer:
+    """Places every live track of one camera on its fences."""
+
+    def __init__(self, fences: CameraFences, geometry: RoadGeometry | None):
+        self.fences = fences
+        self.geometry = geometry
+        self.placed: dict[int, Placed] = {}
+        self.size: tuple[int, int] | None = None
+
+    def update(self, frame, tracks) -> list[Placed]:
+        """Place this frame's tracks; returns their states (new crossings appended)."""
+        height, width = frame.image.shape[:2]
+        self.size = (width, height)
+        out = []
+        for track in tracks:
+            point = track.last
+            if point.frame_index != frame.index:
+                continue
+            x1, y1, x2, y2 = point.box
+            here = ((x1 + x2) / 2 / width, y2 / height)
+            road = self.to_road(here)
+            placed = self.placed.setdefault(track.id, Placed(track.id))
+            placed.kind = track.kind
+            sample = Sample(frame.time_ns, frame.index, here, road, tuple(point.box))
+            if placed.samples:
+                self._crossings(placed, placed.last, sample)
+            placed.samples.append(sample)
+            while placed.samples[0].time_ns < frame.time_ns - HISTORY_S * 1e9:
+                placed.samples.popleft()
+            inertia = self.fences.inertia_frames
+            lane = next((lane.id for lane in self.fences.lanes if shapes.contains(lane.polygon, here)), None)
+            placed.lane.update(lane, inertia)
+            for zone in self.fences.zones:
+                sticky = placed.zones.setdefault(zone.name, _Sticky(False))
+                if sticky.update(shapes.contains(zone.polygon, here), inertia) and sticky.value:
+                    placed.visited.append(zone.name)
+            out.append(placed)
+        return out
+
+    def _crossings(self, placed: Placed, before: Sample, now: Sample) -> None:
+        for line in self.fences.lines:
+            if placed.crossed(line.name):
+                continue  # one crossing of each line per vehicle
+            t = shapes.crossing(line.points[0], line.points[1], before.point, now.point)
+            if t is not None:
+                placed.crossings.append(Crossing(line.name, int(before.time_ns + t * (now.time_ns - before.time_ns)),
+                                                 now.frame_index))
+                if line.name == self.fences.stop_line:
+                    placed.lane_at_line = placed.lane.value if placed.lane.value is not None else (
+                        placed.lane.candidate)
+
+    def forget(self, track_id: int) -> Placed | None:
+        return self.placed.pop(track_id, None)
+
+    def to_road(self, point: tuple[float, float]) -> tuple[float, float] | None:
+        """A normalised picture point on the road plane (metres), None without calibration."""
+        if self.geometry is None or self.size is None:
+            return None
+        x, y = self.geometry.to_road([(point[0] * self.size[0], point[1] * self.size[1])])[0]
+        return float(x), float(y)

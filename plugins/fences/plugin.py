@@ -1,0 +1,142 @@
+"""Wiring: the ``fences`` section, the per-appliance state, and the ``roadcam fence`` command.
+
+:class:`Fences` runs on the analysis thread. Each frame it places the camera's tracks on its
+fences and lets every rule look at them; when a track ends, each rule turns what it saw into
+violations. A violation is stored once its vehicle's ``plate.read`` (from plate_capture, when
+that plugin read one) has been seen, or ``plate_wait_s`` after the track ended without one;
+what is still waiting at shutdown is stored then.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from roadcam.appliance.events import EventDraft
+from roadcam.appliance.geometry import RoadGeometry
+from roadcam.appliance.hookspecs import hookimpl
+
+from .config import SECTION, FencesConfig
+from .context import CameraContext
+from .evidence import Violation
+from .rules.dwell import Dwell
+from .rules.red_light import RedLight
+from .rules.wrong_lane import WrongLane
+from .signals import SignalBook
+
+
+class Fences:
+    """The rules of one appliance over its cameras' fences."""
+
+    def __init__(self, appliance, config: FencesConfig):
+        self.appliance = appliance
+        self.config = config
+        self.signals = SignalBook(lambda code, head, message: appliance.raise_fault(code, head, message),
+                                  appliance.clear_fault, config.lamp_debounce_ms)
+        calibrations = {camera.name: camera.calibration for camera in appliance.config.cameras}
+        buffer_frames = config.red_light.frames_before + 1
+        self.cameras = {}
+        for fences in config.cameras:
+            calibration = calibrations.get(fences.camera)
+            geometry = RoadGeometry(calibration.image_points, calibration.road_points) if calibration else None
+            self.cameras[fences.camera] = CameraContext(fences, geometry, config, buffer_frames)
+        self.rules = [RedLight(config, self.signals), WrongLane(config),
+                      Dwell("illegal_parking", config, self.signals), Dwell("box_blocking", config, self.signals)]
+        self.pending: list[Violation] = []
+        self.plates: dict[tuple[str, int], dict[str, Any]] = {}
+        self.counts: dict[str, int] = {}
+
+    @hookimpl
+    def roadcam_signal_changed(self, head: str, state: str, time_ns: int) -> list[EventDraft]:
+        self.signals.change(head, state, time_ns)
+        return []
+
+    @hookimpl
+    def roadcam_analyze(self, frame, tracks, signals) -> list[EventDraft]:
+        for head, view in signals.items():
+            self.signals.seed(head, view.state, view.since_ns)
+        self.signals.settle(frame.time_ns)
+        ctx = self.cameras.get(frame.camera)
+        if ctx is not None:
+            ctx.frames.add(frame)
+            for placed in ctx.placer.update(frame, tracks):
+                for rule in self.rules:
+                    self.pending += rule.step(ctx, placed, frame)
+        return self._due(frame.time_ns)
+
+    @hookimpl
+    def roadcam_track_finished(self, track) -> list[EventDraft]:
+        ctx = self.cameras.get(track.camera)
+        placed = ctx.placer.forget(track.id) if ctx is not None else None
+        if placed is None:
+            return []
+        for rule in self.rules:
+            self.pending += rule.finish(ctx, placed)
+        for violation in self.pending:
+            if (violation.camera, violation.track_id) == (track.camera, track.id) and violation.finished_ns is None:
+                violation.finished_ns = track.last_ns
+        return []
+
+    @hookimpl
+    def roadcam_event(self, event) -> None:
+        """Note plate reads (stored on the analysis thread, so no lock is needed)."""
+        if event.type != "plate.read":
+            return
+        key = (event.data.get("camera"), event.data.get("track_id"))
+        if any((v.camera, v.track_id) == key for v in self.pending):
+            self.plates[key] = {
+                "plate": event.data.get("plate"), "confidence": event.data.get("confidence"), "event": event.id,
+                "evidence": [ref.sha256 for ref in event.evidence]}
+
+    @hookimpl
+    def roadcam_unconfigure(self, appliance) -> None:
+        for ctx in self.cameras.values():  # the tracks the core finished last
+            for track_id in list(ctx.placer.placed):
+                placed = ctx.placer.forget(track_id)
+                for rule in self.rules:
+                    self.pending += rule.finish(ctx, placed)
+        appliance.submit(self._due(None))
+
+    @hookimpl
+    def roadcam_collect_health(self, appliance) -> dict[str, Any]:
+        return {SECTION: {"violations": dict(self.counts), "waiting": len(self.pending)}}
+
+    def _due(self, now_ns: int | None) -> list[EventDraft]:
+        """Violations ready to store: all of them when ``now_ns`` is None (shutdown)."""
+        drafts, waiting = [], []
+        wait_ns = int(self.config.plate_wait_s * 1e9)
+        for violation in self.pending:
+            key = (violation.camera, violation.track_id)
+            plate = self.plates.get(key)
+            finished = violation.finished_ns
+            if now_ns is None or (finished is not None and (plate is not None or now_ns - finished >= wait_ns)):
+                drafts.append(violation.draft(plate))
+                self.counts[violation.rule] = self.counts.get(violation.rule, 0) + 1
+            else:
+                waiting.append(violation)
+        self.pending = waiting
+        live = {(v.camera, v.track_id) for v in waiting}
+        self.plates = {key: plate for key, plate in self.plates.items() if key in live}
+        return drafts
+
+
+class FencesPlugin:
+    """The module's ``plugin``: declares the section, builds :class:`Fences`, adds the command."""
+
+    @hookimpl
+    def roadcam_config_section(self):
+        return SECTION, FencesConfig
+
+    @hookimpl
+    def roadcam_configure(self, appliance):
+        config = appliance.config.section(SECTION)
+        if config.cameras:
+            appliance.plugin_manager.register(Fences(appliance, config), name=f"{SECTION}.rules")
+
+    @hookimpl
+    def roadcam_register_commands(self, commands):
+        from .cli import register
+
+        register(commands)
+
+
+plugin = FencesPlugin()

@@ -1,0 +1,53 @@
+"""Wrong lane: a movement the vehicle's lane does not allow (turning from a straight-only lane,
+going straight from a turn lane), judged from the lane it crossed the stop line in and the exit
+zone it then reached. A vehicle whose exit was not seen is not judged."""
+
+from __future__ import annotations
+
+from ..context import CameraContext
+from ..evidence import Violation, annotated_jpeg
+from ..placement import Placed
+
+RULE = "wrong_lane"
+
+
+class WrongLane:
+    """The rule; ``config`` is the whole ``fences`` section."""
+
+    name = RULE
+
+    def __init__(self, config):
+        self.config = config
+        self.at_line: dict[tuple[str, int], object] = {}   # the frame it crossed the stop line in
+        self.at_exit: dict[tuple[str, int], object] = {}   # the frame it was first seen in its exit
+
+    def step(self, ctx: CameraContext, placed: Placed, frame) -> list[Violation]:
+        key = (ctx.name, placed.track_id)
+        if ctx.stop is None or not self.config.wrong_lane.enabled:
+            return []
+        crossing = placed.crossed(ctx.stop.name)
+        if crossing is not None and key not in self.at_line:
+            self.at_line[key] = frame
+        if key in self.at_line and key not in self.at_exit and ctx.movement(placed) is not None:
+            self.at_exit[key] = frame
+        return []
+
+    def finish(self, ctx: CameraContext, placed: Placed) -> list[Violation]:
+        key = (ctx.name, placed.track_id)
+        line_frame, exit_frame = self.at_line.pop(key, None), self.at_exit.pop(key, None)
+        crossing = placed.crossed(ctx.stop.name) if ctx.stop else None
+        lane, movement = ctx.lane_of(placed), ctx.movement(placed)
+        if None in (crossing, lane, movement, line_frame, exit_frame) or movement in lane.movements:
+            return []
+        if not self.config.enforced(self.config.wrong_lane, ctx.name, crossing.time_ns):
+            return []
+        quality = self.config.evidence_jpeg_quality
+        box_at = {s.frame_index: s.box for s in placed.samples}
+        frames = [("frame_at_stop_line", annotated_jpeg(line_frame, quality, lines=ctx.stop_pixels(),
+                                                        box=box_at.get(line_frame.index),
+                                                        caption=f"lane {lane.id}: {'/'.join(lane.movements)}")),
+                  ("frame_at_exit", annotated_jpeg(exit_frame, quality, box=box_at.get(exit_frame.index),
+                                                   caption=f"movement: {movement}"))]
+        data = {"article": self.config.wrong_lane.article, "lane": lane.id, "movement": movement,
+                "allowed": list(lane.movements), "vehicle_kind": placed.kind}
+        return [Violation.of(RULE, ctx.name, placed.track_id, crossing.time_ns, data, frames)]

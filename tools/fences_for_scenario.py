@@ -1,0 +1,119 @@
+"""Write the ``fences`` section for a simulator scenario: its lanes, stop line, zones and exits
+drawn on the scenario camera's picture as a technician would draw them, in normalised image
+coordinates, with every rule enabled.
+
+    python -m roadcam.tools.fences_for_scenario junction > fences-junction.yaml
+    roadcam simulate --scenario junction --site-extra fences-junction.yaml
+
+Zones are the scenario's zones stretched ``REAR_MARGIN_M`` upstream, because a vehicle is
+placed by its box's bottom centre, its rear for traffic moving away from the camera.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+import yaml
+
+from roadcam.sim.road import SimRoad
+from roadcam.sim.scenario import load_scenario
+
+#: How far upstream a zone's fence reaches beyond the painted zone (m): a vehicle standing in
+#: the zone has its rear, where it is placed, up to about half a bus behind its centre.
+REAR_MARGIN_M = 3.0
+#: How far upstream of the stop line the lane fences reach (m).
+LANE_LENGTH_M = 40.0
+#: Depth of the exit zones along the road they enter (m).
+EXIT_DEPTH_M = 12.0
+
+
+def _clip(polygon: np.ndarray) -> list[list[float]]:
+    """Sutherland-Hodgman clip of a normalised polygon to the unit square."""
+    points = [tuple(p) for p in polygon]
+    for axis, keep_low in ((0, True), (0, False), (1, True), (1, False)):
+        bound = 0.0 if keep_low else 1.0
+
+        def inside(p, a=axis, b=bound, k=keep_low):
+            return p[a] >= b if k else p[a] <= b
+
+        out = []
+        for i, p in enumerate(points):
+            q = points[i - 1]
+            if inside(p):
+                if not inside(q):
+                    out.append(_cut(q, p, axis, bound))
+                out.append(p)
+            elif inside(q):
+                out.append(_cut(q, p, axis, bound))
+        points = out
+    return [[round(float(x), 4), round(float(y), 4)] for x, y in points]
+
+
+def _cut(q, p, axis, bound):
+    t = (bound - q[axis]) / (p[axis] - q[axis])
+    return tuple(q[i] + t * (p[i] - q[i]) for i in range(2))
+
+
+def fences_section(road: SimRoad) -> dict:
+    pose, layout, scenario = road.pose, road.world.layout, road.scenario
+    size = np.array([pose.width_px, pose.height_px], float)
+
+    def norm(points) -> np.ndarray:
+        ground = np.hstack([np.asarray(points, float), np.zeros((len(points), 1))])
+        uv, _ = pose.project(ground)
+        return uv / size
+
+    def polygon(points) -> list[list[float]]:
+        return _clip(norm(points))
+
+    def rect(x0, x1, y0, y1):
+        return polygon([(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
+
+    stop_y = layout.stop_line_y_m
+    heads = {lane.id: road.world.signals.head_of_lane(lane.id) for lane in scenario.lanes}
+    lanes = [{"id": lane.id, "polygon": rect(*layout.lane_span(lane.id), stop_y, stop_y + LANE_LENGTH_M),
+              "movements": list(lane.movements), "head": heads[lane.id]} for lane in scenario.lanes]
+    ends = norm([(layout.shoulder_m, stop_y), (layout.median_x_m, stop_y)])
+    ends = ends[np.argsort(ends[:, 0])]  # drawn left to right: forward is up the picture
+    zones, exits = [], []
+    for zone in scenario.zones:
+        corners = np.asarray(zone.polygon, float)
+        corners[:, 1] = np.where(corners[:, 1] >= corners[:, 1].mean(), corners[:, 1] + REAR_MARGIN_M, corners[:, 1])
+        zones.append({"name": zone.name, "polygon": polygon(corners)})
+    junction = layout.junction
+    exit_rects = {"straight": (0.0, layout.median_x_m, junction.y_min - EXIT_DEPTH_M, junction.y_min),
+                  "left": (layout.far_kerb_x_m, layout.far_kerb_x_m + EXIT_DEPTH_M, junction.y_min, junction.y_max),
+                  "right": (-EXIT_DEPTH_M, 0.0, junction.y_min, junction.y_max)}
+    for movement, bounds in exit_rects.items():
+        shape = rect(*bounds)
+        if len(shape) >= 3:
+            zones.append({"name": f"exit-{movement}", "polygon": shape})
+            exits.append({"movement": movement, "zone": f"exit-{movement}"})
+    kinds = {zone.name: zone.kind for zone in scenario.zones}
+    camera = {"camera": scenario.camera.name, "lanes": lanes, "zones": zones, "exits": exits,
+              "lines": [{"name": "stop", "points": [[round(float(v), 4) for v in p] for p in ends]}],
+              "stop_line": "stop"}
+    return {"fences": {
+        "cameras": [camera],
+        "red_light": {"enabled": True},
+        "wrong_lane": {"enabled": True},
+        "illegal_parking": {"enabled": True, "zones": [n for n, k in kinds.items() if k == "no_parking"],
+                            "max_stop_s": next((z.max_stop_s for z in scenario.zones if z.kind == "no_parking"), 5.0)},
+        "box_blocking": {"enabled": True, "zones": [n for n, k in kinds.items() if k == "box_junction"],
+                         "max_stop_s": next((z.max_stop_s for z in scenario.zones if z.kind == "box_junction"), 3.0)},
+    }}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("scenario", help="scenario file or shipped scenario name")
+    args = parser.parse_args(argv)
+    road = SimRoad(load_scenario(args.scenario))
+    yaml.safe_dump(fences_section(road), sys.stdout, sort_keys=False, default_flow_style=None, width=200)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
