@@ -85,6 +85,14 @@ def roadcam_signal_changed(head: str, state: str, time_ns: int) -> list[EventDra
 
 
 @hookspec
+def roadcam_lamps_changed(head: str, lit: tuple[str, ...], time_ns: int) -> list[EventDraft]:
+    """A lamp of a signal head went on or off at ``time_ns`` (UTC ns from the edge); ``lit`` is
+    every lamp lit now, most restrictive first (``("red", "green")`` when both are). Called once
+    at start with the lamps lit then. For lamp checks; ``roadcam_signal_changed`` gives the
+    state. May return events."""
+
+
+@hookspec
 def roadcam_loop_changed(loop: str, occupied: bool, time_ns: int) -> list[EventDraft]:
     """An induction loop changed at ``time_ns`` (UTC ns from the pin's edge tick). May return events."""
 

@@ -325,11 +325,16 @@ class Appliance:
                 if section == "signals":
                     self.signals[device.head] = SignalView(device.state, now_ns)
                     device.when_changed = self._on_signal_edge
+                    device.when_lamps_changed = self._on_lamps_edge
+                    self._on_lamps_edge(device.head, device.lit, now_ns)
                 elif section == "loops":
                     device.when_changed = self._on_loop_edge
 
     def _on_signal_edge(self, head: str, state: str, time_ns: int) -> None:
         self._push_edge(time_ns, "roadcam_signal_changed", (head, state))
+
+    def _on_lamps_edge(self, head: str, lit: tuple[str, ...], time_ns: int) -> None:
+        self._push_edge(time_ns, "roadcam_lamps_changed", (head, lit))
 
     def _on_loop_edge(self, loop: str, occupied: bool, time_ns: int) -> None:
         self._push_edge(time_ns, "roadcam_loop_changed", (loop, occupied))
@@ -430,6 +435,9 @@ class Appliance:
             head, state = edge.arguments
             self.signals[head] = SignalView(state, edge.time_ns)
             self.submit(self._call(edge.hook, {"head": head, "state": state, "time_ns": edge.time_ns}))
+        elif edge.hook == "roadcam_lamps_changed":
+            head, lit = edge.arguments
+            self.submit(self._call(edge.hook, {"head": head, "lit": lit, "time_ns": edge.time_ns}))
         else:
             loop, occupied = edge.arguments
             self.submit(self._call(edge.hook, {"loop": loop, "occupied": occupied, "time_ns": edge.time_ns}))

@@ -87,16 +87,25 @@ class LampInput(Device):
     """The state of one signal head, read from its lamp-sense inputs.
 
     Must implement :attr:`state` and call ``when_changed(head, state, time_ns)`` on every change,
-    with ``time_ns`` taken from the edge itself. Must set ``head``.
+    with ``time_ns`` taken from the edge itself. Must set ``head``. A backend that senses each
+    lamp should override :attr:`lit` and call ``when_lamps_changed(head, lit, time_ns)`` on every
+    lamp edge, so that two lamps lit at once (which :attr:`state` hides) can be seen.
     """
 
     head: str
     when_changed: Callable[[str, str, int], None] | None = None
+    when_lamps_changed: Callable[[str, tuple[str, ...], int], None] | None = None
 
     @property
     @abc.abstractmethod
     def state(self) -> str:
         """One of :data:`SIGNAL_STATES`."""
+
+    @property
+    def lit(self) -> tuple[str, ...]:
+        """The lamps lit now, most restrictive first; by default the lamp :attr:`state` names."""
+        state = self.state
+        return () if state == "dark" else (state,)
 
 
 class LoopInput(Device):

@@ -187,7 +187,8 @@ class GpioSignalHead(LampInput):
     ``state`` is the lit lamp, or ``dark`` when none is lit. When two lamps are lit at once (a
     controller fault or a sensing fault) the head reports the most restrictive one and
     ``conflict`` is True. ``when_changed(head, state, time_ns)`` is called on every change of
-    state, stamped from the edge that caused it.
+    state, and ``when_lamps_changed(head, lit, time_ns)`` on every lamp edge, each stamped from
+    the edge that caused it.
     """
 
     def __init__(self, head: str, *, red: str, amber: str, green: str, pin_factory: Factory,
@@ -216,6 +217,11 @@ class GpioSignalHead(LampInput):
             return self._state
 
     @property
+    def lit(self) -> tuple[str, ...]:
+        with self._changed:
+            return tuple(colour for colour in LAMP_COLOURS if self._lit[colour])
+
+    @property
     def conflict(self) -> bool:
         """True while more than one lamp is lit."""
         with self._changed:
@@ -236,13 +242,17 @@ class GpioSignalHead(LampInput):
         _, time_ns = self._edge_clock.stamp(ticks)
         with self._changed:
             self._lit[colour] = lit
+            lamps = tuple(c for c in LAMP_COLOURS if self._lit[c])
             state = _head_state(self._lit)
-            if state == self._state:
-                return
-            self._state = state
-            self._changed.notify_all()
+            changed = state != self._state
+            if changed:
+                self._state = state
+                self._changed.notify_all()
+        lamps_callback = self.when_lamps_changed
+        if lamps_callback is not None:
+            lamps_callback(self.head, lamps, time_ns)
         callback = self.when_changed
-        if callback is not None:
+        if changed and callback is not None:
             callback(self.head, state, time_ns)
 
 

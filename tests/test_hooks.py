@@ -186,6 +186,32 @@ def test_hook_roadcam_signal_changed(tmp_path):
     assert [e.data["state"] for e in stored(tmp_path, "test.signal")] == ["green", "dark", "amber", "dark", "red"]
 
 
+class LampRecorder:
+    def __init__(self):
+        self.lamp_edges = []
+
+    @hookimpl
+    def roadcam_lamps_changed(self, head, lit, time_ns):
+        self.lamp_edges.append((head, lit, time_ns))
+        return [EventDraft("test.lamps", {"head": head, "lit": list(lit)}, time_ns)]
+
+
+def test_hook_roadcam_lamps_changed(tmp_path):
+    """Every lamp edge, with every lamp lit: red and green together show, which the state hides."""
+    factory, plugin = MockFactory(), LampRecorder()
+    appliance = build_appliance(tmp_path, plugins=[plugin], pin_factory=factory,
+                                signals=[{"head": "main", "red": "GPIO17", "amber": "GPIO27", "green": "GPIO22"}])
+    appliance.start()
+    try:
+        drive_and_wait(factory, plugin, [("GPIO17", 1), ("GPIO22", 1), ("GPIO17", 0)], lambda p: p.lamp_edges, 4)
+    finally:
+        appliance.shutdown()
+    assert [lit for _, lit, _ in plugin.lamp_edges] == [(), ("red",), ("red", "green"), ("green",)]
+    times = [t for _, _, t in plugin.lamp_edges]
+    assert times == sorted(times)
+    assert [e.data["lit"] for e in stored(tmp_path, "test.lamps")] == [[], ["red"], ["red", "green"], ["green"]]
+
+
 def test_hook_roadcam_loop_changed(tmp_path):
     factory, plugin = MockFactory(), EdgeRecorder()
     appliance = build_appliance(tmp_path, plugins=[plugin], pin_factory=factory,
