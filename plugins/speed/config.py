@@ -11,6 +11,33 @@ from roadcam.appliance.config import Section
 SECTION = "speed"
 
 
+class CameraCheck(Section):
+    """A camera that sees the pair: each loop speed is checked against the road-plane speed of
+    the track that crossed the pair's zone while the loops were occupied."""
+
+    camera: str = Field(title="Camera", description="Name of the calibrated camera that sees the pair.")
+    zone: tuple[float, float, float, float] = Field(
+        title="Zone (m)", description="x_min, x_max, y_min, y_max of the road-plane rectangle over the pair's "
+                                      "two loops in the camera's calibration frame (x across the road, y along "
+                                      "it), with a margin for the error of a track's ground point.")
+    tolerance_kmh: float = Field(5.0, ge=0, title="Tolerance (km/h)",
+                                 description="The camera agrees within this, or within the fraction below, "
+                                             "whichever is larger.")
+    tolerance_fraction: float = Field(0.1, ge=0, le=1, title="Tolerance (fraction)",
+                                      description="The camera agrees within this fraction of the loop speed, "
+                                                  "or within the km/h above, whichever is larger.")
+    window_s: float = Field(0.5, gt=0, le=3, title="Fit window (s)",
+                            description="The track's speed is fitted to its points within this of the middle "
+                                        "of the loop passage.")
+
+    @model_validator(mode="after")
+    def _zone_ordered(self) -> CameraCheck:
+        x_min, x_max, y_min, y_max = self.zone
+        if not (x_min < x_max and y_min < y_max):
+            raise ValueError(f"zone must be x_min < x_max and y_min < y_max, got {list(self.zone)}")
+        return self
+
+
 class LoopPair(Section):
     """Two loops in one lane, a measured distance apart: a vehicle's transit gives its speed."""
 
@@ -33,6 +60,8 @@ class LoopPair(Section):
     max_speed_kmh: float = Field(300.0, gt=0, title="Fastest vehicle (km/h)",
                                  description="Fastest plausible vehicle: a downstream edge sooner than "
                                              "spacing / this speed does not belong to the upstream one.")
+    camera_check: CameraCheck | None = Field(None, title="Camera cross-check",
+                                             description="A camera that sees the pair; left out, no cross-check.")
 
     @model_validator(mode="after")
     def _distinct_and_ordered(self) -> LoopPair:
@@ -73,6 +102,12 @@ class SpeedConfig(Section):
     unpaired_limit: int = Field(3, ge=1, title="Unpaired edges before a fault",
                                 description="This many vehicles in a row seen by one loop of a pair "
                                             "only raise speed.unpaired (cleared by a paired vehicle).")
+    camera_mismatch_limit: int = Field(3, ge=1, title="Camera disagreements before a fault",
+                                       description="This many loop speeds in a row the camera disagrees with "
+                                                   "raise speed.camera_mismatch (cleared by an agreement).")
+    camera_wait_s: float = Field(2.0, gt=0, title="Camera wait (s)",
+                                 description="A speed waits at most this long past its fit window for the "
+                                             "camera's frames, then goes out unchecked (no_frames).")
     max_occupancy_mismatch: float = Field(0.35, gt=0, le=1, title="Occupancy mismatch (fraction)",
                                           description="A vehicle whose occupancy times on the two loops "
                                                       "differ by more than this fraction is not timed.")
@@ -95,3 +130,13 @@ class SpeedConfig(Section):
                     known = ", ".join(sorted(loops)) or "none configured"
                     raise ValueError(f"{SECTION}.pairs[{index}].{field}: no loop named {name!r} "
                                      f"(loops: {known})")
+            check = pair.camera_check
+            if check is not None:
+                cameras = {camera.name: camera for camera in site.cameras}
+                if check.camera not in cameras:
+                    known = ", ".join(sorted(cameras)) or "none configured"
+                    raise ValueError(f"{SECTION}.pairs[{index}].camera_check.camera: no camera named "
+                                     f"{check.camera!r} (cameras: {known})")
+                if not cameras[check.camera].calibration:
+                    raise ValueError(f"{SECTION}.pairs[{index}].camera_check.camera: camera {check.camera!r} "
+                                     f"has no calibration, so its tracks have no road-plane speed")

@@ -10,6 +10,12 @@ uncertainty combines the spacing tolerance with the stamp uncertainty of the fou
 Loop faults are checked on every edge, every frame and every health period: stuck on, stuck
 off while the partner sees traffic, chatter, and vehicles seen on one loop of a pair only.
 While a loop of a pair is in fault the pair gives no speed.
+
+A pair with a ``camera_check`` holds each speed until the camera's frames have covered the
+passage and its fit window, then sends it with the road-plane speed of the track that crossed
+the pair's zone and whether the two agree; a run of disagreements raises
+``speed.camera_mismatch``. A speed whose frames never come goes out after ``camera_wait_s``
+marked ``no_frames``.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from dataclasses import dataclass, field
 from roadcam.appliance.events import EventDraft
 from roadcam.appliance.hookspecs import hookimpl
 
+from .camera import TrackSpeeds
 from .config import SECTION, LoopPair, SpeedConfig
 
 MS_PER_KMH = 1 / 3.6
@@ -62,6 +69,17 @@ class PairState:
     matched: deque[Passage] = field(default_factory=deque)  # both on, waiting for the offs
     unpaired_run: int = 0
     unpaired_loop: str = ""
+    mismatch_run: int = 0  # loop speeds in a row the camera disagreed with
+
+
+@dataclass
+class HeldSpot:
+    """A loop speed waiting for the camera's frames to cover its passage."""
+
+    pair: PairState
+    draft: EventDraft
+    start_ns: int  # upstream on: the vehicle's front reaches the pair
+    end_ns: int  # downstream off: its rear leaves it
 
 
 class SpotSpeed:
@@ -81,9 +99,13 @@ class SpotSpeed:
             self.partners.setdefault(pair.downstream, set()).add(pair.upstream)
             lane = pair.lane if pair.lane is not None else site_loops[pair.upstream].lane
             self.pairs.append(PairState(pair, lane))
+        self.cameras = {pair.camera_check.camera: TrackSpeeds(pair.camera_check.camera)
+                        for pair in config.pairs if pair.camera_check is not None}
+        self.held: list[HeldSpot] = []
         self.now_ns = 0
         self.edges_seen = 0
-        self.counts = {"spot": 0, "unpaired": 0, "rejected": 0}
+        self.counts = {"spot": 0, "unpaired": 0, "rejected": 0, "camera_agrees": 0, "camera_disagrees": 0,
+                       "camera_no_track": 0, "camera_no_frames": 0}
         stamp_ms = math.hypot(config.edge_jitter_ms, config.edge_resolution_ms / math.sqrt(12))
         self.stamp_s = stamp_ms / 1000  # standard uncertainty of one edge stamp
 
@@ -101,10 +123,20 @@ class SpotSpeed:
         return drafts
 
     @hookimpl
-    def roadcam_analyze(self, frame):
+    def roadcam_analyze(self, frame, tracks):
         self._tick(frame.time_ns)
         self._check_faults()
-        return []
+        seen = self.cameras.get(frame.camera)
+        if seen is None:
+            return []
+        seen.add_frame(frame.time_ns, tracks)
+        return self._release(lambda held, deadline: held.pair.config.camera_check.camera == frame.camera
+                             and deadline <= frame.time_ns)
+
+    @hookimpl
+    def roadcam_tick(self, now_ns):
+        wait_ns = int(self.config.camera_wait_s * 1e9)
+        return self._release(lambda held, deadline: deadline + wait_ns <= now_ns)
 
     @hookimpl
     def roadcam_collect_health(self, appliance):
@@ -229,7 +261,7 @@ class SpotSpeed:
         self.appliance.clear_fault("speed.unpaired", pair.config.name)
         self.counts["spot"] += 1
         kmh = speed * 3.6
-        return [EventDraft("speed.spot", {
+        draft = EventDraft("speed.spot", {
             "pair": pair.config.name,
             "lane": pair.lane,
             "upstream": pair.config.upstream,
@@ -246,7 +278,61 @@ class SpotSpeed:
             "transit_ms": round(transit_s * 1000, 4),
             "occupancy_upstream_ms": round(occ_u * 1000, 3),
             "occupancy_downstream_ms": round(occ_d * 1000, 3),
-        }, passage.u_on)]
+        }, passage.u_on)
+        if pair.config.camera_check is None:
+            return [draft]
+        self.held.append(HeldSpot(pair, draft, passage.u_on, passage.d_off))
+        return []
+
+    # -- camera cross-check --------------------------------------------------------------------
+
+    def _release(self, due) -> list[EventDraft]:
+        """Send the held speeds ``due(held, deadline_ns)`` says are due, each with its check;
+        ``deadline_ns`` is when the camera's frames cover the passage and the fit window."""
+        drafts = []
+        for held in list(self.held):
+            check = held.pair.config.camera_check
+            window_ns = int(check.window_s * 1e9)
+            deadline = max(held.end_ns, (held.start_ns + held.end_ns) // 2 + window_ns)
+            if due(held, deadline):
+                self.held.remove(held)
+                held.draft.data["camera_check"] = self._cross_check(held, deadline, window_ns)
+                drafts.append(held.draft)
+        return drafts
+
+    def _cross_check(self, held: HeldSpot, deadline_ns: int, window_ns: int) -> dict:
+        pair, check = held.pair, held.pair.config.camera_check
+        seen = self.cameras[check.camera]
+        out: dict = {"camera": check.camera}
+        if seen.last_frame_ns is None or seen.last_frame_ns < deadline_ns:
+            out["result"] = "no_frames"
+        else:
+            found = seen.crossing(check.zone, held.start_ns, held.end_ns, window_ns)
+            if found is None:
+                out["result"] = "no_track"
+            else:
+                track_id, speed_mps, points = found
+                loop_kmh = held.draft.data["speed_kmh"]
+                difference = speed_mps * 3.6 - loop_kmh
+                agrees = abs(difference) <= max(check.tolerance_kmh, check.tolerance_fraction * loop_kmh)
+                out.update(result="agrees" if agrees else "disagrees", track=track_id,
+                           speed_kmh=round(speed_mps * 3.6, 2), difference_kmh=round(difference, 2), points=points)
+                self._mismatch(pair, agrees, loop_kmh, speed_mps * 3.6)
+        self.counts[f"camera_{out['result']}"] += 1
+        return out
+
+    def _mismatch(self, pair: PairState, agrees: bool, loop_kmh: float, camera_kmh: float) -> None:
+        if agrees:
+            pair.mismatch_run = 0
+            self.appliance.clear_fault("speed.camera_mismatch", pair.config.name)
+            return
+        pair.mismatch_run += 1
+        if pair.mismatch_run >= self.config.camera_mismatch_limit:
+            self.appliance.raise_fault(
+                "speed.camera_mismatch", pair.config.name,
+                f"the camera disagreed with {pair.mismatch_run} loop speeds in a row on pair {pair.config.name} "
+                f"(last: loops {loop_kmh:.1f} km/h, camera {camera_kmh:.1f} km/h): check the pair's spacing, "
+                f"its loop detectors and the camera's calibration")
 
     # -- faults --------------------------------------------------------------------------------
 
