@@ -208,8 +208,9 @@ def _sections(report: FaultReport) -> list[tuple[str, tuple[str, ...], list[list
     if report.with_period:
         sections.append((f"Faults during the period ({len(report.period)})", FAULT_COLUMNS,
                          [_fault_row(span, report.until_ns) for span in report.period]))
-    sections.append((f"Devices ({len(report.devices)})", DEVICE_COLUMNS,
-                     [_device_row(line) for line in report.devices]))
+    shown = len(DEVICE_COLUMNS) if report.with_period else DEVICE_COLUMNS.index("availability")
+    sections.append((f"Devices ({len(report.devices)})", DEVICE_COLUMNS[:shown],
+                     [_device_row(line)[:shown] for line in report.devices]))
     return sections
 
 
