@@ -78,11 +78,14 @@ class Fences:
 
     @hookimpl
     def roadcam_event(self, event) -> None:
-        """Note plate reads (stored on the analysis thread, so no lock is needed)."""
+        """Note plate reads of vehicles still followed or with a violation waiting (plate reads
+        are stored on the analysis thread, so no lock is needed)."""
         if event.type != "plate.read":
             return
         key = (event.data.get("camera"), event.data.get("track_id"))
-        if any((v.camera, v.track_id) == key for v in self.pending):
+        ctx = self.cameras.get(key[0])
+        if (ctx is not None and key[1] in ctx.placer.placed) or any((v.camera, v.track_id) == key
+                                                                    for v in self.pending):
             self.plates[key] = {
                 "plate": event.data.get("plate"), "confidence": event.data.get("confidence"), "event": event.id,
                 "evidence": [ref.sha256 for ref in event.evidence]}
@@ -115,6 +118,7 @@ class Fences:
                 waiting.append(violation)
         self.pending = waiting
         live = {(v.camera, v.track_id) for v in waiting}
+        live |= {(name, track_id) for name, ctx in self.cameras.items() for track_id in ctx.placer.placed}
         self.plates = {key: plate for key, plate in self.plates.items() if key in live}
         return drafts
 

@@ -75,9 +75,10 @@ class Dwell:
         speed = placed.speed_mps(1.0)
         if speed is not None:
             return speed < standing_mps
-        first, last = placed.samples[0], placed.samples[-1]
+        last = placed.samples[-1]
+        first = next(s for s in placed.samples if last.time_ns - s.time_ns <= 1e9)
         span_s = (last.time_ns - first.time_ns) / 1e9
-        if span_s < 1.0:
+        if span_s < 0.5:
             return False
         moved = abs(last.point[0] - first.point[0]) + abs(last.point[1] - first.point[1])
         return moved / span_s < STANDING_PICTURE_PER_S

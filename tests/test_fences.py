@@ -1,0 +1,248 @@
+"""The fences plugin through its hooks on a bench appliance (real store, real evidence files):
+fences config errors, the debounced signal book and its lamp faults, the red-light, wrong-lane
+and dwell rules with their evidence packages, and ``roadcam fence preview``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from appliances import site_data, stored
+from gpiozero.pins.mock import MockFactory
+
+from roadcam.appliance.clock import Clock
+from roadcam.appliance.events import EventDraft
+from roadcam.appliance.runtime import Appliance, SignalView
+from roadcam.appliance.site import site_from_data
+from roadcam.appliance.store import EventStore
+from roadcam.appliance.tracking import Track, TrackPoint
+from roadcam.common.errors import ConfigError
+from roadcam.hal.base import Frame
+from roadcam.hal.hardware import Hardware
+from roadcam.plugins.fences.plugin import Fences
+
+W, H = 320, 240
+T0 = 1_800_000_000 * 10**9
+FRAME_NS = 40_000_000
+SIGNALS = [{"head": "main", "red": "GPIO17", "amber": "GPIO27", "green": "GPIO22"}]
+
+
+def fences(**rules) -> dict:
+    """One camera: lane 1 (straight only) below a stop line across the middle of the picture,
+    an exit zone to the left above it, a no-parking zone at the bottom right."""
+    return {"cameras": [{
+        "camera": "cam",
+        "inertia_frames": 2,
+        "lanes": [{"id": 1, "polygon": [[0.2, 0.5], [0.8, 0.5], [0.8, 1.0], [0.2, 1.0]],
+                   "movements": ["straight"], "head": "main"}],
+        "lines": [{"name": "stop", "points": [[0.1, 0.5], [0.9, 0.5]]}],
+        "stop_line": "stop",
+        "zones": [{"name": "exit-left", "polygon": [[0.0, 0.0], [0.3, 0.0], [0.3, 0.4], [0.0, 0.4]]},
+                  {"name": "kerb", "polygon": [[0.85, 0.6], [1.0, 0.6], [1.0, 1.0], [0.85, 1.0]]}],
+        "exits": [{"movement": "left", "zone": "exit-left"}]}], **rules}
+
+
+def bench(tmp_path, **rules):
+    section = fences(red_light={"enabled": True}, **rules)
+    data = site_data(tmp_path, cameras=[{"name": "cam", "source": {"type": "opencv", "url": str(tmp_path / "x.mp4")}}],
+                     signals=SIGNALS, fences=section)
+    config, manager = site_from_data(data)
+    clock = Clock()
+    store = EventStore(config.storage.database, config.storage.evidence_dir, device="tn-test", site="tn-bench",
+                       budget_bytes=64 * 1024 * 1024)
+    appliance = Appliance(config, manager, Hardware(config, clock, pin_factory=MockFactory()), clock, store=store)
+    rules_ = Fences(appliance, config.section("fences"))
+    manager.register(rules_, name="fences.rules")
+    return appliance, rules_
+
+
+class Drive:
+    """Feeds one vehicle's track, frame by frame, to the plugin's hooks and stores what comes out."""
+
+    def __init__(self, appliance, plugin, initial="green"):
+        self.appliance, self.plugin = appliance, plugin
+        self.index = 0
+        self.track = Track(id=7, camera="cam", kind_votes={"car": 1.0})
+        self.signals = {"main": SignalView(initial, T0 - 10**9)}
+
+    @property
+    def now(self) -> int:
+        return T0 + self.index * FRAME_NS
+
+    def lamp(self, state: str, at_ns: int | None = None) -> None:
+        self.appliance.submit(self.plugin.roadcam_signal_changed("main", state, at_ns or self.now))
+
+    def frame(self, x: float, y_bottom: float) -> None:
+        image = np.full((H, W, 3), 100, np.uint8)
+        box = (x * W - 15, y_bottom * H - 20, x * W + 15, y_bottom * H)
+        self.track.points.append(TrackPoint(self.index, self.now, box, None))
+        frame = Frame("cam", self.index, self.now, self.now, image)
+        self.appliance.submit(self.plugin.roadcam_analyze(frame=frame, tracks=[self.track], signals=self.signals))
+        self.index += 1
+
+    def path(self, points) -> None:
+        for x, y in points:
+            self.frame(x, y)
+
+    def end(self) -> None:
+        self.appliance.submit(self.plugin.roadcam_track_finished(self.track))
+        self.plugin.roadcam_unconfigure(self.appliance)
+
+
+def straight(start=0.95, stop=0.1, frames=30):
+    return [(0.5, start + (stop - start) * i / (frames - 1)) for i in range(frames)]
+
+
+def test_a_vehicle_crossing_on_red_is_a_red_light_violation_with_its_evidence_package(tmp_path):
+    appliance, plugin = bench(tmp_path)
+    drive = Drive(appliance, plugin)
+    drive.frame(0.5, 0.95)
+    drive.lamp("amber")
+    drive.path(straight(0.94, 0.6, 5))
+    red_at = drive.now
+    drive.lamp("red")
+    drive.path(straight(0.58, 0.1, 20))   # crosses the line (y = 0.5) a few frames into red
+    appliance.submit([EventDraft("plate.read", {"camera": "cam", "track_id": 7, "plate": "ABC-1234",
+                                                "confidence": 0.97}, drive.now)])
+    drive.end()
+    (event,) = stored(tmp_path, "violation.red_light")
+    data = event.data
+    assert (data["rule"], data["lane"], data["head"], data["phase"], data["article"]) == ("red_light", 1, "main",
+                                                                                         "red", "53-1")
+    assert 0 < data["into_red_ms"] < 200
+    assert data["into_red_ms"] == pytest.approx((_crossing_ns(0.58, 0.1, 20, drive, red_at) - red_at) / 1e6, abs=1)
+    assert data["plate"] == "ABC-1234" and data["track_id"] == 7
+    assert [ref.kind for ref in event.evidence] == ["frame_before", "frame_after"]
+    for ref in event.evidence:
+        assert appliance.store.evidence_path(ref.sha256).read_bytes()[:2] == b"\xff\xd8"  # JPEG files on disk
+    assert len(data["package_sha256"]) == 64
+    assert not stored(tmp_path, "fault.raised")
+
+
+def _crossing_ns(start, stop, frames, drive, red_at) -> int:
+    step = (stop - start) / (frames - 1)
+    k = (0.5 - start) / step   # frames after red_at when the bottom centre reached y = 0.5
+    return int(red_at + k * FRAME_NS)
+
+
+def test_crossing_at_amber_a_queue_at_red_and_a_green_crossing_are_not_violations(tmp_path):
+    appliance, plugin = bench(tmp_path)
+    drive = Drive(appliance, plugin)
+    drive.path(straight(0.95, 0.7, 6))
+    drive.lamp("amber")
+    drive.path(straight(0.68, 0.1, 10))        # already past the line at amber
+    drive.lamp("red")
+    drive.path([(0.5, 0.1)] * 5)
+    drive.end()
+    queue = Drive(appliance, plugin)
+    queue.index = drive.index
+    queue.track = Track(id=8, camera="cam", kind_votes={"car": 1.0})
+    queue.path(straight(0.95, 0.52, 10) + [(0.5, 0.52)] * 30)  # waits at the line through the red
+    queue.lamp("green")
+    queue.path(straight(0.52, 0.1, 8))
+    queue.end()
+    assert not stored(tmp_path, "violation.red_light")
+
+
+@pytest.mark.parametrize("sequence, fault", [(["dark"], "signal.dark"), (["amber", "green"], "signal.inconsistent")])
+def test_inconsistent_lamps_are_a_fault_never_a_violation(tmp_path, sequence, fault):
+    appliance, plugin = bench(tmp_path)
+    drive = Drive(appliance, plugin, initial="red")
+    drive.frame(0.5, 0.95)
+    drive.lamp("green")
+    drive.frame(0.5, 0.94)
+    drive.path(straight(0.93, 0.9, 3))  # the green settles
+    for state in sequence:
+        drive.lamp(state)
+        drive.path(straight(0.9, 0.88, 3))
+    drive.lamp("red")
+    drive.path(straight(0.87, 0.1, 20))
+    drive.end()
+    assert not stored(tmp_path, "violation.red_light")
+    assert [e.data["code"] for e in stored(tmp_path, "fault.raised")] == [fault]
+
+
+def test_a_lamp_glitch_shorter_than_the_debounce_is_ignored_and_red_dates_from_its_edge(tmp_path):
+    appliance, plugin = bench(tmp_path)
+    drive = Drive(appliance, plugin)
+    drive.path(straight(0.95, 0.9, 3))
+    drive.lamp("amber")
+    drive.path(straight(0.89, 0.7, 4))
+    red_at = drive.now - 10_000_000
+    drive.lamp("red", red_at)            # red lit 10 ms before this frame, amber still lit a moment
+    drive.lamp("dark", red_at + 1_000_000)
+    drive.lamp("red", red_at + 2_000_000)
+    drive.path(straight(0.68, 0.1, 12))
+    drive.end()
+    assert not stored(tmp_path, "fault.raised")
+    (event,) = stored(tmp_path, "violation.red_light")
+    assert event.data["into_red_ms"] > 0
+
+
+def test_turning_left_from_a_straight_lane_is_a_wrong_lane_violation(tmp_path):
+    appliance, plugin = bench(tmp_path, wrong_lane={"enabled": True, "article": "48-1-2"})
+    drive = Drive(appliance, plugin)
+    drive.path(straight(0.95, 0.45, 15) + [(0.5 - 0.05 * i, 0.45 - 0.02 * i) for i in range(1, 8)])
+    drive.end()
+    (event,) = stored(tmp_path, "violation.wrong_lane")
+    assert (event.data["lane"], event.data["movement"], event.data["allowed"]) == (1, "left", ["straight"])
+    assert [ref.kind for ref in event.evidence] == ["frame_at_stop_line", "frame_at_exit"]
+
+
+def test_standing_in_a_no_parking_zone_counts_and_a_queue_at_red_does_not(tmp_path):
+    appliance, plugin = bench(tmp_path, illegal_parking={"enabled": True, "zones": ["kerb"], "max_stop_s": 2})
+    drive = Drive(appliance, plugin, initial="red")
+    drive.path([(0.92, 0.95 - 0.02 * i) for i in range(5)] + [(0.92, 0.85)] * 80)   # 3.2 s at the kerb
+    drive.end()
+    (event,) = stored(tmp_path, "violation.illegal_parking")
+    assert event.data["zone"] == "kerb" and event.data["stood_s"] > 2
+    appliance2, plugin2 = bench(tmp_path / "queue", illegal_parking={"enabled": True, "zones": ["kerb"],
+                                                                     "max_stop_s": 2, "cameras": ["cam"]})
+    queue = Drive(appliance2, plugin2, initial="red")
+    queue.path([(0.8, 0.95 - 0.02 * i) for i in range(5)] + [(0.8, 0.85)] * 80)  # in lane 1 at red: a queue
+    queue.end()
+    assert not stored(tmp_path / "queue", "violation.illegal_parking")
+
+
+@pytest.mark.parametrize("change, where", [
+    ({"zones": [{"name": "z", "polygon": [[0.1, 0.1], [0.9, 0.9], [0.9, 0.1], [0.1, 0.9]]}]},
+     "fences.cameras[0].zones[0].polygon"),
+    ({"lines": [{"name": "stop", "points": [[0.1, 0.5], [1.2, 0.5]]}]}, "fences.cameras[0].lines[0].points"),
+    ({"stop_line": "nowhere"}, "fences.cameras[0]"),
+])
+def test_a_fence_outside_the_frame_or_crossing_itself_is_a_config_error_naming_its_field(tmp_path, change, where):
+    section = fences()
+    section["cameras"][0].update(change)
+    data = site_data(tmp_path, cameras=[{"name": "cam", "source": {"type": "opencv", "url": "x.mp4"}}],
+                     signals=SIGNALS, fences=section)
+    with pytest.raises(ConfigError) as caught:
+        site_from_data(data)
+    assert any(f": {where}:" in problem for problem in caught.value.problems), caught.value.problems
+
+
+def test_a_lane_head_the_site_does_not_have_is_a_config_error(tmp_path):
+    data = site_data(tmp_path, cameras=[{"name": "cam", "source": {"type": "opencv", "url": "x.mp4"}}],
+                     fences=fences())
+    with pytest.raises(ConfigError) as caught:
+        site_from_data(data)
+    assert any("fences.cameras[0].lanes[0]: no signal head named 'main'" in p for p in caught.value.problems)
+
+
+def test_fence_preview_draws_the_fences_into_a_png(tmp_path):
+    import cv2
+    import yaml
+
+    from roadcam.appliance.cli import main
+
+    data = site_data(tmp_path, cameras=[{"name": "cam", "source": {"type": "opencv", "url": "x.mp4"}}],
+                     signals=SIGNALS, fences=fences())
+    (tmp_path / "site.yaml").write_text(yaml.safe_dump(data))
+    snapshot = np.full((H, W, 3), 50, np.uint8)
+    cv2.imwrite(str(tmp_path / "snap.png"), snapshot)
+    out = tmp_path / "preview.png"
+    assert main(["fence", "preview", "--config", str(tmp_path / "site.yaml"), "--image", str(tmp_path / "snap.png"),
+                 "--out", str(out)]) == 0
+    drawn = cv2.imread(str(out))
+    assert drawn.shape == snapshot.shape
+    assert (drawn != snapshot).any(axis=2).mean() > 0.1   # lanes, zones and lines cover part of it
+    assert main(["fence", "preview", "--config", str(tmp_path / "site.yaml"), "--camera", "other",
+                 "--out", str(out)]) == 2
