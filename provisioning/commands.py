@@ -3,6 +3,8 @@
 ``roadcam.appliance.plugins.COMMAND_PLUGINS``; never loaded into a running appliance).
 
     roadcam install-units [--root DIR] [--role device|collector]   put the systemd units in place
+    roadcam provision --device ID --site SITE --broker HOST[:PORT] [--response FILE] ...
+                                              keys, enrolment, broker check, the site config
 
 Importing this module imports nothing but the hook marker: each handler imports what it runs.
 """
@@ -16,7 +18,7 @@ from roadcam.appliance.hookspecs import hookimpl
 
 
 class ProvisioningCommands:
-    """The plugin: adds ``install-units``."""
+    """The plugin: adds ``install-units`` and ``provision``."""
 
     @hookimpl
     def roadcam_register_commands(self, commands) -> None:
@@ -34,6 +36,24 @@ class ProvisioningCommands:
                            help="only write the files (no sysusers, tmpfiles or enable)")
         units.set_defaults(handler=install_units_command)
 
+        provision = commands.add_parser("provision", help="enrol the device and write its site config")
+        provision.add_argument("--device", required=True, help="device id, e.g. tn-0042 (its certificate's CN)")
+        provision.add_argument("--site", required=True, help="site id, e.g. tn-yongkang-01")
+        provision.add_argument("--location", help="where the box is (free text, e.g. lat,lon and a description)")
+        provision.add_argument("--camera", help="camera source: picamera2[:N], an rtsp:// URL, /dev/videoN or a file")
+        provision.add_argument("--broker", required=True, metavar="HOST[:PORT]", help="the MQTT broker (TLS)")
+        provision.add_argument("--response", type=Path, metavar="FILE",
+                               help="the central office's answer to this device's request")
+        provision.add_argument("--config", type=Path, default=Path("/etc/roadcam/site.yaml"),
+                               help="site config to write (default %(default)s)")
+        provision.add_argument("--keys", type=Path, default=Path("/etc/roadcam/keys"),
+                               help="folder of the device's keys and certificates (default %(default)s)")
+        provision.add_argument("--storage", type=Path, default=Path("/var/lib/roadcam"),
+                               help="state folder for a new config's store (default %(default)s)")
+        provision.add_argument("--pin-factory", default="lgpio", help="gpio.pin_factory of a new config")
+        provision.add_argument("--broker-timeout", type=float, default=10.0, help="seconds to wait for the broker")
+        provision.set_defaults(handler=provision_command)
+
 
 plugin = ProvisioningCommands()
 
@@ -47,4 +67,20 @@ def install_units_command(args) -> int:
         print(f"enabled: {', '.join(installation.enabled)}")
     if args.root == Path("/"):
         print("start it with: systemctl start " + ("roadcam" if args.role == "device" else "roadcam-collector"))
+    return 0
+
+
+def provision_command(args) -> int:
+    from roadcam.common.errors import ConfigError
+
+    from .provision import ProvisionRequest, provision
+
+    host, _, port = args.broker.rpartition(":") if ":" in args.broker else (args.broker, "", "8883")
+    if not port.isdigit():
+        raise ConfigError(f"--broker {args.broker!r}: the port after ':' must be a number")
+    provision(ProvisionRequest(
+        config_file=args.config, keys_dir=args.keys, device=args.device, site=args.site, broker_host=host,
+        broker_port=int(port), location=args.location, camera=args.camera, response_file=args.response,
+        storage_dir=args.storage, pin_factory=args.pin_factory, broker_timeout_s=args.broker_timeout),
+        progress=lambda line: print(line, flush=True))
     return 0

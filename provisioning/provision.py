@@ -1,0 +1,201 @@
+"""``roadcam provision``: from a blank box (or a box of another site) to a checked site config.
+
+Steps, each shown as it runs, each stopping with a message that names what to fix:
+
+1. keys and enrolment request (:mod:`roadcam.provisioning.enrolment`): made on the device;
+   without a response yet, the command stops here and says where the request is;
+2. the central office's response: checked (for this device, this key, signed by its CA) and kept;
+3. the broker: reached over TLS with the device certificate (:mod:`roadcam.provisioning.broker_check`);
+4. the new site config: the running one (or a bare one) with device, camera and uplink set,
+   validated as ``roadcam run`` would (every problem with its field path);
+5. written, never over a config that runs unless the new one has been checked:
+
+   - the box runs a valid config of the same device: the new config goes to that config's
+     ``uplink.staged_config_file``, and the next start of the appliance promotes it *on trial*
+     (``appliance/config_rollout.py``): kept after ``uplink.config_trial_s``, rolled back to the
+     previous one if it does not run that long;
+   - otherwise (first provisioning, another identity, an invalid config): written in place,
+     atomically, the old file kept as ``site.yaml.previous``.
+
+Nothing the running config uses is written before steps 1–4 pass (the response's files wait in
+``KEYS/pending`` until the broker has taken them), so a bad value leaves it as it was.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from roadcam.appliance.atomic_write import write_atomically
+from roadcam.appliance.site import load_site, site_from_data
+from roadcam.common.errors import ConfigError
+
+from .broker_check import BrokerProbe, check_broker
+from .enrolment import DeviceFiles, adopt, install_response, make_request, read_json
+
+STEPS = 5
+
+
+@dataclass(frozen=True)
+class ProvisionRequest:
+    """What the technician gives."""
+
+    config_file: Path
+    keys_dir: Path
+    device: str
+    site: str
+    broker_host: str
+    broker_port: int = 8883
+    location: str | None = None
+    camera: str | None = None
+    response_file: Path | None = None
+    storage_dir: Path = Path("/var/lib/roadcam")
+    pin_factory: str = "lgpio"
+    broker_timeout_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class ProvisionResult:
+    """How it ended: ``request_only`` (waiting for the central office's response), ``staged``
+    (promoted on trial at the next start) or ``written`` (in place)."""
+
+    outcome: str
+    config_file: Path
+    written_file: Path | None = None
+    request_file: Path | None = None
+
+
+def camera_source(text: str) -> dict[str, Any]:
+    """``picamera2`` or ``picamera2:N`` (CSI camera N), else an OpenCV source (rtsp:// URL,
+    /dev/videoN, a video file)."""
+    if text == "picamera2" or text.startswith("picamera2:"):
+        index = text.partition(":")[2] or "0"
+        if not index.isdigit():
+            raise ConfigError(f"--camera {text!r}: picamera2:N takes a camera number (0 or 1)")
+        return {"type": "picamera2", "index": int(index)}
+    return {"type": "opencv", "url": text}
+
+
+def provision(request: ProvisionRequest, progress: Callable[[str], None] = print) -> ProvisionResult:
+    """Run the steps of the module docstring."""
+    files = DeviceFiles(request.keys_dir)
+    step = _Steps(progress)
+    with step("keys and enrolment request"):
+        if request.response_file is None and files.enrolled():
+            progress(f"  already enrolled: keeping {files.certificate}")
+        else:
+            make_request(files, request.device, request.site, request.location)
+    if request.response_file is None and not files.enrolled():
+        progress(f"take {files.request} to the central office (python -m roadcam.provisioning.authority), "
+                 f"then run this again with --response FILE")
+        return ProvisionResult("request_only", request.config_file, request_file=files.request)
+    received = files  # where the certificate, CA and collector key the broker is checked with are
+    with step("device certificate"):
+        if request.response_file is not None:
+            received = DeviceFiles(files.folder / "pending")
+            certificate = install_response(files, read_json(request.response_file, "response"), request.device,
+                                           str(request.response_file), into=received)
+            progress(f"  certificate for {request.device} valid until {certificate.not_valid_after_utc:%Y-%m-%d}")
+    with step(f"broker {request.broker_host}:{request.broker_port}"):
+        progress("  " + check_broker(BrokerProbe(request.broker_host, request.broker_port, received.ca,
+                                                 received.certificate, files.tls_key, request.device),
+                                     request.broker_timeout_s))
+    with step("new site config"):
+        running = _running_config(request.config_file)
+        site_from_data(new_site_data(request, files, received, running[0] if running else None),
+                       source=f"the new config for {request.config_file}")
+        data = new_site_data(request, files, files, running[0] if running else None)
+    with step("write"):
+        if received is not files:
+            adopt(received, files)
+        text = _header(request) + yaml.safe_dump(data, sort_keys=False)
+        if running is not None and running[1] == (request.device, request.site):
+            staged = running[2]  # where the running config's next start looks for an update
+            write_atomically(staged, text.encode())
+            progress(f"  staged as {staged}: the next start of the appliance runs it on trial and rolls "
+                     f"back to {request.config_file} if it does not run")
+            return ProvisionResult("staged", request.config_file, staged)
+        if request.config_file.exists():
+            write_atomically(request.config_file.with_name(request.config_file.name + ".previous"),
+                             request.config_file.read_bytes())
+        write_atomically(request.config_file, text.encode())
+        progress(f"  written to {request.config_file}")
+    return ProvisionResult("written", request.config_file, request.config_file)
+
+
+def new_site_data(request: ProvisionRequest, files: DeviceFiles, received: DeviceFiles,
+                  base: dict[str, Any] | None) -> dict[str, Any]:
+    """The running config's data (or a bare site's) with the device, camera and uplink set: the
+    device's keys from ``files``, the certificate, CA and collector key from ``received``."""
+    data = dict(base or {})
+    data["device"] = {"id": request.device, "site": request.site}
+    data.setdefault("storage", {"database": str(request.storage_dir / "events.db"),
+                                "evidence_dir": str(request.storage_dir / "evidence")})
+    data.setdefault("gpio", {"pin_factory": request.pin_factory})
+    if request.camera is not None:
+        cameras = [dict(camera) for camera in data.get("cameras") or [{"name": "camera-1"}]]
+        cameras[0]["source"] = camera_source(request.camera)
+        data["cameras"] = cameras
+    uplink = dict(data.get("uplink") or {})
+    uplink.update({
+        "enabled": True, "host": request.broker_host, "port": request.broker_port,
+        "tls": {"ca_file": str(received.ca), "cert_file": str(received.certificate),
+                "key_file": str(files.tls_key)},
+        "signing_key_file": str(files.signing_key), "collector_key_file": str(received.collector_key),
+    })
+    uplink.setdefault("staged_config_file", str(request.config_file.with_name("site.next.yaml")))
+    data["uplink"] = uplink
+    return data
+
+
+def _running_config(path: Path) -> tuple[dict[str, Any], tuple[str, str], Path] | None:
+    """The data, identity and staged-update file of the config at ``path`` when it is a valid
+    one, else None."""
+    if not path.exists():
+        return None
+    try:
+        config, _ = load_site(path)
+    except ConfigError:
+        return None
+    return (yaml.safe_load(path.read_text(encoding="utf-8")), (config.device.id, config.device.site),
+            config.section("uplink").staged_config_file)
+
+
+def _header(request: ProvisionRequest) -> str:
+    location = f"\n# location: {request.location}" if request.location else ""
+    return (f"# site config of {request.device} at {request.site}, written by `roadcam provision` "
+            f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}{location}\n")
+
+
+class _Steps:
+    """Numbered progress lines: ``[2/5] device certificate ...`` then ``ok`` with its time."""
+
+    def __init__(self, progress: Callable[[str], None]):
+        self._progress = progress
+        self._number = 0
+
+    def __call__(self, title: str):
+        self._number += 1
+        return _Step(self._progress, f"[{self._number}/{STEPS}] {title}")
+
+
+class _Step:
+    def __init__(self, progress: Callable[[str], None], title: str):
+        self._progress = progress
+        self._title = title
+
+    def __enter__(self):
+        self._progress(f"{self._title} ...")
+        self._started = time.monotonic()
+
+    def __exit__(self, kind, error, _traceback):
+        if kind is None:
+            self._progress(f"{self._title}: ok ({time.monotonic() - self._started:.1f} s)")
+        elif issubclass(kind, ConfigError):
+            self._progress(f"{self._title}: FAILED; the site config was not changed")
+        return False
