@@ -8,8 +8,9 @@ import json
 import pytest
 
 from roadcam.plugins.plate_capture.fusion import PlateVote, Sighting
-from roadcam.plugins.plate_capture.hotlist import Hotlist, plate_distance
+from roadcam.plugins.plate_capture.hotlist import Hotlist
 from roadcam.protocol.hotlist import HotlistRefused
+from roadcam.protocol.plates import plate_distance
 
 STOLEN = {"plate": "ABC-1234", "reason": "stolen", "priority": 1}
 WANTED = {"plate": "XYZ-5678", "reason": "wanted", "priority": 2, "note": "robbery 2026-11-20"}

@@ -12,7 +12,8 @@ to ``hotlist_file`` before the command's result is returned, so a restart keeps 
 
 Matching tolerates the confusions a plate reader makes (0/O/D/Q, 1/I/L/T, 8/B, 5/S, 2/Z,
 6/G): a substitution inside one such group costs ``CONFUSION_COST``, any other edit 1, and a
-read matches an entry within ``max_distance`` (an edit distance over plates without hyphens).
+read matches an entry within ``max_distance`` (an edit distance over plates without hyphens;
+:func:`roadcam.protocol.plates.plate_distance`, shared with the collector's section matching).
 """
 
 from __future__ import annotations
@@ -24,11 +25,7 @@ from typing import Any
 
 from roadcam.appliance.atomic_write import write_atomically
 from roadcam.protocol.hotlist import DELTA, FULL, HotlistEntry, HotlistRefused, body_list, compact, hotlist_entry
-
-#: Characters a reader confuses with each other.
-CONFUSABLE_GROUPS = ("0ODQ", "1ILT", "8B", "5S", "2Z", "6G")
-#: Cost of replacing a character by one of its own confusion group.
-CONFUSION_COST = 0.25
+from roadcam.protocol.plates import plate_distance
 
 
 @dataclass(frozen=True)
@@ -101,21 +98,3 @@ class Hotlist:
                                               < (best.distance, best.entry.priority)):
                 best = HotlistMatch(entry, distance)
         return best
-
-
-def plate_distance(a: str, b: str) -> float:
-    """Edit distance where swapping confusable characters costs CONFUSION_COST."""
-    previous = [float(j) for j in range(len(b) + 1)]
-    for i, char_a in enumerate(a, 1):
-        current = [float(i)]
-        for j, char_b in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1,
-                               previous[j - 1] + _substitution(char_a, char_b)))
-        previous = current
-    return previous[-1]
-
-
-def _substitution(a: str, b: str) -> float:
-    if a == b:
-        return 0.0
-    return CONFUSION_COST if any(a in group and b in group for group in CONFUSABLE_GROUPS) else 1.0
