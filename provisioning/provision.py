@@ -8,14 +8,8 @@ Steps, each shown as it runs, each stopping with a message that names what to fi
 3. the broker: reached over TLS with the device certificate (:mod:`roadcam.provisioning.broker_check`);
 4. the new site config: the running one (or a bare one) with device, camera and uplink set,
    validated as ``roadcam run`` would (every problem with its field path);
-5. written, never over a config that runs unless the new one has been checked:
-
-   - the box runs a valid config of the same device: the new config goes to that config's
-     ``uplink.staged_config_file``, and the next start of the appliance promotes it *on trial*
-     (``appliance/config_rollout.py``): kept after ``uplink.config_trial_s``, rolled back to the
-     previous one if it does not run that long;
-   - otherwise (first provisioning, another identity, an invalid config): written in place,
-     atomically, the old file kept as ``site.yaml.previous``.
+5. written (:mod:`roadcam.provisioning.site_write`): staged for a trial start over a running
+   config of the same device, else in place with the old file kept as ``site.yaml.previous``.
 
 Nothing the running config uses is written before steps 1–4 pass (the response's files wait in
 ``KEYS/pending`` until the broker has taken them), so a bad value leaves it as it was.
@@ -31,12 +25,12 @@ from typing import Any
 
 import yaml
 
-from roadcam.appliance.atomic_write import write_atomically
-from roadcam.appliance.site import load_site, site_from_data
+from roadcam.appliance.site import site_from_data
 from roadcam.common.errors import ConfigError
 
 from .broker_check import BrokerProbe, check_broker
 from .enrolment import DeviceFiles, adopt, install_response, make_request, read_json
+from .site_write import running_config, write_site
 
 STEPS = 5
 
@@ -106,26 +100,17 @@ def provision(request: ProvisionRequest, progress: Callable[[str], None] = print
                                                  received.certificate, files.tls_key, request.device),
                                      request.broker_timeout_s))
     with step("new site config"):
-        running = _running_config(request.config_file)
-        site_from_data(new_site_data(request, files, received, running[0] if running else None),
+        running = running_config(request.config_file)
+        base = running.data if running else None
+        site_from_data(new_site_data(request, files, received, base),
                        source=f"the new config for {request.config_file}")
-        data = new_site_data(request, files, files, running[0] if running else None)
+        data = new_site_data(request, files, files, base)
     with step("write"):
         if received is not files:
             adopt(received, files)
-        text = _header(request) + yaml.safe_dump(data, sort_keys=False)
-        if running is not None and running[1] == (request.device, request.site):
-            staged = running[2]  # where the running config's next start looks for an update
-            write_atomically(staged, text.encode())
-            progress(f"  staged as {staged}: the next start of the appliance runs it on trial and rolls "
-                     f"back to {request.config_file} if it does not run")
-            return ProvisionResult("staged", request.config_file, staged)
-        if request.config_file.exists():
-            write_atomically(request.config_file.with_name(request.config_file.name + ".previous"),
-                             request.config_file.read_bytes())
-        write_atomically(request.config_file, text.encode())
-        progress(f"  written to {request.config_file}")
-    return ProvisionResult("written", request.config_file, request.config_file)
+        outcome, written = write_site(request.config_file, running, (request.device, request.site),
+                                      _header(request) + yaml.safe_dump(data, sort_keys=False), progress)
+    return ProvisionResult(outcome, request.config_file, written)
 
 
 def new_site_data(request: ProvisionRequest, files: DeviceFiles, received: DeviceFiles,
@@ -151,19 +136,6 @@ def new_site_data(request: ProvisionRequest, files: DeviceFiles, received: Devic
     uplink.setdefault("staged_config_file", str(request.config_file.with_name("site.next.yaml")))
     data["uplink"] = uplink
     return data
-
-
-def _running_config(path: Path) -> tuple[dict[str, Any], tuple[str, str], Path] | None:
-    """The data, identity and staged-update file of the config at ``path`` when it is a valid
-    one, else None."""
-    if not path.exists():
-        return None
-    try:
-        config, _ = load_site(path)
-    except ConfigError:
-        return None
-    return (yaml.safe_load(path.read_text(encoding="utf-8")), (config.device.id, config.device.site),
-            config.section("uplink").staged_config_file)
 
 
 def _header(request: ProvisionRequest) -> str:
