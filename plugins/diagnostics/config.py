@@ -52,6 +52,11 @@ class DiagnosticsConfig(Section):
     reference_follow_s: float = Field(600.0, gt=0, title="Reference follow time (s)",
                                       description="Time constant with which the reference follows slow "
                                                   "changes (dusk, dawn) while the view matches.")
+    lamp_conflict_after_s: float = Field(0.5, gt=0, title="Lamp conflict after (s)",
+                                         description="Red and green lit together this long raise lamp.conflict.")
+    lamp_dark_after_s: float = Field(5.0, gt=0, title="Lamps dark after (s)",
+                                     description="A signal head with no lamp lit this long raises lamp.dark "
+                                                 "(longer than a flashing amber's dark half).")
     disk_free_min_mb: int = Field(512, ge=0, title="Disk free minimum (MiB)",
                                   description="Free space on the storage disk below which a fault is raised.")
     cpu_temp_max_c: float = Field(80.0, gt=0, title="CPU temperature maximum (°C)",

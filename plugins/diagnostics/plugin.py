@@ -6,17 +6,19 @@ from roadcam.appliance.hookspecs import hookimpl
 
 from .camera import CameraChecks
 from .config import DiagnosticsConfig
+from .lamps import LampChecks
 from .system import system_figures
 
 
 class Diagnostics:
-    """Checks each camera (timing on every frame, the image on a small copy every few frames)
-    and the box's health."""
+    """Checks each camera (timing on every frame, the image on a small copy every few frames),
+    each signal head's lamps and the box's health."""
 
     def __init__(self, appliance, config: DiagnosticsConfig):
         self.appliance = appliance
         self.config = config
         self.camera_checks = CameraChecks(config, appliance.raise_fault, appliance.clear_fault)
+        self.lamp_checks = LampChecks(config, appliance.raise_fault, appliance.clear_fault)
         self._expected_fps = {camera.name: getattr(camera.source, "fps", None)
                               for camera in appliance.config.cameras}
 
@@ -26,8 +28,14 @@ class Diagnostics:
         return []
 
     @hookimpl
+    def roadcam_lamps_changed(self, head, lit, time_ns):
+        self.lamp_checks.on_lamps(head, lit, time_ns)
+        return []
+
+    @hookimpl
     def roadcam_tick(self, now_ns):
         self.camera_checks.on_tick(now_ns, self._expected_fps)
+        self.lamp_checks.on_tick(now_ns)
         return []
 
     @hookimpl
@@ -37,7 +45,8 @@ class Diagnostics:
                           what="free disk (MiB)", fix="free space or raise storage.budget_mb carefully")
         self._check_limit("cpu.hot", "system", figures["cpu_temp_c"], self.config.cpu_temp_max_c, below=False,
                           what="SoC temperature (°C)", fix="check the cabinet fan and sun shield")
-        return {"system": figures, "camera_checks": self.camera_checks.health()}
+        return {"system": figures, "camera_checks": self.camera_checks.health(),
+                "lamp_checks": self.lamp_checks.health()}
 
     def _check_limit(self, code, component, value, limit, *, below: bool, what: str, fix: str) -> None:
         if value is None:

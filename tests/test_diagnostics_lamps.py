@@ -1,0 +1,129 @@
+"""Signal-head lamp checks (issue 26): red and green together, a head left dark and a lamp that
+never lights in a cycle, injected at the simulator's lamp-sense pins (gpiozero mock pins read by
+the real GpioSignalHead), are raised within their detection times and cleared after they end;
+normal signal cycles raise none. Then the same through a running appliance on bare MockFactory
+pins."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from appliances import build_appliance, stored
+from gpiozero.pins.mock import MockFactory
+
+from roadcam.appliance.faults import FaultBoard
+from roadcam.appliance.site import site_from_data
+from roadcam.hal.hardware import Hardware
+from roadcam.plugins.diagnostics.config import DiagnosticsConfig
+from roadcam.plugins.diagnostics.lamps import LampChecks
+from roadcam.sim.faults import FaultyPinFactory, lamp_conflict, lamp_out, lamps_dark
+from roadcam.sim.road import SimRoad
+from roadcam.sim.scenario import load_scenario
+
+TICK_S = 1.0
+
+
+def run_lamp_checks(tmp_path, scenario: str, duration_s: float, make_faults=lambda scenario: []):
+    """Step the scenario's world (no rendering) with pin faults injected; the site's signal heads
+    are opened by the real Hardware on the simulator's pins and feed the lamp checks, ticked every
+    simulated second. Returns the changes as (action, fault id, scenario seconds)."""
+    loaded = load_scenario(scenario).model_copy(update={"duration_s": duration_s})
+    road = SimRoad.from_scenario(loaded)
+    pins = FaultyPinFactory.install(road, make_faults(loaded))
+    config, _ = site_from_data(road.site_config(tmp_path), source="lamp diagnostics test")
+    board, changes = FaultBoard(), []
+
+    def raise_fault(code, component, message, severity):
+        for draft in board.raise_fault(code, component, message, road.clock.wall_ns(), severity):
+            changes.append(("raised", draft.data["id"], road.clock.mono_ns() / 1e9))
+
+    def clear_fault(code, component):
+        for draft in board.clear_fault(code, component, road.clock.wall_ns()):
+            changes.append(("cleared", draft.data["id"], road.clock.mono_ns() / 1e9))
+
+    checks = LampChecks(DiagnosticsConfig(), raise_fault, clear_fault)
+    with Hardware(config, road.clock, pin_factory=pins) as hardware:
+        for head in hardware.open_signal_heads():
+            head.when_lamps_changed = checks.on_lamps
+            checks.on_lamps(head.head, head.lit, road.clock.wall_ns())
+        next_tick_s = 0.0
+        while road.skip_frames(1):
+            pins.update()
+            if road.clock.mono_ns() / 1e9 >= next_tick_s:
+                checks.on_tick(road.clock.wall_ns())
+                next_tick_s += TICK_S
+    return changes
+
+
+# smoke: 40 s cycle; head "main" green 0-9 s, amber 9-12 s, red 12-40 s of each cycle
+CASES = [
+    # (faults, expected changes as (action, id, earliest s, latest s))
+    pytest.param(lambda s: lamp_conflict(s, "main", 50, 70),
+                 [("raised", "lamp.conflict:main", 52.5, 54.0), ("cleared", "lamp.conflict:main", 73.0, 74.5)],
+                 id="red_and_green_together"),
+    pytest.param(lambda s: lamps_dark(s, "main", 60, 75),
+                 [("raised", "lamp.dark:main", 65.0, 66.5), ("cleared", "lamp.dark:main", 78.0, 79.5)],
+                 id="all_dark"),
+    pytest.param(lambda s: lamp_out(s, "main", "amber", 50, 130),  # amber due at 89 s: missed; red and
+                 [("raised", "lamp.never_lit:main/amber", 120.0, 120.1),   # green came on twice by 120 s
+                  ("cleared", "lamp.never_lit:main/amber", 130.0, 130.1)],
+                 id="amber_never_lights"),
+]
+
+
+@pytest.mark.parametrize(("make_faults", "expected"), CASES)
+def test_an_injected_lamp_fault_is_raised_in_time_and_cleared_after_it_ends(tmp_path, make_faults, expected):
+    changes = run_lamp_checks(tmp_path, "smoke", 140.0, make_faults)
+    assert [(action, fault_id) for action, fault_id, _ in changes] == [(a, f) for a, f, _, _ in expected], changes
+    for (_, _, at_s), (_, _, earliest_s, latest_s) in zip(changes, expected):
+        assert earliest_s <= at_s <= latest_s, changes
+
+
+@pytest.mark.parametrize(("scenario", "duration_s"), [("smoke", 200.0),
+                                                    pytest.param("junction", 300.0, marks=pytest.mark.slow)])
+def test_normal_signal_cycles_raise_no_lamp_fault(tmp_path, scenario, duration_s):
+    assert run_lamp_checks(tmp_path, scenario, duration_s) == []
+
+
+def test_flashing_amber_is_neither_dark_nor_a_lamp_that_never_lights():
+    changes = []
+    checks = LampChecks(DiagnosticsConfig(), lambda code, component, *_: changes.append(("raised", code, component)),
+                        lambda code, component: changes.append(("cleared", code, component)))
+    second = 1_000_000_000
+    for step in range(3):  # a few normal cycles: every lamp learnt
+        base = step * 30 * second
+        checks.on_lamps("main", ("green",), base)
+        checks.on_lamps("main", ("amber",), base + 10 * second)
+        checks.on_lamps("main", ("red",), base + 13 * second)
+    for half in range(120):  # a minute of flashing amber (controller in night flash mode)
+        checks.on_lamps("main", () if half % 2 else ("amber",), 90 * second + half * second // 2)
+        checks.on_tick(90 * second + half * second // 2)
+    assert changes == []
+
+
+def test_the_appliance_raises_and_clears_a_lamp_conflict_on_mock_pins(tmp_path):
+    factory = MockFactory()
+    appliance = build_appliance(tmp_path, pin_factory=factory,
+                                signals=[{"head": "main", "red": "GPIO17", "amber": "GPIO27", "green": "GPIO22"}],
+                                diagnostics={"lamp_conflict_after_s": 0.2, "clear_after_s": 0.2})
+    appliance.start()
+    try:
+        factory.pin("GPIO17").drive_high()
+        factory.pin("GPIO22").drive_high()  # red and green together
+        wait_for(lambda: stored(tmp_path, "fault.raised"))
+        factory.pin("GPIO22").drive_low()
+        wait_for(lambda: stored(tmp_path, "fault.cleared"))
+    finally:
+        appliance.shutdown()
+    raised, cleared = stored(tmp_path, "fault.raised", "fault.cleared")
+    assert (raised.type, raised.data["id"], raised.data["severity"]) == ("fault.raised", "lamp.conflict:main",
+                                                                          "critical")
+    assert "red and green together" in raised.data["message"]
+    assert (cleared.type, cleared.data["id"]) == ("fault.cleared", "lamp.conflict:main")
+
+
+def wait_for(condition, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)
