@@ -127,3 +127,26 @@ def wait_for(condition, timeout_s: float = 10.0) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition() and time.monotonic() < deadline:
         time.sleep(0.05)
+
+
+def test_an_injected_stuck_loop_holds_the_loop_input(tmp_path):
+    """Loop faults are checked by the speed plugin (loop.stuck_on / stuck_off / chatter); the
+    simulator's injection holds the detector output, seen through the real GpioLoop."""
+    from roadcam.sim.faults import loop_stuck
+
+    loaded = load_scenario("smoke").model_copy(update={"duration_s": 12.0})
+    road = SimRoad.from_scenario(loaded)
+    pins = FaultyPinFactory.install(road, loop_stuck(loaded, "lane1-stop", True, 4.0, 8.0)
+                                    + loop_stuck(loaded, "lane2-stop", False, 0.0, 12.0))
+    config, _ = site_from_data(road.site_config(tmp_path), source="loop injection test")
+    occupied = {"lane1-stop": [], "lane2-stop": []}
+    with Hardware(config, road.clock, pin_factory=pins) as hardware:
+        loops = {loop.name: loop for loop in hardware.open_loops()}
+        while road.skip_frames(1):
+            pins.update()
+            for name, seen in occupied.items():
+                seen.append((road.clock.mono_ns() / 1e9, loops[name].occupied))
+    stuck = [t for t, on in occupied["lane1-stop"] if 4.0 <= t < 8.0]
+    assert stuck and all(on for t, on in occupied["lane1-stop"] if 4.0 <= t < 8.0)
+    assert not any(on for _, on in occupied["lane2-stop"])
+    assert any(not on for t, on in occupied["lane1-stop"] if t >= 8.0)
