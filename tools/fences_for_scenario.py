@@ -4,6 +4,11 @@ coordinates, with every rule enabled.
 
     python -m roadcam.tools.fences_for_scenario junction > fences-junction.yaml
     roadcam simulate --scenario junction --site-extra fences-junction.yaml
+    python -m roadcam.tools.fences_for_scenario junction --snapshot frame.png --at-s 20
+    roadcam fence preview --config site.yaml --image frame.png    # the fences over that frame
+
+``--snapshot`` also writes the scenario camera's frame at ``--at-s`` (a simulator frame for
+``roadcam fence preview --image``).
 
 Zones are the scenario's zones stretched ``REAR_MARGIN_M`` upstream, because a vehicle is
 placed by its box's bottom centre, its rear for traffic moving away from the camera.
@@ -13,7 +18,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
+import cv2
 import numpy as np
 import yaml
 
@@ -109,8 +116,16 @@ def fences_section(road: SimRoad) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scenario", help="scenario file or shipped scenario name")
+    parser.add_argument("--snapshot", type=Path, help="also write the camera's frame at --at-s to this picture")
+    parser.add_argument("--at-s", type=float, default=20.0, help="simulated second of the snapshot")
     args = parser.parse_args(argv)
     road = SimRoad(load_scenario(args.scenario))
+    if args.snapshot is not None:
+        snapshot = SimRoad(load_scenario(args.scenario))
+        snapshot.skip_frames(int(args.at_s * snapshot.scenario.fps))
+        frame = snapshot.advance_frame()
+        if frame is None or not cv2.imwrite(str(args.snapshot), frame.image):
+            parser.error(f"--snapshot {args.snapshot}: no frame at {args.at_s} s, or the picture could not be written")
     yaml.safe_dump(fences_section(road), sys.stdout, sort_keys=False, default_flow_style=None, width=200)
     return 0
 
