@@ -13,7 +13,7 @@ import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from roadcam.protocol.events import Event, iso_utc, utc_ns
+from roadcam.protocol.events import Event, iso_utc
 
 from .faults import (
     Availability,
@@ -106,7 +106,7 @@ def build_report(storage: CollectorStorage, enrolled: Sequence[tuple[str, str | 
                        and (span.end_ns is None or span.end_ns > since_ns)]
             period += _offline_faults(state, offline_spans(changes.get(device, ()), until_ns), since_ns)
         lines.append(DeviceLine(state, availability(spans, changes.get(device, ()), state, since_ns, until_ns,
-                                                    _first_event_ns(storage, device))
+                                                    record.first_heard_ns)
                                 if with_period else None))
     for device, site in sorted(enrolled):
         if device not in records:
@@ -116,11 +116,6 @@ def build_report(storage: CollectorStorage, enrolled: Sequence[tuple[str, str | 
     current.sort(key=lambda span: (severity_rank(span.severity), span.device, span.id))
     period.sort(key=lambda span: (span.start_ns, span.device, span.id))
     return FaultReport(since_ns, until_ns, tuple(lines), tuple(current), tuple(period), with_period)
-
-
-def _first_event_ns(storage: CollectorStorage, device: str) -> int | None:
-    oldest = storage.events(EventQuery(device=device, limit=1))
-    return utc_ns(oldest[0].time) if oldest else None
 
 
 def _health_events(storage: CollectorStorage, device: str, since_ns: int, until_ns: int) -> list[HealthRecord]:

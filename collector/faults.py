@@ -21,9 +21,9 @@ Nothing is asked of a device: everything comes from the collector's storage.
 
 **Availability** of a device over a period is the fraction of the period's *observed* part in
 which the device was neither offline nor held an active fault of severity ``critical``. The
-observed part starts at the period's start, or when the device was first heard of (its first
-status change or its oldest stored event) when that is later: a device installed mid-period is
-not blamed for the time before; offline spans come
+observed part starts at the period's start, or when the collector first heard of the device (its
+first status or first event received) when that is later: a device installed mid-period is not
+blamed for the time before; offline spans come
 from the stored status changes (times as the collector received them), a silent device counts
 as unavailable from its last health summary to the period's end, and fault spans use the device's own event
 times. Major and minor faults do not reduce it: the site still works. An enrolled device never
@@ -256,12 +256,10 @@ class Availability:
 
 
 def availability(spans: Sequence[FaultSpan], changes: Sequence[StatusChange], state: DeviceState,
-                 since_ns: int, until_ns: int, first_event_ns: int | None = None) -> Availability:
+                 since_ns: int, until_ns: int, first_heard_ns: int | None) -> Availability:
     """One device's availability over [since_ns, until_ns) (see the module docstring);
-    ``first_event_ns`` is the time of its oldest stored event, if any."""
-    known = [time_ns for time_ns in (changes[0].received_ns if changes else None, first_event_ns)
-             if time_ns is not None]
-    start_ns = max(since_ns, min(known)) if known else since_ns
+    ``first_heard_ns``: when the collector first heard of it (None: not on record)."""
+    start_ns = since_ns if first_heard_ns is None else max(since_ns, first_heard_ns)
     if start_ns >= until_ns:
         return Availability(0, 0)
     down = [(span.start_ns, until_ns if span.end_ns is None else span.end_ns)

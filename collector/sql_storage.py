@@ -148,6 +148,9 @@ def upgrade_statements(from_version: int, text_type: str) -> tuple[str, ...]:
                 received_ns BIGINT NOT NULL
             )""",
             "CREATE INDEX status_changes_by_device ON status_changes (device, received_ns)",
+            # the status each device had when the log began
+            "INSERT INTO status_changes (device, online, received_ns) SELECT device, online, status_ns "
+            "FROM devices WHERE online IS NOT NULL AND status_ns IS NOT NULL",
         ),
     }[from_version]
 
@@ -485,11 +488,15 @@ class SqlStorage(ABC):
         return self._evidence.path(sha256)
 
     def devices(self) -> list[DeviceRecord]:
-        rows = self._read("SELECT device, site, online, status_ns, health_json, health_ns, "
-                          "contiguous_seq FROM devices ORDER BY device")
+        rows = self._read(
+            "SELECT device, site, online, status_ns, health_json, health_ns, contiguous_seq, "
+            "(SELECT MIN(started_ns) FROM chains WHERE chains.device = devices.device), "
+            "(SELECT MIN(received_ns) FROM status_changes WHERE status_changes.device = devices.device) "
+            "FROM devices ORDER BY device")
         return [DeviceRecord(device=row[0], site=row[1],
                              online=None if row[2] is None else bool(row[2]), status_ns=row[3],
-                             health_json=row[4], health_ns=row[5], contiguous_seq=row[6])
+                             health_json=row[4], health_ns=row[5], contiguous_seq=row[6],
+                             first_heard_ns=min(filter(None, row[7:9]), default=None))
                 for row in rows]
 
     def status_changes(self, until_ns: int) -> list[StatusChange]:

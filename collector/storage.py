@@ -74,6 +74,9 @@ class DeviceRecord:
     health_ns: int | None
     #: Head seq of the device's latest chain (store epoch): stored without a gap from its seq 1.
     contiguous_seq: int
+    #: When the collector first heard of it: its first stored status or first event (collector
+    #: time; None when neither is on record).
+    first_heard_ns: int | None = None
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -29,7 +30,7 @@ from roadcam.collector.ingest import DeviceHealth, DeviceStatus, Ingest
 from roadcam.collector.local_broker import Broker
 from roadcam.collector.pki import write_test_pki
 from roadcam.collector.sqlite_storage import SQLiteStorage
-from roadcam.collector.storage import EventQuery
+from roadcam.collector.storage import EventQuery, StatusChange
 from roadcam.protocol.events import iso_utc, utc_ns
 from roadcam.protocol.signing import load_private_key
 
@@ -155,6 +156,18 @@ def test_availability_counts_offline_time_and_critical_faults_once(tmp_path, pki
     assert [(span.id, span.end_ns is None) for span in report.period] == [
         ("camera.dark:north", False), ("camera.blurred:north", True), ("device.offline:tn-0001", False),
         ("loop.stuck_on:L1", False)]
+
+
+def test_the_status_log_starts_from_each_devices_status_when_the_database_is_upgraded(tmp_path):
+    with SQLiteStorage(tmp_path / "collector.db", tmp_path / "evidence") as storage:
+        storage.store([DeviceStatus("tn-0001", SITE, online=False), DeviceStatus("tn-0002", SITE, online=True)], T0)
+    with sqlite3.connect(tmp_path / "collector.db") as outside:  # as layout 3 left it
+        outside.execute("DROP TABLE status_changes")
+        outside.execute("PRAGMA user_version = 3")
+    with SQLiteStorage(tmp_path / "collector.db", tmp_path / "evidence") as upgraded:
+        assert upgraded.status_changes(T0 + 1) == [StatusChange("tn-0001", False, T0),
+                                                   StatusChange("tn-0002", True, T0)]
+        assert [record.first_heard_ns for record in upgraded.devices()] == [T0, T0]
 
 
 def test_a_device_silent_past_the_limit_is_listed_and_counts_as_unavailable(tmp_path, pki):
@@ -291,18 +304,19 @@ def test_the_mailed_report_lists_exactly_the_injected_faults_with_their_availabi
     broker = Broker(tmp_path / "broker")
     broker.start()
     collector, storage = start_collector(tmp_path, broker, pki)
+    now_ns = time.time_ns()
+    since_ns = now_ns - 12 * HOUR_NS
+    # the collector has known tn-0001 for longer than the period
+    storage.store([DeviceStatus("tn-0001", SITE, online=True)], since_ns - HOUR_NS)
     client = mqtt5_client("tn-0001")
     client.connect(broker.host, broker.port)
     client.loop_start()
     password_file = tmp_path / "smtp.password"
     password_file.write_text("s3cret\n")
-    now_ns = time.time_ns()
-    since_ns = now_ns - 12 * HOUR_NS
     try:
         # tn-0001 reports its faults of the last 12 h from its outbox, and holds one still
         one = source(pki, "tn-0001")
-        for event in (health_event(one, since_ns - HOUR_NS, [], 60.0),
-                      fault_event(one, "fault.raised", "camera.dark:north", "critical", since_ns + HOUR_NS),
+        for event in (fault_event(one, "fault.raised", "camera.dark:north", "critical", since_ns + HOUR_NS),
                       fault_event(one, "fault.cleared", "camera.dark:north", "critical", since_ns + 2 * HOUR_NS,
                                   since_ns + HOUR_NS),
                       fault_event(one, "fault.raised", "camera.frozen:north", "major", since_ns + 10 * HOUR_NS)):
@@ -316,7 +330,7 @@ def test_the_mailed_report_lists_exactly_the_injected_faults_with_their_availabi
         two.send_signal(signal.SIGKILL)
         two.wait()
         wait_until(lambda: state_of(storage, "tn-0002") is False, what="tn-0002's last will")
-        wait_until(lambda: len(storage.events(EventQuery(device="tn-0001"))) == 4, what="tn-0001's events")
+        wait_until(lambda: len(storage.events(EventQuery(device="tn-0001"))) == 3, what="tn-0001's events")
         until_ns = utc_ns(iso_utc(time.time_ns() + 10**9))
         with SmtpServer(cert=pki.server_cert, key=pki.server_key, require_tls=True,
                         login=("reports", "s3cret")) as smtp:
