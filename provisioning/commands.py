@@ -5,6 +5,8 @@
     roadcam install-units [--root DIR] [--role device|collector]   put the systemd units in place
     roadcam provision --device ID --site SITE --broker HOST[:PORT] [--response FILE] ...
                                               keys, enrolment, broker check, the site config
+    roadcam calibrate --config FILE [--image PNG] [--image-points ... --road-points ...]
+                                              snapshot, homography, overlay PNG to check
 
 Importing this module imports nothing but the hook marker: each handler imports what it runs.
 """
@@ -18,7 +20,7 @@ from roadcam.appliance.hookspecs import hookimpl
 
 
 class ProvisioningCommands:
-    """The plugin: adds ``install-units`` and ``provision``."""
+    """The plugin: adds ``install-units``, ``provision`` and ``calibrate``."""
 
     @hookimpl
     def roadcam_register_commands(self, commands) -> None:
@@ -54,6 +56,20 @@ class ProvisioningCommands:
         provision.add_argument("--broker-timeout", type=float, default=10.0, help="seconds to wait for the broker")
         provision.set_defaults(handler=provision_command)
 
+        calibrate = commands.add_parser("calibrate", help="snapshot, road-plane calibration and overlay PNG")
+        calibrate.add_argument("--config", type=Path, default=Path("/etc/roadcam/site.yaml"),
+                               help="site config (default %(default)s)")
+        calibrate.add_argument("--camera", help="camera name (default: the first)")
+        calibrate.add_argument("--image", type=Path, help="use this snapshot instead of taking one from the camera")
+        calibrate.add_argument("--image-points", metavar="'X,Y X,Y X,Y X,Y'",
+                               help="pixel positions of four road marks in the snapshot")
+        calibrate.add_argument("--road-points", metavar="'X,Y X,Y X,Y X,Y'",
+                               help="the same marks on the road, metres (x across, y along)")
+        calibrate.add_argument("--lane-width", type=float, default=3.5, help="lane width for drawing loops (m)")
+        calibrate.add_argument("--out", type=Path, default=Path("calibration"),
+                               help="folder for snapshot.png, overlay.png, calibration.json (default %(default)s)")
+        calibrate.set_defaults(handler=calibrate_command)
+
 
 plugin = ProvisioningCommands()
 
@@ -83,4 +99,56 @@ def provision_command(args) -> int:
         broker_port=int(port), location=args.location, camera=args.camera, response_file=args.response,
         storage_dir=args.storage, pin_factory=args.pin_factory, broker_timeout_s=args.broker_timeout),
         progress=lambda line: print(line, flush=True))
+    return 0
+
+
+def calibrate_command(args) -> int:
+    """Snapshot; without points, stop there (or check the stored calibration); with points,
+    check them, compute the homography, draw the overlay and store the calibration."""
+    import cv2
+    import yaml
+
+    from roadcam.appliance.site import load_site, site_from_data
+    from roadcam.common.errors import ConfigError
+
+    from .calibration import calibrate, camera_index, parse_points, take_snapshot, with_calibration, write_record
+    from .overlay import draw_overlay
+    from .site_write import running_config, write_site
+
+    config, _ = load_site(args.config)
+    index = camera_index(config, args.camera)
+    camera = config.cameras[index]
+    if args.image is not None:
+        image = cv2.imread(str(args.image))
+        if image is None:
+            raise ConfigError(f"--image {args.image}: not a picture OpenCV can read")
+    else:
+        print(f"taking a snapshot from camera {camera.name} ...", flush=True)
+        image = take_snapshot(config, index)
+    args.out.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(args.out / "snapshot.png"), image)
+    print(f"snapshot: {args.out / 'snapshot.png'} ({image.shape[1]}x{image.shape[0]})")
+    if args.image_points is None and args.road_points is None:
+        if camera.calibration is None:
+            print("measure four road marks (no three on a line), read their pixels off the snapshot, then run "
+                  "again with --image-points and --road-points")
+            return 0
+        image_points, road_points, store = camera.calibration.image_points, camera.calibration.road_points, False
+    elif args.image_points is None or args.road_points is None:
+        raise ConfigError("give both --image-points and --road-points (the same marks, in the same order)")
+    else:
+        image_points = parse_points(args.image_points, "--image-points")
+        road_points = parse_points(args.road_points, "--road-points")
+        store = True
+    calibration = calibrate(camera.name, image_points, road_points, (image.shape[1], image.shape[0]))
+    if store:
+        running = running_config(args.config)
+        data = with_calibration(running.data, index, calibration)
+        site_from_data(data, source=f"{args.config} with the new calibration")
+    cv2.imwrite(str(args.out / "overlay.png"), draw_overlay(image, config, index, calibration, args.lane_width))
+    write_record(args.out / "calibration.json", calibration)
+    print(f"overlay: {args.out / 'overlay.png'} (check that the grid lies flat on the road)")
+    if store:
+        write_site(args.config, running, (config.device.id, config.device.site),
+                   yaml.safe_dump(data, sort_keys=False), lambda line: print(line, flush=True))
     return 0
