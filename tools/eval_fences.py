@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import shutil
 import subprocess
 import sys
 from collections import defaultdict
@@ -37,7 +38,8 @@ ROW = re.compile(r"^(?P<name>violation\.\S+ (?:precision|recall)|vehicles tracke
 def run_one(scenario: str, seed: int, detector: str, out: Path) -> dict[str, tuple[int, int]]:
     """One simulated run; its scorer rows as {name: (part, whole)}."""
     folder = out / f"{Path(scenario).stem}-{seed}"
-    folder.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(folder, ignore_errors=True)  # a store left by an earlier run would be scored again
+    folder.mkdir(parents=True)
     source = scenario_path(scenario).read_text(encoding="utf-8")
     seeded = re.sub(r"(?m)^seed: .*$", f"seed: {seed}", source)
     (folder / "scenario.yaml").write_text(seeded, encoding="utf-8")
