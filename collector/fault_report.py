@@ -77,7 +77,8 @@ def build_report(storage: CollectorStorage, enrolled: Sequence[tuple[str, str | 
     """The report over [since_ns, until_ns) from ``storage``; ``enrolled`` lists the registry's
     (device, site) pairs so a device never heard of is reported too. Without ``with_period``
     (``--now``) only the current faults are worked out, from the fault events and the retained
-    health summaries, reading no health events."""
+    health summaries, reading no health events; with it, a device's health events are read only
+    when its summary shows it lost a fault it never cleared (to find when)."""
     records = {record.device: record for record in storage.devices()}
     fault_events: dict[str, list[Event]] = {}
     for event_type in ("fault.raised", "fault.cleared"):
@@ -92,9 +93,10 @@ def build_report(storage: CollectorStorage, enrolled: Sequence[tuple[str, str | 
         latest = [summary] if summary is not None and summary.time_ns < until_ns else []
         events = fault_events.get(device, [])
         spans = fault_spans(events, latest)
-        if with_period and any(span.ended_by != "cleared" for span in spans):
-            # a span the device may have lost: its health events in the period tell when
-            spans = fault_spans(events, _health_events(storage, device, since_ns, until_ns) + latest)
+        lost = [span.start_ns for span in spans if span.ended_by in ("restart", "not held")]
+        if with_period and lost:
+            # faults the device no longer holds, never cleared: its health events since tell when
+            spans = fault_spans(events, _health_events(storage, device, min(lost), until_ns) + latest)
         state = device_state(record, changes.get(device, ()), until_ns, silent_after_s)
         open_spans = [span for span in spans if span.end_ns is None]
         current += open_spans + _unreported_faults(latest, open_spans, record.device, record.site)

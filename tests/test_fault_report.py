@@ -109,7 +109,9 @@ def test_spans_end_when_cleared_at_a_restart_or_when_no_longer_held(pki):
 def stored_history(tmp_path, pki) -> SQLiteStorage:
     """Two devices' stored history over [T0, T0 + 12 h): tn-0001 heard from before T0, with a
     critical fault 1 h, an offline hour and a critical fault overlapping it by half, a major fault
-    (does not count) and a status heard again; tn-0002 first heard at T0 + 6 h."""
+    (does not count), a status heard again, and a critical fault raised at 9 h that a restart at
+    10 h lost (a second restart at 11 h; the health summary tells only of that one);
+    tn-0002 first heard at T0 + 6 h."""
     ingest = Ingest(DeviceKeys(pki.device_keys_dir), LimitSettings())
     storage = SQLiteStorage(tmp_path / "collector.db", tmp_path / "evidence")
     one = source(pki, "tn-0001")
@@ -131,8 +133,11 @@ def stored_history(tmp_path, pki) -> SQLiteStorage:
     status("tn-0001", True, T0 + 7 * HOUR_NS + 1)  # the retained status again, on a reconnect
     store(one, fault_event(one, "fault.cleared", "loop.stuck_on:L1", "critical", T0 + 7 * HOUR_NS + HOUR_NS // 2,
                            T0 + 6 * HOUR_NS + HOUR_NS // 2))
+    store(one, fault_event(one, "fault.raised", "camera.unavailable:south", "critical", T0 + 9 * HOUR_NS))
+    store(one, health_event(one, T0 + 10 * HOUR_NS + 60 * 10**9, ["camera.blurred:north"], 60.0))
+    store(one, health_event(one, T0 + 11 * HOUR_NS + 60 * 10**9, ["camera.blurred:north"], 60.0))
     last_ns = T0 + 12 * HOUR_NS - 10**9
-    storage.store([DeviceHealth("tn-0001", SITE, health_summary(last_ns, ["camera.blurred:north"], 99999))], last_ns)
+    storage.store([DeviceHealth("tn-0001", SITE, health_summary(last_ns, ["camera.blurred:north"], 3599))], last_ns)
     status("tn-0002", True, T0 + 6 * HOUR_NS)
     storage.store([DeviceHealth("tn-0002", SITE, health_summary(last_ns, [], 99999))], last_ns)
     return storage
@@ -145,17 +150,19 @@ def test_availability_counts_offline_time_and_critical_faults_once(tmp_path, pki
         report = build_report(storage, [("tn-0003", SITE)], T0, T0 + 12 * HOUR_NS, silent_after_s=150)
     lines = {line.state.device: line for line in report.devices}
     one, two = lines["tn-0001"].availability, lines["tn-0002"].availability
-    # 1 h critical + (offline 6..7 h united with the critical fault 6.5..7.5 h) = 2.5 h of 12 h
-    assert (one.observed_ns, one.unavailable_ns) == (12 * HOUR_NS, 5 * HOUR_NS // 2)
-    assert percent(one.fraction) == "79.17 %"
+    # 1 h critical + (offline 6..7 h united with the critical fault 6.5..7.5 h) + 9..10 h = 3.5 h of 12 h
+    assert (one.observed_ns, one.unavailable_ns) == (12 * HOUR_NS, 7 * HOUR_NS // 2)
+    assert percent(one.fraction) == "70.83 %"
     assert (two.observed_ns, two.unavailable_ns) == (6 * HOUR_NS, 0)  # first heard at 6 h
     assert lines["tn-0003"].availability is None and lines["tn-0003"].state.state == "never seen"
-    assert percent(report.network_availability) == f"{(18 - 2.5) / 18 * 100:.2f} %"
+    assert percent(report.network_availability) == f"{(18 - 3.5) / 18 * 100:.2f} %"
     assert [(span.device, span.id, span.severity) for span in report.current] == [
         ("tn-0003", "device.never_seen:tn-0003", "critical"), ("tn-0001", "camera.blurred:north", "major")]
     assert [(span.id, span.end_ns is None) for span in report.period] == [
         ("camera.dark:north", False), ("camera.blurred:north", True), ("device.offline:tn-0001", False),
-        ("loop.stuck_on:L1", False)]
+        ("loop.stuck_on:L1", False), ("camera.unavailable:south", False)]
+    lost = report.period[-1]
+    assert (lost.end_ns, lost.ended_by) == (T0 + 10 * HOUR_NS, "restart")  # from the health events
 
 
 def test_the_status_log_starts_from_each_devices_status_when_the_database_is_upgraded(tmp_path):
@@ -252,8 +259,8 @@ def test_the_html_report_is_well_formed_and_says_what_the_text_says(tmp_path, pk
     assert current[2]["message"] == "<b>not markup</b>"  # escaped: text, not elements
     devices = {row["device"]: row for row in table(page, "Devices")}
     assert (devices["tn-0001"]["availability"], devices["tn-0002"]["availability"],
-            devices["tn-0003"]["availability"]) == ("79.17 %", "100.00 %", "n/a")
-    assert "Network availability: 86.11 %" in page.paragraphs
+            devices["tn-0003"]["availability"]) == ("70.83 %", "100.00 %", "n/a")
+    assert "Network availability: 80.56 %" in page.paragraphs
     for row in current + table(page, "Faults during"):
         assert row["fault"] in text and row["message"] in text
     for row in devices.values():
