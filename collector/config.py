@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from roadcam.common.yaml_config import load_yaml, validate_config
 
+from .sections import SectionSettings
+
 
 class Section(BaseModel):
     """Base of every collector config section: unknown keys are errors."""
@@ -157,6 +159,17 @@ class CollectorConfig(Section):
     batch_max: int = Field(500, ge=1, title="Batch", description="Most messages stored per commit.")
     report: ReportSettings = Field(default_factory=ReportSettings, title="Fault report",
                                    description="The fault report's period, silence limit and mail.")
+    sections: list[SectionSettings] = Field(default_factory=list, title="Speed sections",
+                                            description="Road sections whose average speed the collector "
+                                                        "enforces from speed.passage events (collector.sections).")
+
+    @model_validator(mode="after")
+    def _unique_sections(self):
+        names = [section.name for section in self.sections]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"sections: names must be unique; repeated: {', '.join(repeated)}")
+        return self
 
 
 def load_collector_config(path: Path) -> CollectorConfig:

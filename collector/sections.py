@@ -1,0 +1,396 @@
+"""Average speed over a road section: the collector pairs the ``speed.passage`` events of one
+plate at a section's entry and exit sites and records a ``speed.section`` result.
+
+A section is configured in the collector (``sections:``): its two sites, the measured length
+between them with its tolerance, the limit, the enforcement tolerance and the vehicle classes
+the limit is for. The average speed is length over transit time; its bounds take the worst of
+both: the length's tolerance, and each passage's time error bound (the device clock's error
+bound, from its NTP discipline, plus the passage's own timing uncertainty). A violation is
+issued only when the lower bound exceeds limit plus tolerance, both passages come from synced
+clocks, and the vehicle is of a class the limit is for.
+
+Pairing, per section and plate (reads that differ only by reader confusions share a key,
+:func:`roadcam.protocol.plates.confusion_key`, and must be within ``max_plate_distance``):
+
+- an exit is decided ``hold_s`` after its time (passages may arrive out of order and late by up
+  to that much): it pairs with the latest unpaired entry before it that is not implausibly fast;
+  a vehicle that passes twice pairs entry 1 with exit 1 and entry 2 with exit 2;
+- an exit with no such entry is recorded as ``exit_unmatched``;
+- an entry never paired is recorded as ``entry_expired`` after ``expire_s`` (never a violation);
+- a passage stored twice (same event id) is handled once.
+
+Time advances with the passages themselves (a watermark: the latest passage time from a synced
+clock, moved on by the collector's own clock while none arrive), so a device's backlog sent
+hours late is matched as if it had arrived on time, and one device's fast clock cannot decide
+another's exits early unless it claims to be synced.
+
+Decisions are final and stored (:meth:`SectionStorage.store_sections`) with the ids of the
+passages they used; a collector restart rebuilds the open state from the stored passages and
+results (:meth:`SectionService.rebuild`).
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+import json
+import math
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from roadcam.protocol.events import Event, iso_utc, utc_ns
+from roadcam.protocol.hotlist import compact
+from roadcam.protocol.plates import confusion_key, plate_distance
+
+PASSAGE = "speed.passage"
+SECTION = "speed.section"
+#: Result kinds.
+MATCHED, EXIT_UNMATCHED, ENTRY_EXPIRED = "matched", "exit_unmatched", "entry_expired"
+
+
+class SectionSettings(BaseModel):
+    """One enforced section between two sites."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", title="Name", description="Unique section name.")
+    entry_site: str = Field(min_length=1, title="Entry site", description="Site id of the entry passages.")
+    exit_site: str = Field(min_length=1, title="Exit site", description="Site id of the exit passages.")
+    entry_point: str | None = Field(None, title="Entry point",
+                                    description="The entry site's passage point (its speed.passage `point`); "
+                                                "left out, any.")
+    exit_point: str | None = Field(None, title="Exit point",
+                                   description="The exit site's passage point; left out, any.")
+    length_m: float = Field(gt=0, title="Length (m)",
+                            description="Measured distance between the two sites' passage points along the road.")
+    length_tolerance_m: float = Field(ge=0, title="Length tolerance (m)",
+                                      description="Bound of the length measurement's error (±).")
+    limit_kmh: float = Field(gt=0, title="Limit (km/h)", description="Speed limit over the section.")
+    tolerance_kmh: float = Field(0.0, ge=0, title="Tolerance (km/h)",
+                                 description="A violation only when the lower speed bound exceeds limit + this.")
+    classes: list[str] = Field(default_factory=list, title="Vehicle classes",
+                               description="Classes the limit is for (car, scooter, truck, bus); empty, all. "
+                                           "Other classes are paired and their speed recorded, never a violation.")
+    max_plate_distance: float = Field(0.5, ge=0, le=1, title="Plate distance",
+                                      description="Entry and exit reads pair within this distance, reader "
+                                                  "confusions only (0.25 each: 0.5 is two confusions).")
+    hold_s: float = Field(120.0, gt=0, title="Hold (s)",
+                          description="An exit is decided this long after its time: how late and out of "
+                                      "order passages may arrive and still be paired.")
+    expire_s: float = Field(3600.0, gt=0, title="Expiry (s)",
+                            description="An entry with no exit after this is recorded as expired.")
+    max_speed_kmh: float = Field(300.0, gt=0, title="Fastest plausible (km/h)",
+                                 description="An entry that would give more than this is not the exit's "
+                                             "vehicle (another vehicle with a look-alike plate).")
+
+    @model_validator(mode="after")
+    def _two_points(self) -> SectionSettings:
+        if (self.entry_site, self.entry_point) == (self.exit_site, self.exit_point):
+            raise ValueError(f"section {self.name}: entry and exit are the same site and point")
+        if self.length_tolerance_m >= self.length_m:
+            raise ValueError(f"section {self.name}: length_tolerance_m must be below length_m")
+        return self
+
+
+@dataclass(frozen=True)
+class Passage:
+    """One vehicle past one site's passage point, as the collector reads its event."""
+
+    id: str
+    device: str
+    site: str
+    point: str | None
+    time_ns: int
+    plate: str  # compacted (letters and digits, upper case)
+    lane: int | None
+    kind: str | None
+    synced: bool
+    error_ns: int  # bound of the passage time's error: clock error bound + timing uncertainty
+    evidence: tuple[str, ...]
+
+
+def passage_from_event(event: Event) -> Passage | None:
+    """The passage an event reports, or None when it is not a passage with a plate (a passage
+    without a plate is kept as an event, never paired)."""
+    if event.type != PASSAGE:
+        return None
+    data = event.data
+    plate = data.get("plate")
+    if not isinstance(plate, str) or not compact(plate):
+        return None
+    error_ms = event.clock.get("error_ms")
+    synced = event.clock.get("synced") is True and isinstance(error_ms, int | float) and math.isfinite(error_ms)
+    timing_ms = data.get("time_uncertainty_ms", 0.0)
+    if not isinstance(timing_ms, int | float) or not math.isfinite(timing_ms) or timing_ms < 0:
+        return None
+    lane, kind, point = data.get("lane"), data.get("vehicle_kind"), data.get("point")
+    return Passage(
+        id=event.id, device=event.device, site=event.site, point=point if isinstance(point, str) else None,
+        time_ns=utc_ns(event.time), plate=compact(plate), lane=lane if isinstance(lane, int) else None,
+        kind=kind if isinstance(kind, str) else None, synced=synced,
+        error_ns=round(((float(error_ms) if synced else 0.0) + float(timing_ms)) * 1e6),
+        evidence=tuple(ref.sha256 for ref in event.evidence))
+
+
+@dataclass(frozen=True)
+class SectionResult:
+    """A decision: a pair (``matched``), an exit with no entry, or an entry that expired."""
+
+    id: str  # the exit's event id (matched, exit_unmatched) or the entry's (entry_expired)
+    section: str
+    kind: str
+    plate: str
+    time_ns: int
+    violation: bool
+    entry_id: str | None
+    exit_id: str | None
+    data: dict[str, Any]
+
+    def event(self) -> dict[str, Any]:
+        """The ``speed.section`` event as listed and exported."""
+        return {"type": SECTION, "id": self.id, "section": self.section, "result": self.kind, "plate": self.plate,
+                "time": iso_utc(self.time_ns), "violation": self.violation, **self.data}
+
+
+class _Open:
+    """What one section holds undecided."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, list[tuple[int, str, Passage]]] = {}  # confusion key -> by time
+        self.exits: list[tuple[int, str, Passage]] = []  # heap by time
+        self.expiries: list[tuple[int, str, str]] = []  # heap of (entry time, id, key)
+        self.watermark_ns: int | None = None
+        self.watermark_set_at_ns = 0  # the collector's clock when the watermark last moved
+
+    def now(self, wall_ns: int) -> int | None:
+        """Event time now: the latest synced passage, plus the collector's time since it came."""
+        if self.watermark_ns is None:
+            return None
+        return self.watermark_ns + max(0, wall_ns - self.watermark_set_at_ns)
+
+
+@dataclass
+class SectionMatcher:
+    """Pairing for every configured section, in memory; feed it with :meth:`add` and collect
+    decisions with :meth:`settle`."""
+
+    sections: Sequence[SectionSettings]
+    seen: dict[str, int] = field(default_factory=dict)  # passage id -> time, for duplicates
+    _seen_order: list[tuple[int, str]] = field(default_factory=list)  # heap, to forget old ids
+    counts: dict[str, int] = field(default_factory=lambda: {"passages": 0, "duplicates": 0, "outside": 0,
+                                                            "late": 0, MATCHED: 0, EXIT_UNMATCHED: 0,
+                                                            ENTRY_EXPIRED: 0, "violations": 0})
+
+    def __post_init__(self) -> None:
+        self._open = {section.name: _Open() for section in self.sections}
+        self._forget_after_ns = int(max((s.expire_s + 2 * s.hold_s for s in self.sections), default=0) * 1e9)
+
+    def add(self, passage: Passage, wall_ns: int) -> None:
+        """Take one passage (any order, duplicates allowed); ``wall_ns`` is the collector's clock."""
+        if passage.id in self.seen:
+            self.counts["duplicates"] += 1
+            return
+        self.seen[passage.id] = passage.time_ns
+        heapq.heappush(self._seen_order, (passage.time_ns, passage.id))
+        self.counts["passages"] += 1
+        used = False
+        for section in self.sections:
+            role = _role(section, passage)
+            if role is None:
+                continue
+            used = True
+            held = self._open[section.name]
+            if passage.synced and (held.watermark_ns is None or passage.time_ns > held.watermark_ns):
+                held.watermark_ns, held.watermark_set_at_ns = passage.time_ns, wall_ns
+            now = held.now(wall_ns)
+            if now is not None and passage.time_ns + section.hold_s * 1e9 < now:
+                self.counts["late"] += 1  # later than the hold: still paired, at the next settle
+            entry = (passage.time_ns, passage.id, passage)
+            if role == "entry":
+                key = confusion_key(passage.plate)
+                bisect.insort(held.entries.setdefault(key, []), entry, key=lambda e: (e[0], e[1]))
+                heapq.heappush(held.expiries, (passage.time_ns, passage.id, key))
+            else:
+                heapq.heappush(held.exits, entry)
+        if not used:
+            self.counts["outside"] += 1
+
+    def settle(self, wall_ns: int) -> list[SectionResult]:
+        """Every decision due by now: exits ``hold_s`` past, entries ``expire_s`` + ``hold_s``
+        past with no exit."""
+        results = []
+        for section in self.sections:
+            held = self._open[section.name]
+            now = held.now(wall_ns)
+            if now is None:
+                continue
+            hold_ns = int(section.hold_s * 1e9)
+            while held.exits and held.exits[0][0] + hold_ns <= now:
+                _, _, exit_passage = heapq.heappop(held.exits)
+                results.append(self._decide_exit(section, held, exit_passage))
+            expire_ns = int(section.expire_s * 1e9) + hold_ns
+            while held.expiries and held.expiries[0][0] + expire_ns <= now:
+                entry_ns, entry_id, key = heapq.heappop(held.expiries)
+                entries = held.entries.get(key, [])
+                index = bisect.bisect_left(entries, (entry_ns, entry_id), key=lambda e: (e[0], e[1]))
+                if index < len(entries) and entries[index][1] == entry_id:
+                    _, _, entry = entries.pop(index)
+                    if not entries:
+                        del held.entries[key]
+                    results.append(_expired(section, entry))
+        self._forget(wall_ns)
+        for result in results:
+            self.counts[result.kind] += 1
+            self.counts["violations"] += result.violation
+        return results
+
+    def open_counts(self) -> dict[str, int]:
+        """Undecided entries and exits, over all sections."""
+        return {"entries": sum(len(v) for held in self._open.values() for v in held.entries.values()),
+                "exits": sum(len(held.exits) for held in self._open.values())}
+
+    def _decide_exit(self, section: SectionSettings, held: _Open, exit_passage: Passage) -> SectionResult:
+        key = confusion_key(exit_passage.plate)
+        entries = held.entries.get(key, [])
+        fastest_ns = section.length_m / (section.max_speed_kmh / 3.6) * 1e9
+        index = bisect.bisect_left(entries, (exit_passage.time_ns, ""), key=lambda e: (e[0], e[1]))
+        for at in range(index - 1, -1, -1):
+            entry = entries[at][2]
+            if (exit_passage.time_ns - entry.time_ns >= fastest_ns
+                    and plate_distance(entry.plate, exit_passage.plate) <= section.max_plate_distance):
+                entries.pop(at)
+                if not entries:
+                    del held.entries[key]
+                return _matched(section, entry, exit_passage)
+        return _unmatched_exit(section, exit_passage)
+
+    def _forget(self, wall_ns: int) -> None:
+        """Drop the duplicate check for passages far older than any open decision."""
+        if not self._seen_order:
+            return
+        newest = max((held.now(wall_ns) or 0) for held in self._open.values()) if self._open else 0
+        while self._seen_order and self._seen_order[0][0] < newest - self._forget_after_ns:
+            _, passage_id = heapq.heappop(self._seen_order)
+            self.seen.pop(passage_id, None)
+
+
+def _role(section: SectionSettings, passage: Passage) -> str | None:
+    if passage.site == section.entry_site and section.entry_point in (None, passage.point):
+        return "entry"
+    if passage.site == section.exit_site and section.exit_point in (None, passage.point):
+        return "exit"
+    return None
+
+
+def _passage_record(passage: Passage) -> dict[str, Any]:
+    return {"id": passage.id, "device": passage.device, "site": passage.site, "point": passage.point,
+            "time": iso_utc(passage.time_ns), "plate": passage.plate, "lane": passage.lane,
+            "vehicle_kind": passage.kind, "clock_synced": passage.synced,
+            "time_error_ms": round(passage.error_ns / 1e6, 3), "evidence": list(passage.evidence)}
+
+
+def _length(section: SectionSettings) -> dict[str, Any]:
+    return {"length_m": section.length_m, "length_tolerance_m": section.length_tolerance_m,
+            "limit_kmh": section.limit_kmh, "tolerance_kmh": section.tolerance_kmh}
+
+
+def _matched(section: SectionSettings, entry: Passage, exit_passage: Passage) -> SectionResult:
+    transit_s = (exit_passage.time_ns - entry.time_ns) / 1e9
+    error_s = (entry.error_ns + exit_passage.error_ns) / 1e9
+    speed = section.length_m / transit_s * 3.6
+    low = (section.length_m - section.length_tolerance_m) / (transit_s + error_s) * 3.6
+    high = (section.length_m + section.length_tolerance_m) / (transit_s - error_s) * 3.6 \
+        if transit_s > error_s else math.inf
+    synced = entry.synced and exit_passage.synced
+    kind = exit_passage.kind or entry.kind
+    limited = not section.classes or kind in section.classes
+    violation = synced and limited and low > section.limit_kmh + section.tolerance_kmh
+    reasons = [] if synced else ["clock_unsynced"]
+    if not limited:
+        reasons.append("class_not_limited")
+    return SectionResult(
+        id=exit_passage.id, section=section.name, kind=MATCHED, plate=exit_passage.plate,
+        time_ns=exit_passage.time_ns, violation=violation, entry_id=entry.id, exit_id=exit_passage.id,
+        data={**_length(section), "speed_kmh": round(speed, 3), "speed_low_kmh": round(low, 3),
+              "speed_high_kmh": round(high, 3) if math.isfinite(high) else None,
+              "transit_s": round(transit_s, 6), "time_error_s": round(error_s, 6), "clock_synced": synced,
+              "vehicle_kind": kind, "no_violation_because": reasons,
+              "entry": _passage_record(entry), "exit": _passage_record(exit_passage)})
+
+
+def _unmatched_exit(section: SectionSettings, exit_passage: Passage) -> SectionResult:
+    return SectionResult(id=exit_passage.id, section=section.name, kind=EXIT_UNMATCHED, plate=exit_passage.plate,
+                         time_ns=exit_passage.time_ns, violation=False, entry_id=None, exit_id=exit_passage.id,
+                         data={**_length(section), "exit": _passage_record(exit_passage)})
+
+
+def _expired(section: SectionSettings, entry: Passage) -> SectionResult:
+    return SectionResult(id=entry.id, section=section.name, kind=ENTRY_EXPIRED, plate=entry.plate,
+                         time_ns=entry.time_ns, violation=False, entry_id=entry.id, exit_id=None,
+                         data={**_length(section), "expire_s": section.expire_s, "entry": _passage_record(entry)})
+
+
+class SectionStorage(Protocol):
+    """What section matching needs of the collector's database."""
+
+    def events(self, query: Any) -> list[Event]: ...
+
+    def store_sections(self, results: Sequence[SectionResult], recorded_ns: int) -> int: ...
+
+    def section_results(self, since_ns: int | None = None, until_ns: int | None = None,
+                        section: str | None = None, limit: int = 1000,
+                        newest_first: bool = False) -> list[SectionResult]: ...
+
+
+class SectionService:
+    """Section matching inside the collector: follows the stored events (:meth:`follow`, called
+    by the writer after each committed batch and when idle) and stores each decision."""
+
+    def __init__(self, sections: Sequence[SectionSettings], storage: SectionStorage,
+                 clock_ns=time.time_ns):
+        self.sections = list(sections)
+        self.storage = storage
+        self.clock_ns = clock_ns
+        self.matcher = SectionMatcher(self.sections)
+
+    def rebuild(self, now_ns: int | None = None) -> None:
+        """The open state after a restart: the stored passages not used by a stored decision,
+        from one expiry + hold before the newest decision (nothing older can still be open)."""
+        from .storage import EventQuery
+
+        if not self.sections:
+            return
+        horizon = int(max(s.expire_s + 2 * s.hold_s for s in self.sections) * 1e9)
+        newest = self.storage.section_results(limit=1, newest_first=True)
+        since = newest[0].time_ns - horizon if newest else None
+        used: set[str] = set()
+        for result in self.storage.section_results(since_ns=None if since is None else since - horizon,
+                                                   limit=10**9):
+            used.update(filter(None, (result.entry_id, result.exit_id)))
+        wall = self.clock_ns() if now_ns is None else now_ns
+        for event in self.storage.events(EventQuery(type=PASSAGE, since_ns=since, limit=10**9)):
+            passage = passage_from_event(event)
+            if passage is not None and passage.id not in used:
+                self.matcher.add(passage, wall)
+
+    def follow(self, events: Iterable[Event]) -> list[SectionResult]:
+        """Take newly stored events, decide what is due and store the decisions."""
+        wall = self.clock_ns()
+        for event in events:
+            passage = passage_from_event(event)
+            if passage is not None:
+                self.matcher.add(passage, wall)
+        results = self.matcher.settle(wall)
+        if results:
+            self.storage.store_sections(results, wall)
+        return results
+
+
+def result_from_row(row: Sequence[Any]) -> SectionResult:
+    """A stored decision: (id, section, kind, plate, time_ns, violation, entry_id, exit_id, data)."""
+    return SectionResult(id=row[0], section=row[1], kind=row[2], plate=row[3], time_ns=row[4],
+                         violation=bool(row[5]), entry_id=row[6], exit_id=row[7], data=json.loads(row[8]))
