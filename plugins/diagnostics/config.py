@@ -57,7 +57,32 @@ class DiagnosticsConfig(Section):
     lamp_dark_after_s: float = Field(5.0, gt=0, title="Lamps dark after (s)",
                                      description="A signal head with no lamp lit this long raises lamp.dark "
                                                  "(longer than a flashing amber's dark half).")
+    system_check_every_s: float = Field(10.0, gt=0, title="System checks every (s)",
+                                        description="Period of the box's checks (disk, store, outbox, temperature, "
+                                                    "memory, clock); a condition must show on checks spanning "
+                                                    "raise_after_s to be raised.")
     disk_free_min_mb: int = Field(512, ge=0, title="Disk free minimum (MiB)",
-                                  description="Free space on the storage disk below which a fault is raised.")
+                                  description="Free space on the storage disk below which disk.low is raised.")
+    store_fill_max: float = Field(0.8, gt=0, le=1, title="Store fill maximum",
+                                  description="Share of the store's budget that unconfirmed events and evidence "
+                                              "may fill before store.filling is raised.")
+    outbox_max_events: int = Field(10000, ge=1, title="Outbox most events",
+                                   description="More unconfirmed events than this raise outbox.backlog "
+                                               "(only with the uplink enabled).")
+    outbox_max_age_s: float = Field(1800.0, gt=0, title="Outbox oldest (s)",
+                                    description="An unconfirmed event older than this raises outbox.backlog.")
     cpu_temp_max_c: float = Field(80.0, gt=0, title="CPU temperature maximum (°C)",
-                                  description="SoC temperature above which a fault is raised.")
+                                  description="SoC temperature above which cpu.hot is raised.")
+    memory_min_mb: int = Field(100, ge=0, title="Memory minimum (MiB)",
+                               description="Available memory below which memory.low is raised.")
+    clock_unsynced_after_s: float = Field(300.0, gt=0, title="Clock unsynchronised after (s)",
+                                          description="A clock not synchronised this long (boot included) raises "
+                                                      "clock.unsynced.")
+    clock_error_max_ms: float = Field(250.0, gt=0, title="Clock error maximum (ms)",
+                                      description="The clock's error bound (kernel NTP maxerror) above which "
+                                                  "clock.error is raised.")
+    evidence_check_every_s: float = Field(60.0, gt=0, title="Evidence check every (s)",
+                                          description="Period of the evidence sample check.")
+    evidence_sample_files: int = Field(4, ge=1, title="Evidence sample (files)",
+                                       description="Evidence files hashed per check, picked at random from a "
+                                                   "random stretch of the store.")

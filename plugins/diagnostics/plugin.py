@@ -7,7 +7,7 @@ from roadcam.appliance.hookspecs import hookimpl
 from .camera import CameraChecks
 from .config import DiagnosticsConfig
 from .lamps import LampChecks
-from .system import system_figures
+from .system import SystemChecks
 
 
 class Diagnostics:
@@ -19,6 +19,11 @@ class Diagnostics:
         self.config = config
         self.camera_checks = CameraChecks(config, appliance.raise_fault, appliance.clear_fault)
         self.lamp_checks = LampChecks(config, appliance.raise_fault, appliance.clear_fault)
+        self.system_checks = SystemChecks(config, appliance.store, appliance.clock,
+                                          appliance.config.storage.database.parent, appliance.raise_fault,
+                                          appliance.clear_fault,
+                                          outbox_watched=getattr(getattr(appliance.config, "uplink", None),
+                                                                 "enabled", False))
         self._expected_fps = {camera.name: getattr(camera.source, "fps", None)
                               for camera in appliance.config.cameras}
 
@@ -36,25 +41,13 @@ class Diagnostics:
     def roadcam_tick(self, now_ns):
         self.camera_checks.on_tick(now_ns, self._expected_fps)
         self.lamp_checks.on_tick(now_ns)
+        self.system_checks.on_tick(now_ns)
         return []
 
     @hookimpl
     def roadcam_collect_health(self, appliance):
-        figures = system_figures(appliance.config.storage.database.parent)
-        self._check_limit("disk.low", "storage", figures["disk_free_mb"], self.config.disk_free_min_mb, below=True,
-                          what="free disk (MiB)", fix="free space or raise storage.budget_mb carefully")
-        self._check_limit("cpu.hot", "system", figures["cpu_temp_c"], self.config.cpu_temp_max_c, below=False,
-                          what="SoC temperature (°C)", fix="check the cabinet fan and sun shield")
-        return {"system": figures, "camera_checks": self.camera_checks.health(),
+        return {"system": self.system_checks.health(), "camera_checks": self.camera_checks.health(),
                 "lamp_checks": self.lamp_checks.health()}
-
-    def _check_limit(self, code, component, value, limit, *, below: bool, what: str, fix: str) -> None:
-        if value is None:
-            return
-        if (value < limit) if below else (value > limit):
-            self.appliance.raise_fault(code, component, f"{what} is {value}, limit {limit}: {fix}")
-        else:
-            self.appliance.clear_fault(code, component)
 
 
 class DiagnosticsPlugin:
