@@ -6,6 +6,9 @@
     roadcam-collector evidence export SHA256 --out FILE --config FILE
     roadcam-collector devices --config FILE        online/offline, last health, acked seq
     roadcam-collector problems --config FILE       chain breaks, seq conflicts, gaps
+    roadcam-collector sections --config FILE [--section S] [--since ISO] [--until ISO]
+                             [--violations] [--limit N] [--json]
+                                                   section speed results (speed.section)
     roadcam-collector quarantine list --config FILE  messages set aside after failing twice
     roadcam-collector command DEVICE NAME --config FILE [--args JSON | --config-update SITE.yaml]
                              [--site SITE] [--wait S]     a signed command; prints the device's result
@@ -46,6 +49,8 @@ from .fault_report import build_report, render_html, render_text, title
 from .ingest import Ingest
 from .mailer import report_message, send
 from .postgres_storage import PostgresStorage
+from .section_storage import SectionTable
+from .sections import SectionService
 from .service import Collector
 from .sql_storage import SqlStorage
 from .sqlite_storage import SQLiteStorage
@@ -78,6 +83,16 @@ def _parser() -> argparse.ArgumentParser:
     events.add_argument("--limit", type=int, default=1000, help="at most this many (default 1000)")
     events.add_argument("--json", action="store_true", help="one JSON envelope per line")
     events.set_defaults(handler=_events)
+
+    sections = commands.add_parser("sections", help="list section speed results (speed.section)")
+    sections.add_argument("--config", required=True, type=Path, help="collector config YAML")
+    sections.add_argument("--section", help="only this section")
+    sections.add_argument("--since", type=_iso_ns, help="from this UTC time (ISO 8601), inclusive")
+    sections.add_argument("--until", type=_iso_ns, help="up to this UTC time (ISO 8601), exclusive")
+    sections.add_argument("--violations", action="store_true", help="only violations")
+    sections.add_argument("--limit", type=int, default=1000, help="at most this many (default 1000)")
+    sections.add_argument("--json", action="store_true", help="one speed.section event per line")
+    sections.set_defaults(handler=_sections)
 
     evidence = commands.add_parser("evidence", help="evidence files")
     evidence_commands = evidence.add_subparsers(dest="evidence_command", required=True)
@@ -208,7 +223,12 @@ def _serve(args) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     with open_storage(config) as storage:
-        collector = Collector(config.broker, storage, ingest, batch_max=config.batch_max)
+        followers = []
+        if config.sections:
+            sections = SectionService(config.sections, SectionTable(storage))
+            sections.rebuild()
+            followers.append(sections.follow)
+        collector = Collector(config.broker, storage, ingest, batch_max=config.batch_max, followers=followers)
         collector.start()
         logging.getLogger("roadcam.collector").info(
             "collector %s (pid %d) storing into %s", config.broker.client_id, os.getpid(),
@@ -251,6 +271,25 @@ def _events(args) -> int:
             else:
                 plate = event.data.get("plate", "")
                 print(f"{event.time}  {event.device:<16} {event.seq:>8}  {event.type:<22} {plate}")
+    return 0
+
+
+def _sections(args) -> int:
+    config = load_collector_config(args.config)
+    with open_storage(config) as storage:
+        results = SectionTable(storage).section_results(since_ns=args.since, until_ns=args.until,
+                                                        section=args.section, limit=args.limit)
+        for result in results:
+            if args.violations and not result.violation:
+                continue
+            event = result.event()
+            if args.json:
+                print(json.dumps(event, ensure_ascii=False, separators=(",", ":")))
+            else:
+                speed = f"{event['speed_kmh']:8.2f} km/h [{event['speed_low_kmh']:.2f}, " \
+                        f"{event['speed_high_kmh']}]" if "speed_kmh" in event else ""
+                flag = "VIOLATION" if result.violation else ""
+                print(f"{event['time']}  {result.section:<16} {result.kind:<15} {result.plate:<10} {speed} {flag}")
     return 0
 
 
@@ -359,6 +398,8 @@ def _report_faults(args) -> int:
     if args.mail and mail is None:
         raise ConfigError(f"{args.config}: --mail needs a report.mail section (host, port, starttls, "
                           "from, to) in the collector config")
+    if args.now and (args.since is not None or args.period is not None or args.until is not None):
+        raise ConfigError("--now lists the faults active now: leave out --since, --period and --until")
     until_ns = time.time_ns() if args.until is None else args.until
     hours = config.report.period_h if args.period is None else args.period
     since_ns = until_ns if args.now else args.since if args.since is not None else until_ns - int(hours * 3600e9)

@@ -39,7 +39,7 @@ import queue
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -50,10 +50,11 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from roadcam.common.errors import StoreError
+from roadcam.protocol.events import Event
 from roadcam.protocol.topics import COLLECTOR_GROUP, ROOT, DeviceTopics
 
 from .config import BrokerSettings
-from .ingest import Ingest
+from .ingest import Ingest, VerifiedEvent
 from .quarantine import QUARANTINE_AFTER_FAILURES, message_digest
 from .storage import CollectorStorage, DataRefused
 
@@ -134,10 +135,16 @@ class Collector:
 
     def __init__(self, broker: BrokerSettings, storage: CollectorStorage, ingest: Ingest,
                  *, batch_max: int = 500,
-                 on_fatal: Callable[[BaseException], None] = exit_process):
+                 on_fatal: Callable[[BaseException], None] = exit_process,
+                 followers: Sequence[Callable[[list[Event]], object]] = ()):
         """``on_fatal`` is called once, from the failing thread, after an unexpected error has
-        been logged (and the failing batch recorded); the default ends the process."""
+        been logged (and the failing batch recorded); the default ends the process.
+        ``followers`` are called on the writer thread with the events of each committed batch
+        (after its acks), and with none about once a second while idle, so that work derived
+        from stored events (section matching) goes on; a StoreError there is retried."""
         self.broker = broker
+        self._followers = tuple(followers)
+        self._followed_ns = 0
         self.storage = storage
         self.ingest = ingest
         self.batch_max = batch_max
@@ -279,6 +286,12 @@ class Collector:
                     return
             elif self._stopping.is_set():
                 return
+            elif time.monotonic_ns() - self._followed_ns >= 1_000_000_000:
+                try:
+                    self._follow([])
+                except Exception as error:
+                    self._fatal("the writer thread", error)
+                    return
 
     def _next_batch(self) -> list[_Received]:
         try:
@@ -360,6 +373,7 @@ class Collector:
         for (site, device), heads in outcome.acks.items():
             for head in heads:
                 self.client.publish(DeviceTopics(site, device).ack, head.encode(), qos=1)
+        self._follow([item.event for item in verified if isinstance(item, VerifiedEvent)])
         with self._counts_lock:
             self._counts.update(rejected)
             self._counts["rejected"] += sum(rejected.values())
@@ -380,6 +394,12 @@ class Collector:
                 log.error("cannot %s, retrying in %.0f s: %s", doing, _STORE_RETRY_S, error)
                 if self._stopping.wait(_STORE_RETRY_S):
                     return None
+
+    def _follow(self, events: list[Event]) -> None:
+        """Hand committed events to every follower (StoreError retried, like storing)."""
+        self._followed_ns = time.monotonic_ns()
+        for follower in self._followers:
+            self._until_done("follow stored events", lambda follower=follower: follower(events))
 
     def _acknowledge(self, received: _Received) -> None:
         if received.connection == self._connection:
