@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from roadcam.protocol.events import Event, iso_utc
 
 from .faults import (
+    HEALTH_GRACE_NS,
     Availability,
     DeviceState,
     FaultSpan,
@@ -99,7 +100,7 @@ def build_report(storage: CollectorStorage, enrolled: Sequence[tuple[str, str | 
             spans = fault_spans(events, _health_events(storage, device, min(lost), until_ns) + latest)
         state = device_state(record, changes.get(device, ()), until_ns, silent_after_s)
         open_spans = [span for span in spans if span.end_ns is None]
-        current += open_spans + _unreported_faults(latest, open_spans, record.device, record.site)
+        current += open_spans + _unreported_faults(latest, spans, record.device, record.site)
         presence = presence_fault(state, silent_after_s)
         if presence is not None:
             current.append(presence)
@@ -126,12 +127,13 @@ def _health_events(storage: CollectorStorage, device: str, since_ns: int, until_
     return [record for record in map(health_record_of_event, events) if record is not None]
 
 
-def _unreported_faults(latest: list[HealthRecord], open_spans: list[FaultSpan], device: str,
+def _unreported_faults(latest: list[HealthRecord], spans: list[FaultSpan], device: str,
                        site: str) -> list[FaultSpan]:
-    """Faults the latest health summary lists whose ``fault.raised`` has not arrived yet."""
+    """Faults the latest health summary lists whose ``fault.raised`` has not arrived yet (no
+    span of theirs started by the summary's time)."""
     if not latest:
         return []
-    known = {span.id for span in open_spans}
+    known = {span.id for span in spans if span.start_ns <= latest[0].time_ns + HEALTH_GRACE_NS}
     return [FaultSpan(device=device, site=site, id=fault_id, severity="unknown",
                       message="listed active in the device's health summary; its fault.raised "
                               "event has not reached the collector yet",

@@ -177,6 +177,31 @@ def test_the_status_log_starts_from_each_devices_status_when_the_database_is_upg
         assert [record.first_heard_ns for record in upgraded.devices()] == [T0, T0]
 
 
+def test_a_fault_the_health_summary_lists_before_its_event_arrived_is_listed_as_unknown(tmp_path, pki):
+    ingest = Ingest(DeviceKeys(pki.device_keys_dir), LimitSettings())
+    one = source(pki, "tn-0001")
+    with SQLiteStorage(tmp_path / "collector.db", tmp_path / "evidence") as storage:
+        storage.store([DeviceStatus("tn-0001", SITE, online=True)], T0)
+        for event in (fault_event(one, "fault.raised", "disk.low:store", "minor", T0 + HOUR_NS),
+                      fault_event(one, "fault.cleared", "disk.low:store", "minor", T0 + 2 * HOUR_NS + 10**10)):
+            storage.store([ingest.check(one.topics.event(event.type), event_payload(event))], utc_ns(event.time))
+        summary = health_summary(T0 + 2 * HOUR_NS, ["camera.frozen:north", "disk.low:store"], 9000)
+        storage.store([DeviceHealth("tn-0001", SITE, summary)], T0 + 2 * HOUR_NS)
+        report = build_report(storage, [], T0 + 2 * HOUR_NS, T0 + 2 * HOUR_NS + 20 * 10**9, 150, with_period=False)
+    assert [(span.id, span.severity) for span in report.current] == [("camera.frozen:north", "unknown")]
+    assert "has not reached the collector yet" in report.current[0].message
+
+
+def test_now_takes_no_period(tmp_path, pki, capsys):
+    config = tmp_path / "collector.yaml"
+    config.write_text(f"storage:\n  database: {tmp_path / 'c.db'}\n  evidence_dir: {tmp_path / 'ev'}\n"
+                      f"device_keys_dir: {pki.device_keys_dir}\n")
+    assert collector_cli(["report", "faults", "--now", "--period", "3", "--config", str(config)]) == 2
+    assert "--now lists the faults active now" in capsys.readouterr().err
+    assert collector_cli(["report", "faults", "--now", "--config", str(config)]) == 0
+    assert "device.never_seen:tn-0001" in capsys.readouterr().out
+
+
 def test_a_device_silent_past_the_limit_is_listed_and_counts_as_unavailable(tmp_path, pki):
     with stored_history(tmp_path, pki) as storage:
         report = build_report(storage, [], T0 + 12 * HOUR_NS, T0 + 14 * HOUR_NS, silent_after_s=1800)
