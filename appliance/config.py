@@ -85,6 +85,26 @@ class OpenCVSource(Section):
                               description="Frames per second to request; the source's own when unset.")
     timeout_s: float = Field(5.0, gt=0, title="Open timeout (s)",
                              description="How long to wait for the first frame before giving up.")
+    speed: float = Field(0.0, ge=0, le=100, title="Replay speed",
+                         description="Video files only: deliver frames at this many times the file's frame "
+                                     "rate (1 = real time, as the camera recorded them); 0 = as fast as the "
+                                     "analysis takes them. A file's frames are never dropped either way.")
+
+    @property
+    def is_stream(self) -> bool:
+        """A network stream (``scheme://...``), live."""
+        return "://" in self.url
+
+    @property
+    def is_device(self) -> bool:
+        """A V4L2 camera (``/dev/...`` or a device number), live."""
+        return self.url.isdigit() or self.url.startswith("/dev/")
+
+    @model_validator(mode="after")
+    def _speed_for_files_only(self) -> OpenCVSource:
+        if self.speed and (self.is_stream or self.is_device):
+            raise ValueError("speed applies to video files only: a stream or a camera sends frames at its own pace")
+        return self
 
 
 class SimSource(Section):

@@ -4,7 +4,8 @@ Data flow: each capture thread reads its camera into a :class:`FrameQueue`; hard
 (lamp and loop edges, stamped at the edge) land in an inbox. The analysis thread is the only
 thread that runs plugin hooks: it hands edges to ``roadcam_signal_changed`` /
 ``roadcam_loop_changed`` in time order, each frame to ``roadcam_detect`` → tracker →
-``roadcam_analyze`` / ``roadcam_track_finished``, and stores what they return. Events reach
+``roadcam_analyze`` / ``roadcam_track_finished`` (then the core's own ``track.finished`` per
+road user), and stores what they return. Events reach
 observers (``roadcam_event``) only after the store has committed them.
 
 Nothing here is fatal at run time: a camera that fails, a hook that raises, a full disk each
@@ -42,7 +43,8 @@ from .geometry import RoadGeometry
 from .plugins import PluginAnswer, call_each_plugin
 from .sdnotify import Notifier
 from .store import EventStore
-from .tracking import Tracker
+from .tracking import Track, Tracker
+from .tracking.finished import finished_event
 
 log = logging.getLogger("roadcam")
 
@@ -448,8 +450,7 @@ class Appliance:
         tracker.frame_size_px = frame.size  # tracks end as soon as they leave the picture
         live, finished = tracker.update(frame.index, frame.time_ns, detections)
         drafts = self._call("roadcam_analyze", {"frame": frame, "tracks": live, "signals": dict(self.signals)})
-        for track in finished:
-            drafts += self._call("roadcam_track_finished", {"track": track})
+        drafts += self._track_finished(tracker, finished)
         self.submit(drafts)
         with self._wakeup:
             self._queues[frame.camera].counts.processed += 1
@@ -457,9 +458,19 @@ class Appliance:
     def _finish_tracks(self) -> None:
         drafts = []
         for tracker in self._trackers.values():
-            for track in tracker.finish_all():
-                drafts += self._call("roadcam_track_finished", {"track": track})
+            drafts += self._track_finished(tracker, tracker.finish_all())
         self.submit(drafts)
+
+    def _track_finished(self, tracker: Tracker, tracks: list[Track]) -> list[EventDraft]:
+        """The plugins' final events for tracks that ended, then the core's own
+        ``track.finished`` per road user (:mod:`roadcam.appliance.tracking.finished`)."""
+        drafts = []
+        for track in tracks:
+            drafts += self._call("roadcam_track_finished", {"track": track})
+            summary = finished_event(track, tracker.frame_size_px) if tracker.settings.finished_events else None
+            if summary is not None:
+                drafts.append(summary)
+        return drafts
 
     def _call(self, hook_name: str, kwargs: dict[str, Any]) -> list:
         """Call a hook whose plugins answer with lists, and flatten the answers."""

@@ -46,7 +46,6 @@ class Followed:
         self.min_hits = settings.whole_min_hits if detection.whole else settings.min_hits
         self.grouped = 0
         self.missed_in_view = 0
-        self.merged = False
         self.signature: np.ndarray | None = None
         #: Last seen small (under ``inland_px``) and shrinking: driving off into the distance.
         self.going_away = False

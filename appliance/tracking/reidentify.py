@@ -37,7 +37,8 @@ def reidentify(settings: TrackingSettings, tracks: list[Followed]) -> None:
 def may_continue(settings: TrackingSettings, lost: Followed, newcomer: Followed) -> bool:
     """Could ``newcomer`` be ``lost``'s road user, come out from hiding?"""
     if (lost is newcomer or not lost.track.confirmed or not lost.track.missed or lost.absorbed
-            or lost.merged or lost.signature is None or lost.track.kind != newcomer.track.kind):
+            or lost.track.duplicate_of is not None or lost.signature is None
+            or lost.track.kind != newcomer.track.kind):
         return False
     elapsed_s = (newcomer.track.first_ns - lost.seen_ns) / 1e9
     if elapsed_s <= 0:

@@ -106,6 +106,11 @@ class TrackingSettings(BaseModel):
     reidentify_speed_mps: float = Field(15.0, gt=0, title="Re-identification speed (m/s)",
                                         description="A newcomer continues a lost track only if it could have "
                                                     "driven from where that track was last seen at this speed.")
+    # -- output
+    finished_events: bool = Field(True, title="track.finished events",
+                                  description="Store a track.finished event (class, entry and exit points and "
+                                              "times) for every road user that leaves the view, so they can be "
+                                              "counted from the event list.")
     # -- history
     history_recent_s: float = Field(10.0, gt=RECEDING_WINDOW_S, title="Full-rate history (s)",
                                     description="A track keeps its points of this last stretch one per frame "

@@ -155,7 +155,7 @@ class Tracker:
                 j = matches[younger]
                 self._followed[older].take_over(frame_index, time_ns, detections[j], road_sigmas[j], found[j],
                                                 self.settings)
-            self._followed[younger].merged = True
+            self._followed[younger].track.duplicate_of = self._followed[older].track.id
         used = set(matches.values()) | grouped_detections | {j for parts in fragments.values() for j in parts}
         occupied = matching.occupied(self.settings, self._followed, predicted, found, mergeable)
         reidentify(self.settings, self._followed)
@@ -210,7 +210,7 @@ class Tracker:
             track = followed.track
             if followed.absorbed:
                 continue
-            if followed.merged:
+            if track.duplicate_of is not None:
                 finished.append(followed.finish())
             elif not track.confirmed:
                 if track.missed == 0:

@@ -65,7 +65,8 @@ class Track:
     most ``history_older_points`` (see :func:`thin_points`; the tracker's
     :class:`~roadcam.appliance.tracking.TrackingSettings`), always with the last measured
     point; a parked car does not grow a track without bound. ``missed`` counts consecutive
-    frames without a match.
+    frames without a match. ``duplicate_of`` is the id of the older track that took over this
+    one's road user when the tracker found both on it (this one then ends).
     """
 
     id: int
@@ -74,6 +75,7 @@ class Track:
     kind_votes: dict[str, float] = field(default_factory=dict)
     missed: int = 0
     confirmed: bool = False
+    duplicate_of: int | None = None
 
     @property
     def kind(self) -> str:

@@ -6,7 +6,9 @@
   FFmpeg over TCP with open and read timeouts of ``source.timeout_s``;
 - ``/dev/videoN`` (or any ``/dev/`` path, such as ``/dev/v4l/by-id/...``) or a bare device number
   ``N`` (meaning ``/dev/videoN``): a V4L2 camera (live);
-- anything else: a video file (not live, so the analysis waits for it instead of dropping frames).
+- anything else: a video file (not live, so the analysis waits for it instead of dropping frames),
+  delivered as fast as the analysis takes its frames, or with ``source.speed`` at that many times
+  its frame rate (:func:`roadcam.hal.camera.make_camera` wraps it in a :class:`PacedCamera`).
 
 Live frames are stamped with the clock the moment OpenCV has grabbed them. File frames are stamped
 with their media time from the moment the file was opened, so a recording replays with its own
@@ -49,7 +51,7 @@ class OpenCVCamera(Camera):
 
     @property
     def live(self) -> bool:
-        return self._is_device or self._is_stream
+        return self._source.is_device or self._source.is_stream
 
     @property
     def nominal_fps(self) -> float | None:
@@ -84,19 +86,11 @@ class OpenCVCamera(Camera):
             self._capture = None
         self._first_frame = None
 
-    @property
-    def _is_stream(self) -> bool:
-        return "://" in self._source.url
-
-    @property
-    def _is_device(self) -> bool:
-        return self._source.url.isdigit() or self._source.url.startswith("/dev/")
-
     def _describe(self) -> str:
         return f"camera {self.name!r} (source {self._source.url})"
 
     def _open_capture(self) -> cv2.VideoCapture:
-        capture = self._open_device() if self._is_device else self._open_with_ffmpeg()
+        capture = self._open_device() if self._source.is_device else self._open_with_ffmpeg()
         if self.live:
             capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)
         return capture
@@ -120,7 +114,7 @@ class OpenCVCamera(Camera):
 
     def _open_with_ffmpeg(self) -> cv2.VideoCapture:
         url = self._source.url
-        if not self._is_stream and not Path(url).is_file():
+        if not self._source.is_stream and not Path(url).is_file():
             raise CameraUnavailable(
                 f"{self._describe()}: video file {url} not found: check source.url")
         if url.startswith("rtsp"):
@@ -132,7 +126,7 @@ class OpenCVCamera(Camera):
         ])
         if not capture.isOpened():
             capture.release()
-            if self._is_stream:
+            if self._source.is_stream:
                 raise CameraUnavailable(
                     f"{self._describe()}: cannot open the stream within "
                     f"{self._source.timeout_s:g} s: check the address, user and password in the "
