@@ -7,6 +7,8 @@
                                               keys, enrolment, broker check, the site config
     roadcam calibrate --config FILE [--image PNG] [--image-points ... --road-points ...]
                                               snapshot, homography, overlay PNG to check
+    roadcam selftest --config FILE [--simulate-inputs] [--report HTML]
+                                              every part checked; the commissioning report
 
 Importing this module imports nothing but the hook marker: each handler imports what it runs.
 """
@@ -20,7 +22,7 @@ from roadcam.appliance.hookspecs import hookimpl
 
 
 class ProvisioningCommands:
-    """The plugin: adds ``install-units``, ``provision`` and ``calibrate``."""
+    """The plugin: adds ``install-units``, ``provision``, ``calibrate`` and ``selftest``."""
 
     @hookimpl
     def roadcam_register_commands(self, commands) -> None:
@@ -69,6 +71,21 @@ class ProvisioningCommands:
         calibrate.add_argument("--out", type=Path, default=Path("calibration"),
                                help="folder for snapshot.png, overlay.png, calibration.json (default %(default)s)")
         calibrate.set_defaults(handler=calibrate_command)
+
+        selftest = commands.add_parser("selftest", help="check cameras, inputs, serial, broker, clock and disk; "
+                                                        "write the commissioning report")
+        selftest.add_argument("--config", type=Path, default=Path("/etc/roadcam/site.yaml"),
+                              help="site config (default %(default)s); stop the appliance first")
+        selftest.add_argument("--simulate-inputs", action="store_true",
+                              help="toggle lamp and loop inputs by simulation (gpio.pin_factory: mock only)")
+        selftest.add_argument("--input-timeout", type=float, default=30.0,
+                              help="seconds the technician has to toggle each input (default %(default)s)")
+        selftest.add_argument("--camera-frames", type=int, default=25, help="frames read from each camera")
+        selftest.add_argument("--min-sharpness", type=float, help="focus threshold (mean |Laplacian|)")
+        selftest.add_argument("--location", help="where the box is, for the report")
+        selftest.add_argument("--report", type=Path, default=Path("commissioning.html"),
+                              help="the report to write (default %(default)s; a PDF beside it when possible)")
+        selftest.set_defaults(handler=selftest_command)
 
 
 plugin = ProvisioningCommands()
@@ -152,3 +169,53 @@ def calibrate_command(args) -> int:
         write_site(args.config, running, (config.device.id, config.device.site),
                    yaml.safe_dump(data, sort_keys=False), lambda line: print(line, flush=True))
     return 0
+
+
+def selftest_command(args) -> int:
+    """Run the self-test, write the report; exit 0 when every check passed, 1 otherwise."""
+    from roadcam.appliance.clock import Clock
+    from roadcam.appliance.site import load_site
+    from roadcam.common.errors import ConfigError
+    from roadcam.hal.hardware import Hardware
+
+    from .calibration import calibrate
+    from .overlay import draw_overlay
+    from .report import write_report
+    from .selftest import FAIL, MIN_SHARPNESS, PASS, Check, MockToggler, run_selftest
+
+    config, _ = load_site(args.config)
+    pin_factory = toggle = None
+    if args.simulate_inputs:
+        if config.gpio.pin_factory != "mock":
+            raise ConfigError("--simulate-inputs: only on gpio.pin_factory: mock (a bench); on real pins the "
+                              "technician toggles each input when asked")
+        from gpiozero.pins.mock import MockFactory
+
+        pin_factory = MockFactory()
+        toggle = MockToggler(pin_factory, config)
+    hardware = Hardware(config, Clock(), pin_factory=pin_factory)
+    try:
+        result = run_selftest(config, hardware, toggle=toggle, prompt=lambda line: print(line, flush=True),
+                              input_timeout_s=args.input_timeout, camera_frames=args.camera_frames,
+                              min_sharpness=args.min_sharpness if args.min_sharpness is not None else MIN_SHARPNESS)
+    finally:
+        hardware.close()
+    overlays = {}
+    for index, camera in enumerate(config.cameras):
+        if camera.calibration is None or camera.name not in result.snapshots:
+            continue
+        image = result.snapshots[camera.name]
+        try:
+            calibration = calibrate(camera.name, camera.calibration.image_points, camera.calibration.road_points,
+                                    (image.shape[1], image.shape[0]))
+        except ConfigError as exc:
+            result.checks.append(Check(f"camera {camera.name}: calibration", FAIL, str(exc), "run roadcam calibrate"))
+            continue
+        overlays[camera.name] = draw_overlay(image, config, index, calibration)
+        result.checks.append(Check(f"camera {camera.name}: calibration", PASS,
+                                   f"homography from {len(calibration.image_points)} marks; see the overlay"))
+    for check in result.checks:
+        print(f"{check.status.upper():4}  {check.name} — {check.detail}" + (f" → {check.fix}" if check.fix else ""))
+    pdf = write_report(args.report, config, result, overlays, args.location)
+    print(f"report: {args.report}" + (f" and {pdf}" if pdf else " (no PDF converter installed)"))
+    return 0 if result.passed else 1
