@@ -17,6 +17,7 @@ from html.parser import HTMLParser
 
 import pytest
 from smtp_server import SmtpServer
+from test_collector_storage import backend, postgres_server  # noqa: F401 (fixtures: each storage backend)
 from test_delivery import start_collector
 from uplink_doubles import wait_until
 
@@ -29,6 +30,7 @@ from roadcam.collector.faults import FaultSpan, HealthRecord, fault_spans
 from roadcam.collector.ingest import DeviceHealth, DeviceStatus, Ingest
 from roadcam.collector.local_broker import Broker
 from roadcam.collector.pki import write_test_pki
+from roadcam.collector.sql_storage import SqlStorage
 from roadcam.collector.sqlite_storage import SQLiteStorage
 from roadcam.collector.storage import EventQuery, StatusChange
 from roadcam.protocol.events import iso_utc, utc_ns
@@ -106,14 +108,15 @@ def test_spans_end_when_cleared_at_a_restart_or_when_no_longer_held(pki):
 # -- availability -------------------------------------------------------------------------------
 
 
-def stored_history(tmp_path, pki) -> SQLiteStorage:
+def stored_history(tmp_path, pki, storage: SqlStorage | None = None) -> SqlStorage:
     """Two devices' stored history over [T0, T0 + 12 h): tn-0001 heard from before T0, with a
     critical fault 1 h, an offline hour and a critical fault overlapping it by half, a major fault
     (does not count), a status heard again, and a critical fault raised at 9 h that a restart at
     10 h lost (a second restart at 11 h; the health summary tells only of that one);
-    tn-0002 first heard at T0 + 6 h."""
+    tn-0002 first heard at T0 + 6 h. Into ``storage``, or a new SQLite database."""
     ingest = Ingest(DeviceKeys(pki.device_keys_dir), LimitSettings())
-    storage = SQLiteStorage(tmp_path / "collector.db", tmp_path / "evidence")
+    if storage is None:
+        storage = SQLiteStorage(tmp_path / "collector.db", tmp_path / "evidence")
     one = source(pki, "tn-0001")
 
     def store(device, event):
@@ -143,8 +146,8 @@ def stored_history(tmp_path, pki) -> SQLiteStorage:
     return storage
 
 
-def test_availability_counts_offline_time_and_critical_faults_once(tmp_path, pki):
-    with stored_history(tmp_path, pki) as storage:
+def test_availability_counts_offline_time_and_critical_faults_once(tmp_path, pki, backend):  # noqa: F811
+    with stored_history(tmp_path, pki, backend.open()) as storage:  # on SQLite and on PostgreSQL
         assert [(c.device, c.online) for c in storage.status_changes(T0 + 12 * HOUR_NS)] == [
             ("tn-0001", True), ("tn-0001", False), ("tn-0001", True), ("tn-0002", True)]
         report = build_report(storage, [("tn-0003", SITE)], T0, T0 + 12 * HOUR_NS, silent_after_s=150)
