@@ -43,18 +43,15 @@ class SectionTable:
     def events(self, query: EventQuery) -> list[Event]:
         return self.storage.events(query)
 
-    def store_sections(self, results: Sequence[SectionResult], recorded_ns: int) -> int:
-        """Store decisions in one transaction; one already stored (same id) stays as it was.
-        Returns how many were new."""
+    def store_sections(self, results: Sequence[SectionResult], recorded_ns: int) -> None:
+        """Store decisions in one transaction; one already stored (same id) stays as it was."""
         storage = self.storage
         with storage._lock, storage._driver_errors("storing section results"), storage._writer_transaction():
-            before = storage._execute("SELECT COUNT(*) FROM speed_sections").fetchone()[0]
             storage._execute_many(
                 "INSERT INTO speed_sections (id, section, kind, plate, time_ns, violation, entry_id, exit_id, "
                 "data, recorded_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
                 [(r.id, r.section, r.kind, r.plate, r.time_ns, int(r.violation), r.entry_id, r.exit_id,
                   json.dumps(r.data, sort_keys=True), recorded_ns) for r in results])
-            return int(storage._execute("SELECT COUNT(*) FROM speed_sections").fetchone()[0] - before)
 
     def section_results(self, since_ns: int | None = None, until_ns: int | None = None,
                         section: str | None = None, limit: int = 1000,
