@@ -1,11 +1,17 @@
-"""``roadcam plate read IMAGE... [--json]``: plates in still images, read by the shipped models.
+"""``roadcam plate read IMAGE... [--crop] [--country CODE]... [--format REGEX]... [--json]``:
+plates in still images, read by the shipped models.
 
 Each image may be a full scene (plates are searched for with the plate detector, then each is
 read) or a plate crop (when the detector finds no plate in an image no larger than a crop, the
-whole image is read). One line per plate: file, plate, confidence, box (x1, y1, x2, y2 in the
-image's pixels); ``--json`` prints one JSON object per image instead, with every plate found
-(strongest first). An image that is missing, corrupt or empty is reported on its line and the
-others are still read; the exit status is 1 when any image could not be read.
+whole image is read; ``--crop`` reads every image whole, without looking for plates in it).
+Every read is fitted to the plate formats of ``--country`` (shipped sets, default TW; see
+:mod:`.formats`) and ``--format``, swapping look-alike characters where that makes it fit, and
+the plates of an image are ranked by :func:`.formats.plate_rank`: the read's confidence times
+how plate-like it is (the detector's probability that the box is a whole plate, and whether the
+text fits a format). One line per plate, best first: file, plate, rank, confidence, format,
+box (x1, y1, x2, y2 in the image's pixels); ``--json`` prints one JSON object per image
+instead, with every plate found. An image that is missing, corrupt or empty is reported on its
+line and the others are still read; the exit status is 1 when any image could not be read.
 """
 
 from __future__ import annotations
@@ -20,8 +26,9 @@ import numpy as np
 from roadcam.common.errors import ImageInvalid
 
 from .detector import PlateDetector
+from .formats import DEFAULT_COUNTRIES, PlateFormats, plate_rank
 from .plugin import _cut
-from .reader import PlateReader
+from .reader import PlateRead, PlateReader
 
 #: An image whose sides are both at most this (pixels) may be a plate crop.
 CROP_MAX_SIDE_PX = (400, 200)
@@ -34,6 +41,14 @@ def add_parser(commands) -> None:
     read = plate_commands.add_parser("read", help="read the plates in still images (scenes or crops)")
     read.add_argument("images", nargs="+", type=Path, help="image files (JPEG, PNG, …)")
     read.add_argument("--json", action="store_true", help="one JSON object per image")
+    read.add_argument("--crop", action="store_true",
+                      help="each image is a plate already: read it whole, do not look for plates in it")
+    read.add_argument("--country", action="append", dest="countries",
+                      help="plate formats to fit reads to: a shipped set (TW, BR, DE, GB, RO, US) or a .yaml "
+                           "file in their shape; repeatable (default: TW)")
+    read.add_argument("--format", action="append", dest="formats", default=[],
+                      help="a plate format of your own, a regular expression over the text without "
+                           "separators; repeatable")
     read.add_argument("--detector-model", type=Path, help="plate detector .tflite (default: shipped)")
     read.add_argument("--reader-model", type=Path, action="append", dest="reader_models",
                       help="plate reader .tflite; repeat for several, the first reads every crop, the others "
@@ -42,12 +57,13 @@ def add_parser(commands) -> None:
 
 
 def read_images(args) -> int:
-    detector = PlateDetector(args.detector_model)
+    formats = PlateFormats.load(args.countries or DEFAULT_COUNTRIES, args.formats)
+    detector = None if args.crop else PlateDetector(args.detector_model)
     reader = PlateReader(args.reader_models)
     failed = False
     for path in args.images:
         try:
-            plates = read_image(load_image(path), detector, reader)
+            plates = read_image(load_image(path), detector, reader, formats)
         except ImageInvalid as exc:
             failed = True
             print(json.dumps({"image": str(path), "error": str(exc)}) if args.json
@@ -56,11 +72,12 @@ def read_images(args) -> int:
         if args.json:
             print(json.dumps({"image": str(path), "plates": plates}))
         elif not plates:
-            print(f"{path}\t-\t0.000\t-")
+            print(f"{path}\t-\t0.000\t0.000\t-\t-")
         else:
             for plate in plates:
                 box = ",".join(f"{v:.0f}" for v in plate["box"])
-                print(f"{path}\t{plate['plate'] or '-'}\t{plate['confidence']:.3f}\t{box}")
+                print(f"{path}\t{plate['plate'] or '-'}\t{plate['rank']:.3f}\t{plate['confidence']:.3f}\t"
+                      f"{plate['format'] or '-'}\t{box}")
     return 1 if failed else 0
 
 
@@ -75,20 +92,28 @@ def load_image(path: Path) -> np.ndarray:
     return image
 
 
-def read_image(image: np.ndarray, detector: PlateDetector, reader: PlateReader) -> list[dict]:
-    """Every plate found in ``image`` and its read, strongest detection first; an image small
-    enough to be a crop in which no plate is found is read whole."""
-    plates = []
-    for found in detector.detect(image):
-        crop = _cut(image, found.box)
-        if crop is None:
-            continue
-        read = reader.read(crop)
-        plates.append({"plate": read.text, "confidence": round(read.confidence, 4),
-                       "box": [round(v, 1) for v in found.box], "detector_score": round(found.score, 4)})
+def read_image(image: np.ndarray, detector: PlateDetector | None, reader: PlateReader,
+               formats: PlateFormats) -> list[dict]:
+    """Every plate found in ``image`` and its read, best ranked first (see the module). Without a
+    detector the image is one plate crop; an image small enough to be a crop in which the
+    detector finds no plate is read whole too."""
     height, width = image.shape[:2]
-    if not plates and width <= CROP_MAX_SIDE_PX[0] and height <= CROP_MAX_SIDE_PX[1]:
-        read = reader.read(image)
-        plates.append({"plate": read.text, "confidence": round(read.confidence, 4),
-                       "box": [0.0, 0.0, float(width), float(height)], "detector_score": None})
-    return plates
+    whole = (0.0, 0.0, float(width), float(height))
+    found = detector.detect(image) if detector is not None else []
+    cuts = [(plate.box, plate.score, crop) for plate in found if (crop := _cut(image, plate.box)) is not None]
+    if not cuts and (detector is None or (width <= CROP_MAX_SIDE_PX[0] and height <= CROP_MAX_SIDE_PX[1])):
+        cuts = [(whole, None, image)]
+    reads = reader.read_many([crop for _, _, crop in cuts])
+    plates = [_described(read, box, score, formats) for read, (box, score, _) in zip(reads, cuts)]
+    return sorted(plates, key=lambda plate: -plate["rank"])
+
+
+def _described(read: PlateRead, box, detector_score: float | None, formats: PlateFormats) -> dict:
+    """One plate's JSON: the fitted text (the read as it is when nothing fits), the read, its
+    format, confidence, detector score and rank."""
+    fit = formats.fit(read.text, read.char_confidences)
+    rank = plate_rank(read.confidence, fit, 1.0 if detector_score is None else detector_score)
+    return {"plate": fit.text if fit else read.text, "read": read.text,
+            "format": fit.format.label if fit else None, "rank": round(rank, 4),
+            "confidence": round(read.confidence, 4), "box": [round(v, 1) for v in box],
+            "detector_score": None if detector_score is None else round(detector_score, 4)}

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, model_validator
 
 from roadcam.appliance.config import ModelFile, Section
+from roadcam.common.errors import ConfigError
 
-#: Plate shapes read by default, over the plate's letters and digits (no hyphen): Taiwan's
-#: ABC-1234, AB-1234 and 1234-AB car plates, ABC-123 and 123-ABC scooter plates.
-TAIWAN_FORMATS = (r"[A-Z]{3}\d{4}", r"[A-Z]{2}\d{4}", r"\d{4}[A-Z]{2}", r"[A-Z]{3}\d{3}", r"\d{3}[A-Z]{3}")
+from .formats import DEFAULT_COUNTRIES, PlateFormats
 
 
 class PlateCaptureConfig(Section):
@@ -52,10 +50,16 @@ class PlateCaptureConfig(Section):
         description="Reads less sure than this (the weakest character's probability) are not counted, "
                     "and a vehicle whose fused plate is less sure than this (see fusion.py) gets no "
                     "plate.read: its plate was not legible.")
+    countries: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_COUNTRIES), title="Plate countries",
+        description="Whose plate formats a read must fit: codes of the shipped sets "
+                    "(plugins/plate_capture/formats/: TW, the default; BR, DE, GB, RO, US as examples) "
+                    "or paths of .yaml files in their shape. A read that fits none even after swapping "
+                    "look-alike characters (0/O, 8/B) is not counted.")
     formats: list[str] = Field(
-        default_factory=lambda: list(TAIWAN_FORMATS), min_length=1, title="Plate formats",
-        description="Regular expressions a read must match in full (upper-case letters and digits, "
-                    "no hyphen or space) to count; default: Taiwan's car and scooter plates.")
+        default_factory=list, title="More plate formats",
+        description="Regular expressions a read may match in full instead (upper-case letters and "
+                    "digits, no hyphen or space), besides the countries' formats.")
     hotlist_file: Path | None = Field(
         None, title="Hotlist file",
         description="Where the hotlist is kept between restarts; default: hotlist.json beside the "
@@ -65,12 +69,14 @@ class PlateCaptureConfig(Section):
         description="A read matches a listed plate within this edit distance; swapping characters "
                     "a reader confuses (0/O, 1/I, 8/B, 5/S, 2/Z) costs a quarter.")
 
-    @field_validator("formats")
-    @classmethod
-    def _valid_patterns(cls, formats: list[str]) -> list[str]:
-        for index, pattern in enumerate(formats):
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"formats[{index}] {pattern!r} is not a regular expression: {exc}") from None
-        return formats
+    @model_validator(mode="after")
+    def _formats_load(self) -> PlateCaptureConfig:
+        try:
+            self.plate_formats()
+        except ConfigError as exc:
+            raise ValueError("; ".join(exc.problems)) from None
+        return self
+
+    def plate_formats(self) -> PlateFormats:
+        """The formats of ``countries`` and ``formats`` (ConfigError when one is wrong)."""
+        return PlateFormats.load(self.countries, self.formats)

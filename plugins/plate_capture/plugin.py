@@ -10,7 +10,6 @@ matches the hotlist raises ``hotlist.hit`` in the same frame; when the track end
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import cv2
@@ -47,7 +46,7 @@ class PlateCapture:
         self.detector = detector
         self.reader = reader
         self.hotlist = hotlist
-        self._formats = [re.compile(pattern) for pattern in config.formats]
+        self.formats = config.plate_formats()
         self._votes: dict[tuple[str, int], PlateVote] = {}
         self._last_read: dict[tuple[str, int], int] = {}
         self._hits: set[tuple[str, int, str]] = set()
@@ -122,7 +121,8 @@ class PlateCapture:
         return [track for _, track in due[:self.config.max_reads_per_frame]]
 
     def _read(self, frame, track: Track, tracks: list[Track]) -> Sighting | None:
-        """The plate of ``track`` in ``frame``, read, if it is there and passes the floor and formats."""
+        """The plate of ``track`` in ``frame``, read, if it is there and passes the floor and fits a
+        format (look-alike characters swapped to fit, :meth:`PlateFormats.fit`)."""
         in_front = [other.last.box for other in tracks if other is not track and other.kind != "pedestrian"
                     and other.last.frame_index == frame.index and other.last.box[3] > track.last.box[3]]
         plate = next((plate for plate in self.detector.detect(frame.image, region=track.last.box)
@@ -134,14 +134,15 @@ class PlateCapture:
             return None
         read = self.reader.read(crop)
         self._figures["reads"] += 1
-        if read.confidence < self.config.min_confidence or not self._fits_a_format(read.text):
+        fit = self.formats.fit(read.text, read.char_confidences)
+        if read.confidence < self.config.min_confidence or fit is None:
             return None
         self._figures["accepted"] += 1
-        return Sighting(read.text, read.confidence, frame.index, frame.time_ns, plate.box, crop, frame.image)
+        return Sighting(fit.text, read.confidence, frame.index, frame.time_ns, plate.box, crop, frame.image)
 
     def _fits_a_format(self, text: str) -> bool:
-        """Does ``text`` fit one of the configured plate formats?"""
-        return any(pattern.fullmatch(text) for pattern in self._formats)
+        """Does ``text`` fit one of the configured plate formats as it is?"""
+        return self.formats.match(text) is not None
 
     def _check_hotlist(self, camera: str, track: Track, sighting: Sighting) -> list[EventDraft]:
         match = self.hotlist.match(sighting.text, self.config.hotlist_max_distance)
