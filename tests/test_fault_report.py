@@ -22,7 +22,7 @@ from test_delivery import start_collector
 from uplink_doubles import wait_until
 
 from roadcam.collector.cli import main as collector_cli
-from roadcam.collector.config import LimitSettings
+from roadcam.collector.config import LimitSettings, load_collector_config
 from roadcam.collector.device_keys import DeviceKeys
 from roadcam.collector.fake_device import SignedEventSource, event_payload, mqtt5_client
 from roadcam.collector.fault_report import FaultReport, build_report, percent, render_html, render_text
@@ -33,6 +33,7 @@ from roadcam.collector.pki import write_test_pki
 from roadcam.collector.sql_storage import SqlStorage
 from roadcam.collector.sqlite_storage import SQLiteStorage
 from roadcam.collector.storage import EventQuery, StatusChange
+from roadcam.common.errors import ConfigError
 from roadcam.protocol.events import iso_utc, utc_ns
 from roadcam.protocol.signing import load_private_key
 
@@ -429,3 +430,16 @@ def test_mailing_fails_clearly_when_the_server_refuses(tmp_path, pki, capsys):
     error = capsys.readouterr().err
     assert "cannot mail the fault report through 127.0.0.1" in error and "report.mail" in error
     assert smtp.received == []
+
+
+def test_a_bad_mail_section_is_named_by_its_field_path_and_line(tmp_path, pki):
+    config = tmp_path / "collector.yaml"
+    config.write_text(f"storage:\n  database: {tmp_path / 'c.db'}\n  evidence_dir: {tmp_path / 'ev'}\n"
+                      f"device_keys_dir: {pki.device_keys_dir}\nreport:\n  mail:\n    host: mail.city.example\n"
+                      "    port: 0\n    from: roadcam@collector.example\n    to: []\n    startls: true\n")
+    with pytest.raises(ConfigError) as raised:
+        load_collector_config(config)
+    problems = "\n".join(raised.value.problems)
+    assert f"{config}:8: report.mail.port" in problems
+    assert f"{config}:10: report.mail.to" in problems
+    assert "report.mail.startls: unknown key" in problems
