@@ -79,7 +79,8 @@ def build_report(storage: CollectorStorage, enrolled: Sequence[tuple[str, str | 
     (device, site) pairs so a device never heard of is reported too. Without ``with_period``
     (``--now``) only the current faults are worked out, from the fault events and the retained
     health summaries, reading no health events; with it, a device's health events are read only
-    when its summary shows it lost a fault it never cleared (to find when)."""
+    when its summary shows it lost a fault it never cleared (to find when), or when the period
+    ends before its summary and a fault is open then."""
     records = {record.device: record for record in storage.devices()}
     fault_events: dict[str, list[Event]] = {}
     for event_type in ("fault.raised", "fault.cleared"):
@@ -94,10 +95,12 @@ def build_report(storage: CollectorStorage, enrolled: Sequence[tuple[str, str | 
         latest = [summary] if summary is not None and summary.time_ns < until_ns else []
         events = fault_events.get(device, [])
         spans = fault_spans(events, latest)
-        lost = [span.start_ns for span in spans if span.ended_by in ("restart", "not held")]
-        if with_period and lost:
-            # faults the device no longer holds, never cleared: its health events since tell when
-            spans = fault_spans(events, _health_events(storage, device, min(lost), until_ns) + latest)
+        # faults the device no longer held, never cleared, or (no summary by the period's end to
+        # say) still open: its health events since tell when it let them go
+        unsure = [span.start_ns for span in spans if span.ended_by in ("restart", "not held")
+                  or (span.end_ns is None and not latest)]
+        if with_period and unsure:
+            spans = fault_spans(events, _health_events(storage, device, min(unsure), until_ns) + latest)
         state = device_state(record, changes.get(device, ()), until_ns, silent_after_s)
         open_spans = [span for span in spans if span.end_ns is None]
         current += open_spans + _unreported_faults(latest, spans, record.device, record.site)

@@ -206,6 +206,16 @@ def test_now_takes_no_period(tmp_path, pki, capsys):
     assert "device.never_seen:tn-0001" in capsys.readouterr().out
 
 
+def test_a_report_ending_in_the_past_finds_the_restart_that_lost_a_fault(tmp_path, pki):
+    with stored_history(tmp_path, pki) as storage:
+        before = build_report(storage, [], T0, T0 + 9 * HOUR_NS + HOUR_NS // 2, silent_after_s=3 * 3600)
+        after = build_report(storage, [], T0, T0 + 10 * HOUR_NS + HOUR_NS // 2, silent_after_s=3 * 3600)
+    assert "camera.unavailable:south" in {span.id for span in before.current}
+    assert {span.id for span in after.current} == {"camera.blurred:north"}  # the restart at 10 h ended it
+    one = next(line for line in after.devices if line.state.device == "tn-0001")
+    assert one.availability.unavailable_ns == 7 * HOUR_NS // 2
+
+
 def test_a_device_silent_past_the_limit_is_listed_and_counts_as_unavailable(tmp_path, pki):
     with stored_history(tmp_path, pki) as storage:
         report = build_report(storage, [], T0 + 12 * HOUR_NS, T0 + 14 * HOUR_NS, silent_after_s=1800)
