@@ -48,6 +48,10 @@ class ProvisioningCommands:
         provision.add_argument("--broker", required=True, metavar="HOST[:PORT]", help="the MQTT broker (TLS)")
         provision.add_argument("--response", type=Path, metavar="FILE",
                                help="the central office's answer to this device's request")
+        provision.add_argument("--enrol-url", metavar="https://HOST:PORT",
+                               help="enrol online at the collector host's enrolment service")
+        provision.add_argument("--enrol-token", help="the one-time token the central office issued for this device")
+        provision.add_argument("--enrol-ca", type=Path, help="the central CA's certificate (to trust the service)")
         provision.add_argument("--config", type=Path, default=Path("/etc/roadcam/site.yaml"),
                                help="site config to write (default %(default)s)")
         provision.add_argument("--keys", type=Path, default=Path("/etc/roadcam/keys"),
@@ -81,7 +85,8 @@ class ProvisioningCommands:
         selftest.add_argument("--input-timeout", type=float, default=30.0,
                               help="seconds the technician has to toggle each input (default %(default)s)")
         selftest.add_argument("--camera-frames", type=int, default=25, help="frames read from each camera")
-        selftest.add_argument("--min-sharpness", type=float, help="focus threshold (mean |Laplacian|)")
+        selftest.add_argument("--min-sharpness", type=float,
+                              help="focus threshold: sharpness over that of the picture blurred (default 1.5)")
         selftest.add_argument("--location", help="where the box is, for the report")
         selftest.add_argument("--report", type=Path, default=Path("commissioning.html"),
                               help="the report to write (default %(default)s; a PDF beside it when possible)")
@@ -114,7 +119,8 @@ def provision_command(args) -> int:
     provision(ProvisionRequest(
         config_file=args.config, keys_dir=args.keys, device=args.device, site=args.site, broker_host=host,
         broker_port=int(port), location=args.location, camera=args.camera, response_file=args.response,
-        storage_dir=args.storage, pin_factory=args.pin_factory, broker_timeout_s=args.broker_timeout),
+        storage_dir=args.storage, pin_factory=args.pin_factory, broker_timeout_s=args.broker_timeout,
+        enrol_url=args.enrol_url, enrol_token=args.enrol_token, enrol_ca=args.enrol_ca),
         progress=lambda line: print(line, flush=True))
     return 0
 

@@ -4,7 +4,9 @@ Steps, each shown as it runs, each stopping with a message that names what to fi
 
 1. keys and enrolment request (:mod:`roadcam.provisioning.enrolment`): made on the device;
    without a response yet, the command stops here and says where the request is;
-2. the central office's response: checked (for this device, this key, signed by its CA) and kept;
+2. the central office's response (a file carried back, or fetched online from the collector host's
+   enrolment service with a one-time token, :mod:`roadcam.provisioning.enrol_client`): checked
+   (for this device, this key, signed by its CA) and kept;
 3. the broker: reached over TLS with the device certificate (:mod:`roadcam.provisioning.broker_check`);
 4. the new site config: the running one (or a bare one) with device, camera and uplink set,
    validated as ``roadcam run`` would (every problem with its field path);
@@ -17,6 +19,7 @@ Nothing the running config uses is written before steps 1–4 pass (the response
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,10 +28,12 @@ from typing import Any
 
 import yaml
 
+from roadcam.appliance.atomic_write import write_atomically
 from roadcam.appliance.site import site_from_data
 from roadcam.common.errors import ConfigError
 
 from .broker_check import BrokerProbe, check_broker
+from .enrol_client import fetch_response
 from .enrolment import DeviceFiles, adopt, install_response, make_request, read_json
 from .site_write import running_config, write_site
 
@@ -51,6 +56,11 @@ class ProvisionRequest:
     storage_dir: Path = Path("/var/lib/roadcam")
     pin_factory: str = "lgpio"
     broker_timeout_s: float = 10.0
+    #: Online enrolment instead of a response file: the service's https:// URL, the one-time
+    #: token the central office issued, the central CA's certificate to trust the service by.
+    enrol_url: str | None = None
+    enrol_token: str | None = None
+    enrol_ca: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -79,26 +89,41 @@ def provision(request: ProvisionRequest, progress: Callable[[str], None] = print
     """Run the steps of the module docstring."""
     files = DeviceFiles(request.keys_dir)
     step = _Steps(progress)
+    response_file = request.response_file
     with step("keys and enrolment request"):
-        if request.response_file is None and files.enrolled():
+        if response_file is None and request.enrol_url is None and files.enrolled():
             progress(f"  already enrolled: keeping {files.certificate}")
         else:
-            make_request(files, request.device, request.site, request.location)
-    if request.response_file is None and not files.enrolled():
-        progress(f"take {files.request} to the central office (python -m roadcam.provisioning.authority), "
-                 f"then run this again with --response FILE")
+            enrolment_request = make_request(files, request.device, request.site, request.location)
+            if request.enrol_url is not None:
+                if not request.enrol_token or request.enrol_ca is None:
+                    raise ConfigError("--enrol-url needs --enrol-token (from the central office) and --enrol-ca "
+                                      "(the central CA's certificate)")
+                progress(f"  sending it to {request.enrol_url} ...")
+                response_file = files.folder / "response.json"
+                write_atomically(response_file, json.dumps(fetch_response(
+                    request.enrol_url, request.enrol_token, request.enrol_ca, enrolment_request)).encode())
+    if response_file is None and not files.enrolled():
+        progress(f"take {files.request} to the central office (python -m roadcam.provisioning.authority sign), "
+                 f"then run this again with --response FILE (or enrol online: --enrol-url)")
         return ProvisionResult("request_only", request.config_file, request_file=files.request)
     received = files  # where the certificate, CA and collector key the broker is checked with are
     with step("device certificate"):
-        if request.response_file is not None:
+        if response_file is not None:
             received = DeviceFiles(files.folder / "pending")
-            certificate = install_response(files, read_json(request.response_file, "response"), request.device,
-                                           str(request.response_file), into=received)
+            certificate = install_response(files, read_json(response_file, "response"), request.device,
+                                           str(response_file), into=received)
             progress(f"  certificate for {request.device} valid until {certificate.not_valid_after_utc:%Y-%m-%d}")
-    with step(f"broker {request.broker_host}:{request.broker_port}"):
-        progress("  " + check_broker(BrokerProbe(request.broker_host, request.broker_port, received.ca,
-                                                 received.certificate, files.tls_key, request.device),
-                                     request.broker_timeout_s))
+    try:
+        with step(f"broker {request.broker_host}:{request.broker_port}"):
+            progress("  " + check_broker(BrokerProbe(request.broker_host, request.broker_port, received.ca,
+                                                     received.certificate, files.tls_key, request.device,
+                                                     request.site), request.broker_timeout_s))
+    except ConfigError as exc:
+        if request.enrol_url is None or response_file is None:
+            raise
+        raise ConfigError(f"{exc}; the certificate is enrolled and kept in {response_file}: once this is fixed, "
+                          f"run this again with --response {response_file} (the token is used up)") from None
     with step("new site config"):
         running = running_config(request.config_file)
         base = running.data if running else None

@@ -41,7 +41,7 @@ def provision(device_dir: Path, broker_port: int, *more: str) -> subprocess.Comp
 
 
 def sign(central: Path, request: Path, out: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "roadcam.provisioning.authority", str(request),
+    return subprocess.run([sys.executable, "-m", "roadcam.provisioning.authority", "sign", str(request),
                            "--ca-cert", str(central / "ca.crt"), "--ca-key", str(central / "ca.key"),
                            "--registry", str(central / "device-keys"),
                            "--collector-key", str(central / "signing/collector.pub"), "--out", str(out)],

@@ -89,14 +89,15 @@ def test_a_bench_site_passes_every_check_and_gets_its_report(tmp_path, capsys):
 
 
 def test_faults_fail_their_checks_with_what_to_fix(tmp_path, capsys):
-    """A blurred and dark camera, inputs nobody toggles, an unreachable broker, a disk path that
-    is a file: each its own failed check, each with a fix; the report still written."""
-    dark = [cv2.GaussianBlur(road_picture() // 12, (31, 31), 0)] * 10
-    video = write_video(tmp_path / "dark.avi", dark, fps=10)
+    """A dark camera, a defocused one, inputs nobody toggles, an unreachable broker, a disk path
+    that is a file: each its own failed check, each with a fix; the report still written."""
+    dark = write_video(tmp_path / "dark.avi", [road_picture() // 12] * 10, fps=10)
+    soft = write_video(tmp_path / "soft.avi", [cv2.GaussianBlur(road_picture(), (31, 31), 0)] * 10, fps=10)
     pki = write_test_pki(tmp_path / "pki", devices=[DEVICE], collectors=[])
     cert, key = pki.client(DEVICE)
-    data = site_data(tmp_path, video, host="127.0.0.1", port=free_port(),
+    data = site_data(tmp_path, dark, host="127.0.0.1", port=free_port(),
                      tls={"ca_file": str(pki.ca), "cert_file": str(cert), "key_file": str(key)})
+    data["cameras"].append({"name": "south", "source": {"type": "opencv", "url": str(soft)}})
     (tmp_path / "evidence").write_text("not a folder")
     data["storage"]["evidence_dir"] = str(tmp_path / "evidence")
     config = write_site(tmp_path, data)
@@ -105,8 +106,9 @@ def test_faults_fail_their_checks_with_what_to_fix(tmp_path, capsys):
     output = capsys.readouterr().out
     checks = checks_of(output)
     assert code == 1
-    for name in ("camera north: exposure", "camera north: focus", "lamp main:red", "loop lane1", "broker", "disk"):
+    for name in ("camera north: exposure", "camera south: focus", "lamp main:red", "loop lane1", "broker", "disk"):
         assert checks[name] == "FAIL", output
+    assert checks["camera north: focus"] == "SKIP" and checks["camera south: exposure"] == "PASS"
     assert "light the red lamp of head main (pin GPIO17)" in output  # the technician was asked
     assert "uncover the lens" in output and "focus the lens" in output
     assert "cannot reach the broker" in output
