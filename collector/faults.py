@@ -23,12 +23,12 @@ Nothing is asked of a device: everything comes from the collector's storage.
 which the device was neither offline nor held an active fault of severity ``critical``. The
 observed part starts at the period's start, or when the collector first heard of the device (its
 first status or first event received) when that is later: a device installed mid-period is not
-blamed for the time before; offline spans come
-from the stored status changes (times as the collector received them), a silent device counts
-as unavailable from its last health summary to the period's end, and fault spans use the device's own event
-times. Major and minor faults do not reduce it: the site still works. An enrolled device never
-seen has no availability (shown as ``n/a``) and is left out of the network figure, which is the
-devices' available time over their observed time, summed.
+blamed for the time before. Offline spans come from the stored status changes (times as the
+collector received them); a silent device counts as unavailable from its last health summary to
+the period's end; fault spans use the device's own event times. Major and minor faults do not
+reduce it: the site still works. An enrolled device never seen has no availability (shown as
+``n/a``) and is left out of the network figure, which is the devices' available time over their
+observed time, summed.
 """
 
 from __future__ import annotations
