@@ -1,7 +1,8 @@
 """The commissioning report: one self-contained HTML file (pictures embedded) with the site's
 identity, each camera's snapshot and calibration overlay, and every self-test check with its
 result and what to fix; a PDF beside it when a converter is installed (wkhtmltopdf,
-WeasyPrint or a headless Chromium), else a line in the report saying none was found.
+WeasyPrint, ``pip install roadcam[report]``, or a headless Chromium), else a line in the report
+saying none was found.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import base64
 import html
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -30,7 +32,7 @@ def write_report(path: Path, config: CoreConfig, result: SelftestResult, overlay
                  location: str | None = None) -> Path | None:
     """Write the HTML report to ``path`` and, when a converter is found, the PDF beside it.
     Returns the PDF's path, or None when no converter is installed."""
-    converter = _find_converter()
+    converter = pdf_converter()
     note = ("" if converter else "<p class=note>No PDF: no converter (wkhtmltopdf, weasyprint, chromium) is "
             "installed; print this page to PDF from a browser.</p>")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -82,10 +84,11 @@ def _img(image: np.ndarray) -> str:
     return f"<img alt='' src='data:image/png;base64,{base64.b64encode(png.tobytes()).decode()}'>"
 
 
-def _find_converter():
-    """A function (html, pdf) → command line, for the first converter installed; None if none."""
+def pdf_converter():
+    """A function (html, pdf) → command line, for the first converter installed (on PATH, or
+    beside this Python: ``pip install roadcam[report]`` puts weasyprint there); None if none."""
     for program, options in PDF_CONVERTERS:
-        found = shutil.which(program)
+        found = shutil.which(program) or shutil.which(program, path=str(Path(sys.executable).parent))
         if found:
             return lambda source, target, found=found, options=options: [found, *options, str(source), str(target)]
     for program in CHROMIUM:

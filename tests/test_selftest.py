@@ -22,6 +22,7 @@ from roadcam.appliance.cli import main
 from roadcam.appliance.clock import Clock
 from roadcam.collector.local_broker import free_port, production_broker
 from roadcam.collector.pki import write_test_pki
+from roadcam.provisioning.report import pdf_converter
 
 DEVICE = "tn-0042"
 
@@ -85,7 +86,11 @@ def test_a_bench_site_passes_every_check_and_gets_its_report(tmp_path, capsys):
         assert name in report
     images = re.findall(r"data:image/png;base64,", report)
     assert len(images) == 2  # the snapshot and the calibration overlay
-    assert "No PDF: no converter" in report or (tmp_path / "report/commissioning.pdf").exists()
+    pdf = tmp_path / "report/commissioning.pdf"
+    if pdf_converter() is None:  # the [report] extra (weasyprint) or wkhtmltopdf/chromium not installed
+        assert "No PDF: no converter" in report and not pdf.exists()
+    else:
+        assert pdf.read_bytes().startswith(b"%PDF") and "No PDF" not in report
 
 
 def test_faults_fail_their_checks_with_what_to_fix(tmp_path, capsys):
