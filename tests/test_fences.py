@@ -41,10 +41,18 @@ def fences(**rules) -> dict:
         "exits": [{"movement": "left", "zone": "exit-left"}]}], **rules}
 
 
-def bench(tmp_path, **rules):
+#: A camera looking straight down the road: 10 px across a metre, 4 px along one; the stop line
+#: (y = 0.5 of the picture) is 30 m from the bottom edge.
+CALIBRATION = {"image_points": [[0, 0], [320, 0], [320, 240], [0, 240]],
+               "road_points": [[0, 60], [32, 60], [32, 0], [0, 0]]}
+
+
+def bench(tmp_path, calibrated=False, **rules):
     section = fences(red_light={"enabled": True}, **rules)
-    data = site_data(tmp_path, cameras=[{"name": "cam", "source": {"type": "opencv", "url": str(tmp_path / "x.mp4")}}],
-                     signals=SIGNALS, fences=section)
+    camera = {"name": "cam", "source": {"type": "opencv", "url": str(tmp_path / "x.mp4")}}
+    if calibrated:
+        camera["calibration"] = CALIBRATION
+    data = site_data(tmp_path, cameras=[camera], signals=SIGNALS, fences=section)
     config, manager = site_from_data(data)
     clock = Clock()
     store = EventStore(config.storage.database, config.storage.evidence_dir, device="tn-test", site="tn-bench",
@@ -71,10 +79,10 @@ class Drive:
     def lamp(self, state: str, at_ns: int | None = None) -> None:
         self.appliance.submit(self.plugin.roadcam_signal_changed("main", state, at_ns or self.now))
 
-    def frame(self, x: float, y_bottom: float) -> None:
+    def frame(self, x: float, y_bottom: float, measured: bool = True) -> None:
         image = np.full((H, W, 3), 100, np.uint8)
         box = (x * W - 15, y_bottom * H - 20, x * W + 15, y_bottom * H)
-        self.track.points.append(TrackPoint(self.index, self.now, box, None))
+        self.track.points.append(TrackPoint(self.index, self.now, box, None, measured))
         frame = Frame("cam", self.index, self.now, self.now, image)
         self.appliance.submit(self.plugin.roadcam_analyze(frame=frame, tracks=[self.track], signals=self.signals))
         self.index += 1
@@ -246,3 +254,44 @@ def test_fence_preview_draws_the_fences_into_a_png(tmp_path):
     assert (drawn != snapshot).any(axis=2).mean() > 0.1   # lanes, zones and lines cover part of it
     assert main(["fence", "preview", "--config", str(tmp_path / "site.yaml"), "--camera", "other",
                  "--out", str(out)]) == 2
+
+
+def test_a_front_over_the_line_on_red_standing_there_is_an_overrun_not_a_red_light_violation(tmp_path):
+    appliance, plugin = bench(tmp_path, calibrated=True, stop_line={"enabled": True, "stand_s": 1.0})
+    drive = Drive(appliance, plugin, initial="red")
+    # rear (the box's bottom) stops 8 px = 2 m before the line: a car's front is 2.5 m over it
+    drive.path(straight(0.95, 0.5 + 8 / H, 30) + [(0.5, 0.5 + 8 / H)] * 40)
+    drive.lamp("green")
+    drive.path(straight(0.5 + 8 / H, 0.1, 30))   # goes on at green
+    drive.end()
+    (event,) = stored(tmp_path, "violation.stop_line")
+    assert (event.data["head"], event.data["lane"], event.data["over_m"]) == ("main", 1, pytest.approx(2.5, abs=0.3))
+    assert [ref.kind for ref in event.evidence] == ["frame_before", "frame_standing"]
+    assert not stored(tmp_path, "violation.red_light")
+
+
+def test_judged_by_its_front_a_car_whose_front_crossed_before_red_is_not_a_violation(tmp_path):
+    appliance, plugin = bench(tmp_path, calibrated=True)
+    drive = Drive(appliance, plugin)
+    drive.path(straight(0.95, 0.7, 20))
+    drive.lamp("amber")
+    drive.path(straight(0.69, 0.56, 10))     # front (4.5 m = 18 px ahead of the rear) over the line
+    drive.lamp("red")
+    drive.path(straight(0.55, 0.1, 30))      # the rear crosses on red: not running the red
+    drive.end()
+    assert not stored(tmp_path, "violation.red_light")
+
+
+def test_pedestrians_and_estimated_boxes_are_not_placed(tmp_path):
+    appliance, plugin = bench(tmp_path)
+    walker = Drive(appliance, plugin, initial="red")
+    walker.track.kind_votes = {"pedestrian": 1.0}
+    walker.path(straight(0.95, 0.1, 20))
+    walker.end()
+    hidden = Drive(appliance, plugin, initial="red")
+    hidden.track = Track(id=9, camera="cam", kind_votes={"car": 1.0})
+    hidden.path([(0.5, 0.6)] * 5)
+    for index in range(10):   # the tracker carries a hidden queued car forward over the line
+        hidden.frame(0.5, 0.58 - 0.05 * index, measured=False)
+    hidden.end()
+    assert not stored(tmp_path, "violation.red_light")

@@ -9,9 +9,7 @@ which gives speeds and distances to lines.
 
 Only measured points count: while a vehicle is hidden the tracker carries its box forward at its
 last speed, and a queued vehicle so estimated would drive over the stop line on paper. Pedestrian
-tracks are not placed. A track that jumps faster than ``JUMP_MPS`` on the road plane has
-changed vehicles (an identity switch in the tracker): its placement starts afresh, so no
-crossing, lane or movement joins two vehicles.
+tracks are not placed.
 """
 
 from __future__ import annotations
@@ -28,8 +26,6 @@ from .config import CameraFences
 
 #: Seconds of placement history kept per vehicle.
 HISTORY_S = 6.0
-#: Faster than this between two measured points (150 km/h) a track has jumped to another vehicle.
-JUMP_MPS = 150 / 3.6
 #: Track classes that are not vehicles.
 NOT_VEHICLES = ("pedestrian",)
 
@@ -133,8 +129,6 @@ class CameraPlacer:
             road = self.to_road(here)
             placed = self.placed.setdefault(track.id, Placed(track.id))
             sample = Sample(frame.time_ns, frame.index, here, road, tuple(point.box))
-            if placed.samples and _jumped(placed.last, sample):
-                placed = self.placed[track.id] = Placed(track.id)
             placed.kind = track.kind
             if placed.samples:
                 self._crossings(placed, placed.last, sample)
@@ -173,9 +167,3 @@ class CameraPlacer:
         x, y = self.geometry.to_road([(point[0] * self.size[0], point[1] * self.size[1])])[0]
         return float(x), float(y)
 
-
-def _jumped(before: Sample, now: Sample) -> bool:
-    if before.road is None or now.road is None or now.time_ns <= before.time_ns:
-        return False
-    metres = float(np.hypot(now.road[0] - before.road[0], now.road[1] - before.road[1]))
-    return metres / ((now.time_ns - before.time_ns) / 1e9) > JUMP_MPS

@@ -20,6 +20,7 @@ from .context import CameraContext
 from .evidence import Violation
 from .rules.dwell import Dwell
 from .rules.red_light import RedLight
+from .rules.stop_line import StopLine
 from .rules.wrong_lane import WrongLane
 from .signals import SignalBook
 
@@ -39,7 +40,7 @@ class Fences:
             calibration = calibrations.get(fences.camera)
             geometry = RoadGeometry(calibration.image_points, calibration.road_points) if calibration else None
             self.cameras[fences.camera] = CameraContext(fences, geometry, config, buffer_frames)
-        self.rules = [RedLight(config, self.signals), WrongLane(config),
+        self.rules = [RedLight(config, self.signals), StopLine(config, self.signals), WrongLane(config),
                       Dwell("illegal_parking", config, self.signals), Dwell("box_blocking", config, self.signals)]
         self.pending: list[Violation] = []
         self.plates: dict[tuple[str, int], dict[str, Any]] = {}

@@ -2,6 +2,9 @@
 of its movement, where a movement has its own) was red past the all-red grace, and the whole
 vehicle then crossed the line.
 
+A vehicle whose front went over the line on red but which then waited there and crossed whole
+on green overran the stop line (:mod:`.stop_line`); it did not run the red.
+
 Only a trusted head is judged (see :mod:`..signals`): dark or implausible lamps never make a
 violation. Vehicles already past the line at amber, queues at red and turns on a green arrow
 are not violations: the head of the movement is read at the moment the front crossed.
@@ -9,6 +12,7 @@ are not violations: the head of the movement is read at the moment the front cro
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from ..context import CameraContext
@@ -17,6 +21,7 @@ from ..placement import Placed
 from ..signals import SignalBook
 
 RULE = "red_light"
+log = logging.getLogger("roadcam.fences")
 
 
 @dataclass
@@ -50,6 +55,8 @@ class RedLight:
         if key not in self.judged:
             at = ctx.front_crossing_ns(placed, rule.judge_by)
             if at is not None:
+                log.debug("red_light: track %s front at the stop line at %d, lane %s", placed.track_id, at,
+                          ctx.lane_of(placed) and ctx.lane_of(placed).id)
                 self.judged.add(key)
                 self._judge(ctx, placed, frame, at)
         candidate = self.candidates.get(key)
@@ -97,14 +104,17 @@ class RedLight:
         key = (ctx.name, placed.track_id)
         self.judged.discard(key)
         candidate = self.candidates.pop(key, None)
+        log.debug("red_light: track %s finished, candidate %s, crossed %s", placed.track_id,
+                  candidate and candidate.time_ns, ctx.stop and placed.crossed(ctx.stop.name))
         if candidate is None or ctx.stop is None or placed.crossed(ctx.stop.name) is None:
             return []  # it never crossed on red, or stopped past the line (the stop_line rule's case)
         lane = ctx.lanes[candidate.lane]
         movement = ctx.movement(placed)
         head = lane.head_for(movement if movement else (lane.movements[0] if len(lane.movements) == 1 else None))
         state = self._state(head, candidate.time_ns)
-        if state is None or state[0] != "red":
-            return []
+        rear = self._state(head, placed.crossed(ctx.stop.name).time_ns)
+        if state is None or state[0] != "red" or rear is None or rear[0] != "red":
+            return []  # not red when the front reached the line, or it waited over the line for green
         into_ms = (candidate.time_ns - state[1]) // 1_000_000
         if into_ms < self.rule.grace_ms:
             return []

@@ -1,0 +1,86 @@
+"""Stop-line overrun on red: the vehicle's front went over the stop line while its lane's head
+was red (past the grace), and the vehicle then stood there, on red, for ``stand_s`` without
+crossing the line whole. A vehicle that goes on through is a red-light runner instead (see
+:mod:`.red_light`), never both. Needs the camera's calibration (the front is placed from the
+rear by the class's length); without it no overrun is judged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..context import LENGTH_M, CameraContext
+from ..evidence import Violation, annotated_jpeg
+from ..placement import Placed
+from ..signals import SignalBook
+
+RULE = "stop_line"
+#: Slower than this (m/s, road plane) the vehicle stands.
+STANDING_MPS = 0.5
+
+
+@dataclass
+class _Over:
+    time_ns: int
+    head: str
+    into_red_ms: int
+    lane: int
+    before: bytes
+    standing_since_ns: int | None = None
+    reported: bool = False
+
+
+class StopLine:
+    """The rule; ``config`` is the whole ``fences`` section."""
+
+    name = RULE
+
+    def __init__(self, config, signals: SignalBook):
+        self.config = config
+        self.signals = signals
+        self.over: dict[tuple[str, int], _Over] = {}
+
+    def step(self, ctx: CameraContext, placed: Placed, frame) -> list[Violation]:
+        rule = self.config.stop_line
+        key = (ctx.name, placed.track_id)
+        if not rule.enabled or ctx.stop is None or ctx.placer.geometry is None:
+            return []
+        at = ctx.front_crossing_ns(placed, "front")
+        lane = ctx.lane_of(placed)
+        if at is not None and key not in self.over and lane is not None and lane.head:
+            seen = self.signals.state_at(lane.head, at)
+            into_ms = (at - seen[1]) // 1_000_000 if seen else -1
+            if seen and seen[0] == "red" and into_ms >= rule.grace_ms and self.config.enforced(rule, ctx.name, at):
+                before = ctx.frames.at_or_before(frame.index - 1)
+                self.over[key] = _Over(at, lane.head, int(into_ms), lane.id, annotated_jpeg(
+                    before, self.config.evidence_jpeg_quality, lines=ctx.stop_pixels(), box=placed.last.box,
+                    caption=f"{lane.head}: RED +{into_ms} ms", colour="red"))
+        over = self.over.get(key)
+        if over is None or over.reported or placed.crossed(ctx.stop.name):
+            return []
+        speed = placed.speed_mps()
+        state = self.signals.state_at(over.head, frame.time_ns)
+        if speed is None or speed >= STANDING_MPS or state is None or state[0] != "red":
+            over.standing_since_ns = None
+            return []
+        if over.standing_since_ns is None:
+            over.standing_since_ns = frame.time_ns
+        if frame.time_ns - over.standing_since_ns < rule.stand_s * 1e9:
+            return []
+        over.reported = True
+        frames = [("frame_before", over.before),
+                  ("frame_standing", annotated_jpeg(frame, self.config.evidence_jpeg_quality, lines=ctx.stop_pixels(),
+                                                    box=placed.last.box, caption=f"{over.head}: RED, over the line",
+                                                    colour="red"))]
+        data = {"article": rule.article, "lane": over.lane, "head": over.head, "phase": "red",
+                "into_red_ms": over.into_red_ms, "vehicle_kind": placed.kind,
+                "over_m": round(-(ctx.distance_to_stop_m(placed.last.road) or 0.0) + _length(placed), 2)}
+        return [Violation.of(RULE, ctx.name, placed.track_id, over.time_ns, data, frames)]
+
+    def finish(self, ctx: CameraContext, placed: Placed) -> list[Violation]:
+        self.over.pop((ctx.name, placed.track_id), None)
+        return []
+
+
+def _length(placed: Placed) -> float:
+    return LENGTH_M.get(placed.kind, LENGTH_M["car"])
