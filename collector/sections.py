@@ -133,7 +133,13 @@ def passage_from_event(event: Event) -> Passage | None:
         time_ns=utc_ns(event.time), plate=compact(plate), lane=lane if isinstance(lane, int) else None,
         kind=kind if isinstance(kind, str) else None, synced=synced,
         error_ns=round(((float(error_ms) if synced else 0.0) + float(timing_ms)) * 1e6),
-        evidence=tuple(ref.sha256 for ref in event.evidence))
+        evidence=tuple(ref.sha256 for ref in event.evidence) + _plate_evidence(data))
+
+
+def _plate_evidence(data: dict[str, Any]) -> tuple[str, ...]:
+    """The evidence files of the plate read a passage names (the device's plate.read event)."""
+    files = data.get("plate_evidence")
+    return tuple(f for f in files if isinstance(f, str)) if isinstance(files, list) else ()
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from pydantic import Field, model_validator
@@ -72,11 +73,40 @@ class LoopPair(Section):
         return self
 
 
+class PassageLoop(Section):
+    """A loop whose leading edge times the vehicles of its lane past the passage point."""
+
+    loop: str = Field(title="Loop", description="Name of one of the site's loops.")
+    zone: tuple[float, float, float, float] | None = Field(
+        None, title="Zone (m)", description="x_min, x_max, y_min, y_max of the loop's road-plane rectangle in the "
+                                            "camera's calibration frame, with a margin; needed with a camera.")
+
+
+class PassageConfig(Section):
+    """This site as one end of enforced road sections: a speed.passage per vehicle."""
+
+    point: str = Field(title="Passage point", pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$",
+                       description="Name of the point, as the collector's sections name it (entry_point, exit_point).")
+    loops: list[PassageLoop] = Field(min_length=1, title="Loops", description="One timing loop per lane.")
+    camera: str | None = Field(None, title="Camera",
+                               description="Calibrated camera whose tracks (and plate_capture reads) name "
+                                           "the vehicles; left out, passages carry no plate.")
+    window_s: float = Field(0.5, gt=0, le=3, title="Track window (s)",
+                            description="The track is looked for once frames cover this long after the loop "
+                                        "cleared.")
+    plate_wait_s: float = Field(5.0, gt=0, le=120, title="Plate wait (s)",
+                                description="A passage waits at most this long after its track ended for "
+                                            "the plate read, then goes out without a plate.")
+
+
 class SpeedConfig(Section):
-    """Spot speed from loop pairs."""
+    """Spot speed from loop pairs, and passages for section speed."""
 
     pairs: list[LoopPair] = Field(default_factory=list, title="Loop pairs",
                                   description="Loop pairs that time vehicles; none, no spot speeds.")
+    passage: PassageConfig | None = Field(None, title="Section passages",
+                                          description="This site's passage point for section speed; left out, "
+                                                      "no speed.passage events.")
     edge_resolution_ms: float = Field(0.001, ge=0, title="Edge resolution (ms)",
                                       description="Resolution of the pin factory's edge ticks "
                                                   "(lgpio, pigpio: 1 us).")
@@ -120,9 +150,24 @@ class SpeedConfig(Section):
             raise ValueError(f"pair names must be unique; repeated: {', '.join(repeated)}")
         return self
 
+    def stamp_uncertainty_s(self) -> float:
+        """Standard uncertainty of one edge stamp (jitter and tick resolution), in seconds."""
+        return math.hypot(self.edge_jitter_ms, self.edge_resolution_ms / math.sqrt(12)) / 1000
+
     def check_site(self, site: Any) -> None:
-        """Every pair's loops are loops of the site (called with the whole site config)."""
+        """Every pair's and passage's loops are loops of the site, and their cameras calibrated
+        cameras of it (called with the whole site config)."""
         loops = {loop.name for loop in site.loops}
+        if self.passage is not None:
+            for index, spec in enumerate(self.passage.loops):
+                if spec.loop not in loops:
+                    known = ", ".join(sorted(loops)) or "none configured"
+                    raise ValueError(f"{SECTION}.passage.loops[{index}].loop: no loop named {spec.loop!r} "
+                                     f"(loops: {known})")
+                if self.passage.camera is not None and spec.zone is None:
+                    raise ValueError(f"{SECTION}.passage.loops[{index}].zone: needed with passage.camera")
+            if self.passage.camera is not None:
+                _check_camera(site, self.passage.camera, f"{SECTION}.passage.camera")
         for index, pair in enumerate(self.pairs):
             for field in ("upstream", "downstream"):
                 name = getattr(pair, field)
@@ -130,13 +175,15 @@ class SpeedConfig(Section):
                     known = ", ".join(sorted(loops)) or "none configured"
                     raise ValueError(f"{SECTION}.pairs[{index}].{field}: no loop named {name!r} "
                                      f"(loops: {known})")
-            check = pair.camera_check
-            if check is not None:
-                cameras = {camera.name: camera for camera in site.cameras}
-                if check.camera not in cameras:
-                    known = ", ".join(sorted(cameras)) or "none configured"
-                    raise ValueError(f"{SECTION}.pairs[{index}].camera_check.camera: no camera named "
-                                     f"{check.camera!r} (cameras: {known})")
-                if not cameras[check.camera].calibration:
-                    raise ValueError(f"{SECTION}.pairs[{index}].camera_check.camera: camera {check.camera!r} "
-                                     f"has no calibration, so its tracks have no road-plane speed")
+            if pair.camera_check is not None:
+                _check_camera(site, pair.camera_check.camera, f"{SECTION}.pairs[{index}].camera_check.camera")
+
+
+def _check_camera(site: Any, name: str, where: str) -> None:
+    """``name`` is a calibrated camera of the site."""
+    cameras = {camera.name: camera for camera in site.cameras}
+    if name not in cameras:
+        known = ", ".join(sorted(cameras)) or "none configured"
+        raise ValueError(f"{where}: no camera named {name!r} (cameras: {known})")
+    if not cameras[name].calibration:
+        raise ValueError(f"{where}: camera {name!r} has no calibration, so its tracks have no road-plane position")

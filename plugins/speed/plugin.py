@@ -29,6 +29,7 @@ from roadcam.appliance.hookspecs import hookimpl
 
 from .camera import TrackSpeeds
 from .config import SECTION, LoopPair, SpeedConfig
+from .passages import PassageRecorder
 
 MS_PER_KMH = 1 / 3.6
 
@@ -106,8 +107,7 @@ class SpotSpeed:
         self.edges_seen = 0
         self.counts = {"spot": 0, "unpaired": 0, "rejected": 0, "camera_agrees": 0, "camera_disagrees": 0,
                        "camera_no_track": 0, "camera_no_frames": 0}
-        stamp_ms = math.hypot(config.edge_jitter_ms, config.edge_resolution_ms / math.sqrt(12))
-        self.stamp_s = stamp_ms / 1000  # standard uncertainty of one edge stamp
+        self.stamp_s = config.stamp_uncertainty_s()  # standard uncertainty of one edge stamp
 
     # -- hooks ---------------------------------------------------------------------------------
 
@@ -400,6 +400,10 @@ class SpeedPlugin:
         config = appliance.config.section(SECTION)
         if config.pairs:
             appliance.plugin_manager.register(SpotSpeed(appliance, config), name="speed.spot")
+        if config.passage is not None:
+            bound_ms = config.coverage_factor * config.stamp_uncertainty_s() * 1000
+            appliance.plugin_manager.register(PassageRecorder(appliance, config.passage, bound_ms),
+                                              name="speed.passages")
 
 
 plugin = SpeedPlugin()

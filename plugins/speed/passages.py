@@ -1,0 +1,177 @@
+"""Section passages: a ``speed.passage`` event for every vehicle past this site's passage point,
+for the collector to pair with the same plate at the section's other end
+(:mod:`roadcam.collector.sections`).
+
+The time is the leading edge of the lane's passage loop (the pin's kernel tick: sub-millisecond,
+unlike a frame), so the section's speed rests on the loops and the device clock only. The
+camera names the vehicle: the track that crossed the loop's road-plane zone while the loop was
+occupied (:class:`~roadcam.plugins.speed.camera.TrackSpeeds`), and the plate plate_capture read
+on that track (its ``plate.read`` event, seen through ``roadcam_event``), with the read's
+evidence files named. A passage waits for its track to finish and its read to be stored, at
+most ``plate_wait_s`` after the track ended; a vehicle the camera missed, or whose plate was
+not read, still gets its passage, without a plate (never paired). The clock's sync state and
+error bound travel in every event's envelope.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from roadcam.appliance.events import EventDraft
+from roadcam.appliance.hookspecs import hookimpl
+
+from .camera import TrackSpeeds
+from .config import PassageConfig
+
+
+@dataclass
+class OpenPassage:
+    """A vehicle on a passage loop, then waiting for its track and plate."""
+
+    loop: str
+    lane: int
+    on_ns: int
+    off_ns: int | None = None
+    looked: bool = False  # the camera's frames have covered it and its track was looked for
+    track: int | None = None
+    kind: str | None = None
+    finished_ns: int | None = None  # when its track ended (appliance clock)
+
+
+class PassageRecorder:
+    """The plugin object for ``speed.passage``, registered by the speed plugin when a passage
+    point is configured."""
+
+    def __init__(self, appliance, config: PassageConfig, stamp_uncertainty_ms: float):
+        self.appliance = appliance
+        self.config = config
+        self.stamp_uncertainty_ms = stamp_uncertainty_ms
+        site_loops = {loop.name: loop for loop in appliance.config.loops}
+        self.loops = {spec.loop: (spec, site_loops[spec.loop].lane) for spec in config.loops}
+        self.seen = TrackSpeeds(config.camera) if config.camera else None
+        self.open: list[OpenPassage] = []
+        self.kinds: dict[int, str] = {}  # track id -> class, while the track lives
+        self.finished: dict[int, int] = {}  # track id -> when it ended
+        self._reads: dict[tuple[str, int], dict] = {}  # plate.read by (camera, track), from the store thread
+        self._reads_lock = threading.Lock()
+        self.counts = {"passages": 0, "with_plate": 0, "no_track": 0}
+
+    # -- hooks ---------------------------------------------------------------------------------
+
+    @hookimpl
+    def roadcam_loop_changed(self, loop, occupied, time_ns):
+        found = self.loops.get(loop)
+        if found is None:
+            return []
+        if occupied:
+            self.open.append(OpenPassage(loop, found[1], time_ns))
+        else:
+            for passage in self.open:
+                if passage.loop == loop and passage.off_ns is None:
+                    passage.off_ns = time_ns
+                    break
+        return [] if self.seen is not None else self._due(time_ns)
+
+    @hookimpl
+    def roadcam_analyze(self, frame, tracks):
+        if self.seen is None or frame.camera != self.seen.camera:
+            return []
+        self.seen.add_frame(frame.time_ns, tracks)
+        for track in tracks:
+            self.kinds[track.id] = track.kind
+        window_ns = int(self.config.window_s * 1e9)
+        for passage in self.open:
+            if not passage.looked and passage.off_ns is not None and passage.off_ns + window_ns <= frame.time_ns:
+                passage.looked = True
+                spec, _ = self.loops[passage.loop]
+                found = self.seen.crossing(tuple(spec.zone), passage.on_ns, passage.off_ns, window_ns)
+                if found is not None:
+                    passage.track = found[0]
+                    passage.kind = self.kinds.get(found[0])
+                    passage.finished_ns = self.finished.get(found[0])
+        return self._due(frame.time_ns)
+
+    @hookimpl
+    def roadcam_track_finished(self, track):
+        if self.seen is None or track.camera != self.seen.camera:
+            return []
+        now = track.last_ns
+        self.finished[track.id] = now
+        self.kinds[track.id] = track.kind
+        for passage in self.open:
+            if passage.track == track.id:
+                passage.finished_ns = now
+        return []
+
+    @hookimpl
+    def roadcam_event(self, event):
+        if event.type != "plate.read" or self.seen is None:
+            return
+        data = event.data
+        if data.get("camera") == self.seen.camera and isinstance(data.get("track_id"), int):
+            with self._reads_lock:
+                self._reads[(self.seen.camera, data["track_id"])] = {
+                    "plate": data.get("plate"), "confidence": data.get("confidence"), "id": event.id,
+                    "evidence": [ref.sha256 for ref in event.evidence]}
+
+    @hookimpl
+    def roadcam_tick(self, now_ns):
+        return self._due(now_ns)
+
+    @hookimpl
+    def roadcam_collect_health(self, appliance):
+        return {"speed.passages": dict(self.counts)}
+
+    # -- passages ------------------------------------------------------------------------------
+
+    def _due(self, now_ns: int) -> list[EventDraft]:
+        """The passages whose vehicle is known, or will not be: sent, oldest first."""
+        wait_ns = int(self.config.plate_wait_s * 1e9)
+        window_ns = int(self.config.window_s * 1e9)
+        drafts = []
+        for passage in list(self.open):
+            if passage.off_ns is None:
+                continue
+            read = None
+            if self.seen is not None:
+                if not passage.looked:
+                    # frames stopped: look once the camera wait is over, with what was seen
+                    if passage.off_ns + window_ns + wait_ns > now_ns:
+                        continue
+                    passage.looked = True
+                if passage.track is not None:
+                    with self._reads_lock:
+                        read = self._reads.get((self.seen.camera, passage.track))
+                    ended = passage.finished_ns
+                    if read is None and (ended is None or ended + wait_ns > now_ns):
+                        continue
+            self.open.remove(passage)
+            drafts.append(self._draft(passage, read))
+        self._forget(now_ns)
+        return drafts
+
+    def _draft(self, passage: OpenPassage, read: dict | None) -> EventDraft:
+        self.counts["passages"] += 1
+        self.counts["with_plate"] += read is not None
+        self.counts["no_track"] += self.seen is not None and passage.track is None
+        data = {"point": self.config.point, "loop": passage.loop, "lane": passage.lane,
+                "time_uncertainty_ms": round(self.stamp_uncertainty_ms, 4),
+                "occupancy_ms": round((passage.off_ns - passage.on_ns) / 1e6, 3),
+                "plate": read["plate"] if read else None,
+                "plate_confidence": read["confidence"] if read else None,
+                "plate_read_id": read["id"] if read else None,
+                "plate_evidence": read["evidence"] if read else [],
+                "vehicle_kind": passage.kind, "camera": self.config.camera, "track_id": passage.track}
+        return EventDraft("speed.passage", data, passage.on_ns)
+
+    def _forget(self, now_ns: int) -> None:
+        """Drop track bookkeeping no open passage can need any more."""
+        horizon = now_ns - int((self.config.plate_wait_s + 60) * 1e9)
+        wanted = {p.track for p in self.open}
+        for track_id in [t for t, ended in self.finished.items() if ended < horizon and t not in wanted]:
+            del self.finished[track_id]
+            self.kinds.pop(track_id, None)
+            if self.seen is not None:
+                with self._reads_lock:
+                    self._reads.pop((self.seen.camera, track_id), None)
