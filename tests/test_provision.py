@@ -21,6 +21,7 @@ from roadcam.collector.local_broker import free_port, production_broker
 from roadcam.collector.pki import write_test_pki
 from roadcam.collector.sqlite_storage import SQLiteStorage
 from roadcam.collector.storage import EventQuery
+from roadcam.common.errors import StoreError
 
 pytestmark = [pytest.mark.integration]
 
@@ -214,7 +215,9 @@ def test_the_central_office_refuses_a_damaged_request(tmp_path, central):
 @pytest.mark.slow
 def test_provisioning_a_running_box_stages_the_config_for_a_trial_start(tmp_path, central):
     """Over a valid config of the same device the new one is not written in place: it is staged,
-    and the next start promotes it on trial (site.yaml.previous kept for the rollback)."""
+    and the next start promotes it on trial (site.yaml.previous kept for the rollback). When the
+    appliance does not run the trial through (here: killed, as a hang ends under the watchdog),
+    the next start puts the previous config back and stores why."""
     device_dir, response = enrolled(tmp_path, central)
     config = bench_config(device_dir)
     before = config.read_bytes()
@@ -235,7 +238,24 @@ def test_provisioning_a_running_box_stages_the_config_for_a_trial_start(tmp_path
             assert (device_dir / "site.yaml.trial").exists(), (tmp_path / "device.log").read_text()
             assert yaml.safe_load(config.read_text())["uplink"]["enabled"] is True
             assert (device_dir / "site.yaml.previous").read_bytes() == before
+            appliance.kill()
+            appliance.wait(timeout=10)
+            appliance = subprocess.Popen([sys.executable, "-m", "roadcam.appliance.cli", "run", "--config",
+                                          str(config)], stderr=(tmp_path / "device.log").open("ab"))
+            deadline = time.monotonic() + 30
+            while not rolled_back(device_dir) and time.monotonic() < deadline:
+                assert appliance.poll() is None, (tmp_path / "device.log").read_text()
+                time.sleep(0.2)
+            assert rolled_back(device_dir), (tmp_path / "device.log").read_text()
+            assert config.read_bytes() == before and appliance.poll() is None  # the previous config runs
         finally:
             stop(appliance)
     finally:
         broker.stop()
+
+
+def rolled_back(device_dir: Path) -> bool:
+    try:
+        return bool(read_events(device_dir / "state/events.db", types=["config.rolled_back"]))
+    except StoreError:  # not made yet, or its tables not yet
+        return False
