@@ -295,3 +295,33 @@ def test_pedestrians_and_estimated_boxes_are_not_placed(tmp_path):
         hidden.frame(0.5, 0.58 - 0.05 * index, measured=False)
     hidden.end()
     assert not stored(tmp_path, "violation.red_light")
+
+
+def test_a_scooter_held_in_a_car_only_lane_is_a_lane_class_violation_and_a_car_is_not(tmp_path):
+    appliance, plugin = bench(tmp_path, lane_class={"enabled": True, "min_s": 0.5})
+    plugin.config.cameras[0].lanes[0].classes[:] = ["car", "truck", "bus"]
+    scooter = Drive(appliance, plugin)
+    scooter.track.kind_votes = {"scooter": 1.0}
+    scooter.path(straight(0.95, 0.6, 30))
+    scooter.end()
+    car = Drive(appliance, plugin)
+    car.track = Track(id=8, camera="cam", kind_votes={"car": 1.0})
+    car.path(straight(0.95, 0.6, 30))
+    car.end()
+    (event,) = stored(tmp_path, "violation.lane_class")
+    assert (event.data["track_id"], event.data["vehicle_kind"], event.data["allowed"]) == (7, "scooter",
+                                                                                         ["car", "truck", "bus"])
+
+
+@pytest.mark.parametrize("window, reported", [({"days": ["fri"], "start": "16:00", "end": "17:00"}, 1),
+                                               ({"days": ["sat", "sun"], "start": "00:00", "end": "24:00"}, 0),
+                                               ({"days": ["thu"], "start": "22:00", "end": "06:00"}, 0)])
+def test_entering_a_restricted_zone_counts_only_inside_its_time_window(tmp_path, window, reported):
+    # T0 is 2027-01-15 08:00 UTC, a Friday: 16:00 in Taiwan (utc_offset_h 8)
+    appliance, plugin = bench(tmp_path, restricted={"enabled": True, "zones": ["kerb"], "classes": ["truck"],
+                                                    "windows": [window]})
+    truck = Drive(appliance, plugin)
+    truck.track.kind_votes = {"truck": 1.0}
+    truck.path([(0.92, 0.95 - 0.01 * i) for i in range(10)])
+    truck.end()
+    assert len(stored(tmp_path, "violation.restricted")) == reported

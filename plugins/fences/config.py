@@ -214,6 +214,23 @@ class DwellRule(RuleConfig):
                                                "has not crossed the stop line does not count (a queue).")
 
 
+class LaneClassRule(RuleConfig):
+    """A vehicle in a lane its class may not use (the lanes' ``classes``)."""
+
+    article: str = Field("45-1-3", title="Legal article", description="Article code printed on the ticket.")
+    min_s: float = Field(1.0, ge=0, title="Time in the lane (s)",
+                         description="How long the vehicle must hold the lane before it counts.")
+
+
+class RestrictedRule(RuleConfig):
+    """Entering a restricted road (a zone over its entry), for some classes, at some times."""
+
+    article: str = Field("60-2-3", title="Legal article", description="Article code printed on the ticket.")
+    zones: list[str] = Field(default_factory=list, title="Zones", description="Zones over the restricted entries.")
+    classes: list[VehicleClass] = Field(["car", "scooter", "truck", "bus"], min_length=1, title="Classes",
+                                        description="Vehicle classes the restriction applies to.")
+
+
 class FencesConfig(Section):
     """Electronic fences: rules drawn on the camera picture."""
 
@@ -232,6 +249,10 @@ class FencesConfig(Section):
     lamp_debounce_ms: float = Field(50.0, ge=0, le=1000, title="Lamp debounce (ms)",
                                     description="A head's state counts once it has held this long (lamps switch "
                                                 "over within a few ms); it then dates from its own edge.")
+    lane_class: LaneClassRule = Field(default_factory=LaneClassRule, title="Class not allowed in the lane",
+                                      description="The rule.")
+    restricted: RestrictedRule = Field(default_factory=RestrictedRule, title="Restricted road or time",
+                                       description="The rule.")
     evidence_jpeg_quality: int = Field(85, ge=30, le=100, title="Evidence JPEG quality",
                                        description="Quality of the evidence frames.")
     plate_wait_s: float = Field(3.0, ge=0, le=60, title="Wait for a plate (s)",
@@ -244,7 +265,7 @@ class FencesConfig(Section):
         repeated = sorted({n for n in names if names.count(n) > 1})
         if repeated:
             raise ValueError(f"cameras: each camera once; repeated: {', '.join(repeated)}")
-        for rule in ("illegal_parking", "box_blocking"):
+        for rule in ("illegal_parking", "box_blocking", "restricted"):
             for index, zone in enumerate(getattr(self, rule).zones):
                 if not any(camera.zone(zone) for camera in self.cameras):
                     raise ValueError(f"{rule}.zones[{index}]: no camera has a zone named {zone!r}")

@@ -19,7 +19,9 @@ from .config import SECTION, FencesConfig
 from .context import CameraContext
 from .evidence import Violation
 from .rules.dwell import Dwell
+from .rules.lane_class import LaneClass
 from .rules.red_light import RedLight
+from .rules.restricted import Restricted
 from .rules.stop_line import StopLine
 from .rules.wrong_lane import WrongLane
 from .signals import SignalBook
@@ -41,7 +43,8 @@ class Fences:
             geometry = RoadGeometry(calibration.image_points, calibration.road_points) if calibration else None
             self.cameras[fences.camera] = CameraContext(fences, geometry, config, buffer_frames)
         self.rules = [RedLight(config, self.signals), StopLine(config, self.signals), WrongLane(config),
-                      Dwell("illegal_parking", config, self.signals), Dwell("box_blocking", config, self.signals)]
+                      Dwell("illegal_parking", config, self.signals), Dwell("box_blocking", config, self.signals),
+                      LaneClass(config), Restricted(config)]
         self.pending: list[Violation] = []
         self.plates: dict[tuple[str, int], dict[str, Any]] = {}
         self.counts: dict[str, int] = {}
