@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from roadcam.provisioning.units import CHECKOUT_UNITS, SHIPPED_BIN_DIR, install_units
 
@@ -145,3 +146,42 @@ def test_install_units_with_a_wrong_units_folder_says_what_to_pass(tmp_path):
     result = roadcam("install-units", "--root", str(tmp_path), "--units", str(tmp_path / "nothing"), "--no-apply")
     assert result.returncode == 2
     assert "no systemd units there; pass --units DIR" in result.stderr
+
+
+#: prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN): the kernel's W^X for a process and what it
+#: executes (Linux 6.3+), the rule MemoryDenyWriteExecute=true sets with a seccomp filter.
+W_XOR_X = """
+import ctypes, os, sys
+if ctypes.CDLL(None, use_errno=True).prctl(65, 1, 0, 0, 0) != 0:
+    sys.exit(77)
+os.execv(sys.executable, [sys.executable, "-m", "roadcam.appliance.cli", *sys.argv[1:]])
+"""
+
+
+@pytest.mark.slow
+def test_the_appliance_runs_with_write_xor_execute_memory(tmp_path):
+    """roadcam.service sets MemoryDenyWriteExecute=true: the appliance with OpenCV, numpy and the
+    TFLite detector must never need memory both writable and executable. Run it so (the kernel's
+    prctl W^X, kept across exec) on a recorded camera: it ends cleanly with its events stored."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from videos import moving_box, write_video
+
+    from roadcam.appliance.store import read_events
+
+    video = write_video(tmp_path / "road.avi", moving_box(40), fps=10)
+    config = tmp_path / "site.yaml"
+    config.write_text(yaml.safe_dump({
+        "device": {"id": "tn-wx", "site": "tn-bench"},
+        "storage": {"database": str(tmp_path / "events.db"), "evidence_dir": str(tmp_path / "evidence")},
+        "gpio": {"pin_factory": "mock"},
+        "cameras": [{"name": "north", "source": {"type": "opencv", "url": str(video)}}],
+        "detection": {"type": "tflite"},
+    }))
+    result = subprocess.run([sys.executable, "-c", W_XOR_X, "run", "--config", str(config)], capture_output=True,
+                            text=True, timeout=300)
+    if result.returncode == 77:
+        pytest.skip("this kernel has no PR_SET_MDWE (Linux 6.3+)")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    assert read_events(tmp_path / "events.db", types=["health"])
+    assert read_events(tmp_path / "events.db", types=["fault.raised"]) == []  # no plugin.error from the detector
