@@ -7,9 +7,9 @@ whole image is read; ``--crop`` reads every image whole, without looking for pla
 Every read is fitted to the plate formats of ``--country`` (shipped sets, default TW; see
 :mod:`.formats`) and ``--format``, swapping look-alike characters where that makes it fit, and
 the plates of an image are ranked by :func:`.formats.plate_rank`: the read's confidence times
-how plate-like it is (the detector's probability that the box is a whole plate, and whether the
-text fits a format). One line per plate, best first: file, plate, rank, confidence, format,
-box (x1, y1, x2, y2 in the image's pixels); ``--json`` prints one JSON object per image
+how plate-like it is (the detector's calibrated probability that the box is a whole plate,
+:mod:`.calibration`, and whether the text fits a format). One line per plate, best first: file,
+plate, rank, confidence, format, box (x1, y1, x2, y2 in the image's pixels); ``--json`` prints one JSON object per image
 instead, with every plate found. An image that is missing, corrupt or empty is reported on its
 line and the others are still read; the exit status is 1 when any image could not be read.
 """
@@ -25,7 +25,7 @@ import numpy as np
 
 from roadcam.common.errors import ImageInvalid
 
-from .detector import PlateDetector
+from .detector import PlateBox, PlateDetector
 from .formats import DEFAULT_COUNTRIES, PlateFormats, plate_rank
 from .plugin import _cut
 from .reader import PlateRead, PlateReader
@@ -98,22 +98,27 @@ def read_image(image: np.ndarray, detector: PlateDetector | None, reader: PlateR
     detector the image is one plate crop; an image small enough to be a crop in which the
     detector finds no plate is read whole too."""
     height, width = image.shape[:2]
-    whole = (0.0, 0.0, float(width), float(height))
     found = detector.detect(image) if detector is not None else []
-    cuts = [(plate.box, plate.score, crop) for plate in found if (crop := _cut(image, plate.box)) is not None]
+    cuts: list[tuple[PlateBox | None, np.ndarray]] = [
+        (plate, crop) for plate in found if (crop := _cut(image, plate.box)) is not None]
     if not cuts and (detector is None or (width <= CROP_MAX_SIDE_PX[0] and height <= CROP_MAX_SIDE_PX[1])):
-        cuts = [(whole, None, image)]
-    reads = reader.read_many([crop for _, _, crop in cuts])
-    plates = [_described(read, box, score, formats) for read, (box, score, _) in zip(reads, cuts)]
+        cuts = [(None, image)]
+    reads = reader.read_many([crop for _, crop in cuts])
+    plates = [_described(read, plate, (width, height), formats) for read, (plate, _) in zip(reads, cuts)]
     return sorted(plates, key=lambda plate: -plate["rank"])
 
 
-def _described(read: PlateRead, box, detector_score: float | None, formats: PlateFormats) -> dict:
+def _described(read: PlateRead, plate: PlateBox | None, size: tuple[int, int], formats: PlateFormats) -> dict:
     """One plate's JSON: the fitted text (the read as it is when nothing fits), the read, its
-    format, confidence, detector score and rank."""
+    format, the rank, the reader's confidence, the box, and the detector's score and calibrated
+    probability (None for an image read whole, which is taken to be a plate)."""
     fit = formats.fit(read.text, read.char_confidences)
-    rank = plate_rank(read.confidence, fit, 1.0 if detector_score is None else detector_score)
+    if plate is None:
+        likely, box = 1.0, (0.0, 0.0, float(size[0]), float(size[1]))
+    else:
+        likely, box = plate.probability if plate.probability is not None else plate.score, plate.box
     return {"plate": fit.text if fit else read.text, "read": read.text,
-            "format": fit.format.label if fit else None, "rank": round(rank, 4),
+            "format": fit.format.label if fit else None, "rank": round(plate_rank(read.confidence, fit, likely), 4),
             "confidence": round(read.confidence, 4), "box": [round(v, 1) for v in box],
-            "detector_score": None if detector_score is None else round(detector_score, 4)}
+            "detector_score": None if plate is None else round(plate.score, 4),
+            "plate_probability": None if plate is None or plate.probability is None else round(plate.probability, 4)}

@@ -19,6 +19,7 @@ from roadcam.appliance.boxes import ious
 from roadcam.appliance.inference import load_model
 from roadcam.common.errors import ImageInvalid, ModelInvalid
 
+from .calibration import DEFAULT_CALIBRATION, ScoreCalibration
 from .windows import Window, region_window, scene_windows
 
 #: The model shipped with roadcam.
@@ -31,13 +32,16 @@ NMS_IOU = 0.3
 
 @dataclass(frozen=True)
 class PlateBox:
-    """A detected plate: its axis-aligned box in the image's pixels and the model's score (0-1)."""
+    """A detected plate: its axis-aligned box in the image's pixels, the model's score (0-1) and,
+    when the detector has a calibration table for its model, the probability that the box is a
+    whole plate (:mod:`.calibration`; None without one)."""
 
     x1: float
     y1: float
     x2: float
     y2: float
     score: float
+    probability: float | None = None
 
     @property
     def box(self) -> tuple[float, float, float, float]:
@@ -51,11 +55,17 @@ class PlateDetector:
     model's input; without a region it looks at the whole scene, scaled so its longer side is
     at most ``scene_long_side_px`` and tiled (a value equal to the model's input side gives a
     single downscaled view: faster, blind to small plates).
+
+    ``calibration``: the score-to-probability table (:mod:`.calibration`); default: the one
+    shipped beside the shipped model. A table fitted for another model is not used.
     """
 
     def __init__(self, model_path: str | Path | None = None, threads: int = 1, score_floor: float = 0.3,
-                 scene_long_side_px: int = 768):
+                 scene_long_side_px: int = 768, calibration: str | Path | None = None):
         self.model = load_model(model_path or DEFAULT_MODEL, threads=threads)
+        table_path = calibration or DEFAULT_CALIBRATION
+        table = ScoreCalibration.load(table_path) if calibration or table_path.is_file() else None
+        self.calibration = table if table is not None and table.fits(self.model.path) else None
         shape = self.model.input_shape
         if len(shape) != 4 or shape[1] != shape[2] or shape[3] != 1:
             raise ModelInvalid(f"{self.model.path} takes {shape}, not one grey square: it is not a plate "
@@ -82,8 +92,11 @@ class PlateDetector:
         boxes = np.concatenate([boxes for boxes, _ in found]) + np.array([*origin, *origin])
         scores = np.concatenate([scores for _, scores in found])
         keep = _non_max_suppression(boxes, scores)
+        probabilities = (self.calibration.probability(scores) if self.calibration is not None
+                         else [None] * len(scores))
         return [PlateBox(*(float(v) for v in np.clip(boxes[i], 0, [width, height, width, height])),
-                         float(scores[i])) for i in keep]
+                         float(scores[i]), None if probabilities[i] is None else float(probabilities[i]))
+                for i in keep]
 
     def _detect_in(self, grey: np.ndarray, window: Window) -> tuple[np.ndarray, np.ndarray]:
         square = window.cut(grey, self.side_px).astype(np.float32)

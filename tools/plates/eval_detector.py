@@ -225,10 +225,12 @@ Times include cutting, resampling and decoding.
 
 ## Limits
 
-- Scores are not calibrated: true plates mostly score between 0.3 and 0.7, so at the 0.3 floor
-  the detector also marks road texture, lamps, lettering (and, in plates-us, the unlabelled
-  plates of other vehicles). The reader's confidence is what rejects those; raise
-  `score_floor` where the reader is not run behind it.
+- Raw scores are not probabilities: true plates mostly score between 0.3 and 0.7, so at the
+  0.3 floor the detector also marks road texture, lamps, lettering (and, in plates-us, the
+  unlabelled plates of other vehicles). The calibration table beside the model turns a score
+  into the probability of a whole plate (`PlateBox.probability`, used to rank reads in
+  `roadcam plate read`); it holds for this model only (its SHA-256 is checked) and must be
+  fitted again after retraining (`python -m roadcam.tools.plates.calibrate_detector`).
 - A whole 1920x1080 simulator frame scaled to 768 px loses plates under about 40 px wide: the
   plugin looks in each tracked vehicle's region instead, where they are framed large.
 - Trained on grey input: plate colour is not used.

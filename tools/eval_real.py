@@ -1,0 +1,94 @@
+"""Perception on real labelled scenes, validation split only (issue 23): the plate detector's
+boxes and how well its score, raw and calibrated, says whether a box is a whole plate.
+
+    .venv/bin/python -m roadcam.tools.eval_real [--root /work/data]
+
+The data are ``tools/data/real_sets.py``'s validation split (``validation.jsonl``; whole clips
+that no training or tuning step reads), of the sources that label plates (ro-plates). The
+shipped detector runs in scene mode as ``roadcam plate read`` does. Printed, each beside its
+reference in the same run:
+
+- reliability: the expected calibration error (ECE, :data:`ECE_BINS` bins) and the mean
+  probability against the share of boxes that are whole plates (IoU >= 0.5), with the raw score
+  taken as a probability (before) and with the shipped calibration table (after; fitted on the
+  training split by ``tools/plates/calibrate_detector.py``);
+- boxes per plate (boxes touching a labelled plate, per plate touched: above 1 is a plate cut
+  into pieces), whole-plate recall, and false boxes (touching no labelled plate) per scene,
+  for every box the detector gives and for the boxes kept by each of :data:`CUTS`, on the raw
+  score (before) and on the calibrated probability (after).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from roadcam.plugins.plate_capture.detector import PlateDetector
+from roadcam.tools.data.real_sets import validation_records
+from roadcam.tools.plates.real_detections import (
+    ECE_BINS,
+    BoxFigures,
+    box_figures,
+    detect_scenes,
+    expected_calibration_error,
+    plate_records,
+)
+
+#: The cuts compared: 0.5, "more likely a whole plate than not", and a looser one.
+CUTS = (0.2, 0.5)
+
+
+def _row(name: str, before: str, after: str) -> str:
+    return f"{name:<44} {before:>16} {after:>16}"
+
+
+def _boxes(figures: BoxFigures) -> tuple[str, str, str]:
+    return (f"{figures.boxes_per_plate:.2f}",
+            f"{100 * figures.whole_recall:.1f}% {figures.whole_plates}/{figures.plates}",
+            f"{figures.false_per_scene:.2f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--root", type=Path, default=Path("/work/data"), help="where real_sets.py extracted the data")
+    args = parser.parse_args(argv)
+    detector = PlateDetector()
+    if detector.calibration is None:
+        raise SystemExit("the shipped plate detector has no calibration table that fits it: run "
+                         "python -m roadcam.tools.plates.calibrate_detector")
+    records = plate_records(validation_records(args.root))
+    scenes = detect_scenes(records, args.root, detector)
+    scores = np.concatenate([scene.scores for scene in scenes])
+    whole = np.concatenate([scene.whole() for scene in scenes])
+    probabilities = detector.calibration.probability(scores)
+    sources = ", ".join(sorted({record.source for record in records}))
+    print(f"plate detector on the real validation split ({sources}): {len(scenes)} scenes, "
+          f"{sum(len(s.plates) for s in scenes)} labelled plates, {len(scores)} boxes at its score floor "
+          f"{detector.score_floor}, {int(whole.sum())} of them whole plates")
+    print(f"calibration: {detector.calibration.about.get('method')}; fitted on "
+          f"{detector.calibration.about.get('split')} ({detector.calibration.about.get('scenes')} scenes, "
+          f"{detector.calibration.about.get('boxes')} boxes)")
+    print()
+    print(_row("", "raw score", "calibrated"))
+    print(_row(f"ECE ({ECE_BINS} bins)", f"{expected_calibration_error(scores, whole):.3f}",
+               f"{expected_calibration_error(probabilities, whole):.3f}"))
+    print(_row("mean probability (share whole plates)", f"{scores.mean():.3f} ({whole.mean():.3f})",
+               f"{probabilities.mean():.3f} ({whole.mean():.3f})"))
+    every = _boxes(box_figures(scenes))
+    cut = {}
+    for threshold in CUTS:
+        cut[threshold] = (
+            _boxes(box_figures([scene.kept(scene.scores >= threshold) for scene in scenes])),
+            _boxes(box_figures([scene.kept(detector.calibration.probability(scene.scores) >= threshold)
+                                for scene in scenes])))
+    for index, name in enumerate(("boxes per plate touched", "whole-plate recall", "false boxes per scene")):
+        print(_row(f"{name}, every box", every[index], every[index]))
+        for threshold, (before, after) in cut.items():
+            print(_row(f"{name}, kept at {threshold}", before[index], after[index]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
