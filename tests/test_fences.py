@@ -47,8 +47,9 @@ CALIBRATION = {"image_points": [[0, 0], [320, 0], [320, 240], [0, 240]],
                "road_points": [[0, 60], [32, 60], [32, 0], [0, 0]]}
 
 
-def bench(tmp_path, calibrated=False, **rules):
+def bench(tmp_path, calibrated=False, lines=(), **rules):
     section = fences(red_light={"enabled": True}, **rules)
+    section["cameras"][0]["lines"] += list(lines)
     camera = {"name": "cam", "source": {"type": "opencv", "url": str(tmp_path / "x.mp4")}}
     if calibrated:
         camera["calibration"] = CALIBRATION
@@ -325,3 +326,26 @@ def test_entering_a_restricted_zone_counts_only_inside_its_time_window(tmp_path,
     truck.path([(0.92, 0.95 - 0.01 * i) for i in range(10)])
     truck.end()
     assert len(stored(tmp_path, "violation.restricted")) == reported
+
+
+def test_crossing_a_solid_line_either_way_is_a_violation_once_per_line(tmp_path):
+    appliance, plugin = bench(tmp_path, lines=[{"name": "centre", "points": [[0.6, 0.95], [0.6, 0.55]]}],
+                              solid_line={"enabled": True, "lines": ["centre"]})
+    weaver = Drive(appliance, plugin)
+    weaver.path([(0.5 + 0.01 * i, 0.9 - 0.005 * i) for i in range(20)]          # over to the right
+                + [(0.69 - 0.01 * i, 0.8 - 0.005 * i) for i in range(20)])      # and back
+    weaver.end()
+    events = stored(tmp_path, "violation.solid_line")
+    assert [(e.data["line"], e.data["direction"]) for e in events] == [("centre", "back")]
+    assert [ref.kind for ref in events[0].evidence] == ["frame_before", "frame_after"]
+
+
+def test_a_car_standing_in_the_scooter_box_is_a_violation_and_a_scooter_there_is_not(tmp_path):
+    appliance, plugin = bench(tmp_path, scooter_box={"enabled": True, "zones": ["kerb"], "max_stop_s": 1})
+    for track_id, kind in ((7, "scooter"), (8, "car")):
+        drive = Drive(appliance, plugin, initial="red")
+        drive.track = Track(id=track_id, camera="cam", kind_votes={kind: 1.0})
+        drive.path([(0.92, 0.95 - 0.02 * i) for i in range(5)] + [(0.92, 0.85)] * 60)
+        drive.end()
+    (event,) = stored(tmp_path, "violation.scooter_box")
+    assert (event.data["track_id"], event.data["vehicle_kind"]) == (8, "car")

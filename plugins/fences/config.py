@@ -209,9 +209,35 @@ class DwellRule(RuleConfig):
     max_stop_s: float = Field(5.0, ge=0, title="Longest stop (s)", description="Standing longer is a violation.")
     standing_mps: float = Field(0.5, gt=0, title="Standing speed (m/s)",
                                 description="Slower than this (on the road plane) counts as standing.")
+    classes: list[VehicleClass] = Field(["car", "scooter", "truck", "bus"], min_length=1, title="Classes",
+                                        description="Vehicle classes the rule applies to.")
     ignore_red_queue: bool = Field(True, title="Ignore queues at red",
                                    description="Standing while the vehicle's lane head is red and the vehicle "
                                                "has not crossed the stop line does not count (a queue).")
+
+
+class ParkingRule(DwellRule):
+    """Illegal parking: standing in a no-parking zone."""
+
+    article: str = Field("56-1", title="Legal article", description="Article code printed on the ticket.")
+
+
+class BoxRule(DwellRule):
+    """Blocking the box junction: standing in the yellow box."""
+
+    article: str = Field("58-1", title="Legal article", description="Article code printed on the ticket.")
+    max_stop_s: float = Field(3.0, ge=0, title="Longest stop (s)", description="Standing longer is a violation.")
+
+
+class ScooterBoxRule(DwellRule):
+    """A car, truck or bus stopping in the scooter waiting box (queues at red included)."""
+
+    article: str = Field("44-1-2", title="Legal article", description="Article code printed on the ticket.")
+    max_stop_s: float = Field(1.0, ge=0, title="Longest stop (s)", description="Standing longer is a violation.")
+    classes: list[VehicleClass] = Field(["car", "truck", "bus"], min_length=1, title="Classes",
+                                        description="Vehicle classes that may not stop in the box.")
+    ignore_red_queue: bool = Field(False, title="Ignore queues at red",
+                                   description="False: waiting there at red is the violation itself.")
 
 
 class LaneClassRule(RuleConfig):
@@ -220,6 +246,13 @@ class LaneClassRule(RuleConfig):
     article: str = Field("45-1-3", title="Legal article", description="Article code printed on the ticket.")
     min_s: float = Field(1.0, ge=0, title="Time in the lane (s)",
                          description="How long the vehicle must hold the lane before it counts.")
+
+
+class SolidLineRule(RuleConfig):
+    """Crossing a solid line (lines named here, either direction)."""
+
+    article: str = Field("60-2-3", title="Legal article", description="Article code printed on the ticket.")
+    lines: list[str] = Field(default_factory=list, title="Lines", description="Names of the solid lines.")
 
 
 class RestrictedRule(RuleConfig):
@@ -241,18 +274,19 @@ class FencesConfig(Section):
     stop_line: StopLineRule = Field(default_factory=StopLineRule, title="Stop line overrun",
                                     description="The rule.")
     wrong_lane: WrongLaneRule = Field(default_factory=WrongLaneRule, title="Wrong lane", description="The rule.")
-    illegal_parking: DwellRule = Field(
-        default_factory=lambda: DwellRule(article="56-1"), title="Illegal parking", description="The rule.")
-    box_blocking: DwellRule = Field(
-        default_factory=lambda: DwellRule(article="58-1", max_stop_s=3.0), title="Box junction blocking",
-        description="The rule.")
+    illegal_parking: ParkingRule = Field(default_factory=ParkingRule, title="Illegal parking",
+                                         description="The rule.")
+    box_blocking: BoxRule = Field(default_factory=BoxRule, title="Box junction blocking", description="The rule.")
     lamp_debounce_ms: float = Field(50.0, ge=0, le=1000, title="Lamp debounce (ms)",
                                     description="A head's state counts once it has held this long (lamps switch "
                                                 "over within a few ms); it then dates from its own edge.")
     lane_class: LaneClassRule = Field(default_factory=LaneClassRule, title="Class not allowed in the lane",
                                       description="The rule.")
+    solid_line: SolidLineRule = Field(default_factory=SolidLineRule, title="Solid line", description="The rule.")
     restricted: RestrictedRule = Field(default_factory=RestrictedRule, title="Restricted road or time",
                                        description="The rule.")
+    scooter_box: ScooterBoxRule = Field(default_factory=ScooterBoxRule, title="Stopping in the scooter waiting box",
+                                        description="The rule.")
     evidence_jpeg_quality: int = Field(85, ge=30, le=100, title="Evidence JPEG quality",
                                        description="Quality of the evidence frames.")
     plate_wait_s: float = Field(3.0, ge=0, le=60, title="Wait for a plate (s)",
@@ -265,10 +299,13 @@ class FencesConfig(Section):
         repeated = sorted({n for n in names if names.count(n) > 1})
         if repeated:
             raise ValueError(f"cameras: each camera once; repeated: {', '.join(repeated)}")
-        for rule in ("illegal_parking", "box_blocking", "restricted"):
+        for rule in ("illegal_parking", "box_blocking", "scooter_box", "restricted"):
             for index, zone in enumerate(getattr(self, rule).zones):
                 if not any(camera.zone(zone) for camera in self.cameras):
                     raise ValueError(f"{rule}.zones[{index}]: no camera has a zone named {zone!r}")
+        for index, line in enumerate(self.solid_line.lines):
+            if not any(camera.line(line) for camera in self.cameras):
+                raise ValueError(f"solid_line.lines[{index}]: no camera has a line named {line!r}")
         return self
 
     def check_site(self, site: Any) -> None:

@@ -68,6 +68,7 @@ class Crossing:
     line: str
     time_ns: int
     frame_index: int
+    forward: bool = True
 
 
 @dataclass
@@ -91,8 +92,9 @@ class Placed:
         sticky = self.zones.get(name)
         return bool(sticky and sticky.value)
 
-    def crossed(self, line: str | None) -> Crossing | None:
-        return next((c for c in self.crossings if c.line == line), None)
+    def crossed(self, line: str | None, forward: bool = True) -> Crossing | None:
+        """Its crossing of ``line`` in that direction (forward by default), if it crossed."""
+        return next((c for c in self.crossings if c.line == line and c.forward == forward), None)
 
     def speed_mps(self, window_s: float = 0.5) -> float | None:
         """Road-plane speed over the last ``window_s`` (None without calibration)."""
@@ -147,13 +149,15 @@ class CameraPlacer:
 
     def _crossings(self, placed: Placed, before: Sample, now: Sample) -> None:
         for line in self.fences.lines:
-            if placed.crossed(line.name):
-                continue  # one crossing of each line per vehicle
-            t = shapes.crossing(line.points[0], line.points[1], before.point, now.point)
-            if t is not None:
+            for forward, (a, b) in ((True, line.points), (False, line.points[::-1])):
+                if placed.crossed(line.name, forward):
+                    continue  # one crossing of each line in each direction per vehicle
+                t = shapes.crossing(a, b, before.point, now.point)
+                if t is None:
+                    continue
                 placed.crossings.append(Crossing(line.name, int(before.time_ns + t * (now.time_ns - before.time_ns)),
-                                                 now.frame_index))
-                if line.name == self.fences.stop_line:
+                                                 now.frame_index, forward))
+                if forward and line.name == self.fences.stop_line:
                     placed.lane_at_line = placed.lane.value if placed.lane.value is not None else (
                         placed.lane.candidate)
 

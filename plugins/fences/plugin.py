@@ -22,6 +22,7 @@ from .rules.dwell import Dwell
 from .rules.lane_class import LaneClass
 from .rules.red_light import RedLight
 from .rules.restricted import Restricted
+from .rules.solid_line import SolidLine
 from .rules.stop_line import StopLine
 from .rules.wrong_lane import WrongLane
 from .signals import SignalBook
@@ -44,7 +45,8 @@ class Fences:
             self.cameras[fences.camera] = CameraContext(fences, geometry, config, buffer_frames)
         self.rules = [RedLight(config, self.signals), StopLine(config, self.signals), WrongLane(config),
                       Dwell("illegal_parking", config, self.signals), Dwell("box_blocking", config, self.signals),
-                      LaneClass(config), Restricted(config)]
+                      Dwell("scooter_box", config, self.signals),
+                      LaneClass(config), Restricted(config), SolidLine(config)]
         self.pending: list[Violation] = []
         self.plates: dict[tuple[str, int], dict[str, Any]] = {}
         self.counts: dict[str, int] = {}

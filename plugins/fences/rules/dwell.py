@@ -1,5 +1,6 @@
-"""Standing in a zone too long: illegal parking (a no-parking zone) and blocking the junction
-box. The same rule with its own section each (``illegal_parking``, ``box_blocking``).
+"""Standing in a zone too long: illegal parking (a no-parking zone), blocking the junction box,
+a car stopping in the scooter waiting box. The same rule with its own section each
+(``illegal_parking``, ``box_blocking``, ``scooter_box``), each for its ``classes``.
 
 A vehicle stands while its road-plane speed (its picture speed without calibration) is below
 ``standing_mps``; the clock starts when it stands inside one of the rule's zones and runs while
@@ -44,7 +45,7 @@ class Dwell:
     def step(self, ctx: CameraContext, placed: Placed, frame) -> list[Violation]:
         rule = self.rule
         key = (ctx.name, placed.track_id)
-        if not rule.enabled:
+        if not rule.enabled or placed.kind not in rule.classes:
             return []
         zone = next((name for name in rule.zones if placed.in_zone(name)), None)
         if zone is None or not self._stands(placed, rule.standing_mps) or self._queueing(ctx, placed, frame.time_ns):
