@@ -148,21 +148,115 @@ def test_install_units_with_a_wrong_units_folder_says_what_to_pass(tmp_path):
     assert "no systemd units there; pass --units DIR" in result.stderr
 
 
-#: prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN): the kernel's W^X for a process and what it
-#: executes (Linux 6.3+), the rule MemoryDenyWriteExecute=true sets with a seccomp filter.
-W_XOR_X = """
-import ctypes, os, sys
-if ctypes.CDLL(None, use_errno=True).prctl(65, 1, 0, 0, 0) != 0:
+def syscall_groups() -> dict[str, list[str]]:
+    """systemd's system-call groups (``@name`` → members, which may be groups), from this
+    systemd-analyze."""
+    text = subprocess.run([ANALYZE, "syscall-filter"], capture_output=True, text=True, check=True).stdout
+    groups: dict[str, list[str]] = {}
+    current = None
+    for line in text.splitlines():
+        if line.startswith("@"):
+            current = groups.setdefault(line.strip(), [])
+        elif current is not None and line.strip() and not line.strip().startswith("#"):
+            current.append(line.strip())
+    return groups
+
+
+def expand(names: list[str], groups: dict[str, list[str]]) -> set[str]:
+    out: set[str] = set()
+    for name in names:
+        out |= expand(groups.get(name, []), groups) if name.startswith("@") else {name}
+    return out
+
+
+def unit_allowed_syscalls(unit: Path) -> set[str]:
+    """The system calls the unit's SystemCallFilter= lines allow, as systemd reads them: the
+    first (an allow list) sets them, each later one removes (``~``) or adds its calls, in order;
+    ProtectClock=true adds a filter of its own refusing @clock."""
+    settings = unit_settings(unit)
+    groups = syscall_groups()
+    lines = settings["Service.SystemCallFilter"]
+    assert not lines[0].startswith("~"), "the first SystemCallFilter= must be an allow list"
+    allowed = expand(lines[0].split(), groups)
+    for line in lines[1:]:
+        if line.startswith("~"):
+            allowed -= expand(line[1:].split(), groups)
+        else:
+            allowed |= expand(line.split(), groups)
+    if settings.get("Service.ProtectClock") == ["true"]:
+        allowed -= expand(["@clock"], groups)
+    return allowed
+
+
+#: Runs a command in the sandbox the unit asks for, as far as a process can set it on itself:
+#: its system-call allow list with EPERM for the rest (SystemCallFilter=, SystemCallErrorNumber=,
+#: through libseccomp, which systemd itself uses), no new privileges (NoNewPrivileges=) and the
+#: kernel's W^X, kept across exec (prctl PR_SET_MDWE, Linux 6.3+; MemoryDenyWriteExecute=).
+SANDBOX = """
+import ctypes, ctypes.util, errno, os, sys
+seccomp = ctypes.CDLL(ctypes.util.find_library("seccomp") or sys.exit(77))
+seccomp.seccomp_init.restype = ctypes.c_void_p
+seccomp.seccomp_rule_add.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int, ctypes.c_uint]
+seccomp.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]
+seccomp.seccomp_load.argtypes = [ctypes.c_void_p]
+context = seccomp.seccomp_init(0x00050000 | errno.EPERM)
+for name in os.environ["SANDBOX_SYSCALLS"].split():
+    number = seccomp.seccomp_syscall_resolve_name(name.encode())
+    if number >= 0:
+        assert seccomp.seccomp_rule_add(context, 0x7FFF0000, number, 0) == 0, name
+libc = ctypes.CDLL(None, use_errno=True)
+assert libc.prctl(38, 1, 0, 0, 0) == 0
+if libc.prctl(65, 1, 0, 0, 0) != 0:
     sys.exit(77)
-os.execv(sys.executable, [sys.executable, "-m", "roadcam.appliance.cli", *sys.argv[1:]])
+assert seccomp.seccomp_load(context) == 0
+os.execv(sys.executable, [sys.executable, *sys.argv[1:]])
+"""
+
+#: What appliance/clock.py does to learn whether the clock is synchronised: adjtimex, no change.
+CLOCK_PROBE = """
+import ctypes
+from roadcam.appliance.clock import _Timex
+libc = ctypes.CDLL(None, use_errno=True)
+timex = _Timex()
+print(libc.adjtimex(ctypes.byref(timex)), ctypes.get_errno())
 """
 
 
+def sandboxed(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    allowed = unit_allowed_syscalls(CHECKOUT_UNITS / "roadcam.service")
+    result = subprocess.run([sys.executable, "-c", SANDBOX, *args], capture_output=True, text=True, timeout=timeout,
+                            env=dict(os.environ, SANDBOX_SYSCALLS=" ".join(sorted(allowed))))
+    if result.returncode == 77:
+        pytest.skip("no libseccomp, or a kernel without PR_SET_MDWE (Linux 6.3+)")
+    return result
+
+
+def test_the_sandbox_refuses_what_the_unit_refuses():
+    """The sandbox below stands for the unit only if it bites: W+X memory and a call of
+    @privileged (mount) are refused in it."""
+    probe = ("import ctypes, mmap, os\n"
+             "try:\n    mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC); print('wx')\n"
+             "except PermissionError:\n    print('no wx')\n"
+             "libc = ctypes.CDLL(None, use_errno=True)\n"
+             "print(libc.mount(b'none', b'/mnt', b'tmpfs', 0, None), ctypes.get_errno())\n")
+    result = sandboxed("-c", probe)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:2] == ["no wx", "-1 1"]  # EPERM, as SystemCallErrorNumber=EPERM
+
+
+def test_the_unit_lets_the_appliance_read_its_clock_state():
+    """The appliance learns from adjtimex whether the clock is synchronised (the clock.unsynced
+    fault): the unit's filter must let that read through (ProtectClock= would not)."""
+    result = sandboxed("-c", CLOCK_PROBE)
+    assert result.returncode == 0, result.stderr
+    code, error = map(int, result.stdout.split())
+    assert code >= 0 and error != 1, "adjtimex refused (EPERM) under the unit's system-call filter"
+
+
 @pytest.mark.slow
-def test_the_appliance_runs_with_write_xor_execute_memory(tmp_path):
-    """roadcam.service sets MemoryDenyWriteExecute=true: the appliance with OpenCV, numpy and the
-    TFLite detector must never need memory both writable and executable. Run it so (the kernel's
-    prctl W^X, kept across exec) on a recorded camera: it ends cleanly with its events stored."""
+def test_the_appliance_runs_in_the_units_sandbox(tmp_path):
+    """roadcam run with OpenCV, numpy and the TFLite detector on a recorded camera, inside the
+    unit's system-call filter and W^X memory: it ends cleanly, its events stored, no fault."""
     sys.path.insert(0, str(Path(__file__).parent))
     from videos import moving_box, write_video
 
@@ -177,10 +271,7 @@ def test_the_appliance_runs_with_write_xor_execute_memory(tmp_path):
         "cameras": [{"name": "north", "source": {"type": "opencv", "url": str(video)}}],
         "detection": {"type": "tflite"},
     }))
-    result = subprocess.run([sys.executable, "-c", W_XOR_X, "run", "--config", str(config)], capture_output=True,
-                            text=True, timeout=300)
-    if result.returncode == 77:
-        pytest.skip("this kernel has no PR_SET_MDWE (Linux 6.3+)")
+    result = sandboxed("-m", "roadcam.appliance.cli", "run", "--config", str(config))
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
     assert read_events(tmp_path / "events.db", types=["health"])
