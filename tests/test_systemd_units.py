@@ -222,10 +222,14 @@ print(libc.adjtimex(ctypes.byref(timex)), ctypes.get_errno())
 """
 
 
+def sandbox_env(unit: str = "roadcam.service") -> dict[str, str]:
+    allowed = unit_allowed_syscalls(CHECKOUT_UNITS / unit)
+    return dict(os.environ, SANDBOX_SYSCALLS=" ".join(sorted(allowed)))
+
+
 def sandboxed(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    allowed = unit_allowed_syscalls(CHECKOUT_UNITS / "roadcam.service")
     result = subprocess.run([sys.executable, "-c", SANDBOX, *args], capture_output=True, text=True, timeout=timeout,
-                            env=dict(os.environ, SANDBOX_SYSCALLS=" ".join(sorted(allowed))))
+                            env=sandbox_env())
     if result.returncode == 77:
         pytest.skip("no libseccomp, or a kernel without PR_SET_MDWE (Linux 6.3+)")
     return result
@@ -276,3 +280,35 @@ def test_the_appliance_runs_in_the_units_sandbox(tmp_path):
     assert "Traceback" not in result.stderr
     assert read_events(tmp_path / "events.db", types=["health"])
     assert read_events(tmp_path / "events.db", types=["fault.raised"]) == []  # no plugin.error from the detector
+
+
+@pytest.mark.integration
+def test_the_collector_serves_in_its_units_sandbox(tmp_path, broker):
+    """roadcam-collector serve, inside roadcam-collector.service's system-call filter and W^X:
+    it connects to the broker, subscribes, and stops cleanly on SIGTERM."""
+    import signal
+    import time
+
+    config = tmp_path / "collector.yaml"
+    (tmp_path / "device-keys").mkdir()
+    config.write_text(yaml.safe_dump({
+        "broker": {"host": broker.host, "port": broker.port, "client_id": "collector-1"},
+        "storage": {"database": str(tmp_path / "collector.db"), "evidence_dir": str(tmp_path / "evidence")},
+        "device_keys_dir": str(tmp_path / "device-keys")}))
+    serve = ("import sys; from roadcam.collector.cli import main; "
+             f"sys.exit(main(['serve', '--config', {str(config)!r}]))")
+    process = subprocess.Popen([sys.executable, "-c", SANDBOX, "-c", serve], stderr=subprocess.PIPE, text=True,
+                               env=sandbox_env("roadcam-collector.service"))
+    try:
+        deadline = time.monotonic() + 30
+        while "collector-1" not in broker.log() or " SUBSCRIBE" not in broker.log():
+            if process.poll() == 77:
+                pytest.skip("no libseccomp, or a kernel without PR_SET_MDWE (Linux 6.3+)")
+            assert process.poll() is None, process.stderr.read()
+            assert time.monotonic() < deadline, broker.log()
+            time.sleep(0.1)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    finally:
+        process.kill()
+    assert "Traceback" not in process.stderr.read()
