@@ -47,9 +47,11 @@ CALIBRATION = {"image_points": [[0, 0], [320, 0], [320, 240], [0, 240]],
                "road_points": [[0, 60], [32, 60], [32, 0], [0, 0]]}
 
 
-def bench(tmp_path, calibrated=False, lines=(), **rules):
+def bench(tmp_path, calibrated=False, lines=(), zones=None, **rules):
     section = fences(red_light={"enabled": True}, **rules)
     section["cameras"][0]["lines"] += list(lines)
+    if zones is not None:
+        section["cameras"][0]["zones"] = zones
     camera = {"name": "cam", "source": {"type": "opencv", "url": str(tmp_path / "x.mp4")}}
     if calibrated:
         camera["calibration"] = CALIBRATION
@@ -72,6 +74,7 @@ class Drive:
         self.index = 0
         self.track = Track(id=7, camera="cam", kind_votes={"car": 1.0})
         self.signals = {"main": SignalView(initial, T0 - 10**9)}
+        self.standing: list[tuple[Track, tuple]] = []   # other road users standing still, with their boxes
 
     @property
     def now(self) -> int:
@@ -84,8 +87,11 @@ class Drive:
         image = np.full((H, W, 3), 100, np.uint8)
         box = (x * W - 15, y_bottom * H - 20, x * W + 15, y_bottom * H)
         self.track.points.append(TrackPoint(self.index, self.now, box, None, measured))
+        for other, other_box in self.standing:
+            other.points.append(TrackPoint(self.index, self.now, other_box, None))
         frame = Frame("cam", self.index, self.now, self.now, image)
-        self.appliance.submit(self.plugin.roadcam_analyze(frame=frame, tracks=[self.track], signals=self.signals))
+        tracks = [self.track, *(other for other, _ in self.standing)]
+        self.appliance.submit(self.plugin.roadcam_analyze(frame=frame, tracks=tracks, signals=self.signals))
         self.index += 1
 
     def path(self, points) -> None:
@@ -349,3 +355,20 @@ def test_a_car_standing_in_the_scooter_box_is_a_violation_and_a_scooter_there_is
         drive.end()
     (event,) = stored(tmp_path, "violation.scooter_box")
     assert (event.data["track_id"], event.data["vehicle_kind"]) == (8, "car")
+
+
+@pytest.mark.parametrize("person_x, reported", [(0.55, 1), (0.95, 0)])
+def test_entering_the_crosswalk_with_a_pedestrian_near_its_path_is_failing_to_yield(tmp_path, person_x, reported):
+    crosswalk = {"name": "crosswalk", "polygon": [[0.0, 0.4], [1.0, 0.4], [1.0, 0.48], [0.0, 0.48]]}
+    section_zones = fences()["cameras"][0]["zones"] + [crosswalk]
+    appliance, plugin = bench(tmp_path, calibrated=True, fail_to_yield={"enabled": True, "crosswalk": "crosswalk"},
+                              zones=section_zones)
+    drive = Drive(appliance, plugin)
+    person = Track(id=50, camera="cam", kind_votes={"pedestrian": 1.0})
+    drive.standing.append((person, (person_x * W - 4, 0.44 * H - 20, person_x * W + 4, 0.44 * H)))
+    drive.path(straight(0.95, 0.2, 60))   # 45 m in 2.4 s
+    drive.end()
+    events = stored(tmp_path, "violation.fail_to_yield")
+    assert len(events) == reported
+    if reported:
+        assert events[0].data["nearest_m"] == pytest.approx(1.6, abs=0.3)

@@ -89,6 +89,9 @@ def fences_section(road: SimRoad) -> dict:
         corners = np.asarray(zone.polygon, float)
         corners[:, 1] = np.where(corners[:, 1] >= corners[:, 1].mean(), corners[:, 1] + REAR_MARGIN_M, corners[:, 1])
         zones.append({"name": zone.name, "polygon": polygon(corners)})
+    if layout.crosswalk is not None:
+        zones.append({"name": "crosswalk", "polygon": rect(layout.crosswalk.x_min, layout.crosswalk.x_max,
+                                                           layout.crosswalk.y_min, layout.crosswalk.y_max)})
     junction = layout.junction
     exit_rects = {"straight": (0.0, layout.median_x_m, junction.y_min - EXIT_DEPTH_M, junction.y_min),
                   "left": (layout.far_kerb_x_m, layout.far_kerb_x_m + EXIT_DEPTH_M, junction.y_min, junction.y_max),
@@ -108,6 +111,8 @@ def fences_section(road: SimRoad) -> dict:
         "wrong_lane": {"enabled": True},
         "illegal_parking": {"enabled": True, "zones": [n for n, k in kinds.items() if k == "no_parking"],
                             "max_stop_s": next((z.max_stop_s for z in scenario.zones if z.kind == "no_parking"), 5.0)},
+        "fail_to_yield": {"enabled": layout.crosswalk is not None,
+                          "crosswalk": "crosswalk" if layout.crosswalk is not None else None},
         "box_blocking": {"enabled": True, "zones": [n for n, k in kinds.items() if k == "box_junction"],
                          "max_stop_s": next((z.max_stop_s for z in scenario.zones if z.kind == "box_junction"), 3.0)},
     }}

@@ -255,6 +255,15 @@ class SolidLineRule(RuleConfig):
     lines: list[str] = Field(default_factory=list, title="Lines", description="Names of the solid lines.")
 
 
+class FailToYieldRule(RuleConfig):
+    """Entering the crosswalk while a pedestrian on it is within ``margin_m`` of the vehicle's path."""
+
+    article: str = Field("44-2", title="Legal article", description="Article code printed on the ticket.")
+    crosswalk: str | None = Field(None, title="Crosswalk zone", description="Name of the crosswalk's zone.")
+    margin_m: float = Field(3.0, ge=0, le=10, title="Margin (m)",
+                            description="A pedestrian this close to the vehicle's side is in its way (Taiwan: 3 m).")
+
+
 class RestrictedRule(RuleConfig):
     """Entering a restricted road (a zone over its entry), for some classes, at some times."""
 
@@ -282,6 +291,8 @@ class FencesConfig(Section):
                                                 "over within a few ms); it then dates from its own edge.")
     lane_class: LaneClassRule = Field(default_factory=LaneClassRule, title="Class not allowed in the lane",
                                       description="The rule.")
+    fail_to_yield: FailToYieldRule = Field(default_factory=FailToYieldRule, title="Failing to yield",
+                                           description="The rule.")
     solid_line: SolidLineRule = Field(default_factory=SolidLineRule, title="Solid line", description="The rule.")
     restricted: RestrictedRule = Field(default_factory=RestrictedRule, title="Restricted road or time",
                                        description="The rule.")
@@ -303,6 +314,9 @@ class FencesConfig(Section):
             for index, zone in enumerate(getattr(self, rule).zones):
                 if not any(camera.zone(zone) for camera in self.cameras):
                     raise ValueError(f"{rule}.zones[{index}]: no camera has a zone named {zone!r}")
+        crosswalk = self.fail_to_yield.crosswalk
+        if crosswalk is not None and not any(camera.zone(crosswalk) for camera in self.cameras):
+            raise ValueError(f"fail_to_yield.crosswalk: no camera has a zone named {crosswalk!r}")
         for index, line in enumerate(self.solid_line.lines):
             if not any(camera.line(line) for camera in self.cameras):
                 raise ValueError(f"solid_line.lines[{index}]: no camera has a line named {line!r}")

@@ -28,6 +28,8 @@ class CameraContext:
         self.lanes = {lane.id: lane for lane in fences.lanes}
         self.stop = fences.line(fences.stop_line)
         self._stop_road: tuple | None = None
+        #: This frame's pedestrians: (picture point, road point), set before the rules look.
+        self.people: list[tuple[tuple[float, float], tuple[float, float] | None]] = []
 
     def lane_of(self, placed: Placed) -> LaneFence | None:
         lane = placed.lane_at_line if placed.lane_at_line is not None else placed.lane.value
@@ -78,6 +80,22 @@ class CameraContext:
             return int(before.time_ns + share * (now.time_ns - before.time_ns))
         crossing = placed.crossed(self.stop.name)
         return crossing.time_ns if crossing is not None and crossing.frame_index == now.frame_index else None
+
+
+    def front(self, placed: Placed) -> tuple[tuple[float, float], tuple[float, float]] | None:
+        """The vehicle's front on the road plane (its placement moved the class's length along its
+        heading over the last half second) and that heading; None without calibration or motion."""
+        last = placed.last
+        first = next((s for s in placed.samples if last.time_ns - s.time_ns <= 0.5e9 and s.road), None)
+        if last.road is None or first is None or first is last:
+            return None
+        dx, dy = last.road[0] - first.road[0], last.road[1] - first.road[1]
+        norm = math.hypot(dx, dy)
+        if norm < 0.2:
+            return None
+        length = LENGTH_M.get(placed.kind, LENGTH_M["car"])
+        heading = (dx / norm, dy / norm)
+        return (last.road[0] + heading[0] * length, last.road[1] + heading[1] * length), heading
 
 
 def _cross(a, b, q) -> float:

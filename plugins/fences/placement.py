@@ -161,8 +161,27 @@ class CameraPlacer:
                     placed.lane_at_line = placed.lane.value if placed.lane.value is not None else (
                         placed.lane.candidate)
 
+    def people(self, frame, tracks) -> list[tuple[tuple[float, float], tuple[float, float] | None]]:
+        """Where this frame's measured pedestrians stand: (picture point, road point)."""
+        out = []
+        height, width = frame.image.shape[:2]
+        for track in tracks:
+            point = track.last
+            if track.kind in NOT_VEHICLES and point.measured and point.frame_index == frame.index:
+                x1, _, x2, y2 = point.box
+                here = ((x1 + x2) / 2 / width, y2 / height)
+                out.append((here, self.to_road(here)))
+        return out
+
     def forget(self, track_id: int) -> Placed | None:
         return self.placed.pop(track_id, None)
+
+    def to_picture(self, road: tuple[float, float]) -> tuple[float, float] | None:
+        """A road point (metres) on the picture, normalised; None without calibration."""
+        if self.geometry is None or self.size is None:
+            return None
+        x, y = self.geometry.to_image([road])[0]
+        return float(x) / self.size[0], float(y) / self.size[1]
 
     def to_road(self, point: tuple[float, float]) -> tuple[float, float] | None:
         """A normalised picture point on the road plane (metres), None without calibration."""

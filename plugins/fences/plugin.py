@@ -19,6 +19,7 @@ from .config import SECTION, FencesConfig
 from .context import CameraContext
 from .evidence import Violation
 from .rules.dwell import Dwell
+from .rules.fail_to_yield import FailToYield
 from .rules.lane_class import LaneClass
 from .rules.red_light import RedLight
 from .rules.restricted import Restricted
@@ -46,7 +47,7 @@ class Fences:
         self.rules = [RedLight(config, self.signals), StopLine(config, self.signals), WrongLane(config),
                       Dwell("illegal_parking", config, self.signals), Dwell("box_blocking", config, self.signals),
                       Dwell("scooter_box", config, self.signals),
-                      LaneClass(config), Restricted(config), SolidLine(config)]
+                      LaneClass(config), Restricted(config), SolidLine(config), FailToYield(config)]
         self.pending: list[Violation] = []
         self.plates: dict[tuple[str, int], dict[str, Any]] = {}
         self.counts: dict[str, int] = {}
@@ -64,6 +65,7 @@ class Fences:
         ctx = self.cameras.get(frame.camera)
         if ctx is not None:
             ctx.frames.add(frame)
+            ctx.people = ctx.placer.people(frame, tracks)
             for placed in ctx.placer.update(frame, tracks):
                 for rule in self.rules:
                     self.pending += rule.step(ctx, placed, frame)

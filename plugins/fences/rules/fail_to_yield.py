@@ -1,0 +1,72 @@
+"""Failing to yield to a pedestrian on the crosswalk: the vehicle's front entered the crosswalk
+while someone was on it within ``margin_m`` (Taiwan: 3 m) of the vehicle's path, measured
+across its heading from its side. Needs the camera's calibration (the front and the distances
+are on the road plane). Pedestrians beside the path further than that, or still on the kerb
+(outside the crosswalk zone), are not in the way.
+"""
+
+from __future__ import annotations
+
+from .. import shapes
+from ..context import CameraContext
+from ..evidence import Violation, annotated_jpeg
+from ..placement import Placed
+
+RULE = "fail_to_yield"
+#: Vehicle width by class (m), for the distance from its side.
+WIDTH_M = {"car": 1.8, "scooter": 0.7, "truck": 2.4, "bus": 2.5}
+
+
+class FailToYield:
+    """The rule; ``config`` is the whole ``fences`` section."""
+
+    name = RULE
+
+    def __init__(self, config):
+        self.config = config
+        self.judged: set[tuple[str, int]] = set()
+
+    def step(self, ctx: CameraContext, placed: Placed, frame) -> list[Violation]:
+        rule = self.config.fail_to_yield
+        key = (ctx.name, placed.track_id)
+        crosswalk = ctx.fences.zone(rule.crosswalk) if rule.crosswalk else None
+        if not rule.enabled or crosswalk is None or key in self.judged:
+            return []
+        front = ctx.front(placed)
+        if front is None:
+            return []
+        (fx, fy), (hx, hy) = front
+        on_picture = ctx.placer.to_picture((fx, fy))
+        if on_picture is None or not shapes.contains(crosswalk.polygon, on_picture):
+            return []
+        self.judged.add(key)   # judged once, as its front enters the crosswalk
+        reach = WIDTH_M.get(placed.kind, WIDTH_M["car"]) / 2 + rule.margin_m
+        near = []
+        for point, road in ctx.people:
+            if road is None or not shapes.contains(crosswalk.polygon, point):
+                continue
+            across = abs((road[0] - fx) * -hy + (road[1] - fy) * hx)
+            if across <= reach:
+                near.append(round(across, 2))
+        if not near or not self.config.enforced(rule, ctx.name, frame.time_ns):
+            return []
+        w, h = ctx.placer.size
+        pixels = [((a[0] * w, a[1] * h), (b[0] * w, b[1] * h))
+                  for a, b in zip(crosswalk.polygon, [*crosswalk.polygon[1:], crosswalk.polygon[0]])]
+        before = ctx.frames.at_or_before(frame.index - 5)
+        quality = self.config.evidence_jpeg_quality
+        frames = [("frame_before", annotated_jpeg(before, quality, lines=pixels, caption="approaching the crosswalk")),
+                  ("frame_entering", annotated_jpeg(frame, quality, lines=pixels, box=placed.last.box,
+                                                    caption=f"pedestrian {min(near):.1f} m from its path"))]
+        lane = ctx.lane_of(placed)
+        data = {"article": rule.article, "crosswalk": crosswalk.name, "pedestrians": len(near),
+                "nearest_m": min(near), "lane": lane.id if lane else None, "vehicle_kind": placed.kind,
+                "speed_kmh": round(placed.speed_mps() * 3.6, 1) if placed.speed_mps() is not None else None}
+        return [Violation.of(RULE, ctx.name, placed.track_id, frame.time_ns, data, frames)]
+
+    def finish(self, ctx: CameraContext, placed: Placed) -> list[Violation]:
+        self.judged.discard((ctx.name, placed.track_id))
+        return []
+
+
+
