@@ -258,9 +258,11 @@ def test_the_unit_lets_the_appliance_read_its_clock_state():
 
 
 @pytest.mark.slow
-def test_the_appliance_runs_in_the_units_sandbox(tmp_path):
-    """roadcam run with OpenCV, numpy and the TFLite detector on a recorded camera, inside the
-    unit's system-call filter and W^X memory: it ends cleanly, its events stored, no fault."""
+@pytest.mark.integration
+def test_the_appliance_runs_in_the_units_sandbox(tmp_path, broker):
+    """roadcam run with OpenCV, numpy, the TFLite detector and the MQTT uplink on a recorded
+    camera, inside the unit's system-call filter and W^X memory: it ends cleanly, its events
+    stored and published to the broker, no fault."""
     sys.path.insert(0, str(Path(__file__).parent))
     from videos import moving_box, write_video
 
@@ -274,9 +276,12 @@ def test_the_appliance_runs_in_the_units_sandbox(tmp_path):
         "gpio": {"pin_factory": "mock"},
         "cameras": [{"name": "north", "source": {"type": "opencv", "url": str(video)}}],
         "detection": {"type": "tflite"},
+        "uplink": {"enabled": True, "host": broker.host, "port": broker.port,
+                   "staged_config_file": str(tmp_path / "site.next.yaml")},
     }))
     result = sandboxed("-m", "roadcam.appliance.cli", "run", "--config", str(config))
     assert result.returncode == 0, result.stderr[-3000:]
+    assert "Received PUBLISH from tn-wx" in broker.log()
     assert "Traceback" not in result.stderr
     assert read_events(tmp_path / "events.db", types=["health"])
     assert read_events(tmp_path / "events.db", types=["fault.raised"]) == []  # no plugin.error from the detector
