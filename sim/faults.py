@@ -14,7 +14,9 @@ Kinds (``CameraFault.kind``):
 - ``moved``: the view turned (shifted by ``strength`` × image width and slightly rotated);
 - ``blocked``: the top ``strength`` share of the view covered by a flat object;
 - ``drop``: only one frame in ``every`` delivered (the others lost; frame rate falls);
-- ``no_frames``: nothing delivered at all.
+- ``no_frames``: nothing delivered at all;
+- ``ir_off``: the night scene without the camera's IR illuminator, street light only (the
+  image times ``strength``, 0.3 unless given).
 
 Pin faults: :class:`FaultyPinFactory` with :class:`PinFault` entries (:func:`lamp_conflict`,
 :func:`lamp_out`, :func:`lamps_dark`, :func:`loop_stuck` build them from the scenario's heads and
@@ -45,7 +47,7 @@ from .pins import SimPinFactory
 from .road import SimRoad
 from .scenario import Scenario
 
-FaultKind = Literal["freeze", "black", "washed_out", "blur", "moved", "blocked", "drop", "no_frames"]
+FaultKind = Literal["freeze", "black", "washed_out", "blur", "moved", "blocked", "drop", "no_frames", "ir_off"]
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ class CameraFault:
     kind: FaultKind
     start_s: float
     end_s: float
-    strength: float = 0.0   # blur sigma (px at 1920 wide), moved shift (share of width), blocked share
+    strength: float = 0.0   # blur sigma (px at 1920 wide), moved shift (share of width), blocked share, ir_off
     every: int = 2          # drop: deliver one frame in this many
 
     def active(self, t_s: float) -> bool:
@@ -123,6 +125,8 @@ class FaultyCamera(Camera):
                 image = blurred(image, fault.strength or 8.0)
             elif fault.kind == "moved":
                 image = moved(image, fault.strength or 0.08)
+            elif fault.kind == "ir_off":
+                image = (image * (fault.strength or 0.3)).astype(np.uint8)
             elif fault.kind == "blocked":
                 image = image.copy()
                 image[: int(image.shape[0] * (fault.strength or 0.6))] = 90

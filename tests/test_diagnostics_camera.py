@@ -26,10 +26,15 @@ from roadcam.sim.scenario import load_scenario
 DETECT_WITHIN_S = 10.0
 
 
-def run_checks(scenario: str, faults: list[CameraFault], duration_s: float):
-    """Drive the camera checks with the scenario's frames (faults injected); returns the
-    changes as (action, code, scenario seconds, message) in order, one raise per fault."""
+def run_checks(scenario: str, faults: list[CameraFault], duration_s: float, width_px: int | None = None):
+    """Drive the camera checks with the scenario's frames (faults injected; rendered ``width_px``
+    wide to be quicker when given); returns the changes as (action, code, scenario seconds,
+    message) in order, one raise per fault."""
     loaded = load_scenario(scenario).model_copy(update={"duration_s": duration_s})
+    if width_px is not None:
+        camera = loaded.camera
+        loaded = loaded.model_copy(update={"camera": camera.model_copy(update={
+            "width_px": width_px, "height_px": camera.height_px * width_px // camera.width_px})})
     road = SimRoad.from_scenario(loaded)
     camera = FaultyCamera(road.camera(loaded.camera.name), faults, loaded.start_ns, loaded.fps)
     board = FaultBoard()
@@ -75,6 +80,27 @@ def test_an_injected_camera_fault_is_raised_within_10_s_and_cleared_after_it_end
     assert raised["id"] == cleared["id"] == f"{code}:approach"
     assert raised["severity"] in ("critical", "major") and "approach" in raised["message"]
     assert cleared["first_seen"] == raised["first_seen"] and cleared["last_seen"] >= cleared["first_seen"]
+
+
+def test_a_night_camera_without_its_ir_illuminator_is_raised_within_10_s_and_cleared():
+    start_s, end_s = 5.0, 11.0
+    changes = run_checks("night", [CameraFault("ir_off", start_s, end_s)], duration_s=18.0, width_px=640)
+    assert [(action, c) for action, c, _, _ in changes] == [("raised", "camera.night_illumination"),
+                                                            ("cleared", "camera.night_illumination")], changes
+    (_, _, raised_s, raised), (_, _, cleared_s, _) = changes
+    assert start_s <= raised_s <= start_s + DETECT_WITHIN_S and end_s <= cleared_s <= end_s + DETECT_WITHIN_S
+    assert "IR illuminator" in raised["message"] and raised["severity"] == "critical"
+
+
+def test_the_same_dim_image_by_day_is_no_illumination_fault():
+    assert run_checks("smoke", [CameraFault("ir_off", 4.0, 10.0, strength=0.45)], duration_s=12.0, width_px=640) == []
+
+
+def test_the_night_window_is_local_time_and_may_pass_midnight():
+    config = DiagnosticsConfig(night_start="19:00", night_end="05:00", utc_offset_h=8)
+    hour_ns = 3600 * 10**9
+    assert [config.is_night(h * hour_ns) for h in (10, 11, 20, 21, 22)] == [False, True, True, False, False]
+    # 10:00 UTC = 18:00 local, 11:00 = 19:00, 20:00 = 04:00, 21:00 = 05:00, 22:00 = 06:00
 
 
 @pytest.mark.parametrize(("scenario", "duration_s"), [("smoke", 20.0), ("night", 60.0),

@@ -7,8 +7,12 @@ condition must hold ``raise_after_s`` (frame time) before its fault is raised, a
 
 Image figures, all from one ``thumb_width_px``-wide grey thumbnail:
 
-- level: mean and spread of the grey levels (black, washed out);
-- sharpness: mean absolute Laplacian, compared with the camera's own reference (defocus);
+- level: mean and spread of the grey levels (black, washed out; at night, in the
+  ``night_start``-``night_end`` window of local time, an image too dark for a working IR
+  illuminator);
+- focus: mean absolute Laplacian per grey level of spread, compared with the camera's own
+  reference (defocus); dividing by the spread keeps it free of contrast, so a dimmer scene
+  (dusk, cloud, a night without IR) does not read as defocus;
 - view: correlation of the edge map (gradient magnitude on a half-size copy of the thumbnail)
   with the reference view, cell by cell on a 4 x 4 grid, the median cell deciding (moved or
   blocked). Edges of the fixed scene (kerbs, lane marks, poles) stay put under traffic and
@@ -41,6 +45,12 @@ class ImageFigures:
     spread: float        # standard deviation of the grey level
     sharpness: float     # mean |Laplacian|
     edges: np.ndarray    # gradient magnitude of a half-size copy
+
+    @property
+    def focus(self) -> float:
+        """Sharpness per grey level of spread: free of contrast, so a dimmer scene is not
+        taken for a defocused one."""
+        return self.sharpness / max(self.spread, 1.0)
 
 
 def thumbnail(image: np.ndarray, width_px: int) -> np.ndarray:
@@ -93,7 +103,7 @@ class CameraState:
     first_frame_ns: int | None = None
     last_thumb: np.ndarray | None = None
     reference_pool: list = field(default_factory=list)
-    ref_sharpness: float | None = None
+    ref_sharpness: float | None = None                  # reference focus (ImageFigures.focus)
     ref_edges: np.ndarray | None = None
     conditions: dict = field(default_factory=dict)      # fault code -> Hysteresis
     figures: dict = field(default_factory=dict)         # the latest figures, for health
@@ -111,6 +121,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
                                 "the housing and, at night, the IR illuminator"),
     "camera.washed_out": ("major", "camera {camera} is washed out (mean level {mean:.1f}, spread {spread:.1f}): "
                                    "check the exposure settings, sun glare and the IR illuminator's power"),
+    "camera.night_illumination": ("critical", "camera {camera} sees too little at night (mean level {mean:.1f}, "
+                                              "under {limit:g}): the IR illuminator is off or dead; check its "
+                                              "power, fuse and day/night switch"),
     "camera.blurred": ("major", "camera {camera} is out of focus ({sharpness_pct:.0f}% of its reference "
                                 "sharpness): clean the lens and housing window, check the focus"),
     "camera.view_changed": ("major", "camera {camera} no longer sees its commissioned view (similarity "
@@ -199,6 +212,10 @@ class CameraChecks:
         featureless = dark or washed or figures.spread < 2.0
         self._decide(camera, state, "camera.dark", dark, time_ns, mean=figures.mean)
         self._decide(camera, state, "camera.washed_out", washed, time_ns, mean=figures.mean, spread=figures.spread)
+        night_limit = cfg.night_dark_below * (1.3 if self._active(state, "camera.night_illumination") else 1.0)
+        unlit = None if not cfg.is_night(time_ns) else (not dark and figures.mean < night_limit)
+        self._decide(camera, state, "camera.night_illumination", unlit, time_ns, mean=figures.mean,
+                     limit=cfg.night_dark_below)
 
         # frozen: the very same thumbnail again (a live sensor always has some noise)
         same = state.last_thumb is not None and np.array_equal(grey, state.last_thumb)
@@ -219,7 +236,7 @@ class CameraChecks:
                 self._take_reference(state)
             return
         similarity = view_similarity(figures.edges, state.ref_edges)
-        sharpness_ratio = figures.sharpness / max(state.ref_sharpness, 1e-6)
+        sharpness_ratio = figures.focus / max(state.ref_sharpness, 1e-6)
         blur_limit = cfg.blur_ratio_below + (0.1 if self._active(state, "camera.blurred") else 0.0)
         blurred = sharpness_ratio < blur_limit
         view_limit = cfg.view_similarity_below + (0.1 if self._active(state, "camera.view_changed") else 0.0)
@@ -234,7 +251,7 @@ class CameraChecks:
 
     def _take_reference(self, state: CameraState) -> None:
         pool = state.reference_pool
-        state.ref_sharpness = float(np.median([f.sharpness for f in pool]))
+        state.ref_sharpness = float(np.median([f.focus for f in pool]))
         edges = np.median(np.stack([f.edges for f in pool]), axis=0)
         state.ref_edges = edges
         state.reference_pool = []
@@ -242,7 +259,7 @@ class CameraChecks:
     def _follow_reference(self, state: CameraState, figures: ImageFigures) -> None:
         sample_s = self.config.check_every_frames / (state.expected_fps or 25.0)
         alpha = min(1.0, sample_s / self.config.reference_follow_s)
-        state.ref_sharpness = (1 - alpha) * state.ref_sharpness + alpha * figures.sharpness
+        state.ref_sharpness = (1 - alpha) * state.ref_sharpness + alpha * figures.focus
         state.ref_edges = (1 - alpha) * state.ref_edges + alpha * figures.edges
 
     # -- raising and clearing --------------------------------------------------------------

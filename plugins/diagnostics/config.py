@@ -8,6 +8,12 @@ from roadcam.appliance.config import Section
 class DiagnosticsConfig(Section):
     """Self-diagnostics thresholds. Camera times are frame times (the camera's own stamps)."""
 
+    def is_night(self, time_ns: int) -> bool:
+        """Whether ``time_ns`` (UTC ns) falls in the local night window, when IR must be on."""
+        minute = int((time_ns / 60e9 + self.utc_offset_h * 60) % (24 * 60))
+        start, end = (int(hhmm[:2]) * 60 + int(hhmm[3:]) for hhmm in (self.night_start, self.night_end))
+        return start <= minute < end if start <= end else (minute >= start or minute < end)
+
     check_every_frames: int = Field(5, ge=1, title="Image check every (frames)",
                                     description="Each camera's image is checked on one frame in this many "
                                                 "(on a small grey copy); frame timing is checked on every frame.")
@@ -40,12 +46,24 @@ class DiagnosticsConfig(Section):
                                        description="Standard deviation of grey levels under which a bright "
                                                    "image counts as washed out.")
     blur_ratio_below: float = Field(0.5, gt=0, lt=1, title="Blurred below",
-                                    description="Sharpness (mean |Laplacian|) below this share of the camera's "
-                                                "reference raises camera.blurred (cleared above it plus 0.1).")
+                                    description="Focus (mean |Laplacian| per grey level of spread) below this "
+                                                "share of the camera's reference raises camera.blurred (cleared "
+                                                "above it plus 0.1).")
     view_similarity_below: float = Field(0.5, gt=-1, lt=1, title="View changed below",
                                          description="Edge-map correlation with the reference view below which "
                                                      "the camera counts as moved or blocked (cleared above it "
                                                      "plus 0.1).")
+    night_start: str = Field("19:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", title="Night from (local)",
+                             description="Local time HH:MM from which the cameras' IR illuminators must light "
+                                         "the scene (well after dusk, so the day/night switch has acted).")
+    night_end: str = Field("05:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", title="Night until (local)",
+                           description="Local time HH:MM until which the IR illuminators must light the scene "
+                                       "(before start means past midnight).")
+    utc_offset_h: float = Field(8.0, ge=-12, le=14, title="Local time offset (h)",
+                                description="Hours local time is ahead of UTC (Taiwan: 8).")
+    night_dark_below: float = Field(30.0, ge=0, le=255, title="Night dark below",
+                                    description="Mean grey level under which a night image counts as unlit "
+                                                "(IR illuminator off or dead; cleared above 1.3 times it).")
     reference_samples: int = Field(10, ge=1, title="Reference samples",
                                    description="Checked images whose median is the reference view and "
                                                "sharpness, taken at start (commissioning).")

@@ -15,7 +15,6 @@ class Diagnostics:
     each signal head's lamps and the box's health."""
 
     def __init__(self, appliance, config: DiagnosticsConfig):
-        self.appliance = appliance
         self.config = config
         self.camera_checks = CameraChecks(config, appliance.raise_fault, appliance.clear_fault)
         self.lamp_checks = LampChecks(config, appliance.raise_fault, appliance.clear_fault)
