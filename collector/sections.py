@@ -6,8 +6,9 @@ between them with its tolerance, the limit, the enforcement tolerance and the ve
 the limit is for. The average speed is length over transit time; its bounds take the worst of
 both: the length's tolerance, and each passage's time error bound (the device clock's error
 bound, from its NTP discipline, plus the passage's own timing uncertainty). A violation is
-issued only when the lower bound exceeds limit plus tolerance, both passages come from synced
-clocks, and the vehicle is of a class the limit is for.
+issued only when the lower bound exceeds limit plus tolerance, both passages come from clocks
+synced within ``max_clock_error_ms`` (and their devices did not mark them otherwise), and the
+vehicle is of a class the limit is for.
 
 Pairing, per section and plate (reads that differ only by reader confusions share a key,
 :func:`roadcam.protocol.plates.confusion_key`, and must be within ``max_plate_distance``):
@@ -83,6 +84,9 @@ class SectionSettings(BaseModel):
                                       "order passages may arrive and still be paired.")
     expire_s: float = Field(3600.0, gt=0, title="Expiry (s)",
                             description="An entry with no exit after this is recorded as expired.")
+    max_clock_error_ms: float = Field(10.0, gt=0, title="Clock error bound (ms)",
+                                      description="A passage whose clock error bound is above this (or unsynced) "
+                                                  "is paired, never made a violation.")
     max_speed_kmh: float = Field(300.0, gt=0, title="Fastest plausible (km/h)",
                                  description="An entry that would give more than this is not the exit's "
                                              "vehicle (another vehicle with a look-alike plate).")
@@ -108,7 +112,8 @@ class Passage:
     plate: str  # compacted (letters and digits, upper case)
     lane: int | None
     kind: str | None
-    synced: bool
+    synced: bool  # the clock was synced, and the device did not mark it out of its bound
+    clock_error_ns: int | None  # the clock's error bound (None: unsynced)
     error_ns: int  # bound of the passage time's error: clock error bound + timing uncertainty
     evidence: tuple[str, ...]
 
@@ -124,6 +129,8 @@ def passage_from_event(event: Event) -> Passage | None:
         return None
     error_ms = event.clock.get("error_ms")
     synced = event.clock.get("synced") is True and isinstance(error_ms, int | float) and math.isfinite(error_ms)
+    clock_error_ns = round(float(error_ms) * 1e6) if synced else None
+    synced = synced and data.get("clock_within_bound") is not False
     timing_ms = data.get("time_uncertainty_ms", 0.0)
     if not isinstance(timing_ms, int | float) or not math.isfinite(timing_ms) or timing_ms < 0:
         return None
@@ -131,8 +138,8 @@ def passage_from_event(event: Event) -> Passage | None:
     return Passage(
         id=event.id, device=event.device, site=event.site, point=point if isinstance(point, str) else None,
         time_ns=utc_ns(event.time), plate=compact(plate), lane=lane if isinstance(lane, int) else None,
-        kind=kind if isinstance(kind, str) else None, synced=synced,
-        error_ns=round(((float(error_ms) if synced else 0.0) + float(timing_ms)) * 1e6),
+        kind=kind if isinstance(kind, str) else None, synced=synced, clock_error_ns=clock_error_ns,
+        error_ns=(clock_error_ns or 0) + round(float(timing_ms) * 1e6),
         evidence=tuple(ref.sha256 for ref in event.evidence) + _plate_evidence(data))
 
 
@@ -312,10 +319,12 @@ def _matched(section: SectionSettings, entry: Passage, exit_passage: Passage) ->
     high = (section.length_m + section.length_tolerance_m) / (transit_s - error_s) * 3.6 \
         if transit_s > error_s else math.inf
     synced = entry.synced and exit_passage.synced
+    max_ns = section.max_clock_error_ms * 1e6
+    within = synced and all(p.clock_error_ns is not None and p.clock_error_ns <= max_ns for p in (entry, exit_passage))
     kind = exit_passage.kind or entry.kind
     limited = not section.classes or kind in section.classes
-    violation = synced and limited and low > section.limit_kmh + section.tolerance_kmh
-    reasons = [] if synced else ["clock_unsynced"]
+    violation = within and limited and low > section.limit_kmh + section.tolerance_kmh
+    reasons = [] if within else ["clock_unsynced" if not synced else "clock_error_over_max"]
     if not limited:
         reasons.append("class_not_limited")
     return SectionResult(

@@ -17,11 +17,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from roadcam.appliance.clock import ManualClock
 from roadcam.common.errors import CameraUnavailable
 from roadcam.hal.base import Camera, Frame
 
 from .camera_pose import SimCameraPose, calibration_pairs
+from .clocks import DriftingClock
 from .pins import SimPinFactory
 from .render import Renderer
 from .scenario import Scenario, load_scenario
@@ -35,7 +35,9 @@ class SimRoad:
 
     def __init__(self, scenario: Scenario):
         self.scenario = scenario
-        self.clock = ManualClock(start_wall_ns=scenario.start_ns)
+        clock = scenario.clock
+        self.clock = DriftingClock(scenario.start_ns, drift_ppm=clock.drift_ppm, error_ms=clock.error_ms,
+                                   steps=[(step.at_s, step.step_ms) for step in clock.steps], synced=clock.synced)
         self.pin_factory = SimPinFactory(self.clock)
         self.world = World(scenario)
         cam = scenario.camera

@@ -213,6 +213,22 @@ class PedestrianModel(Strict):
         description="Pedestrians arriving at given times, in addition to the rate.")
 
 
+class ClockStepModel(Strict):
+    at_s: float = Field(ge=0, title="At (s)", description="Simulated second the device clock jumps at.")
+    step_ms: float = Field(title="Step (ms)", description="How far it jumps (negative: back).")
+
+
+class DeviceClockModel(Strict):
+    """The device's clock against the world's true time (roadcam.sim.clocks.DriftingClock)."""
+
+    drift_ppm: float = Field(0.0, ge=-1000, le=1000, title="Drift (ppm)",
+                             description="How fast the device clock runs (negative: slow).")
+    steps: list[ClockStepModel] = Field(default_factory=list, title="Steps", description="Clock jumps.")
+    error_ms: float = Field(1.0, ge=0, title="Error bound (ms)",
+                            description="Its sync's error bound with no offset (the offset is added to it).")
+    synced: bool = Field(True, title="Synced", description="False: the clock reports itself unsynced.")
+
+
 class Scenario(Strict):
     """One simulated run: the world, its signals and hardware, the camera and the traffic."""
 
@@ -238,6 +254,8 @@ class Scenario(Strict):
     traffic: TrafficModel = Field(default_factory=TrafficModel, title="Traffic", description="Vehicles.")
     pedestrians: PedestrianModel = Field(default_factory=PedestrianModel, title="Pedestrians",
                                          description="People on the crosswalk.")
+    clock: DeviceClockModel = Field(default_factory=DeviceClockModel, title="Device clock",
+                                    description="Drift, steps and sync state of the device's clock.")
     hotlist: list[HotlistEntryModel] = Field(
         default_factory=list, title="Hotlist",
         description="Stolen or wanted plates handed to the appliance before the run (as the "

@@ -66,10 +66,12 @@ def loop_entries(scenario: Scenario) -> dict[str, float]:
 
 
 def section_sites(vehicles: list[SectionVehicle], length_m: float, exit_offset_s: float,
-                  margin_s: float = 8.0) -> tuple[Scenario, Scenario]:
+                  margin_s: float = 20.0) -> tuple[Scenario, Scenario]:
     """(entry scenario, exit scenario) for ``vehicles``; the exit site's clock starts
     ``exit_offset_s`` after the entry site's, and each vehicle reaches the exit loop
-    length / section speed after it reached the entry loop (both from dry runs)."""
+    length / section speed after it reached the entry loop (both from dry runs). Each site runs
+    ``margin_s`` + 6 s past its last vehicle's entry, time for the vehicle to leave the view and
+    its passage (waiting for its plate read) to go out."""
     last = max(v.entry_at_s for v in vehicles)
     entry = site_scenario("section-entry", "site-a", 0.0, [_explicit(v, v.entry_at_s) for v in vehicles],
                           last + margin_s + 6)

@@ -220,3 +220,17 @@ def test_random_order_gives_the_same_decisions(service):
     results = [r for r in matcher.storage.section_results(limit=10**6) if r.kind == "matched"]
     assert len(results) == 200
     assert all(abs(r.data["speed_kmh"] - truth[r.plate]) < 0.01 for r in results)
+
+
+def test_a_clock_out_of_its_bound_is_paired_but_never_a_violation(service):
+    matcher = service()
+    over = passage("site-b", T0 + at_kmh(90), "ABC-1234", error_ms=50.0)  # synced, but 50 ms > 10 ms
+    marked = passage("site-b", T0 + S + at_kmh(90), "KLM-2786")
+    marked = marked.model_copy(update={"data": {**marked.data, "clock_within_bound": False}})
+    matcher.follow([passage("site-a", T0, "ABC-1234"), over, passage("site-a", T0 + S, "KLM-2786"), marked])
+    results = {r.plate: r for r in matcher.follow([passage("site-a", T0 + 600 * S, "X-1")])}
+    assert results["ABC1234"].kind == "matched" and results["ABC1234"].violation is False
+    assert results["ABC1234"].data["no_violation_because"] == ["clock_error_over_max"]
+    assert results["ABC1234"].data["time_error_s"] == pytest.approx(0.052)  # 1 + 0.5 + 50 + 0.5 ms
+    assert results["KLM2786"].violation is False
+    assert results["KLM2786"].data["no_violation_because"] == ["clock_unsynced"]

@@ -44,16 +44,19 @@ class Bench:
     """A started appliance with four loops on simulated time; edges are driven in time order and
     the test waits for the analysis thread to catch up before simulated time jumps ahead."""
 
-    def __init__(self, tmp_path, **speed):
+    def __init__(self, tmp_path, section=None, clock=None, **speed):
+        """``section``: the whole speed section (default: the two pairs, with ``speed``);
+        ``clock``: a ManualClock (default: one starting at START_WALL_NS)."""
         self.tmp_path = tmp_path
-        config, manager = site_from_data(site_data(tmp_path, loops=LOOPS, speed=speed_section(**speed),
+        config, manager = site_from_data(site_data(tmp_path, loops=LOOPS, speed=section or speed_section(**speed),
                                                    health={"interval_s": 5.0}))
-        self.clock = ManualClock(START_WALL_NS)
+        self.clock = clock or ManualClock(START_WALL_NS)
         self.factory = SimPinFactory(self.clock)
         self.appliance = Appliance(config, manager, Hardware(config, self.clock, pin_factory=self.factory),
                                    self.clock)
         self.appliance.start()
-        self.meter = self.appliance.plugin_manager.get_plugin("speed.spot")
+        self.meter = self.appliance.plugin_manager.get_plugin("speed.spot") or \
+            self.appliance.plugin_manager.get_plugin("speed.passages")
         self.driven = 0
 
     def edge(self, at_s: float, loop: str, occupied: bool) -> None:
@@ -98,7 +101,7 @@ def bench(tmp_path):
     made = []
 
     def make(**speed):
-        made.append(Bench(tmp_path, **speed))
+        made.append(Bench(tmp_path, **speed))  # section=, clock= as Bench takes them
         return made[-1]
 
     yield make

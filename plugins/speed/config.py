@@ -97,6 +97,9 @@ class PassageConfig(Section):
     plate_wait_s: float = Field(5.0, gt=0, le=120, title="Plate wait (s)",
                                 description="A passage waits at most this long after its track ended for "
                                             "the plate read, then goes out without a plate.")
+    max_clock_error_ms: float = Field(10.0, gt=0, title="Clock error bound (ms)",
+                                      description="A clock unsynced or with a larger error bound raises "
+                                                  "clock.unsynced; its passages are marked.")
 
 
 class SpeedConfig(Section):

@@ -10,7 +10,10 @@ on that track (its ``plate.read`` event, seen through ``roadcam_event``), with t
 evidence files named. A passage waits for its track to finish and its read to be stored, at
 most ``plate_wait_s`` after the track ended; a vehicle the camera missed, or whose plate was
 not read, still gets its passage, without a plate (never paired). The clock's sync state and
-error bound travel in every event's envelope.
+error bound travel in every event's envelope; a clock unsynced, or whose error bound is above
+``max_clock_error_ms``, raises ``clock.unsynced`` (the passages still go out, marked, and the
+collector never makes them a violation). Passages still open when the appliance stops are
+stored then, with what is known (the uplink sends them on its next start).
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ class PassageRecorder:
         self._reads: dict[tuple[str, int], dict] = {}  # plate.read by (camera, track), from the store thread
         self._reads_lock = threading.Lock()
         self.counts = {"passages": 0, "with_plate": 0, "no_track": 0}
+        self.edges_seen = 0  # edges of the passage loops taken
 
     # -- hooks ---------------------------------------------------------------------------------
 
@@ -64,6 +68,7 @@ class PassageRecorder:
         found = self.loops.get(loop)
         if found is None:
             return []
+        self.edges_seen += 1
         if occupied:
             self.open.append(OpenPassage(loop, found[1], time_ns))
         else:
@@ -117,7 +122,21 @@ class PassageRecorder:
 
     @hookimpl
     def roadcam_tick(self, now_ns):
+        self._check_clock()
         return self._due(now_ns)
+
+    @hookimpl
+    def roadcam_unconfigure(self, appliance):
+        """Store what is still open: the vehicles are past, whatever the camera made of them."""
+        drafts = []
+        for passage in [p for p in self.open if p.off_ns is not None]:
+            read = None
+            if self.seen is not None and passage.track is not None:
+                with self._reads_lock:
+                    read = self._reads.get((self.seen.camera, passage.track))
+            drafts.append(self._draft(passage, read))
+        self.open.clear()
+        appliance.submit(drafts)
 
     @hookimpl
     def roadcam_collect_health(self, appliance):
@@ -151,11 +170,28 @@ class PassageRecorder:
         self._forget(now_ns)
         return drafts
 
+    def _check_clock(self) -> bool:
+        """Whether the clock is synced within ``max_clock_error_ms``; raises or clears
+        ``clock.unsynced`` as it changes."""
+        state = self.appliance.clock.state()
+        limit = self.config.max_clock_error_ms
+        if state.synced and state.error_ms is not None and state.error_ms <= limit:
+            self.appliance.clear_fault("clock.unsynced", "clock")
+            return True
+        bound = "unknown" if state.error_ms is None else f"{state.error_ms:g} ms"
+        self.appliance.raise_fault(
+            "clock.unsynced", "clock",
+            f"the clock is {'synced' if state.synced else 'not synced'} with an error bound of {bound}, over the "
+            f"{limit:g} ms section passages need: check chrony (chronyc tracking, sources); passages are "
+            f"marked and never become violations")
+        return False
+
     def _draft(self, passage: OpenPassage, read: dict | None) -> EventDraft:
         self.counts["passages"] += 1
         self.counts["with_plate"] += read is not None
         self.counts["no_track"] += self.seen is not None and passage.track is None
         data = {"point": self.config.point, "loop": passage.loop, "lane": passage.lane,
+                "clock_within_bound": self._check_clock(),
                 "time_uncertainty_ms": round(self.stamp_uncertainty_ms, 4),
                 "occupancy_ms": round((passage.off_ns - passage.on_ns) / 1e6, 3),
                 "plate": read["plate"] if read else None,
