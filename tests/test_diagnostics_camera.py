@@ -68,11 +68,14 @@ CASES = [  # (kind, extra fault fields, the fault code it must raise)
 ]
 
 
-@pytest.mark.parametrize("scenario", ["smoke", pytest.param("night", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(("scenario", "width_px"), [("smoke", 640), pytest.param("smoke", None, marks=pytest.mark.slow),
+                                                   pytest.param("night", None, marks=pytest.mark.slow)],
+                         ids=["smoke-640px", "smoke", "night"])
 @pytest.mark.parametrize(("kind", "fields", "code"), CASES, ids=[case[0] for case in CASES])
-def test_an_injected_camera_fault_is_raised_within_10_s_and_cleared_after_it_ends(scenario, kind, fields, code):
+def test_an_injected_camera_fault_is_raised_within_10_s_and_cleared_after_it_ends(scenario, width_px, kind, fields,
+                                                                                   code):
     start_s, end_s = 6.0, 13.0
-    changes = run_checks(scenario, [CameraFault(kind, start_s, end_s, **fields)], duration_s=24.0)
+    changes = run_checks(scenario, [CameraFault(kind, start_s, end_s, **fields)], duration_s=24.0, width_px=width_px)
     assert [(action, c) for action, c, _, _ in changes] == [("raised", code), ("cleared", code)], changes
     (_, _, raised_s, raised), (_, _, cleared_s, cleared) = changes
     assert start_s <= raised_s <= start_s + DETECT_WITHIN_S
