@@ -78,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds-per-hour", type=float, default=60.0, help="simulated seconds run per hour")
     parser.add_argument("--width", type=int, default=640, help="rendered frame width in pixels")
     parser.add_argument("--hours", default="0-23", help="local hours to sample, e.g. 0-23 or 21")
+    parser.add_argument("--work-dir", type=Path, default=None,
+                        help="where each hour's store is made (and removed); the system's temporary folder if unset")
     args = parser.parse_args(argv)
     diagnostics = DiagnosticsConfig()
     total_frames, false_faults = 0, []
@@ -86,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     for hour in parse_hours(args.hours):
         scenario = scenario_for_hour(hour, args.seconds_per_hour, args.width, diagnostics)
-        with tempfile.TemporaryDirectory(prefix="roadcam-day-") as out_dir:
+        with tempfile.TemporaryDirectory(prefix="roadcam-day-", dir=args.work_dir) as out_dir:
             frames, faults = run_hour(scenario, Path(out_dir))
         total_frames += frames
         false_faults += [(hour, *fault) for fault in faults]
