@@ -19,7 +19,7 @@ from roadcam.appliance.events import EventDraft
 from roadcam.appliance.store import EventStore
 from roadcam.collector.local_broker import Broker
 from roadcam.plugins.diagnostics.config import DiagnosticsConfig
-from roadcam.plugins.diagnostics.system import SystemChecks, system_figures, throttled_flags
+from roadcam.plugins.diagnostics.system import SystemChecks, chrony_offset_ms, system_figures, throttled_flags
 from roadcam.protocol.events import EvidenceBlob
 from roadcam.sim.faults import DriftingClock, fill_disk
 
@@ -183,6 +183,27 @@ def test_throttling_is_read_from_vcgencmd_and_its_absence_is_no_fault(tmp_path, 
     vcgencmd.write_text("#!/bin/sh\necho throttled=0x50000\n")  # only 'since boot' bits left
     run_until(checks, clock, 90)
     assert recorder.ids()[-1] == ("cleared", "cpu.throttled:system")
+
+
+def test_a_clock_offset_is_read_from_chronyc_and_its_absence_is_no_fault(tmp_path, store, monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert chrony_offset_ms() is None
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    chronyc = tools / "chronyc"
+    chronyc.write_text("#!/bin/sh\necho 'Reference ID    : C0A80101 (gps)'\n"
+                       "echo 'System time     : 0.250000000 seconds slow of NTP time'\n")
+    chronyc.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tools))
+    assert chrony_offset_ms() == -250.0
+    clock = ManualClock(START_NS)
+    checks, recorder = make_checks(tmp_path, store, clock)
+    run_until(checks, clock, 30)
+    assert recorder.ids() == [("raised", "clock.offset:clock")] and "-250.0 ms off" in recorder.changes[0][3]
+    chronyc.write_text("#!/bin/sh\necho 'System time     : 0.000020000 seconds fast of NTP time'\n")
+    assert chrony_offset_ms() == 0.02
+    run_until(checks, clock, 60)
+    assert recorder.ids()[-1] == ("cleared", "clock.offset:clock")
 
 
 def test_the_appliance_reports_the_box_in_health_and_raises_no_system_fault_on_a_healthy_box(tmp_path):

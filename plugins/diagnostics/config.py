@@ -99,6 +99,9 @@ class DiagnosticsConfig(Section):
     clock_error_max_ms: float = Field(250.0, gt=0, title="Clock error maximum (ms)",
                                       description="The clock's error bound (kernel NTP maxerror) above which "
                                                   "clock.error is raised.")
+    clock_offset_max_ms: float = Field(100.0, gt=0, title="Clock offset maximum (ms)",
+                                       description="chrony's measured offset of the clock (when chrony is "
+                                                   "installed) beyond which clock.offset is raised.")
     evidence_check_every_s: float = Field(60.0, gt=0, title="Evidence check every (s)",
                                           description="Period of the evidence sample check.")
     evidence_sample_files: int = Field(4, ge=1, title="Evidence sample (files)",
