@@ -17,6 +17,7 @@ from roadcam.appliance.site import site_from_data
 from roadcam.hal.hardware import Hardware
 from roadcam.plugins.diagnostics.config import DiagnosticsConfig
 from roadcam.plugins.diagnostics.lamps import LampChecks
+from roadcam.protocol.events import utc_ns
 from roadcam.sim.faults import FaultyPinFactory, lamp_conflict, lamp_out, lamps_dark
 from roadcam.sim.road import SimRoad
 from roadcam.sim.scenario import load_scenario
@@ -150,3 +151,31 @@ def test_an_injected_stuck_loop_holds_the_loop_input(tmp_path):
     assert stuck and all(on for t, on in occupied["lane1-stop"] if 4.0 <= t < 8.0)
     assert not any(on for _, on in occupied["lane2-stop"])
     assert any(not on for t, on in occupied["lane1-stop"] if t >= 8.0)
+
+
+@pytest.mark.slow
+def test_a_stuck_loop_injected_in_the_simulator_is_raised_by_the_speed_plugin_and_cleared(tmp_path):
+    """The whole path on the simulated road: the held detector output reaches the speed
+    plugin's loop checks through the appliance (its loop.stuck_on, not a copy here)."""
+    from roadcam.appliance.runtime import Appliance
+    from roadcam.appliance.store import read_events
+    from roadcam.sim.faults import FaultyCamera, loop_stuck
+
+    loaded = load_scenario("smoke").model_copy(update={"duration_s": 16.0})
+    loaded = loaded.model_copy(update={"camera": loaded.camera.model_copy(update={"width_px": 480, "height_px": 270})})
+    road = SimRoad.from_scenario(loaded)
+    pins = FaultyPinFactory.install(road, loop_stuck(loaded, "lane2-stop", True, 4.0, 12.0))
+    site = road.site_config(tmp_path)
+    site["plugins"] = {"disabled": ["detection", "plate_capture"]}
+    site["speed"] = {"stuck_on_s": 3.0, "pairs": [{"name": "lane2", "upstream": "lane2-upstream",
+                                                   "downstream": "lane2-stop", "spacing_m": 19.0}]}
+    config, manager = site_from_data(site, source="stuck loop injection test")
+    hardware = Hardware(config, road.clock, pin_factory=pins,
+                        sim_cameras=lambda name: FaultyCamera(road.camera(name), [], loaded.start_ns, loaded.fps, pins))
+    Appliance(config, manager, hardware, road.clock).run(install_signal_handlers=False)
+    events = read_events(config.storage.database, limit=10**5, types=["fault.raised", "fault.cleared"])
+    stuck = [(e.type, (utc_ns(e.time) - loaded.start_ns) / 1e9) for e in events
+             if e.data["id"] == "loop.stuck_on:lane2-stop"]
+    assert [kind for kind, _ in stuck] == ["fault.raised", "fault.cleared"], events
+    (_, raised_s), (_, cleared_s) = stuck
+    assert 4.0 + 3.0 < raised_s <= 4.0 + 3.0 + 1.0 and 12.0 <= cleared_s <= 12.0 + 1.0
