@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 
 from roadcam.plugins.plate_capture.detector import DEFAULT_MODEL, PlateDetector
+from roadcam.plugins.plate_capture.formats import PlateFormats
 from roadcam.sim.plate_patch import plate_patches
 from roadcam.tools import eval_real
 from roadcam.tools.data.real_sets import Box, Record, write_manifests
+from roadcam.tools.plates import real_reads
 from roadcam.tools.plates.calibrate_detector import fit
 from roadcam.tools.plates.real_detections import SceneBoxes, box_figures
 
@@ -77,3 +79,26 @@ def test_box_figures_count_pieces_whole_plates_and_false_boxes():
                                                                                        plates[:0])])
     assert (figures.plates, figures.whole_plates, figures.touched_plates) == (2, 1, 2)
     assert figures.boxes_per_plate == 1.5 and figures.false_boxes == 1 and figures.false_per_scene == 0.5
+
+
+def test_end_to_end_reads_are_scored_per_plate_and_per_scene(root, tmp_path):
+    labels = tmp_path / "text.csv"
+    labels.write_text("image,plate_index,text\n"
+                      "real/made/train/t0.png,0,KLM2786\n"
+                      "real/made/train/t0.png,1,\n"              # not legible: left out
+                      "real/made/train/t1.png,0,KLM2786\n"
+                      "real/made/train/t1.png,1,ABC1235\n"       # a wrong label: never read so
+                      "real/made/train/t2.png,0,KLM2786\n"
+                      "real/made/train/t2.png,1,ABC1234\n")      # whichever ranks first is right
+    records = [Record.from_json(line) for line in (root / "real" / "train.jsonl").read_text().splitlines()]
+    scenes = real_reads.text_scenes(records, labels)
+    assert [scene.texts for scene in scenes] == [("KLM2786", ""), ("KLM2786", "ABC1235"), ("KLM2786", "ABC1234")]
+    figures = real_reads.score(scenes, root, real_reads.ours(PlateFormats.load(["TW"])))
+    assert (figures.plates, figures.plates_read, figures.scenes) == (5, 4, 3)
+    assert figures.scenes_top1 >= 1
+
+    def reads_a_badge_first(image):
+        return [("GT", (0.0, 0.0, 10.0, 10.0)), ("KLM-2786", (100.0, 150.0, 190.0, 170.0))]
+
+    badge = real_reads.score(scenes[:1], root, reads_a_badge_first)
+    assert (badge.plates_read, badge.scenes_top1) == (1, 0)

@@ -15,7 +15,11 @@ reference in the same run:
 - boxes per plate (boxes touching a labelled plate, per plate touched: above 1 is a plate cut
   into pieces), whole-plate recall, and false boxes (touching no labelled plate) per scene,
   for every box the detector gives and for the boxes kept by each of :data:`CUTS`, on the raw
-  score (before) and on the calibrated probability (after).
+  score (before) and on the calibrated probability (after);
+- end-to-end exact reads on the same scenes with their plate text (:mod:`roadcam.tools.plates.real_reads`):
+  ours (``roadcam plate read`` with Romania's formats, as a site there is configured, and with
+  no format at all) beside RapidOCR's top-1 (skipped, saying so, when rapidocr-onnxruntime is
+  not installed: ``pip install 'roadcam[bench]'``).
 """
 
 from __future__ import annotations
@@ -26,7 +30,9 @@ from pathlib import Path
 import numpy as np
 
 from roadcam.plugins.plate_capture.detector import PlateDetector
+from roadcam.plugins.plate_capture.formats import PlateFormats
 from roadcam.tools.data.real_sets import validation_records
+from roadcam.tools.plates import real_reads
 from roadcam.tools.plates.real_detections import (
     ECE_BINS,
     BoxFigures,
@@ -87,7 +93,33 @@ def main(argv: list[str] | None = None) -> int:
         print(_row(f"{name}, every box", every[index], every[index]))
         for threshold, (before, after) in cut.items():
             print(_row(f"{name}, kept at {threshold}", before[index], after[index]))
+    print()
+    _print_reads(records, args.root)
     return 0
+
+
+def _print_reads(records, root: Path) -> None:
+    scenes = real_reads.text_scenes(records)
+    legible = sum(1 for scene in scenes for text in scene.texts if text)
+    unread = sum(1 for scene in scenes for text in scene.texts if not text)
+    print(f"end-to-end exact reads: {len(scenes)} scenes, {legible} plates with text "
+          f"({unread} not legible by eye, left out; {real_reads.TEXT_LABELS.name})")
+    readers = {"ours, countries [RO]": real_reads.ours(PlateFormats.load(["RO"])),
+               "ours, no format": real_reads.ours(PlateFormats.load([], ["[A-Z0-9]*"]))}
+    rapid = real_reads.rapidocr()
+    if rapid is None:
+        print("RapidOCR skipped: pip install rapidocr-onnxruntime (the [bench] extra)")
+    else:
+        readers["RapidOCR top-1"] = rapid
+    print(f"{'':<24} {'plate read':>16} {'scene top-1':>16}")
+    for name, read in readers.items():
+        figures = real_reads.score(scenes, root, read)
+        print(f"{name:<24} {_share(figures.plates_read, figures.plates):>16} "
+              f"{_share(figures.scenes_top1, figures.scenes):>16}")
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{100 * part / max(whole, 1):.1f}% {part}/{whole}"
 
 
 if __name__ == "__main__":
