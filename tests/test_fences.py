@@ -372,3 +372,19 @@ def test_entering_the_crosswalk_with_a_pedestrian_near_its_path_is_failing_to_yi
     assert len(events) == reported
     if reported:
         assert events[0].data["nearest_m"] == pytest.approx(1.6, abs=0.3)
+
+
+def test_nothing_is_judged_while_the_camera_view_has_moved(tmp_path):
+    appliance, plugin = bench(tmp_path)
+    appliance.raise_fault("camera.view_changed", "cam", "moved")
+    drive = Drive(appliance, plugin, initial="red")
+    drive.path(straight(0.95, 0.1, 30))
+    drive.end()
+    assert not stored(tmp_path, "violation.red_light")
+    appliance.clear_fault("camera.view_changed", "cam")
+    again = Drive(appliance, plugin, initial="red")
+    again.index = drive.index
+    again.track = Track(id=8, camera="cam", kind_votes={"car": 1.0})
+    again.path(straight(0.95, 0.1, 30))
+    again.end()
+    assert [e.data["track_id"] for e in stored(tmp_path, "violation.red_light")] == [8]

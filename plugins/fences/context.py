@@ -28,8 +28,14 @@ class CameraContext:
         self.lanes = {lane.id: lane for lane in fences.lanes}
         self.stop = fences.line(fences.stop_line)
         self._stop_road: tuple | None = None
+        #: The faults that make this camera's fences meaningless now (see the plugin).
+        self.blind_by: set[str] = set()
         #: This frame's pedestrians: (picture point, road point), set before the rules look.
         self.people: list[tuple[tuple[float, float], tuple[float, float] | None]] = []
+
+    @property
+    def blind(self) -> bool:
+        return bool(self.blind_by)
 
     def lane_of(self, placed: Placed) -> LaneFence | None:
         lane = placed.lane_at_line if placed.lane_at_line is not None else placed.lane.value

@@ -5,6 +5,10 @@ fences and lets every rule look at them; when a track ends, each rule turns what
 violations. A violation is stored once its vehicle's ``plate.read`` (from plate_capture, when
 that plugin read one) has been seen, or ``plate_wait_s`` after the track ended without one;
 what is still waiting at shutdown is stored then.
+
+While a camera's view is not the one its fences were drawn on (the diagnostics plugin's
+``camera.view_changed``, or frozen or missing frames), nothing is judged on that camera: the
+fault is the report, never a violation drawn from fences that no longer lie on the road.
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ from .rules.solid_line import SolidLine
 from .rules.stop_line import StopLine
 from .rules.wrong_lane import WrongLane
 from .signals import SignalBook
+
+#: Faults after which a camera's fences no longer lie where they were drawn.
+BLINDING = ("camera.view_changed", "camera.frozen", "camera.no_frames")
 
 
 class Fences:
@@ -63,7 +70,9 @@ class Fences:
             self.signals.seed(head, view.state, view.since_ns)
         self.signals.settle(frame.time_ns)
         ctx = self.cameras.get(frame.camera)
-        if ctx is not None:
+        if ctx is not None and ctx.blind:
+            ctx.placer.placed.clear()   # no crossing or stand spans a moved view
+        elif ctx is not None:
             ctx.frames.add(frame)
             ctx.people = ctx.placer.people(frame, tracks)
             for placed in ctx.placer.update(frame, tracks):
@@ -86,8 +95,15 @@ class Fences:
 
     @hookimpl
     def roadcam_event(self, event) -> None:
-        """Note plate reads of vehicles still followed or with a violation waiting (plate reads
-        are stored on the analysis thread, so no lock is needed)."""
+        """Note plate reads of vehicles still followed or with a violation waiting, and faults that
+        blind a camera's fences (both stored on the analysis thread, so no lock is needed)."""
+        if event.type in ("fault.raised", "fault.cleared") and event.data.get("code") in BLINDING:
+            blinded = self.cameras.get(event.data.get("component"))
+            if blinded is not None:
+                blinded.blind_by.discard(event.data["code"])
+                if event.type == "fault.raised":
+                    blinded.blind_by.add(event.data["code"])
+            return
         if event.type != "plate.read":
             return
         key = (event.data.get("camera"), event.data.get("track_id"))
