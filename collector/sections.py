@@ -20,10 +20,11 @@ Pairing, per section and plate (reads that differ only by reader confusions shar
 - an entry never paired is recorded as ``entry_expired`` after ``expire_s`` (never a violation);
 - a passage stored twice (same event id) is handled once.
 
-Time advances with the passages themselves (a watermark: the latest passage time from a synced
-clock, moved on by the collector's own clock while none arrive), so a device's backlog sent
-hours late is matched as if it had arrived on time, and one device's fast clock cannot decide
-another's exits early unless it claims to be synced.
+Time advances with the passages themselves (a watermark: the latest passage time of any
+section's site from a clock synced within its bound, moved on by the collector's own clock while
+none arrive), so a device's backlog sent hours late is matched as if it had arrived on time, a
+site whose clock is out of its bound is decided by the others' time, and one device's fast
+clock cannot decide another's exits early unless it claims to be synced.
 
 Decisions are final and stored (:meth:`SectionStorage.store_sections`) with the ids of the
 passages they used; a collector restart rebuilds the open state from the stored passages and
@@ -176,14 +177,6 @@ class _Open:
         self.entries: dict[str, list[tuple[int, str, Passage]]] = {}  # confusion key -> by time
         self.exits: list[tuple[int, str, Passage]] = []  # heap by time
         self.expiries: list[tuple[int, str, str]] = []  # heap of (entry time, id, key)
-        self.watermark_ns: int | None = None
-        self.watermark_set_at_ns = 0  # the collector's clock when the watermark last moved
-
-    def now(self, wall_ns: int) -> int | None:
-        """Event time now: the latest synced passage, plus the collector's time since it came."""
-        if self.watermark_ns is None:
-            return None
-        return self.watermark_ns + max(0, wall_ns - self.watermark_set_at_ns)
 
 
 @dataclass
@@ -200,6 +193,8 @@ class SectionMatcher:
 
     def __post_init__(self) -> None:
         self._open = {section.name: _Open() for section in self.sections}
+        self.watermark_ns: int | None = None
+        self.watermark_set_at_ns = 0  # the collector's clock when the watermark last moved
         self._forget_after_ns = int(max((s.expire_s + 2 * s.hold_s for s in self.sections), default=0) * 1e9)
 
     def add(self, passage: Passage, wall_ns: int) -> None:
@@ -210,16 +205,17 @@ class SectionMatcher:
         self.seen[passage.id] = passage.time_ns
         heapq.heappush(self._seen_order, (passage.time_ns, passage.id))
         self.counts["passages"] += 1
-        used = False
-        for section in self.sections:
-            role = _role(section, passage)
-            if role is None:
-                continue
-            used = True
+        roles = [(section, role) for section in self.sections if (role := _role(section, passage))]
+        if not roles:
+            self.counts["outside"] += 1
+            return
+        trusted = passage.synced and passage.clock_error_ns is not None and \
+            passage.clock_error_ns <= min(section.max_clock_error_ms for section, _ in roles) * 1e6
+        if trusted and (self.watermark_ns is None or passage.time_ns > self.watermark_ns):
+            self.watermark_ns, self.watermark_set_at_ns = passage.time_ns, wall_ns
+        now = self.now(wall_ns)
+        for section, role in roles:
             held = self._open[section.name]
-            if passage.synced and (held.watermark_ns is None or passage.time_ns > held.watermark_ns):
-                held.watermark_ns, held.watermark_set_at_ns = passage.time_ns, wall_ns
-            now = held.now(wall_ns)
             if now is not None and passage.time_ns + section.hold_s * 1e9 < now:
                 self.counts["late"] += 1  # later than the hold: still paired, at the next settle
             entry = (passage.time_ns, passage.id, passage)
@@ -229,18 +225,22 @@ class SectionMatcher:
                 heapq.heappush(held.expiries, (passage.time_ns, passage.id, key))
             else:
                 heapq.heappush(held.exits, entry)
-        if not used:
-            self.counts["outside"] += 1
+
+    def now(self, wall_ns: int) -> int | None:
+        """Event time now: the latest trusted passage, plus the collector's time since it came."""
+        if self.watermark_ns is None:
+            return None
+        return self.watermark_ns + max(0, wall_ns - self.watermark_set_at_ns)
 
     def settle(self, wall_ns: int) -> list[SectionResult]:
         """Every decision due by now: exits ``hold_s`` past, entries ``expire_s`` + ``hold_s``
         past with no exit."""
         results = []
+        now = self.now(wall_ns)
         for section in self.sections:
-            held = self._open[section.name]
-            now = held.now(wall_ns)
             if now is None:
-                continue
+                break
+            held = self._open[section.name]
             hold_ns = int(section.hold_s * 1e9)
             while held.exits and held.exits[0][0] + hold_ns <= now:
                 _, _, exit_passage = heapq.heappop(held.exits)
@@ -285,7 +285,7 @@ class SectionMatcher:
         """Drop the duplicate check for passages far older than any open decision."""
         if not self._seen_order:
             return
-        newest = max((held.now(wall_ns) or 0) for held in self._open.values()) if self._open else 0
+        newest = self.now(wall_ns) or 0
         while self._seen_order and self._seen_order[0][0] < newest - self._forget_after_ns:
             _, passage_id = heapq.heappop(self._seen_order)
             self.seen.pop(passage_id, None)
