@@ -122,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
                for i in range(args.sections)]
 
     sections = settings(args.sections)
+    generated_mb = _peak_mb()
     matcher = SectionMatcher(sections)
     started = time.process_time()
     decisions = []
@@ -136,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
         matcher.add(passage_from_event(event), 0)
     decisions += matcher.settle(0)
     report("matcher alone (parse + pair, in memory)", len(events), seconds, decisions, truth)
+    print(f"{'':<44} memory: peak {_peak_mb() - generated_mb:,.0f} MB above the generated events "
+          f"({generated_mb:,.0f} MB): the matcher's state and the {len(decisions):,} decisions kept by the bench")
+    del decisions, matcher
 
     with tempfile.TemporaryDirectory() as scratch:
         database = args.database or Path(scratch) / "bench.db"
@@ -151,9 +155,12 @@ def main(argv: list[str] | None = None) -> int:
         report("collector service (+ decisions into SQLite)", len(events), seconds, decisions, truth)
         print(f"{'':<44} wall {wall:.1f} s for {len(events):,} arrivals (CPU {seconds:.1f} s)")
         storage.close()
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak memory of the process: {peak_mb:,.0f} MB (the generated events included)")
+    print(f"peak memory of the process: {_peak_mb():,.0f} MB (the generated events included)")
     return 0
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 if __name__ == "__main__":
