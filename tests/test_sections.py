@@ -1,16 +1,19 @@
 """Section speed matching in the collector (issue 25 item 3): pairing entry and exit passages by
 plate, with reader confusions, out-of-order and duplicate arrivals, exits without entries,
 entries that expire, vehicles passing twice, unsynced clocks, and the speed bounds; decisions
-kept in the collector's SQLite database and rebuilt after a restart."""
+kept in the collector's database (SQLite and PostgreSQL) and rebuilt after a restart."""
 
 from __future__ import annotations
 
 import itertools
 import random
+import uuid
 
 import pytest
+from test_collector_storage import postgres_server  # noqa: F401 - the session's throwaway PostgreSQL
 
 from roadcam.collector.ingest import VerifiedEvent
+from roadcam.collector.postgres_storage import PostgresStorage
 from roadcam.collector.section_storage import SectionTable
 from roadcam.collector.sections import SectionService, SectionSettings
 from roadcam.collector.sqlite_storage import SQLiteStorage
@@ -65,9 +68,14 @@ class Clock:
         return self.now
 
 
-@pytest.fixture
-def service(tmp_path):
-    storage = SQLiteStorage(tmp_path / "collector.db", tmp_path / "evidence")
+@pytest.fixture(params=["sqlite", "postgres"])
+def service(request, tmp_path):
+    """A section service on the collector's SQLite or PostgreSQL storage, as serve builds it."""
+    if request.param == "sqlite":
+        storage = SQLiteStorage(tmp_path / "collector.db", tmp_path / "evidence")
+    else:
+        url = request.getfixturevalue("postgres_server").create_database(f"t_{uuid.uuid4().hex}")
+        storage = PostgresStorage(url, tmp_path / "evidence")
     clock = Clock()
 
     def make(*sections):
