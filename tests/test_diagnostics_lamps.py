@@ -25,7 +25,7 @@ from roadcam.sim.scenario import load_scenario
 TICK_S = 1.0
 
 
-def run_lamp_checks(tmp_path, scenario: str, duration_s: float, make_faults=lambda scenario: []):
+def run_lamp_checks(tmp_path, scenario: str, duration_s: float, make_faults=lambda scenario: [], **diagnostics):
     """Step the scenario's world (no rendering) with pin faults injected; the site's signal heads
     are opened by the real Hardware on the simulator's pins and feed the lamp checks, ticked every
     simulated second. Returns the changes as (action, fault id, scenario seconds)."""
@@ -43,7 +43,7 @@ def run_lamp_checks(tmp_path, scenario: str, duration_s: float, make_faults=lamb
         for draft in board.clear_fault(code, component, road.clock.wall_ns()):
             changes.append(("cleared", draft.data["id"], road.clock.mono_ns() / 1e9))
 
-    checks = LampChecks(DiagnosticsConfig(), raise_fault, clear_fault)
+    checks = LampChecks(DiagnosticsConfig(**diagnostics), raise_fault, clear_fault)
     with Hardware(config, road.clock, pin_factory=pins) as hardware:
         for head in hardware.open_signal_heads():
             head.when_lamps_changed = checks.on_lamps
@@ -79,6 +79,27 @@ def test_an_injected_lamp_fault_is_raised_in_time_and_cleared_after_it_ends(tmp_
     assert [(action, fault_id) for action, fault_id, _ in changes] == [(a, f) for a, f, _, _ in expected], changes
     for (_, _, at_s), (_, _, earliest_s, latest_s) in zip(changes, expected):
         assert earliest_s <= at_s <= latest_s, changes
+
+
+def test_a_lamp_dead_since_start_is_caught_when_the_heads_lamps_are_configured(tmp_path):
+    def amber_dead(scenario):
+        return lamp_out(scenario, "main", "amber", 0, 200)
+
+    assert run_lamp_checks(tmp_path, "smoke", 100.0, amber_dead) == []  # never seen: not expected
+    changes = run_lamp_checks(tmp_path, "smoke", 100.0, amber_dead, lamps={"main": ["red", "amber", "green"]})
+    # green lit at start and came on at 40 s, red came on at 12 s and 52 s: amber (due at 9 s and
+    # 49 s) missed a whole cycle by 52 s
+    assert changes == [("raised", "lamp.never_lit:main/amber", 52.0)]
+
+
+def test_the_lamps_setting_must_name_heads_of_the_site(tmp_path):
+    from roadcam.common.errors import ConfigError
+
+    site = SimRoad.from_scenario(load_scenario("smoke").model_copy(update={"duration_s": 1.0})).site_config(tmp_path)
+    site["diagnostics"] = {"lamps": {"north": ["red", "green"]}}
+    with pytest.raises(ConfigError) as error:
+        site_from_data(site, source="site.yaml")
+    assert "diagnostics.lamps.north: no signal head named 'north' (signals: left, main)" in error.value.problems[0]
 
 
 @pytest.mark.parametrize(("scenario", "duration_s"), [("smoke", 200.0),

@@ -1,5 +1,7 @@
 """The ``diagnostics`` config section."""
 
+from typing import Any, Literal
+
 from pydantic import Field
 
 from roadcam.appliance.config import Section
@@ -7,6 +9,14 @@ from roadcam.appliance.config import Section
 
 class DiagnosticsConfig(Section):
     """Self-diagnostics thresholds. Camera times are frame times (the camera's own stamps)."""
+
+    def check_site(self, site: Any) -> None:
+        """Every head named in ``lamps`` is a signal head of the site."""
+        heads = {head.head for head in site.signals}
+        for name in self.lamps:
+            if name not in heads:
+                known = ", ".join(sorted(heads)) or "none configured"
+                raise ValueError(f"diagnostics.lamps.{name}: no signal head named {name!r} (signals: {known})")
 
     def is_night(self, time_ns: int) -> bool:
         """Whether ``time_ns`` (UTC ns) falls in the local night window, when IR must be on."""
@@ -72,6 +82,10 @@ class DiagnosticsConfig(Section):
                                                   "changes (dusk, dawn) while the view matches.")
     lamp_conflict_after_s: float = Field(0.5, gt=0, title="Lamp conflict after (s)",
                                          description="Red and green lit together this long raise lamp.conflict.")
+    lamps: dict[str, list[Literal["red", "amber", "green"]]] = Field(
+        default_factory=dict, title="Lamps of each head",
+        description="Signal head name -> the lamps it has, each expected to light every cycle from the start, so "
+                    "a lamp dead since start is caught too; a head not listed learns its lamps by seeing them lit.")
     lamp_dark_after_s: float = Field(5.0, gt=0, title="Lamps dark after (s)",
                                      description="A signal head with no lamp lit this long raises lamp.dark "
                                                  "(longer than a flashing amber's dark half).")

@@ -11,8 +11,8 @@ edge with every lamp lit, stamped at the edge) and the core's tick:
   Only changes of lamp count as a lamp "coming on", so a flashing amber does not count its
   flashes, and a lamp that stays lit through the cycle is not "never lit". A lamp is expected
   only once it has been seen lit, so a head without an amber (pedestrian) raises nothing; a
-  lamp dead since start is therefore not caught by this check (all dark or a head stuck in
-  one state still is).
+  head's lamps listed in the ``lamps`` setting are expected from the start, so one dead since
+  start is caught too.
 
 Conflict and dark are raised after holding and cleared after ``clear_after_s`` gone; a lamp that
 never lit is cleared as soon as it lights.
@@ -62,7 +62,9 @@ class LampChecks:
 
     def on_lamps(self, head: str, lit: tuple[str, ...], time_ns: int) -> None:
         """A lamp edge (or the lamps at start): ``lit`` are all the lamps lit now."""
-        state = self.heads.setdefault(head, HeadState())
+        state = self.heads.get(head)
+        if state is None:
+            state = self.heads[head] = HeadState(seen=set(self.config.lamps.get(head, ())))
         for colour in lit:
             if colour not in state.lit:
                 self._onset(head, state, colour, lit)
