@@ -22,9 +22,9 @@ Pin faults: :class:`FaultyPinFactory` with :class:`PinFault` entries (:func:`lam
 :func:`lamp_out`, :func:`lamps_dark`, :func:`loop_stuck` build them from the scenario's heads and
 loops). A held pin changes at the fault's start and end at the first frame step after them.
 
-Box faults: :class:`DriftingClock` (the clock loses its time source and drifts), and
-:func:`fill_disk` (a real file filling the store's disk). A broker that goes down is a real
-Mosquitto stopped (``roadcam.collector.local_broker.Broker.kill``).
+Box faults: :func:`fill_disk` (a real file filling the store's disk). A drifting or stepped
+clock, or one that loses its time source, is :class:`roadcam.sim.clocks.DriftingClock`; a broker
+that goes down is a real Mosquitto stopped (``roadcam.collector.local_broker.Broker.kill``).
 
 Times are seconds of the scenario from its first frame.
 """
@@ -39,8 +39,6 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from roadcam.appliance.clock import ManualClock
-from roadcam.appliance.events import ClockState
 from roadcam.hal.base import Camera, Frame
 
 from .pins import SimPinFactory
@@ -231,26 +229,6 @@ class FaultyPinFactory(SimPinFactory):
         t_s = self.clock.mono_ns() / 1e9
         held = [fault.level for fault in self._faults if fault.pin == pin and fault.active(t_s)]
         return held[-1] if held else self._true_levels[pin]
-
-
-class DriftingClock(ManualClock):
-    """The simulator's clock, which loses its time source from ``start_s`` to ``end_s``: the
-    kernel then reports it unsynchronised, with an error bound growing at ``drift_ppm`` (as
-    ``ntp_adjtime``'s maxerror does), until the source is back."""
-
-    def __init__(self, start_wall_ns: int, start_s: float, end_s: float, drift_ppm: float = 500.0,
-                 error_ms: float = 1.0):
-        super().__init__(start_wall_ns, synced=True, error_ms=error_ms)
-        self._window = (start_s, end_s)
-        self._drift_ppm = drift_ppm
-        self._synced_error_ms = error_ms
-
-    def state(self) -> ClockState:
-        t_s = self.mono_ns() / 1e9
-        start_s, end_s = self._window
-        if start_s <= t_s < end_s:
-            return ClockState(synced=False, error_ms=self._synced_error_ms + (t_s - start_s) * self._drift_ppm / 1e3)
-        return super().state()
 
 
 def fill_disk(directory: Path, megabytes: int) -> Path:

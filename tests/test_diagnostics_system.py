@@ -21,7 +21,8 @@ from roadcam.collector.local_broker import Broker
 from roadcam.plugins.diagnostics.config import DiagnosticsConfig
 from roadcam.plugins.diagnostics.system import SystemChecks, chrony_offset_ms, system_figures, throttled_flags
 from roadcam.protocol.events import EvidenceBlob
-from roadcam.sim.faults import DriftingClock, fill_disk
+from roadcam.sim.clocks import DriftingClock
+from roadcam.sim.faults import fill_disk
 
 START_NS = 1_800_000_000 * 10**9
 CHECK_S = DiagnosticsConfig().system_check_every_s
@@ -118,16 +119,30 @@ def test_without_an_uplink_waiting_events_are_no_backlog(tmp_path, store):
     assert recorder.changes == []
 
 
-def test_a_drifting_clock_raises_unsynced_and_error_and_clears_once_synchronised(tmp_path, store):
-    clock = DriftingClock(START_NS, start_s=100, end_s=400, drift_ppm=500)  # error bound +0.5 ms/s
-    checks, recorder = make_checks(tmp_path, store, clock, clock_unsynced_after_s=60, clock_error_max_ms=100)
-    run_until(checks, clock, 500)
-    assert recorder.ids() == [("raised", "clock.unsynced:clock"), ("raised", "clock.error:clock"),
-                              ("cleared", "clock.unsynced:clock"), ("cleared", "clock.error:clock")]
-    unsynced, error, *cleared = (change[2] for change in recorder.changes)
-    assert 160 <= unsynced <= 160 + DETECT_WITHIN_S       # 60 s unsynchronised
-    assert 300 < error <= 300 + DETECT_WITHIN_S           # the bound passes 100 ms after 200 s
-    assert all(400 < at <= 400 + DETECT_WITHIN_S for at in cleared)
+def test_a_drifting_clock_raises_clock_error_and_clears_once_stepped_back(tmp_path, store):
+    # 500 ppm fast: the error bound (base + measured offset) passes 100 ms at 198 s; at 300 s
+    # the discipline steps it back by the 150 ms it gained
+    clock = DriftingClock(START_NS, drift_ppm=500, steps=[(300.0, -150.0)], error_ms=1.0)
+    checks, recorder = make_checks(tmp_path, store, clock, clock_error_max_ms=100)
+    run_until(checks, clock, 360)
+    assert recorder.ids() == [("raised", "clock.error:clock"), ("cleared", "clock.error:clock")]
+    (_, _, raised_s, message, _), (_, _, cleared_s) = recorder.changes
+    assert 198 < raised_s <= 198 + DETECT_WITHIN_S and 300 < cleared_s <= 300 + DETECT_WITHIN_S
+    assert "error bound" in message
+
+
+def test_a_clock_that_loses_its_time_source_raises_unsynced_and_clears_once_synchronised(tmp_path, store):
+    clock = DriftingClock(START_NS)
+    checks, recorder = make_checks(tmp_path, store, clock, clock_unsynced_after_s=60)
+    run_until(checks, clock, 100)
+    clock.synced = False  # the time source is lost at 100 s
+    run_until(checks, clock, 400)
+    clock.synced = True
+    run_until(checks, clock, 450)
+    assert recorder.ids() == [("raised", "clock.unsynced:clock"), ("cleared", "clock.unsynced:clock")]
+    (_, _, raised_s, _, severity), (_, _, cleared_s) = recorder.changes
+    assert 160 <= raised_s <= 160 + DETECT_WITHIN_S and 400 < cleared_s <= 400 + DETECT_WITHIN_S
+    assert severity == "major"
 
 
 def test_corrupt_and_missing_evidence_files_are_found_by_the_sample_and_cleared_when_restored(tmp_path, store):
