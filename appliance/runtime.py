@@ -3,9 +3,10 @@
 Data flow: each capture thread reads its camera into a :class:`FrameQueue`; hardware callbacks
 (lamp and loop edges, stamped at the edge) land in an inbox. The analysis thread is the only
 thread that runs plugin hooks: it hands edges to ``roadcam_signal_changed`` /
-``roadcam_loop_changed`` in time order, each frame to ``roadcam_detect`` → tracker →
-``roadcam_analyze`` / ``roadcam_track_finished`` (then the core's own ``track.finished`` per
-road user), and stores what they return. Events reach
+``roadcam_lamps_changed`` / ``roadcam_loop_changed`` in time order, each frame to
+``roadcam_detect`` → tracker → ``roadcam_analyze`` / ``roadcam_track_finished`` (then the
+core's own ``track.finished`` per road user), calls ``roadcam_tick`` about once a second whether
+anything arrives or not, and stores what they return. Events reach
 observers (``roadcam_event``) only after the store has committed them.
 
 Nothing here is fatal at run time: a camera that fails, a hook that raises, a full disk each
