@@ -68,6 +68,7 @@ def fit(root: Path, detector: PlateDetector) -> ScoreCalibration:
         "split": "train",
         "scenes": len(scenes), "boxes": int(len(scores)), "whole_plate_boxes": int(whole.sum()),
         "score_floor": detector.score_floor,
+        "scene_long_sides_px": [detector.scene_long_side_px, detector.coarse_long_side_px],
     }
     return ScoreCalibration(tuple(knot_scores), tuple(shares), file_sha256(DEFAULT_MODEL), about)
 
