@@ -72,6 +72,9 @@ def site_extra(tmp_path: Path, site: str, scenario, broker, pki) -> Path:
     out = tmp_path / site
     extra = {
         "device": {"id": device, "site": site},
+        # a track unseen is kept up to 30 s by default (a vehicle hidden in a queue), and its
+        # passage waits for its plate read at its end: 10 s lets the last ones end within the run
+        "tracking": {"max_hidden_frames": 250},
         "speed": {"passage": {"point": point, "loops": loops, "camera": "approach"}},
         "uplink": {"enabled": True, "host": broker.host, "port": broker.port,
                    "tls": {"ca_file": str(pki.ca), "cert_file": str(cert), "key_file": str(key)},
