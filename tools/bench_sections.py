@@ -93,10 +93,15 @@ def settings(sections: int) -> list[SectionSettings]:
             for i in range(sections)]
 
 
+def outline(results) -> list[tuple[str, str | None, str | None]]:
+    """(kind, exit id, entry id) of each decision: what the bench keeps to score them."""
+    return [(r.kind, r.exit_id, r.entry_id) for r in results]
+
+
 def report(name: str, count: int, seconds: float, decisions: list, truth: dict[str, str]) -> None:
     rate = count / seconds
     reference = REFERENCE_PER_HOUR / 3600
-    pairs = {d.exit_id: d.entry_id for d in decisions if d.kind == MATCHED}
+    pairs = {exit_id: entry_id for kind, exit_id, entry_id in decisions if kind == MATCHED}
     right = sum(1 for exit_id, entry_id in pairs.items() if truth.get(exit_id) == entry_id)
     print(f"{name:<44} {rate:>10,.0f} passages/s   reference {reference:,.0f}/s (1,000,000/h): "
           f"{rate / reference:,.1f}x, {reference / rate:.1%} of one core")
@@ -131,14 +136,14 @@ def main(argv: list[str] | None = None) -> int:
             passage = passage_from_event(event)
             if passage is not None:
                 matcher.add(passage, 0)
-        decisions += matcher.settle(0)
+        decisions += outline(matcher.settle(0))
     seconds = time.process_time() - started
     for event in closing:
         matcher.add(passage_from_event(event), 0)
-    decisions += matcher.settle(0)
+    decisions += outline(matcher.settle(0))
     report("matcher alone (parse + pair, in memory)", len(events), seconds, decisions, truth)
     print(f"{'':<44} memory: peak {_peak_mb() - generated_mb:,.0f} MB above the generated events "
-          f"({generated_mb:,.0f} MB): the matcher's state and the {len(decisions):,} decisions kept by the bench")
+          f"({generated_mb:,.0f} MB): the matcher's state (and the bench's {len(decisions):,} decision ids)")
     del decisions, matcher
 
     with tempfile.TemporaryDirectory() as scratch:
@@ -148,10 +153,10 @@ def main(argv: list[str] | None = None) -> int:
         started_wall, started = time.perf_counter(), time.process_time()
         decisions = []
         for start in range(0, len(events), BATCH):
-            decisions += service.follow(events[start:start + BATCH])
+            decisions += outline(service.follow(events[start:start + BATCH]))
         seconds = time.process_time() - started
         wall = time.perf_counter() - started_wall
-        decisions += service.follow(closing)
+        decisions += outline(service.follow(closing))
         report("collector service (+ decisions into SQLite)", len(events), seconds, decisions, truth)
         print(f"{'':<44} wall {wall:.1f} s for {len(events):,} arrivals (CPU {seconds:.1f} s)")
         storage.close()
