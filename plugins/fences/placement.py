@@ -162,15 +162,22 @@ class CameraPlacer:
                         placed.lane.candidate)
 
     def people(self, frame, tracks) -> list[tuple[tuple[float, float], tuple[float, float] | None]]:
-        """Where this frame's measured pedestrians stand: (picture point, road point)."""
+        """Where this frame's measured pedestrians stand: (picture point, road point). A
+        "pedestrian" whose feet are inside a vehicle's box is that vehicle's rider or a part of
+        it the detector mistook, not someone in its way."""
         out = []
         height, width = frame.image.shape[:2]
-        for track in tracks:
-            point = track.last
-            if track.kind in NOT_VEHICLES and point.measured and point.frame_index == frame.index:
-                x1, _, x2, y2 = point.box
-                here = ((x1 + x2) / 2 / width, y2 / height)
-                out.append((here, self.to_road(here)))
+        now = [(track, track.last) for track in tracks if track.last.frame_index == frame.index]
+        vehicles = [point.box for track, point in now if track.kind not in NOT_VEHICLES]
+        for track, point in now:
+            if track.kind not in NOT_VEHICLES or not point.measured:
+                continue
+            x1, _, x2, y2 = point.box
+            feet = ((x1 + x2) / 2, y2)
+            if any(b[0] <= feet[0] <= b[2] and b[1] <= feet[1] <= b[3] for b in vehicles):
+                continue
+            here = (feet[0] / width, feet[1] / height)
+            out.append((here, self.to_road(here)))
         return out
 
     def forget(self, track_id: int) -> Placed | None:

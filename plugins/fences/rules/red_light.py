@@ -21,6 +21,10 @@ from ..placement import Placed
 from ..signals import SignalBook
 
 RULE = "red_light"
+#: With calibration, a runner's placement (its rear) must then go this far past the line (m):
+#: a queued vehicle whose box flickers over the line, or a track that slips between two
+#: vehicles at the line, does not drive on into the junction.
+WENT_ON_M = 3.0
 log = logging.getLogger("roadcam.fences")
 
 
@@ -115,6 +119,9 @@ class RedLight:
         rear = self._state(head, placed.crossed(ctx.stop.name).time_ns)
         if state is None or state[0] != "red" or rear is None or rear[0] != "red":
             return []  # not red when the front reached the line, or it waited over the line for green
+        past = [ctx.distance_to_stop_m(s.road) for s in placed.samples]
+        if placed.last.road is not None and min((d for d in past if d is not None), default=0.0) > -WENT_ON_M:
+            return []  # it never drove on into the junction
         into_ms = (candidate.time_ns - state[1]) // 1_000_000
         if into_ms < self.rule.grace_ms:
             return []
