@@ -37,6 +37,7 @@ class Dwell:
         self.config = config
         self.signals = signals
         self.standing: dict[tuple[str, int], _Standing] = {}
+        self.reported: set[tuple[str, int, str]] = set()   # once per vehicle and zone
 
     @property
     def rule(self):
@@ -57,6 +58,9 @@ class Dwell:
         if standing.reported or frame.time_ns - standing.since_ns <= rule.max_stop_s * 1e9:
             return []
         standing.reported = True
+        if (*key, zone) in self.reported:
+            return []   # it stood, crept on and stood again in the same zone: one violation
+        self.reported.add((*key, zone))
         if not self.config.enforced(rule, ctx.name, standing.since_ns):
             return []
         quality = self.config.evidence_jpeg_quality
@@ -92,5 +96,7 @@ class Dwell:
         return seen is not None and seen[0] in ("red", "amber")
 
     def finish(self, ctx: CameraContext, placed: Placed) -> list[Violation]:
-        self.standing.pop((ctx.name, placed.track_id), None)
+        key = (ctx.name, placed.track_id)
+        self.standing.pop(key, None)
+        self.reported = {item for item in self.reported if item[:2] != key}
         return []
