@@ -120,7 +120,8 @@ def test_shipped_commands_come_from_their_plugins():
         sub = argparse.ArgumentParser().add_subparsers()
         impl.function(commands=sub)
         owners.update({name: impl.plugin_name for name in sub.choices})
-    assert owners == {"simulate": "sim", "plate": "plate_capture", "fence": "fences"}
+    assert owners == {"simulate": "sim", "plate": "plate_capture", "fence": "fences", "install-units": "provisioning",
+                      "provision": "provisioning", "calibrate": "provisioning", "selftest": "provisioning"}
     running = build_plugin_manager(environ={}, load_entry_points=False)
     assert running.get_plugin("sim") is None and running.get_plugin("plate_capture") is not None
 
