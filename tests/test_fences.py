@@ -176,6 +176,24 @@ def test_inconsistent_lamps_are_a_fault_never_a_violation(tmp_path, sequence, fa
     assert [e.data["code"] for e in stored(tmp_path, "fault.raised")] == [fault]
 
 
+def test_red_and_green_lit_together_are_a_fault_never_a_violation(tmp_path):
+    """The head's state reads red throughout (the core shows the most restrictive lamp); only the
+    lamp edges tell that green is lit too."""
+    appliance, plugin = bench(tmp_path)
+    drive = Drive(appliance, plugin)
+    drive.path(straight(0.95, 0.9, 3))
+    drive.lamp("amber")
+    drive.path(straight(0.89, 0.7, 4))
+    drive.lamp("red")
+    appliance.submit(plugin.roadcam_lamps_changed("main", ("red",), drive.now))
+    drive.frame(0.5, 0.69)
+    appliance.submit(plugin.roadcam_lamps_changed("main", ("red", "green"), drive.now))
+    drive.path(straight(0.68, 0.1, 12))   # crosses the line with red and green lit
+    drive.end()
+    assert not stored(tmp_path, "violation.red_light")
+    assert [e.data["code"] for e in stored(tmp_path, "fault.raised")] == ["signal.inconsistent"]
+
+
 def test_a_lamp_glitch_shorter_than_the_debounce_is_ignored_and_red_dates_from_its_edge(tmp_path):
     appliance, plugin = bench(tmp_path)
     drive = Drive(appliance, plugin)

@@ -65,6 +65,11 @@ class Fences:
         return []
 
     @hookimpl
+    def roadcam_lamps_changed(self, head: str, lit: tuple[str, ...], time_ns: int) -> list[EventDraft]:
+        self.signals.lamps(head, lit, time_ns)
+        return []
+
+    @hookimpl
     def roadcam_analyze(self, frame, tracks, signals) -> list[EventDraft]:
         for head, view in signals.items():
             self.signals.seed(head, view.state, view.since_ns)

@@ -14,6 +14,10 @@ a violation: all lamps dark, or a change a controller never makes (green straigh
 without amber where the head has amber, red to amber, amber to green). A head stays untrusted
 from such a change until it next turns green from red, a normal start of its cycle. Each case
 is a ``signal.dark`` or ``signal.inconsistent`` fault, cleared when the head is trusted again.
+
+Red and green lit together do not show in the state (the core reports the most restrictive
+lamp), so the book also takes every lamp edge (``roadcam_lamps_changed``): the two held together
+for the debounce time make the head untrusted from the moment the second one lit.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ class _Head:
     untrusted: list[tuple[int, int | None]] = field(default_factory=list)  # [from, until) spans
     seen_amber: bool = False
     pending: tuple[int, str] | None = None   # a change not yet held for the debounce time
+    conflict_since: int | None = None        # red and green lit together since then
 
 
 class SignalBook:
@@ -57,10 +62,27 @@ class SignalBook:
         if not self._debounce_ns:
             self.settle(time_ns, head)
 
+    def lamps(self, head: str, lit: tuple[str, ...], time_ns: int) -> None:
+        """Every lamp lit on ``head`` since ``time_ns``."""
+        book = self._heads.setdefault(head, _Head())
+        together = "red" in lit and "green" in lit
+        if not together:
+            book.conflict_since = None
+        elif book.conflict_since is None:
+            book.conflict_since = time_ns
+        self.settle(time_ns, head)
+
     def settle(self, now_ns: int, only: str | None = None) -> None:
-        """Accept every pending change that has held for the debounce time by ``now_ns``."""
+        """Accept every pending change, and every lamp conflict, that has held for the debounce
+        time by ``now_ns``."""
         for head, book in self._heads.items():
-            if only not in (None, head) or book.pending is None:
+            if only not in (None, head):
+                continue
+            if book.conflict_since is not None and now_ns - book.conflict_since >= self._debounce_ns:
+                self._distrust(head, book, book.conflict_since, "signal.inconsistent",
+                               "red and green of this head are lit together: no violation is judged on it "
+                               "until a normal red-to-green change; check the lamps and their sensing")
+            if book.pending is None:
                 continue
             since_ns, state = book.pending
             if now_ns - since_ns >= self._debounce_ns:
@@ -79,14 +101,17 @@ class SignalBook:
         open_span = bool(book.untrusted) and book.untrusted[-1][1] is None
         problem = self._problem(book, before, state)
         if problem:
-            if not open_span:
-                book.untrusted.append((time_ns, None))
-            code, message = problem
-            self._fault(code, head, message)
-        elif open_span and before == "red" and state == "green":
+            self._distrust(head, book, time_ns, *problem)
+        elif open_span and before == "red" and state == "green" and book.conflict_since is None:
             book.untrusted[-1] = (book.untrusted[-1][0], time_ns)
             self._clear("signal.dark", head)
             self._clear("signal.inconsistent", head)
+
+    def _distrust(self, head: str, book: _Head, time_ns: int, code: str, message: str) -> None:
+        """Open an untrusted span from ``time_ns`` (unless one is open) and raise its fault."""
+        if not (book.untrusted and book.untrusted[-1][1] is None):
+            book.untrusted.append((time_ns, None))
+        self._fault(code, head, message)
 
     @staticmethod
     def _problem(book: _Head, before: str | None, state: str) -> tuple[str, str] | None:
