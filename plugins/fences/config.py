@@ -67,6 +67,9 @@ class LineFence(Section):
     name: str = Field(title="Line name", description="Unique per camera, e.g. stop.", pattern=NAME)
     points: tuple[tuple[float, float], tuple[float, float]] = Field(
         title="End points", description="First and second point (x, y), 0-1 of the image size.")
+    count: bool = Field(False, title="Count crossings",
+                        description="Every vehicle that crosses the line is a line.crossed event (direction "
+                                    "forward or back, class, track id, time): a counting line.")
 
     @field_validator("points")
     @classmethod

@@ -4,7 +4,8 @@
 fences and lets every rule look at them; when a track ends, each rule turns what it saw into
 violations. A violation is stored once its vehicle's ``plate.read`` (from plate_capture, when
 that plugin read one) has been seen, or ``plate_wait_s`` after the track ended without one;
-what is still waiting at shutdown is stored then.
+what is still waiting at shutdown is stored then. A vehicle crossing a counting line (``count:
+true``) is a ``line.crossed`` event at once (:mod:`.counting`).
 
 While a camera's view is not the one its fences were drawn on (the diagnostics plugin's
 ``camera.view_changed``, or frozen or missing frames), nothing is judged on that camera: the
@@ -21,6 +22,7 @@ from roadcam.appliance.hookspecs import hookimpl
 
 from .config import SECTION, FencesConfig
 from .context import CameraContext
+from .counting import LineCounter
 from .evidence import Violation
 from .rules.dwell import Dwell
 from .rules.fail_to_yield import FailToYield
@@ -55,6 +57,7 @@ class Fences:
                       Dwell("illegal_parking", config, self.signals), Dwell("box_blocking", config, self.signals),
                       Dwell("scooter_box", config, self.signals),
                       LaneClass(config), Restricted(config), SolidLine(config), FailToYield(config)]
+        self.counter = LineCounter()
         self.pending: list[Violation] = []
         self.plates: dict[tuple[str, int], dict[str, Any]] = {}
         self.counts: dict[str, int] = {}
@@ -75,15 +78,17 @@ class Fences:
             self.signals.seed(head, view.state, view.since_ns)
         self.signals.settle(frame.time_ns)
         ctx = self.cameras.get(frame.camera)
+        crossed: list[EventDraft] = []
         if ctx is not None and ctx.blind:
             ctx.placer.placed.clear()   # no crossing or stand spans a moved view
         elif ctx is not None:
             ctx.frames.add(frame)
             ctx.people = ctx.placer.people(frame, tracks)
             for placed in ctx.placer.update(frame, tracks):
+                crossed += self.counter.step(ctx, placed, frame)
                 for rule in self.rules:
                     self.pending += rule.step(ctx, placed, frame)
-        return self._due(frame.time_ns)
+        return crossed + self._due(frame.time_ns)
 
     @hookimpl
     def roadcam_track_finished(self, track) -> list[EventDraft]:
@@ -91,6 +96,7 @@ class Fences:
         placed = ctx.placer.forget(track.id) if ctx is not None else None
         if placed is None:
             return []
+        self.counter.finish(ctx, placed)
         for rule in self.rules:
             self.pending += rule.finish(ctx, placed)
         for violation in self.pending:
@@ -130,7 +136,8 @@ class Fences:
 
     @hookimpl
     def roadcam_collect_health(self, appliance) -> dict[str, Any]:
-        return {SECTION: {"violations": dict(self.counts), "waiting": len(self.pending)}}
+        return {SECTION: {"violations": dict(self.counts), "waiting": len(self.pending),
+                          "crossings": {line: dict(counts) for line, counts in self.counter.totals.items()}}}
 
     def _due(self, now_ns: int | None) -> list[EventDraft]:
         """Violations ready to store: all of them when ``now_ns`` is None (shutdown)."""

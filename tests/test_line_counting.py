@@ -1,0 +1,48 @@
+"""Counting lines (``count: true`` on a fences line) through a whole appliance run on a video
+file: a generated clip with one vehicle driving each way across a vertical line."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from appliances import build_appliance, run_for, stored
+from videos import write_video
+
+WIDTH, HEIGHT, FRAMES = 320, 240, 110
+
+
+def two_way_traffic() -> list[np.ndarray]:
+    """A textured road with a dark box driving right along the upper half (frames 0-69) and a
+    light one driving left along the lower half (frames 40-109)."""
+    rng = np.random.default_rng(11)
+    background = rng.integers(90, 130, (HEIGHT, WIDTH, 3), dtype=np.uint8)
+    frames = []
+    for index in range(FRAMES):
+        frame = background.copy()
+        if index < 70:
+            x = int(-40 + index * (WIDTH + 80) / 70)
+            cv2.rectangle(frame, (x, 50), (x + 44, 90), (30, 30, 30), -1)
+        if index >= 40:
+            x = int(WIDTH + 40 - (index - 40) * (WIDTH + 80) / 70)
+            cv2.rectangle(frame, (x - 44, 150), (x, 190), (220, 220, 220), -1)
+        frames.append(frame)
+    return frames
+
+
+def test_a_counting_line_stores_one_line_crossed_event_per_vehicle_with_its_direction(tmp_path):
+    video = write_video(tmp_path / "north.avi", two_way_traffic(), fps=25.0)
+    # walked top to bottom, the line's right-hand side is the picture's left: forward = rightwards
+    lines = [{"name": "count", "points": [[0.5, 0.02], [0.5, 0.98]], "count": True},
+             {"name": "plain", "points": [[0.3, 0.02], [0.3, 0.98]]}]
+    appliance = build_appliance(tmp_path, cameras=[{"name": "north", "source": {"type": "opencv", "url": str(video)}}],
+                                fences={"cameras": [{"camera": "north", "lines": lines}]})
+    run_for(appliance)
+    crossed = stored(tmp_path, "line.crossed")
+    got = sorted((event.data["line"], event.data["direction"], event.data["frame_index"] // 10) for event in crossed)
+    # the box's centre reaches x = 160 at frame 33 (rightwards) and at frame 40 + 37 (leftwards)
+    assert got == [("count", "back", 7), ("count", "forward", 3)]
+    finished = {event.data["track_id"] for event in stored(tmp_path, "track.finished")}
+    assert {event.data["track_id"] for event in crossed} <= finished
+    assert len({event.data["track_id"] for event in crossed}) == 2
+    (health,) = stored(tmp_path, "health")
+    assert health.data["fences"]["crossings"] == {"north/count": {"forward": 1, "back": 1}}
