@@ -15,6 +15,9 @@ from .scenario import Scenario
 
 #: Gap between the crosswalk's far edge and the cross street's kerb line.
 _CROSSWALK_TO_CROSS_STREET_M = 1.0
+#: How far upstream of the stop line the rules look (m): the lane fences a technician draws
+#: reach this far (tools/fences_for_scenario.py), and the scorer's identity bar starts here.
+ENFORCED_APPROACH_M = 40.0
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,10 @@ class Rect:
 
     def corners(self) -> list[tuple[float, float]]:
         return [(self.x_min, self.y_min), (self.x_max, self.y_min), (self.x_max, self.y_max), (self.x_min, self.y_max)]
+
+    def contains(self, x: float, y: float) -> bool:
+        """Whether road point (x, y) lies inside (edges included)."""
+        return self.x_min <= x <= self.x_max and self.y_min <= y <= self.y_max
 
 
 class RoadLayout:
@@ -81,6 +88,17 @@ class RoadLayout:
     def signal_head_x_m(self, lanes: list[int]) -> float:
         """Where a head hangs over the lanes it controls."""
         return sum(self.lane_centre_x(lane) for lane in lanes) / len(lanes)
+
+    def rule_areas(self) -> dict[str, Rect]:
+        """Where the rules look, for the scorer's identity bar: ``approach``, the approach lanes
+        and kerbside strip from the stop line ``ENFORCED_APPROACH_M`` upstream; ``junction``,
+        from the stop line across the crosswalk and the cross street to its far kerb line, the
+        full width of the road; ``crosswalk`` when there is one."""
+        areas = {"approach": Rect(0.0, self.median_x_m, self.stop_line_y_m, self.stop_line_y_m + ENFORCED_APPROACH_M),
+                 "junction": Rect(0.0, self.far_kerb_x_m, self.cross_far_y_m, self.stop_line_y_m)}
+        if self.crosswalk is not None:
+            areas["crosswalk"] = self.crosswalk
+        return areas
 
     def calibration_marks(self) -> list[tuple[float, float]]:
         """Road marks a technician would measure: lane-line ends on the stop line and on lines

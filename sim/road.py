@@ -113,10 +113,15 @@ class SimRoad:
         return index
 
     def _record_boxes(self, index: int, boxes: dict, order: list[int]) -> None:
+        """Each drawn object's box with its visible fraction, and its road point in that frame."""
+        ground = {vehicle.id: vehicle.pose()[0] for vehicle in self.world.vehicles}
+        ground.update({person.id: (person.x_m, person.y_m) for person in self.world.pedestrians})
         for object_id, box in visible_fractions(boxes, order).items():
             target = self.truth.vehicles.get(object_id) or self.truth.pedestrians.get(object_id)
             if target is not None:
                 target.boxes[index] = box
+                x, y = ground[object_id]
+                target.ground[index] = (round(float(x), 3), round(float(y), 3))
 
     def _record_plate_boxes(self, index: int, boxes: dict, order: list[int]) -> None:
         """Each drawn plate's box, its visible fraction reduced by the objects drawn after

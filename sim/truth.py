@@ -5,7 +5,11 @@ The appliance never sees any of this. Times are simulated seconds from the scena
 Image boxes are ``(x1, y1, x2, y2, visible)`` per frame index: the box clipped to the image,
 and the fraction of the object left visible after clipping and after nearer objects'
 boxes cover it. A vehicle's ``plate_boxes`` are the same for its rear plate, in the frames
-where the plate was drawn as a legible patch (at least 8 px wide).
+where the plate was drawn as a legible patch (at least 8 px wide). ``ground`` is the object's
+road-plane point ``(x, y)`` in metres (a vehicle's footprint centre, a pedestrian's feet) in the
+same frames as its boxes, and ``areas`` names the road rectangles where the rules look
+(:meth:`roadcam.sim.layout.RoadLayout.rule_areas`, as ``(x_min, x_max, y_min, y_max)``): with
+both, the scorer judges identity where the rules need it.
 """
 
 from __future__ import annotations
@@ -15,8 +19,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-#: Per-frame image box fields, keyed by frame index (strings in JSON).
-_BOX_FIELDS = ("boxes", "plate_boxes")
+#: Per-frame fields, keyed by frame index (strings in JSON).
+_BOX_FIELDS = ("boxes", "plate_boxes", "ground")
 
 
 @dataclass
@@ -68,6 +72,7 @@ class ObjectTruth:
     entry_s: float
     exit_s: float | None = None
     boxes: dict[int, tuple[float, float, float, float, float]] = field(default_factory=dict)
+    ground: dict[int, tuple[float, float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -103,6 +108,7 @@ class GroundTruth:
     loop_intervals: dict[str, list[list[float | None]]] = field(default_factory=dict)
     signal_changes: dict[str, list[tuple[float, str]]] = field(default_factory=dict)
     hotlist: list[str] = field(default_factory=list)
+    areas: dict[str, tuple[float, float, float, float]] = field(default_factory=dict)
 
     def wall_ns(self, time_s: float) -> int:
         """UTC nanoseconds of simulated second ``time_s``."""
@@ -137,7 +143,8 @@ class GroundTruth:
         pedestrians = {int(key): PedestrianTruth(**_object_fields(value))
                        for key, value in data.pop("pedestrians").items()}
         changes = {head: [tuple(change) for change in items] for head, items in data.pop("signal_changes").items()}
-        return cls(vehicles=vehicles, pedestrians=pedestrians, signal_changes=changes, **data)
+        areas = {name: tuple(rect) for name, rect in data.pop("areas", {}).items()}
+        return cls(vehicles=vehicles, pedestrians=pedestrians, signal_changes=changes, areas=areas, **data)
 
 
 def _boxes_to_lists(item: dict[str, Any]) -> dict[str, Any]:

@@ -66,7 +66,9 @@ class World:
         self._next_id = 1
         self.truth = GroundTruth(scenario=scenario.name, seed=scenario.seed, fps=scenario.fps,
                                  start_ns=scenario.start_ns, camera=camera_name or scenario.camera.name,
-                                 hotlist=[entry.plate for entry in scenario.hotlist])
+                                 hotlist=[entry.plate for entry in scenario.hotlist],
+                                 areas={name: (r.x_min, r.x_max, r.y_min, r.y_max)
+                                        for name, r in self.layout.rule_areas().items()})
         self.truth.loop_intervals = {loop.spec.name: [] for loop in self.loops}
         self.truth.signal_changes = {head: [(0.0, self.signals.state(head, 0.0))] for head in self.signals.heads}
         self._limit_mps = scenario.road.speed_limit_kmh / 3.6

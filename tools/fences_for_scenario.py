@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 import yaml
 
+from roadcam.sim.layout import ENFORCED_APPROACH_M
 from roadcam.sim.road import SimRoad
 from roadcam.sim.scenario import load_scenario
 
@@ -31,7 +32,7 @@ from roadcam.sim.scenario import load_scenario
 #: the zone has its rear, where it is placed, up to about half a bus behind its centre.
 REAR_MARGIN_M = 3.0
 #: How far upstream of the stop line the lane fences reach (m).
-LANE_LENGTH_M = 40.0
+LANE_LENGTH_M = ENFORCED_APPROACH_M
 #: Depth of the exit zones along the road they enter (m).
 EXIT_DEPTH_M = 12.0
 
