@@ -1,8 +1,8 @@
 """The collector's fault list and report (issue 26 item 3): fault spans from stored fault events
 and health records, availability over a period (offline from status changes, critical faults),
-the plain-text and HTML rendering (the HTML checked with a real parser: no headless browser is
-installed on the build machine), and the report mailed through a local SMTP server with STARTTLS
-after real devices reported through a real Mosquitto to the real collector."""
+the plain-text and HTML rendering (the HTML checked with a strict parser here; rendered in
+headless Chromium by tests/test_fault_report_browser.py), and the report mailed through a local
+SMTP server with STARTTLS after real devices reported through a real Mosquitto to the real collector."""
 
 from __future__ import annotations
 
