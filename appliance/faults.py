@@ -89,6 +89,16 @@ class FaultBoard:
         with self._lock:
             return list(self._active.values())
 
+    def summary(self) -> dict:
+        """The active faults as the retained health summary gives them: ``faults`` (their ids),
+        ``severities`` (id -> severity) and ``worst_severity`` (None when nothing is active), so
+        whoever reads only the retained topic can rank a device by urgency."""
+        active = sorted(self.active(), key=lambda fault: fault.id)
+        worst = min((SEVERITIES.index(fault.severity) for fault in active), default=None)
+        return {"faults": [fault.id for fault in active],
+                "severities": {fault.id: fault.severity for fault in active},
+                "worst_severity": None if worst is None else SEVERITIES[worst]}
+
 
 class LossLog:
     """Logs things lost (events the store refused) at a bounded rate.

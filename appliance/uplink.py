@@ -35,7 +35,8 @@ the network thread die all the same, the sender notices within ``IDLE_WAIT_S``, 
 ``uplink.network`` and starts a new network loop on a new connection.
 
 Presence: ``status`` is ``online`` (retained) once connected; the last will, also used on a
-clean stop, makes it ``offline``. ``health`` (retained) is refreshed every ``health_interval_s``.
+clean stop, makes it ``offline``. ``health`` (retained: the active faults, each one's severity and
+the worst, the outbox, the latest health event) is refreshed every ``health_interval_s``.
 """
 
 from __future__ import annotations
@@ -533,12 +534,12 @@ class Uplink:
                 self._appliance.clock.wall_ns())])
 
     def _publish_health(self) -> None:
-        """Refresh the retained health summary: outbox, delivery, active faults, latest health."""
+        """Refresh the retained health summary: outbox, delivery, active faults with their
+        severities and the worst (``FaultBoard.summary``), latest health."""
         usage = self._store.usage()
         with self._wakeup:
             latest = self._latest_health
         summary = {"time": iso_utc(self._appliance.clock.wall_ns()), "pending": usage.pending,
                    "last_seq": self._store.last_seq(), "confirmed_seq": self._confirmed_seq,
-                   "faults": [f"{fault.code}:{fault.component}" for fault in self._appliance.faults.active()],
-                   "health": latest}
+                   **self._appliance.faults.summary(), "health": latest}
         self._publish(self._topics.health, json.dumps(summary, default=str), retain=True)

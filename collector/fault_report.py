@@ -133,11 +133,12 @@ def _health_events(storage: CollectorStorage, device: str, since_ns: int, until_
 def _unreported_faults(latest: list[HealthRecord], spans: list[FaultSpan], device: str,
                        site: str) -> list[FaultSpan]:
     """Faults the latest health summary lists whose ``fault.raised`` has not arrived yet (no
-    span of theirs started by the summary's time)."""
+    span of theirs started by the summary's time), with the severity the summary gives them
+    (``unknown`` from a device whose summary gives none)."""
     if not latest:
         return []
     known = {span.id for span in spans if span.start_ns <= latest[0].time_ns + HEALTH_GRACE_NS}
-    return [FaultSpan(device=device, site=site, id=fault_id, severity="unknown",
+    return [FaultSpan(device=device, site=site, id=fault_id, severity=latest[0].severities.get(fault_id, "unknown"),
                       message="listed active in the device's health summary; its fault.raised "
                               "event has not reached the collector yet",
                       start_ns=latest[0].time_ns)

@@ -34,15 +34,16 @@ observed time, summed.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 from roadcam.protocol.events import Event, utc_ns
 
 from .storage import DeviceRecord, StatusChange
 
 #: Fault severities, most urgent first (as the device's ``roadcam.appliance.faults.SEVERITIES``),
-#: then ``unknown`` for a fault a health summary lists before its ``fault.raised`` arrived.
+#: then ``unknown`` for a fault a health summary lists, without its severity, before its
+#: ``fault.raised`` arrived.
 SEVERITY_ORDER = ("critical", "major", "minor", "unknown")
 CRITICAL = "critical"
 #: A health record timed this long after a fault was raised lists it if the device still holds
@@ -70,12 +71,13 @@ class FaultSpan:
 
 @dataclass(frozen=True)
 class HealthRecord:
-    """What one health record says: when (device time), which fault ids the device holds, and
-    its uptime (None when not given)."""
+    """What one health record says: when (device time), which fault ids the device holds, its
+    uptime (None when not given) and, from a retained summary, each fault's severity."""
 
     time_ns: int
     faults: frozenset[str]
     uptime_s: float | None
+    severities: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -107,9 +109,14 @@ def health_record_of_summary(summary_json: str | None) -> HealthRecord | None:
         summary = json.loads(summary_json)
         latest = summary.get("health")
         merged = {**(latest if isinstance(latest, dict) else {}), "faults": summary.get("faults")}
-        return _health_record(merged, utc_ns(summary["time"]))
+        record = _health_record(merged, utc_ns(summary["time"]))
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
+    severities = summary.get("severities")
+    if record is None or not isinstance(severities, dict):
+        return record
+    return replace(record, severities={fault_id: severity for fault_id, severity in severities.items()
+                                       if fault_id in record.faults and severity in SEVERITY_ORDER})
 
 
 def _health_record(data: dict, time_ns: int) -> HealthRecord | None:
