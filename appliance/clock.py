@@ -7,17 +7,21 @@ clock step between an edge and its processing cannot bend a measured time.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import threading
 import time
+
+from roadcam.hal.clock_status import ClockStatus, ClockStatusSource
 
 from .events import ClockState
 
 
 class Clock:
-    """The system clock. Sync state comes from the kernel's NTP state (``ntp_adjtime``), which
-    chrony, ntpd and gpsd-fed chrony all keep up to date."""
+    """The system clock. Its sync state, error bound and offset come from ``status_source``
+    (:class:`roadcam.hal.clock_status.ClockStatusSource`: chrony, the kernel's NTP state or
+    timedatectl, as the site's ``clock.source`` says); left out, the ``auto`` choice."""
+
+    def __init__(self, status_source: ClockStatusSource | None = None):
+        self._status_source = status_source or ClockStatusSource()
 
     def wall_ns(self) -> int:
         return time.time_ns()
@@ -29,8 +33,13 @@ class Clock:
         """UTC nanoseconds of a moment stamped on the monotonic clock."""
         return self.wall_ns() - (self.mono_ns() - mono_ns)
 
+    def status(self) -> ClockStatus:
+        """The latest reading of the clock's discipline, with its source and any fault reading it."""
+        return self._status_source.read()
+
     def state(self) -> ClockState:
-        return _kernel_clock_state()
+        """What every event's envelope carries."""
+        return self.status().state
 
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)
@@ -72,40 +81,10 @@ class ManualClock(Clock):
     def state(self) -> ClockState:
         return self._state
 
+    def status(self) -> ClockStatus:
+        """The injected state, as a reading of the simulator's source."""
+        state = self.state()
+        return ClockStatus(source="simulated", synced=state.synced, error_ms=state.error_ms)
+
     def sleep(self, seconds: float) -> None:
         return None
-
-
-class _Timex(ctypes.Structure):
-    # struct timex from <sys/timex.h> (Linux, 64-bit): only the leading fields are read.
-    _fields_ = [
-        ("modes", ctypes.c_uint),
-        ("offset", ctypes.c_long),
-        ("freq", ctypes.c_long),
-        ("maxerror", ctypes.c_long),
-        ("esterror", ctypes.c_long),
-        ("status", ctypes.c_int),
-        ("constant", ctypes.c_long),
-        ("precision", ctypes.c_long),
-        ("tolerance", ctypes.c_long),
-        ("time_sec", ctypes.c_long),
-        ("time_usec", ctypes.c_long),
-        ("tick", ctypes.c_long),
-        ("_rest", ctypes.c_byte * 200),
-    ]
-
-
-_TIME_ERROR = 5  # ntp_adjtime's return value when the clock is not synchronised
-
-
-def _kernel_clock_state() -> ClockState:
-    """Read the kernel's NTP discipline state; unsynced when it cannot be read."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        timex = _Timex()
-        result = libc.ntp_adjtime(ctypes.byref(timex))
-    except (OSError, AttributeError):
-        return ClockState(synced=False, error_ms=None)
-    if result < 0 or result == _TIME_ERROR:
-        return ClockState(synced=False, error_ms=None)
-    return ClockState(synced=True, error_ms=timex.maxerror / 1000.0)

@@ -178,6 +178,17 @@ class HealthConfig(Section):
                               description="How often a health event is stored.")
 
 
+class ClockConfig(Section):
+    source: Literal["auto", "chrony", "timedatectl", "adjtimex"] = Field(
+        "auto", title="Clock status source",
+        description="Where the clock's sync state and error bound are read (roadcam.hal.clock_status): "
+                    "chrony (chronyc -c tracking), adjtimex (the kernel's NTP state), timedatectl (sync "
+                    "yes/no only, no error bound: never trusted for section speed), or auto (chrony when "
+                    "installed, else the kernel's state).")
+    refresh_s: float = Field(1.0, gt=0, le=60, title="Refresh (s)",
+                             description="How long one reading is used before the source is read again.")
+
+
 class CoreConfig(Section):
     """The sections every site has; plugins add theirs next to these."""
 
@@ -199,6 +210,8 @@ class CoreConfig(Section):
                                    description="Which plugins run.")
     health: HealthConfig = Field(default_factory=HealthConfig, title="Health",
                                  description="Health reporting.")
+    clock: ClockConfig = Field(default_factory=ClockConfig, title="Clock",
+                               description="How the clock's sync state is read.")
     tracking: TrackingSettings = Field(default_factory=TrackingSettings, title="Tracking",
                                        description="How the tracker follows road users on every camera.")
 

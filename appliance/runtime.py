@@ -361,7 +361,10 @@ class Appliance:
         thread.start()
 
     def _capture_loop(self, camera: Camera) -> None:
-        """Read one camera until it ends or the appliance stops; reopen with backoff on failure."""
+        """Read one camera until it ends or the appliance stops; reopen with backoff on failure.
+
+        Any exception from the driver is a ``camera.unavailable`` fault, never a dead thread: a live
+        camera is reopened with backoff; a recording (or the simulator) ends on an unexpected error."""
         queue = self._queues[camera.name]
         retry_s, is_open = 1.0, False
         try:
@@ -372,9 +375,15 @@ class Appliance:
                         is_open, retry_s = True, 1.0
                         self.clear_fault("camera.unavailable", camera.name)
                     frame = camera.read()
-                except HardwareError as exc:
-                    self.raise_fault("camera.unavailable", camera.name, str(exc))
+                except Exception as exc:  # a driver bug must not end capture unseen
+                    expected = isinstance(exc, HardwareError)
+                    if not expected:
+                        log.exception("camera %s: the driver failed", camera.name)
+                    self.raise_fault("camera.unavailable", camera.name,
+                                     str(exc) if expected else f"the camera driver failed: {exc!r}")
                     camera.close()
+                    if not (expected or camera.live):
+                        break  # a recording or simulator that fails would fail the same way again
                     is_open = False
                     self._stop.wait(retry_s)
                     retry_s = min(retry_s * 2, MAX_RETRY_S)
@@ -508,11 +517,24 @@ class Appliance:
             self.notifier.notify("WATCHDOG=1")
             self._next_watchdog_s = time.monotonic() + self.notifier.watchdog_interval_s
         if self.clock.mono_ns() >= self._next_tick_ns:
+            self._check_clock_source()
             self.submit(self._call("roadcam_tick", {"now_ns": self.clock.wall_ns()}))
             self._next_tick_ns = self.clock.mono_ns() + int(TICK_INTERVAL_S * 1e9)
         if self.clock.mono_ns() >= self._next_health_ns:
             self._store_health()
             self._next_health_ns = self.clock.mono_ns() + int(self.config.health.interval_s * 1e9)
+
+    def _check_clock_source(self) -> None:
+        """``clock.source`` while the clock's status cannot be read (chronyc missing, failing or
+        printing what it cannot parse): its events are stamped unsynced meanwhile."""
+        status = self.clock.status()
+        if status.fault is None:
+            self.clear_fault("clock.source", "clock")
+            return
+        self.raise_fault("clock.source", "clock",
+                         f"the clock's sync state cannot be read from {status.source}: {status.fault}; events are "
+                         f"marked unsynced until it can: check chrony (chronyc tracking) or the site's "
+                         f"clock.source")
 
     def health(self) -> dict[str, Any]:
         """Figures for the ``health`` event: per-camera rates, store, faults, and the plugins'."""

@@ -170,28 +170,35 @@ class PassageRecorder:
         self._forget(now_ns)
         return drafts
 
-    def _check_clock(self) -> bool:
-        """Whether the clock is synced within ``max_clock_error_ms``; raises or clears
-        ``clock.unsynced`` as it changes."""
-        state = self.appliance.clock.state()
+    def _check_clock(self) -> tuple[bool, str]:
+        """Whether the clock is synced within ``max_clock_error_ms``, and the source that says so
+        (:meth:`roadcam.appliance.clock.Clock.status`); raises or clears ``clock.unsynced`` as it
+        changes. A source that cannot be read is unsynced (and the appliance's ``clock.source``)."""
+        status = self.appliance.clock.status()
+        state = status.state
         limit = self.config.max_clock_error_ms
-        if state.synced and state.error_ms is not None and state.error_ms <= limit:
+        if status.fault is None and state.synced and state.error_ms is not None and state.error_ms <= limit:
             self.appliance.clear_fault("clock.unsynced", "clock")
-            return True
-        bound = "unknown" if state.error_ms is None else f"{state.error_ms:g} ms"
+            return True, status.source
+        if status.fault is not None:
+            why = f"the clock's sync state cannot be read from {status.source} ({status.fault}): its error is unknown"
+        else:
+            bound = "unknown" if state.error_ms is None else f"{state.error_ms:g} ms"
+            why = f"the clock is {'synced' if state.synced else 'not synced'} with an error bound of {bound} " \
+                  f"({status.source})"
         self.appliance.raise_fault(
             "clock.unsynced", "clock",
-            f"the clock is {'synced' if state.synced else 'not synced'} with an error bound of {bound}, over the "
-            f"{limit:g} ms section passages need: check chrony (chronyc tracking, sources); passages are "
-            f"marked and never become violations")
-        return False
+            f"{why}, over the {limit:g} ms section passages need: check chrony (chronyc tracking, sources); "
+            f"passages are marked and never become violations")
+        return False, status.source
 
     def _draft(self, passage: OpenPassage, read: dict | None) -> EventDraft:
         self.counts["passages"] += 1
         self.counts["with_plate"] += read is not None
         self.counts["no_track"] += self.seen is not None and passage.track is None
+        within, source = self._check_clock()
         data = {"point": self.config.point, "loop": passage.loop, "lane": passage.lane,
-                "clock_within_bound": self._check_clock(),
+                "clock_within_bound": within, "clock_source": source,
                 "time_uncertainty_ms": round(self.stamp_uncertainty_ms, 4),
                 "occupancy_ms": round((passage.off_ns - passage.on_ns) / 1e6, 3),
                 "plate": read["plate"] if read else None,
