@@ -49,14 +49,18 @@ class ManualClock(Clock):
     """A clock that only moves when told to: the simulator's and the tests'.
 
     ``advance_to`` / ``advance`` move both wall and monotonic time together; ``sleep`` returns at
-    once (simulated time does not wait for real time).
+    once (simulated time does not wait for real time). Its status is the injected ``synced`` and
+    ``error_ms``, or with ``status_source`` what that source reads (simulated time on a real
+    chrony or kernel status: the tests of the status readers).
     """
 
-    def __init__(self, start_wall_ns: int, synced: bool = True, error_ms: float = 1.0):
+    def __init__(self, start_wall_ns: int, synced: bool = True, error_ms: float = 1.0,
+                 status_source: ClockStatusSource | None = None):
         self._lock = threading.Lock()
         self._start_wall_ns = start_wall_ns
         self._mono_ns = 0
         self._state = ClockState(synced=synced, error_ms=error_ms)
+        self._status_source = status_source
 
     def wall_ns(self) -> int:
         with self._lock:
@@ -79,10 +83,12 @@ class ManualClock(Clock):
         self.advance_to(self.mono_ns() + round(seconds * 1e9))
 
     def state(self) -> ClockState:
-        return self._state
+        return self._state if self._status_source is None else self._status_source.read().state
 
     def status(self) -> ClockStatus:
-        """The injected state, as a reading of the simulator's source."""
+        """The status source's reading, else the injected state as the simulator's reading."""
+        if self._status_source is not None:
+            return self._status_source.read()
         state = self.state()
         return ClockStatus(source="simulated", synced=state.synced, error_ms=state.error_ms)
 

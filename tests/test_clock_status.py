@@ -139,24 +139,10 @@ def test_the_site_config_chooses_the_source_and_refuses_unknown_ones(tmp_path):
     assert [line for line in refused.value.problems if "clock.source: Input should be" in line]
 
 
-class _SimulatedTimeRealStatus(ManualClock):
-    """Simulated wall and monotonic time (the bench's loops), the status from a real source."""
-
-    def __init__(self, source: ClockStatusSource):
-        super().__init__(START_WALL_NS)
-        self.source = source
-
-    def status(self):
-        return self.source.read()
-
-    def state(self):
-        return self.status().state
-
-
 def test_a_clock_source_printing_garbage_marks_passages_and_raises_clock_source(tmp_path, path_tools):
     tool = path_tools("chronyc", "echo 'garbage, not tracking'")
     bench = Bench(tmp_path, section={"passage": PASSAGE},
-                  clock=_SimulatedTimeRealStatus(ClockStatusSource("chrony", max_age_s=0.0)))
+                  clock=ManualClock(START_WALL_NS, status_source=ClockStatusSource("chrony", max_age_s=0.0)))
     try:
         bench.edges(passage_edges([5.0]))
         bench.idle(8.0)  # a tick: the appliance checks the clock's source
