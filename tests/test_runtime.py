@@ -10,16 +10,22 @@ import sys
 import threading
 import time
 
+import numpy as np
 import pytest
 import yaml
 from appliances import build_appliance, run_for, site_data, stored
 from gpiozero.pins.mock import MockFactory
 from videos import moving_box, write_video
 
+from roadcam.appliance.clock import Clock
 from roadcam.appliance.events import EventDraft
 from roadcam.appliance.framequeue import FrameQueue
 from roadcam.appliance.hookspecs import hookimpl
+from roadcam.appliance.runtime import Appliance
+from roadcam.appliance.site import site_from_data
 from roadcam.appliance.store import read_events
+from roadcam.hal.base import Camera, Frame
+from roadcam.hal.hardware import Hardware
 
 
 def video_camera(tmp_path, name="north", frames=40):
@@ -215,3 +221,51 @@ def test_roadcam_run_stops_cleanly_on_sigterm_and_talks_to_systemd(tmp_path):
         notify.close()
     assert "Traceback" not in process.stderr.read()
     assert len(read_events(tmp_path / "events.db", types=["health"])) >= 2
+
+
+
+class FlakyDriver(Camera):
+    """A camera driver with a bug: its ``fail_at``-th read raises a plain ValueError (not the
+    CameraUnavailable a driver should raise); the reads around it deliver frames."""
+
+    def __init__(self, name: str, *, live: bool, fail_at: int = 3, frames: int = 12):
+        self.name, self._live, self.fail_at, self.frames = name, live, fail_at, frames
+        self.reads = self.opens = 0
+
+    def open(self):
+        self.opens += 1
+
+    def read(self):
+        self.reads += 1
+        if self.reads == self.fail_at:
+            raise ValueError("buffer index out of range")
+        if self.reads > self.frames:
+            if not self._live:
+                return None
+            time.sleep(0.05)  # a live camera with nothing new; the test stops the appliance
+        return Frame(self.name, self.reads, time.time_ns(), time.monotonic_ns(), np.zeros((48, 64, 3), np.uint8))
+
+    @property
+    def live(self):
+        return self._live
+
+    def close(self):
+        pass
+
+
+@pytest.mark.parametrize("live", [True, False])
+def test_a_camera_driver_bug_is_a_fault_not_a_dead_capture_thread(tmp_path, live):
+    driver = FlakyDriver("south", live=live)
+    config, manager = site_from_data(site_data(tmp_path, cameras=[{"name": "south", "source": {"type": "sim"}}]))
+    clock = Clock()
+    hardware = Hardware(config, clock, pin_factory=MockFactory(), sim_cameras=lambda name: driver)
+    run_for(Appliance(config, manager, hardware, clock), 4.0 if live else None)
+    (fault,) = [event for event in stored(tmp_path, "fault.raised") if event.data["code"] == "camera.unavailable"]
+    assert fault.data["component"] == "south"
+    assert "ValueError('buffer index out of range')" in fault.data["message"]
+    processed = stored(tmp_path, "health")[-1].data["cameras"]["south"]["processed"]
+    if live:  # reopened after the backoff, and the frames after it analysed
+        assert driver.opens == 2 and processed > driver.frames - driver.fail_at
+        assert "camera.unavailable" in [event.data["code"] for event in stored(tmp_path, "fault.cleared")]
+    else:  # a recording that fails would fail the same way again: it ends, its two frames analysed
+        assert driver.opens == 1 and processed == driver.fail_at - 1
