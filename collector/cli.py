@@ -22,7 +22,9 @@
                              [--text] [--html FILE] [--mail]
                                                    current faults, the period's, availability
 
-Every expected failure prints one clear message and exits 2; a traceback means a bug.
+Every expected failure prints one clear message and exits 2, but for ``report faults --mail``
+when the mail server cannot be reached or refuses the report: 3 (the report itself was made);
+a traceback means a bug.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from .device_keys import DeviceKeys
 from .dispatch import Dispatcher, read_hotlist_entries, wait_for_result
 from .fault_report import build_report, render_html, render_text, title
 from .ingest import Ingest
-from .mailer import report_message, send
+from .mailer import MAIL_FAILED_EXIT, report_message, send
 from .postgres_storage import PostgresStorage
 from .section_storage import SectionTable
 from .sections import SectionService
@@ -163,7 +165,10 @@ def _parser() -> argparse.ArgumentParser:
     faults = report_commands.add_parser(
         "faults", help="every device's current faults, the faults of the period and each device's "
                        "availability over it (see roadcam.collector.faults); prints text unless "
-                       "--html or --mail says otherwise")
+                       "--html or --mail says otherwise",
+        epilog=f"exit status: 0 done; 2 a config, argument or storage error (nothing mailed); "
+               f"{MAIL_FAILED_EXIT} --mail failed: the mail server could not be reached, refused the login or "
+               f"some recipients (the message says which)")
     faults.add_argument("--config", required=True, type=Path, help="collector config YAML")
     faults.add_argument("--now", action="store_true", help="only the faults active now, at once "
                         "(no period, no availability)")
@@ -415,10 +420,10 @@ def _report_faults(args) -> int:
             args.html.write_text(render_html(report), encoding="utf-8")
         except OSError as error:
             raise StoreError(f"cannot write {args.html}: {error.strerror}") from error
-    if args.mail:
+    if args.text or (args.html is None and not args.mail):
+        print(text, end="")
+    if args.mail:  # last: a mail failure (MAIL_FAILED_EXIT) leaves the text and the file made
         message = report_message(mail, title(report), text, render_html(report))
         send(mail, message)
         print(f"mailed the fault report ({len(report.current)} active fault(s)) to {', '.join(mail.to)}")
-    if args.text or (args.html is None and not args.mail):
-        print(text, end="")
     return 0

@@ -15,9 +15,15 @@ from roadcam.common.errors import ConfigError, RoadcamError
 
 from .config import MailSettings
 
+#: What ``roadcam-collector report faults --mail`` exits with when the report was made but could
+#: not be mailed (a config error exits 2), so a timer or a script can tell the two apart.
+MAIL_FAILED_EXIT = 3
+
 
 class MailError(RoadcamError, OSError):
     """The report could not be handed to the mail server (nothing was sent, or not to everyone)."""
+
+    exit_code = MAIL_FAILED_EXIT
 
 
 def report_message(mail: MailSettings, subject: str, text: str, html: str) -> EmailMessage:

@@ -6,7 +6,10 @@ file, line, port or camera at fault and say what to do.
 
 
 class RoadcamError(Exception):
-    """Base of every error roadcam raises on purpose."""
+    """Base of every error roadcam raises on purpose. ``exit_code``: what a command line exits
+    with when it ends on this error (2; a subclass may tell a different failure apart)."""
+
+    exit_code = 2
 
 
 class ConfigError(RoadcamError, ValueError):

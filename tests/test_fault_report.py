@@ -29,6 +29,7 @@ from roadcam.collector.fault_report import FaultReport, build_report, percent, r
 from roadcam.collector.faults import FaultSpan, HealthRecord, fault_spans
 from roadcam.collector.ingest import DeviceHealth, DeviceStatus, Ingest
 from roadcam.collector.local_broker import Broker
+from roadcam.collector.mailer import MAIL_FAILED_EXIT
 from roadcam.collector.pki import write_test_pki
 from roadcam.collector.sql_storage import SqlStorage
 from roadcam.collector.sqlite_storage import SQLiteStorage
@@ -425,21 +426,50 @@ def test_the_mailed_report_lists_exactly_the_injected_faults_with_their_availabi
     print(f"availability tn-0001 {expected['tn-0001']}, tn-0002 {expected['tn-0002']}, network {percent(network)}")
 
 
-def test_mailing_fails_clearly_when_the_server_refuses(tmp_path, pki, capsys):
+def test_a_config_error_exits_2_and_a_mail_failure_exits_3(tmp_path, pki, capsys):
+    """A config error (no mail section, a password file that cannot be read) exits 2; the mail
+    server refusing the session, not answering, or refusing a recipient exits MAIL_FAILED_EXIT."""
     config = tmp_path / "collector.yaml"
-    (tmp_path / "keys").mkdir()
-    config.write_text(f"storage:\n  database: {tmp_path / 'c.db'}\n  evidence_dir: {tmp_path / 'ev'}\n"
-                      f"device_keys_dir: {pki.device_keys_dir}\n")
-    assert collector_cli(["report", "faults", "--config", str(config), "--mail"]) == 2
+    base = (f"storage:\n  database: {tmp_path / 'c.db'}\n  evidence_dir: {tmp_path / 'ev'}\n"
+            f"device_keys_dir: {pki.device_keys_dir}\n")
+    report = ["report", "faults", "--config", str(config), "--mail"]
+
+    def mail_section(port: int, extra: str = "") -> None:
+        config.write_text(base + f"report:\n  mail:\n    host: 127.0.0.1\n    port: {port}\n    starttls: false\n"
+                                 "    from: roadcam@collector.example\n"
+                                 "    to: [faults@city.example, gone@city.example]\n" + extra)
+
+    config.write_text(base)
+    assert collector_cli(report) == 2
     assert "--mail needs a report.mail section" in capsys.readouterr().err
+    assert MAIL_FAILED_EXIT not in (0, 1, 2, 130)
     with SmtpServer(cert=pki.server_cert, key=pki.server_key, require_tls=True) as smtp:
-        with open(config, "a") as file:
-            file.write(f"report:\n  mail:\n    host: 127.0.0.1\n    port: {smtp.port}\n    starttls: false\n"
-                       f"    from: roadcam@collector.example\n    to: [faults@city.example]\n")
-        assert collector_cli(["report", "faults", "--config", str(config), "--mail"]) == 2
-    error = capsys.readouterr().err
+        mail_section(smtp.port, f"    username: reports\n    password_file: {tmp_path / 'missing'}\n")
+        assert collector_cli(report) == 2
+        assert "report.mail.password_file: cannot read" in capsys.readouterr().err
+        mail_section(smtp.port)  # plain SMTP to a server that wants STARTTLS first
+        assert collector_cli([*report, "--text", "--html", str(tmp_path / "faults.html")]) == MAIL_FAILED_EXIT
+    out, error = capsys.readouterr()
     assert "cannot mail the fault report through 127.0.0.1" in error and "report.mail" in error
     assert smtp.received == []
+    # the report was made all the same
+    assert "device.never_seen:tn-0001" in out and "device.never_seen:tn-0001" in (tmp_path / "faults.html").read_text()
+    mail_section(smtp.port)  # the server is gone: nothing listens on its port
+    assert collector_cli(report) == MAIL_FAILED_EXIT
+    assert "ConnectionRefusedError" in capsys.readouterr().err
+    with SmtpServer(refuse=("gone@city.example",)) as smtp:
+        mail_section(smtp.port)
+        assert collector_cli(report) == MAIL_FAILED_EXIT
+    assert "refused gone@city.example" in capsys.readouterr().err
+    assert [mail.rcpt_to for mail in smtp.received] == [("faults@city.example",)]  # the others got it
+
+
+def test_the_help_names_the_exit_codes(capsys):
+    with pytest.raises(SystemExit) as done:
+        collector_cli(["report", "faults", "--help"])
+    assert done.value.code == 0
+    assert f"2 a config, argument or storage error (nothing mailed); {MAIL_FAILED_EXIT} --mail failed" in \
+        " ".join(capsys.readouterr().out.split())
 
 
 def test_a_bad_mail_section_is_named_by_its_field_path_and_line(tmp_path, pki):
