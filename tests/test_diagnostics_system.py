@@ -18,8 +18,9 @@ from roadcam.appliance.clock import ManualClock
 from roadcam.appliance.events import EventDraft
 from roadcam.appliance.store import EventStore
 from roadcam.collector.local_broker import Broker
+from roadcam.hal.clock_status import ClockStatusSource
 from roadcam.plugins.diagnostics.config import DiagnosticsConfig
-from roadcam.plugins.diagnostics.system import SystemChecks, chrony_offset_ms, system_figures, throttled_flags
+from roadcam.plugins.diagnostics.system import SystemChecks, system_figures, throttled_flags
 from roadcam.protocol.events import EvidenceBlob
 from roadcam.sim.clocks import DriftingClock
 from roadcam.sim.faults import fill_disk
@@ -201,24 +202,28 @@ def test_throttling_is_read_from_vcgencmd_and_its_absence_is_no_fault(tmp_path, 
 
 
 def test_a_clock_offset_is_read_from_chronyc_and_its_absence_is_no_fault(tmp_path, store, monkeypatch):
-    monkeypatch.setenv("PATH", "/nonexistent")
-    assert chrony_offset_ms() is None
     tools = tmp_path / "bin"
     tools.mkdir()
-    chronyc = tools / "chronyc"
-    chronyc.write_text("#!/bin/sh\necho 'Reference ID    : C0A80101 (gps)'\n"
-                       "echo 'System time     : 0.250000000 seconds slow of NTP time'\n")
-    chronyc.chmod(0o755)
     monkeypatch.setenv("PATH", str(tools))
-    assert chrony_offset_ms() == -250.0
-    clock = ManualClock(START_NS)
+    chronyc = tools / "chronyc"
+    fields = "C0A80101,gps,1,1790000000.0,{},0.0,0.0,0.0,0.0,0.0,0.000100000,0.000100000,16.0,Normal"
+    chronyc.write_text(f"#!/bin/sh\necho '{fields.format('0.250000000')}'\n")  # 250 ms slow
+    chronyc.chmod(0o755)
+    clock = ManualClock(START_NS, status_source=ClockStatusSource("chrony", max_age_s=0.0))
     checks, recorder = make_checks(tmp_path, store, clock)
     run_until(checks, clock, 30)
-    assert recorder.ids() == [("raised", "clock.offset:clock")] and "-250.0 ms off" in recorder.changes[0][3]
-    chronyc.write_text("#!/bin/sh\necho 'System time     : 0.000020000 seconds fast of NTP time'\n")
-    assert chrony_offset_ms() == 0.02
+    assert ("raised", "clock.offset:clock") in recorder.ids()
+    assert any("-250.0 ms off" in change[3] for change in recorder.changes)
+    chronyc.write_text(f"#!/bin/sh\necho '{fields.format('-0.000020000')}'\n")  # 20 µs fast
     run_until(checks, clock, 60)
-    assert recorder.ids()[-1] == ("cleared", "clock.offset:clock")
+    assert checks.latest["clock_offset_ms"] == 0.02 and checks.latest["clock_source"] == "chrony"
+    assert ("cleared", "clock.offset:clock") in recorder.ids()
+    chronyc.unlink()  # chrony gone: the kernel's state, whose offset is no fault here
+    clock = ManualClock(START_NS, status_source=ClockStatusSource("auto", max_age_s=0.0))
+    checks, recorder = make_checks(tmp_path, store, clock)
+    run_until(checks, clock, 30)
+    assert checks.latest["clock_source"] == "adjtimex"
+    assert "clock.offset:clock" not in {fault for _, fault in recorder.ids()}
 
 
 def test_the_appliance_reports_the_box_in_health_and_raises_no_system_fault_on_a_healthy_box(tmp_path):

@@ -17,8 +17,9 @@ and never a fault. Checks (every ``system_check_every_s`` on the tick; each must
   firmware reports under-voltage, a capped clock or throttling now;
 - ``memory.low``: available memory under ``memory_min_mb``;
 - ``clock.unsynced``, ``clock.error`` and ``clock.offset``: the clock not synchronised for
-  ``clock_unsynced_after_s``; its error bound over ``clock_error_max_ms``; chrony's measured
-  offset (``chronyc tracking``, when chrony is installed) over ``clock_offset_max_ms``;
+  ``clock_unsynced_after_s``; its error bound over ``clock_error_max_ms``; its measured offset
+  over ``clock_offset_max_ms`` (all from the appliance clock's status,
+  :mod:`roadcam.hal.clock_status`: chrony, the kernel or timedatectl, as ``clock.source`` says);
 - ``evidence.corrupt`` and ``evidence.missing`` (every ``evidence_check_every_s``): a sample of
   the evidence files the store holds is hashed; a file whose bytes no longer match its sha256,
   or a file missing for an event not yet confirmed (confirmed events' evidence may be evicted),
@@ -62,29 +63,7 @@ def system_figures(storage_path: Path) -> dict:
         "disk_free_mb": _disk_free_mb(storage_path),
         "cpu_temp_c": _hottest_zone_c(),
         "throttled": throttled_flags(),
-        "chrony_offset_ms": chrony_offset_ms(),
     }
-
-
-def chrony_offset_ms() -> float | None:
-    """How far the system clock is from chrony's idea of true time, in ms (positive: fast), from
-    ``chronyc tracking``'s "System time" line; None without chrony or when it does not answer."""
-    if shutil.which("chronyc") is None:
-        return None
-    try:
-        out = subprocess.run(["chronyc", "tracking"], capture_output=True, text=True, timeout=2).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    for line in out.splitlines():
-        name, _, value = line.partition(":")
-        if name.strip() == "System time":
-            words = value.split()  # "0.000012345 seconds slow of NTP time"
-            try:
-                seconds = float(words[0])
-            except (IndexError, ValueError):
-                return None
-            return round(1000 * seconds * (-1 if "slow" in words else 1), 3)
-    return None
 
 
 def throttled_flags() -> int | None:
@@ -146,10 +125,11 @@ class SystemChecks:
         fill = kept / usage.budget_bytes if usage.budget_bytes else None
         oldest = self._store.pending(limit=1)
         oldest_age_s = (now_ns - utc_ns(oldest[0].time)) / 1e9 if oldest else 0.0
-        clock = self._clock.state()
+        status = self._clock.status()  # the appliance's one reading (roadcam.hal.clock_status)
+        clock = status.state
         figures.update(store_fill=None if fill is None else round(fill, 3), outbox_events=usage.pending,
                        outbox_oldest_s=round(oldest_age_s, 1), clock_synced=clock.synced,
-                       clock_error_ms=clock.error_ms)
+                       clock_error_ms=clock.error_ms, clock_source=status.source, clock_offset_ms=status.offset_ms)
         self.latest = figures
 
         free = figures["disk_free_mb"]
@@ -182,10 +162,11 @@ class SystemChecks:
                      f"the clock is not synchronised (for over {cfg.clock_unsynced_after_s:g} s): event times "
                      f"cannot be trusted; check chrony (chronyc tracking), the NTP server or the GPS",
                      raise_after_s=cfg.clock_unsynced_after_s)
-        offset = figures["chrony_offset_ms"]
+        offset = status.offset_ms
         self._decide("clock.offset", "clock", None if offset is None else abs(offset) > cfg.clock_offset_max_ms,
-                     now_ns, f"chrony measures the clock {offset} ms off true time, limit {cfg.clock_offset_max_ms:g} "
-                             f"ms: check chrony's sources (chronyc sources) and that nothing else sets the clock")
+                     now_ns, f"{status.source} measures the clock {offset} ms off true time, limit "
+                             f"{cfg.clock_offset_max_ms:g} ms: check chrony's sources (chronyc sources) and that "
+                             f"nothing else sets the clock")
         error = clock.error_ms
         self._decide("clock.error", "clock", None if error is None else error > cfg.clock_error_max_ms, now_ns,
                      f"the clock's error bound is {error} ms, limit {cfg.clock_error_max_ms:g} ms: check chrony's "
