@@ -7,6 +7,25 @@ identity* when, over the frames it is well visible (>= 60 % visible and at least
 last, a single track holds it in >= 90 % of them and no other track holds it for more than
 ``takeover_frames`` frames in a row.
 
+The same test is made where the rules look (the truth's ``areas``, from the scenario's layout:
+:meth:`roadcam.sim.layout.RoadLayout.rule_areas`), on each object's road point per frame:
+
+- a vehicle *counts* when its road point (footprint centre) lies in the ``approach`` area (the
+  lanes from the stop line 40 m upstream) in a frame it is in view, and it is well visible in
+  at least one frame of its *window*: from that first frame in the approach until the last
+  frame before its point first lies outside both ``approach`` and ``junction`` (it has left the
+  junction across the far kerb line or into a side street), or its last frame in view;
+- a pedestrian *counts* when their feet are on the ``crosswalk`` in a frame they are in view;
+  the window runs from stepping on until stepping off. People who never step on it (walking
+  along the pavement) are not judged;
+- it is *held* when, over the well visible frames of its window, one track holds it in at least
+  ``identity_share`` of them and no other track holds it for more than ``takeover_frames`` in a
+  row, and in no more than ``takeover_frames`` frames in a row of the window that track is
+  matched to another truth object instead (it did not switch to another road user and back).
+
+Road users only seen beyond these areas (far down the exit road) are not judged there; a switch
+of track there does not count against them. The whole-view figure stays for information.
+
 Events are attributed to a vehicle through ``data.track_id`` (the track's matched vehicle),
 else ``data.plate``. Every event type is counted; types with truth are scored:
 ``plate.read`` (exact plate against the attributed vehicle; vehicles read among those whose
@@ -22,16 +41,36 @@ from __future__ import annotations
 import copy
 import math
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from roadcam.appliance.hookspecs import hookimpl
 from roadcam.appliance.tracking import Track
 from roadcam.protocol.events import Event
 
+from .layout import Rect
 from .plates import normalise_plate
 from .truth import GroundTruth, ObjectTruth, VehicleTruth
+
+
+class AreaBar(NamedTuple):
+    """Identity judged where the rules look: the area a road user's window starts in, the areas
+    it stays in until the window ends, the score row, and the share that must be held (issue 24)."""
+
+    start: str
+    within: tuple[str, ...]
+    row: str
+    bar: float
+
+
+#: Per group of truth objects (see the module docstring).
+AREA_IDENTITY = {
+    "vehicles": AreaBar("approach", ("approach", "junction"), "vehicles under one identity, approach to junction exit",
+                        0.98),
+    "pedestrians": AreaBar("crosswalk", ("crosswalk",), "pedestrians under one identity on the crosswalk", 0.95),
+}
 
 
 @dataclass(frozen=True)
@@ -107,9 +146,13 @@ class _Identity:
     dominant_track: int | None
     share: float
     longest_takeover: int
+    #: Longest run of frames in which the dominant track held another truth object (judged only
+    #: over an area window; 0 for the whole view).
+    longest_astray: int = 0
 
     def held(self, share_min: float, takeover_max: int) -> bool:
-        return self.eligible_frames > 0 and self.share >= share_min and self.longest_takeover <= takeover_max
+        return (self.eligible_frames > 0 and self.share >= share_min and self.longest_takeover <= takeover_max
+                and self.longest_astray <= takeover_max)
 
 
 class Scorer:
@@ -184,8 +227,10 @@ class Scorer:
         return sorted(frame for frame, box in self.objects[object_id].boxes.items()
                       if box[4] >= self.visible_min and box_px(box) >= self.min_box_px)
 
-    def _identity(self, object_id: int) -> _Identity:
-        frames = self.eligible_frames(object_id)
+    def _identity(self, object_id: int, frames: list[int] | None = None, span: Sequence[int] = ()) -> _Identity:
+        """How one object was tracked over ``frames`` (default: its eligible frames); with
+        ``span``, also how long its dominant track held another object within those frames."""
+        frames = self.eligible_frames(object_id) if frames is None else frames
         held = [self.matches.get(frame, {}).get(object_id) for frame in frames]
         counts = Counter(track for track in held if track is not None)
         if not counts:
@@ -195,7 +240,42 @@ class Scorer:
         for track in held:
             run = run + 1 if track is not None and track != dominant else 0
             longest = max(longest, run)
-        return _Identity(len(frames), dominant, count / len(frames), longest)
+        astray = run = 0
+        for frame in span:
+            others = [other for other, track in self.matches.get(frame, {}).items() if track == dominant]
+            run = run + 1 if others and others[0] != object_id else 0
+            astray = max(astray, run)
+        return _Identity(len(frames), dominant, count / len(frames), longest, astray)
+
+    def area_window(self, object_id: int, start: str, within: tuple[str, ...]) -> list[int]:
+        """The frames in view from the first in which the object's road point is in area
+        ``start`` until the last before it first lies outside every area of ``within``; empty
+        when it is never in ``start`` in view (or the truth names no such area)."""
+        if start not in self.truth.areas or not all(name in self.truth.areas for name in within):
+            return []
+        first = Rect(*self.truth.areas[start])
+        stay = [Rect(*self.truth.areas[name]) for name in within]
+        ground = self.objects[object_id].ground
+        window: list[int] = []
+        for frame in sorted(ground):
+            x, y = ground[frame]
+            if window and not any(area.contains(x, y) for area in stay):
+                break
+            if window or first.contains(x, y):
+                window.append(frame)
+        return window
+
+    def area_identity(self, object_id: int, start: str, within: tuple[str, ...]) -> _Identity | None:
+        """How one object was tracked over its window where the rules look (:meth:`area_window`,
+        the module docstring): judged on its well visible frames there; None when it never
+        entered ``start`` in view."""
+        window = self.area_window(object_id, start, within)
+        if not window:
+            return None
+        eligible = set(self.eligible_frames(object_id))
+        frames = [frame for frame in window if frame in eligible]
+        span = [frame for frame in range(window[0], window[-1] + 1) if frame in self.matches]
+        return self._identity(object_id, frames, span)
 
     # ---- the score ---------------------------------------------------------------------------
 
@@ -215,6 +295,7 @@ class Scorer:
             result.add(label, len(group), f"{len(scorable)} well visible in some frame")
             result.add(f"{label} tracked under one identity", _ratio(len(held), len(scorable)),
                        f"{len(held)}/{len(scorable)}", fraction=True, counts=(len(held), len(scorable)))
+            self._score_area_identity(result, label, group)
             if label == "vehicles":
                 result.add("vehicle class accuracy", _ratio(len(right_kind), len(matched)),
                            f"{len(right_kind)}/{len(matched)} matched vehicles", fraction=True)
@@ -227,6 +308,19 @@ class Scorer:
         self._score_hotlist(result)
         self._score_violations(result)
         return result
+
+    def _score_area_identity(self, result: Score, label: str, group: dict[int, ObjectTruth]) -> None:
+        """The identity row where the rules look for ``label`` (vehicles or pedestrians); none
+        when the truth has no such area (no crosswalk, a truth file from before areas)."""
+        area = AREA_IDENTITY[label]
+        if area.start not in self.truth.areas:
+            return
+        identities = [self.area_identity(object_id, area.start, area.within) for object_id in group]
+        judged = [ident for ident in identities if ident is not None and ident.eligible_frames]
+        held = sum(1 for ident in judged if ident.held(self.identity_share, self.takeover_frames))
+        result.add(area.row, _ratio(held, len(judged)),
+                   f"{held}/{len(judged)} in view in the {area.start}; bar {area.bar:.0%}",
+                   fraction=True, counts=(held, len(judged)))
 
     def _event_s(self, event: Event) -> float:
         stamp = datetime.fromisoformat(event.time.replace("Z", "+00:00"))
