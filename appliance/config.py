@@ -134,14 +134,33 @@ class GpioConfig(Section):
 
 class LampConfig(Section):
     head: str = Field(title="Signal head", description="Name of the head, e.g. main-straight.")
-    red: str = Field(title="Red sense pin", description="GPIO pin sensing the red lamp, e.g. GPIO17.",
-                     pattern=PIN_PATTERN)
-    amber: str = Field(title="Amber sense pin", description="GPIO pin sensing the amber lamp.",
-                       pattern=PIN_PATTERN)
-    green: str = Field(title="Green sense pin", description="GPIO pin sensing the green lamp.",
-                       pattern=PIN_PATTERN)
+    red: str | None = Field(None, title="Red sense pin", description="GPIO pin sensing the red lamp, e.g. GPIO17.",
+                            pattern=PIN_PATTERN)
+    amber: str | None = Field(None, title="Amber sense pin", description="GPIO pin sensing the amber lamp.",
+                              pattern=PIN_PATTERN)
+    green: str | None = Field(None, title="Green sense pin", description="GPIO pin sensing the green lamp.",
+                              pattern=PIN_PATTERN)
     active_high: bool = Field(True, title="Active high",
                               description="True when a lit lamp drives the pin high.")
+    controller: str | None = Field(
+        None, title="Controller link",
+        description="Instead of the three pins: the name of the serial link (in serial:) on which the "
+                    "signal controller reports this head (roadcam.hal.controller gives the line format).")
+
+    @model_validator(mode="after")
+    def _pins_or_controller(self):
+        pins = [self.red, self.amber, self.green]
+        if self.controller is None and None in pins:
+            raise ValueError("give the three lamp-sense pins (red, amber, green), or controller: the serial "
+                             "link on which the signal controller reports the head")
+        if self.controller is not None and any(pins):
+            raise ValueError("give either the lamp-sense pins or controller, not both")
+        return self
+
+    @property
+    def pins(self) -> list[str]:
+        """The lamp-sense pins (none for a head read from the controller)."""
+        return [pin for pin in (self.red, self.amber, self.green) if pin is not None]
 
 
 class LoopConfig(Section):
@@ -229,13 +248,22 @@ class CoreConfig(Section):
         owners: dict[str, str] = {}
         for kind, items in (("signals", self.signals), ("loops", self.loops), ("outputs", self.outputs)):
             for item in items:
-                pins = [item.red, item.amber, item.green] if kind == "signals" else [item.pin]
+                pins = item.pins if kind == "signals" else [item.pin]
                 for pin in pins:
                     key = _pin_key(pin)
                     label = f"{kind}[{getattr(item, 'name', None) or item.head}]"
                     if key in owners and owners[key] != label:
                         raise ValueError(f"pin {pin} is used by both {owners[key]} and {label}")
                     owners[key] = label
+        return self
+
+    @model_validator(mode="after")
+    def _controllers_are_serial_links(self):
+        links = [link.name for link in self.serial]
+        for index, head in enumerate(self.signals):
+            if head.controller is not None and head.controller not in links:
+                raise ValueError(f"signals[{index}].controller: no serial link named {head.controller!r} "
+                                 f"(serial: {', '.join(links) or 'none configured'})")
         return self
 
     @model_validator(mode="after")

@@ -332,6 +332,11 @@ class Appliance:
                     self._on_lamps_edge(device.head, device.lit, now_ns)
                 elif section == "loops":
                     device.when_changed = self._on_loop_edge
+            if section == "signals":
+                for controller in self.hardware.signal_controllers:
+                    controller.when_fault = self.raise_fault
+                    controller.when_fault_cleared = self.clear_fault
+                    controller.start()
 
     def _on_signal_edge(self, head: str, state: str, time_ns: int) -> None:
         self._push_edge(time_ns, "roadcam_signal_changed", (head, state))

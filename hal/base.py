@@ -18,6 +18,8 @@ import numpy as np
 
 #: The states a signal head can show. ``dark`` means no lamp lit (failure or switched off).
 SIGNAL_STATES = ("red", "amber", "green", "dark")
+#: Lamps of a signal head from most to least restrictive: when two are lit, the first wins.
+LAMP_COLOURS = ("red", "amber", "green")
 
 
 @dataclass(frozen=True)

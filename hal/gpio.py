@@ -22,7 +22,7 @@ from gpiozero.pins import Factory
 from roadcam.appliance.clock import Clock
 from roadcam.common.errors import BackendNotFound, HardwareError
 
-from .base import SIGNAL_STATES, LampInput, LoopInput, Output
+from .base import LAMP_COLOURS, SIGNAL_STATES, LampInput, LoopInput, Output
 
 #: What each gpiozero pin factory needs, for error messages.
 PIN_FACTORY_NEEDS = {
@@ -32,9 +32,6 @@ PIN_FACTORY_NEEDS = {
     "native": "a Raspberry Pi (it drives /dev/gpiomem directly)",
     "mock": "nothing (simulated pins for a bench without hardware)",
 }
-
-#: Lamps of a signal head from most to least restrictive: when two are lit, the first wins.
-LAMP_COLOURS = ("red", "amber", "green")
 
 
 def make_pin_factory(name: str) -> Factory:

@@ -19,6 +19,7 @@ from roadcam.common.errors import BackendNotFound, HardwareError
 
 from .base import Camera, Device, LampInput, LoopInput, Output, SerialLink
 from .camera import make_camera
+from .controller import SerialSignalController, SerialSignalHead
 from .gpio import GpioLoop, GpioOutput, GpioSignalHead, make_pin_factory
 from .serial import PySerialLink
 
@@ -49,6 +50,8 @@ class Hardware:
         self._made_pin_factory: Factory | None = None
         self._sim_cameras = sim_cameras
         self._opened: list[Device] = []
+        #: The signal controllers :meth:`open_signal_heads` made; the caller wires and starts them.
+        self.signal_controllers: list[SerialSignalController] = []
 
     def make_camera(self, camera_config: CameraConfig) -> Camera:
         """The unopened camera for one entry of ``config.cameras``.
@@ -63,12 +66,25 @@ class Hardware:
         return self._keep(camera)
 
     def open_signal_heads(self) -> list[LampInput]:
-        heads = []
+        """The heads sensed on pins, and the heads the signal controllers report on serial links
+        (their controllers, not yet reading, are in :attr:`signal_controllers`)."""
+        heads: list[LampInput] = []
+        fed: dict[str, list[SerialSignalHead]] = {}
         for index, head in enumerate(self._config.signals):
+            if head.controller is not None:
+                fed.setdefault(head.controller, []).append(SerialSignalHead(head.head))
+                continue
             with _config_path(f"signals[{index}]"):
                 heads.append(self._keep(GpioSignalHead(
                     head.head, red=head.red, amber=head.amber, green=head.green,
                     active_high=head.active_high, pin_factory=self._gpio(), clock=self._clock)))
+        for index, link in enumerate(self._config.serial):
+            if link.name in fed:
+                with _config_path(f"serial[{index}]"):
+                    port = PySerialLink(link.name, link.port, baudrate=link.baudrate)
+                self.signal_controllers.append(self._keep(SerialSignalController(
+                    port, fed[link.name], self._clock, baudrate=link.baudrate)))
+                heads.extend(fed[link.name])
         return heads
 
     def open_loops(self) -> list[LoopInput]:
@@ -91,7 +107,10 @@ class Hardware:
 
     def open_serial_links(self) -> list[SerialLink]:
         links = []
+        controlled = {head.controller for head in self._config.signals}
         for index, link in enumerate(self._config.serial):
+            if link.name in controlled:
+                continue  # read by its SerialSignalController
             with _config_path(f"serial[{index}]"):
                 links.append(self._keep(PySerialLink(link.name, link.port,
                                                      baudrate=link.baudrate)))
