@@ -406,3 +406,24 @@ def test_nothing_is_judged_while_the_camera_view_has_moved(tmp_path):
     again.path(straight(0.95, 0.1, 30))
     again.end()
     assert [e.data["track_id"] for e in stored(tmp_path, "violation.red_light")] == [8]
+
+
+def test_a_road_user_first_seen_at_the_stop_line_is_not_judged_but_one_from_the_approach_is(tmp_path):
+    """Someone walking the crosswalk just past the line, taken for a scooter, crosses the stop
+    line on paper and reaches the left exit: it never came up a lane, so it ran no red and
+    turned from no lane. The same path begun up the approach is both violations."""
+    appliance, plugin = bench(tmp_path, calibrated=True, wrong_lane={"enabled": True})
+    walker = Drive(appliance, plugin, initial="red")
+    walker.track.kind_votes = {"scooter": 1.0}
+    start = 0.5 + 4 / H   # 1 m before the line
+    walker.path([(0.5, start - 0.005 * i) for i in range(12)] + [(0.5 - 0.03 * i, 0.44 - 0.01 * i) for i in range(10)])
+    walker.end()
+    assert not stored(tmp_path, "violation.red_light") and not stored(tmp_path, "violation.wrong_lane")
+    runner = Drive(appliance, plugin, initial="red")
+    runner.index = walker.index
+    runner.track = Track(id=8, camera="cam", kind_votes={"scooter": 1.0})
+    runner.path(straight(0.95, start, 20) + [(0.5, start - 0.005 * i) for i in range(12)]
+                + [(0.5 - 0.03 * i, 0.44 - 0.01 * i) for i in range(10)])
+    runner.end()
+    assert [e.data["track_id"] for e in stored(tmp_path, "violation.red_light")] == [8]
+    assert [e.data["track_id"] for e in stored(tmp_path, "violation.wrong_lane")] == [8]

@@ -14,6 +14,10 @@ from .placement import CameraPlacer, Placed
 #: Vehicle length by class (m), to find when the front reached a line from where the box's
 #: bottom centre (the rear, for traffic moving away from the camera) was.
 LENGTH_M = {"car": 4.5, "scooter": 1.9, "truck": 7.5, "bus": 11.0}
+#: With calibration, a vehicle counts as come up the approach once it was placed in a lane at
+#: least this far (m) before the stop line: more than the detector's jitter and a scooter's
+#: length, so a pedestrian on the crosswalk (just past the line) taken for a scooter is not.
+APPROACH_M = 3.0
 
 
 class CameraContext:
@@ -40,6 +44,22 @@ class CameraContext:
     def lane_of(self, placed: Placed) -> LaneFence | None:
         lane = placed.lane_at_line if placed.lane_at_line is not None else placed.lane.value
         return self.lanes.get(lane) if lane is not None else None
+
+    def note_approach(self, placed: Placed) -> None:
+        """Mark a vehicle seen coming up its lane to the stop line (once marked, it stays so).
+
+        Rules about crossing the stop line judge only such vehicles: a road user first seen at
+        or past the line (someone walking the crosswalk and taken for a scooter, a track
+        started on a vehicle already in the junction) has no lane it came from. With
+        calibration it must have been in a lane ``APPROACH_M`` before the line; without, in a
+        lane before it crossed the line."""
+        if placed.approached or placed.lane.value is None or self.stop is None:
+            return
+        if self.placer.geometry is None:
+            placed.approached = placed.crossed(self.stop.name) is None
+            return
+        distance = self.distance_to_stop_m(placed.last.road)
+        placed.approached = distance is not None and distance >= APPROACH_M
 
     def movement(self, placed: Placed) -> str | None:
         """The movement of the first exit zone the vehicle was confirmed in, None if none yet."""

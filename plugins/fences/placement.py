@@ -83,6 +83,7 @@ class Placed:
     crossings: list[Crossing] = field(default_factory=list)
     visited: list[str] = field(default_factory=list)  # zones it was confirmed in, in order
     lane_at_line: int | None = None   # its lane when it crossed the stop line
+    approached: bool = False          # seen in a lane coming up to the stop line (see the context)
 
     @property
     def last(self) -> Sample:

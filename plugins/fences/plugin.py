@@ -85,6 +85,7 @@ class Fences:
             ctx.frames.add(frame)
             ctx.people = ctx.placer.people(frame, tracks)
             for placed in ctx.placer.update(frame, tracks):
+                ctx.note_approach(placed)
                 crossed += self.counter.step(ctx, placed, frame)
                 for rule in self.rules:
                     self.pending += rule.step(ctx, placed, frame)

@@ -30,7 +30,7 @@ class FailToYield:
         rule = self.config.fail_to_yield
         key = (ctx.name, placed.track_id)
         crosswalk = ctx.fences.zone(rule.crosswalk) if rule.crosswalk else None
-        if not rule.enabled or crosswalk is None or key in self.judged:
+        if not rule.enabled or crosswalk is None or key in self.judged or not placed.approached:
             return []
         front = ctx.front(placed)
         if front is None:

@@ -85,8 +85,8 @@ class RedLight:
 
     def _judge(self, ctx: CameraContext, placed: Placed, frame, at: int) -> None:
         lane = ctx.lane_of(placed)
-        if lane is None or not self.config.enforced(self.rule, ctx.name, at):
-            return
+        if lane is None or not placed.approached or not self.config.enforced(self.rule, ctx.name, at):
+            return  # no lane, or not seen coming up to the line (see CameraContext.note_approach)
         heads = {lane.head_for(movement) for movement in lane.movements} | {lane.head}
         if not any(self._maybe_red(head, at) for head in heads if head):
             return  # no head of the lane was (or was turning) red: nothing to follow

@@ -47,7 +47,7 @@ class StopLine:
             return []
         at = ctx.front_crossing_ns(placed, "front")
         lane = ctx.lane_of(placed)
-        if at is not None and key not in self.over and lane is not None and lane.head:
+        if at is not None and key not in self.over and lane is not None and lane.head and placed.approached:
             seen = self.signals.state_at(lane.head, at)
             into_ms = (at - seen[1]) // 1_000_000 if seen else -1
             if seen and seen[0] == "red" and into_ms >= rule.grace_ms and self.config.enforced(rule, ctx.name, at):

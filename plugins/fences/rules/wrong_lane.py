@@ -37,7 +37,8 @@ class WrongLane:
         line_frame, exit_frame = self.at_line.pop(key, None), self.at_exit.pop(key, None)
         crossing = placed.crossed(ctx.stop.name) if ctx.stop else None
         lane, movement = ctx.lane_of(placed), ctx.movement(placed)
-        if None in (crossing, lane, movement, line_frame, exit_frame) or movement in lane.movements:
+        if None in (crossing, lane, movement, line_frame, exit_frame) or movement in lane.movements \
+                or not placed.approached:
             return []
         if not self.config.enforced(self.config.wrong_lane, ctx.name, crossing.time_ns):
             return []
