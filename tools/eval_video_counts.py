@@ -1,0 +1,209 @@
+"""Counting and tracking on real traffic clips, scored against labels made by eye.
+
+Runs the whole appliance (``roadcam run`` as a site would: a file camera, the detector, the
+core tracker, the fences plugin with a counting line) on each real clip of
+:mod:`roadcam.tools.data.real_videos`, once per detector, and compares what it stored with the
+clip's labels (``tools/data/labels/video-*.yaml``)::
+
+    python -m roadcam.tools.data.real_videos --root /work/data        # the clips, once
+    python -m roadcam.tools.eval_video_counts [--root /work/data] [--detector background|tflite ...]
+                                              [--clip NAME ...] [--set detection.KEY=VALUE ...]
+
+Per clip and detector it prints:
+
+- **crossings per direction**: labelled vs ``line.crossed`` events, how many labelled crossings
+  were counted (an event of the same direction within ``--tolerance-s``, matched one to one)
+  and how many events match none (a vehicle counted twice, or something that is no vehicle).
+  Optional labels (a crossing in the first or last frames, a cyclist) are neither required nor
+  an error.
+- **tracks**: vehicles found (counted at the line), and on clips whose labels give every
+  vehicle's time in view, vehicles *held under one identity* (the track that crossed the line
+  covers at least :data:`HELD_SHARE` of the vehicle's frames in view and no second track
+  crossed for it) and *other tracks*: every ``track.finished`` that is no labelled vehicle's
+  crossing track (a fragment of a vehicle or a false track; on such clips nothing else moves).
+
+Clips have a role: figures of ``tuning`` clips steered the settings, ``validation`` clips only
+measure (say so when quoting them). Each run's site config is written beside its event store in
+a temporary folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from gpiozero.pins.mock import MockFactory
+
+from roadcam.appliance.clock import Clock
+from roadcam.appliance.runtime import Appliance
+from roadcam.appliance.site import site_from_data
+from roadcam.appliance.store import read_events
+from roadcam.hal.hardware import Hardware
+from roadcam.tools.data.real_videos import CLIPS, Clip
+
+DETECTORS = ("background", "tflite")
+#: A labelled crossing and an event this many seconds apart may be the same (labels are by eye,
+#: to about 10 frames, and a box's bottom is where its shadow ends, ahead of the body).
+TOLERANCE_S = 0.5
+#: Share of a vehicle's frames in view its one track must cover to count as held.
+HELD_SHARE = 0.8
+CAMERA = "cam"
+
+
+@dataclass
+class Labels:
+    """One clip's labels: its counting line and the crossings (and vehicles, where given)."""
+
+    line: dict
+    fps: float
+    crossings: list[dict]
+    vehicles: list[dict] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, path: Path) -> Labels:
+        data = yaml.safe_load(path.read_text())
+        vehicles = data.get("vehicles", [])
+        crossings = data.get("crossings") or [
+            {**v["crosses"], "class": v["class"], "vehicle": v["id"]} for v in vehicles if v.get("crosses")]
+        return cls(data["line"], float(data["fps"]), crossings, vehicles)
+
+
+def site(clip_file: Path, work: Path, labels: Labels, detection: dict) -> dict:
+    """The site config of one run: the clip as a file camera, the labels' line as a counting line."""
+    return {
+        "device": {"id": "eval-video", "site": "eval"},
+        "storage": {"database": str(work / "events.db"), "evidence_dir": str(work / "evidence")},
+        "gpio": {"pin_factory": "mock"},
+        # diagnostics off: it compares a file's media time with the wall clock, so a run slower
+        # than real time raises camera.no_frames, which blinds the fences for the rest of the run
+        "plugins": {"disabled": ["diagnostics", "plate_capture", "speed", "uplink"]},
+        "cameras": [{"name": CAMERA, "source": {"type": "opencv", "url": str(clip_file)}}],
+        "detection": detection,
+        "fences": {"cameras": [{"camera": CAMERA, "lines": [{**labels.line, "count": True}]}]},
+    }
+
+
+def run(data: dict) -> tuple[list, list]:
+    """Run the appliance on ``data`` until its file ends; its line.crossed and track.finished events."""
+    config, manager = site_from_data(data)
+    clock = Clock()
+    appliance = Appliance(config, manager, Hardware(config, clock, pin_factory=MockFactory()), clock)
+    appliance.run(install_signal_handlers=False)
+    database = Path(data["storage"]["database"])
+    return (read_events(database, limit=1_000_000, types=["line.crossed"]),
+            read_events(database, limit=1_000_000, types=["track.finished"]))
+
+
+def match(labelled: list[dict], events: list, tolerance: int) -> dict[int, object]:
+    """Labelled crossing index -> its event: same direction, nearest in frames within
+    ``tolerance``, one to one (closest pairs first)."""
+    pairs = sorted((abs(label["frame"] - event.data["frame_index"]), i, j)
+                   for i, label in enumerate(labelled) for j, event in enumerate(events)
+                   if label["direction"] == event.data["direction"]
+                   and abs(label["frame"] - event.data["frame_index"]) <= tolerance)
+    taken_labels, taken_events, out = set(), set(), {}
+    for _, i, j in pairs:
+        if i not in taken_labels and j not in taken_events:
+            taken_labels.add(i)
+            taken_events.add(j)
+            out[i] = events[j]
+    return out
+
+
+def score(labels: Labels, crossed: list, finished: list, tolerance: int) -> list[str]:
+    """The printed rows of one run."""
+    matched = match(labels.crossings, crossed, tolerance)
+    used = {id(event) for event in matched.values()}
+    rows = []
+    for direction in ("forward", "back"):
+        required = [i for i, c in enumerate(labels.crossings) if c["direction"] == direction and not c.get("optional")]
+        optional = [i for i, c in enumerate(labels.crossings) if c["direction"] == direction and c.get("optional")]
+        events = [e for e in crossed if e.data["direction"] == direction]
+        counted = sum(1 for i in required if i in matched)
+        extra = sum(1 for e in events if id(e) not in used)
+        if not required and not events:
+            continue
+        rows.append(f"  {direction:8} labelled {len(required):3} (+{len(optional)} optional)  events {len(events):3}  "
+                    f"counted {counted:3}/{len(required)}  missed {len(required) - counted:3}  "
+                    f"extra {extra:3}")
+    required = [i for i, c in enumerate(labels.crossings) if not c.get("optional")]
+    counted = sum(1 for i in required if i in matched)
+    rows.append(f"  vehicles found (counted at the line) {counted}/{len(required)}; "
+                f"track.finished events {len(finished)}")
+    if labels.vehicles:
+        rows += _identity(labels, matched, crossed, finished)
+    return rows
+
+
+def _identity(labels: Labels, matched: dict, crossed: list, finished: list) -> list[str]:
+    """Held under one identity and other tracks, on clips whose labels list every vehicle."""
+    spans = {event.data["track_id"]: (event.data["entry"]["frame_index"], event.data["exit"]["frame_index"])
+             for event in finished}
+    crossing_tracks = {event.data["track_id"] for event in crossed}
+    held, vehicle_tracks = 0, set()
+    for i, crossing in enumerate(labels.crossings):
+        vehicle = next(v for v in labels.vehicles if v["id"] == crossing["vehicle"])
+        if i not in matched:
+            continue
+        track = matched[i].data["track_id"]
+        vehicle_tracks.add(track)
+        first, last = spans.get(track, (0, -1))
+        covered = max(0, min(last, vehicle["out"]) - max(first, vehicle["in"]) + 1)
+        if covered >= HELD_SHARE * (vehicle["out"] - vehicle["in"] + 1):
+            held += 1
+    others = len([t for t in spans if t not in vehicle_tracks])
+    seconds = [t for t in crossing_tracks if t not in vehicle_tracks]
+    return [f"  held under one identity {held}/{len(labels.vehicles)} (its crossing track covers "
+            f">= {HELD_SHARE:.0%} of its frames in view)",
+            f"  other tracks (fragments or false) {others} = {others / len(labels.vehicles):.0%} of the vehicles; "
+            f"of them crossing the line {len(seconds)}"]
+
+
+def parse_sets(items: list[str]) -> dict:
+    """``detection.KEY=VALUE`` overrides (VALUE read as YAML)."""
+    out = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        if not key.startswith("detection.") or not value:
+            raise SystemExit(f"--set {item!r}: expected detection.KEY=VALUE")
+        out[key.removeprefix("detection.")] = yaml.safe_load(value)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m roadcam.tools.eval_video_counts",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("--root", type=Path, default=Path("/work/data"), help="where real_videos put the clips")
+    parser.add_argument("--detector", choices=DETECTORS, action="append", help="default: both")
+    parser.add_argument("--clip", action="append", choices=[c.name for c in CLIPS], help="default: every clip")
+    parser.add_argument("--set", action="append", default=[], metavar="detection.KEY=VALUE",
+                        help="a detection setting for every run (e.g. detection.min_box_area_px=100)")
+    parser.add_argument("--tolerance-s", type=float, default=TOLERANCE_S, help="seconds (default %(default)s)")
+    args = parser.parse_args(argv)
+    overrides = parse_sets(args.set)
+    clips: list[Clip] = [c for c in CLIPS if not args.clip or c.name in args.clip]
+    for clip in clips:
+        if not clip.labels().exists():
+            print(f"{clip.name}: no labels ({clip.labels().name}); skipped")
+            continue
+        if not clip.file(args.root).exists():
+            print(f"{clip.name}: {clip.file(args.root)} is missing: python -m roadcam.tools.data.real_videos "
+                  f"--root {args.root}", file=sys.stderr)
+            return 2
+        labels = Labels.load(clip.labels())
+        for detector in args.detector or DETECTORS:
+            with tempfile.TemporaryDirectory(prefix="eval-video-") as folder:
+                data = site(clip.file(args.root), Path(folder), labels, {"type": detector, **overrides})
+                crossed, finished = run(data)
+            print(f"{clip.name} ({clip.role}) detector {detector}"
+                  + (f" {overrides}" if overrides else "") + f", line {labels.line['points']}")
+            print("\n".join(score(labels, crossed, finished, round(args.tolerance_s * labels.fps))))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
