@@ -230,7 +230,7 @@ def _serve(args) -> int:
     with open_storage(config) as storage:
         followers = []
         if config.sections:
-            sections = SectionService(config.sections, SectionTable(storage))
+            sections = SectionService(config.sections, SectionTable(storage), clock_check=config.clock_check)
             sections.rebuild()
             followers.append(sections.follow)
         collector = Collector(config.broker, storage, ingest, batch_max=config.batch_max, followers=followers)

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from roadcam.common.yaml_config import load_yaml, validate_config
 
+from .clock_check import ClockCheckSettings
 from .sections import SectionSettings
 
 
@@ -162,6 +163,9 @@ class CollectorConfig(Section):
     sections: list[SectionSettings] = Field(default_factory=list, title="Speed sections",
                                             description="Road sections whose average speed the collector "
                                                         "enforces from speed.passage events (collector.sections).")
+    clock_check: ClockCheckSettings = Field(default_factory=ClockCheckSettings, title="Clock check",
+                                            description="How devices' clock claims are checked against the "
+                                                        "collector's receive time (collector.clock_check).")
 
     @model_validator(mode="after")
     def _unique_sections(self):

@@ -53,6 +53,13 @@ class SectionTable:
                 [(r.id, r.section, r.kind, r.plate, r.time_ns, int(r.violation), r.entry_id, r.exit_id,
                   json.dumps(r.data, sort_keys=True), recorded_ns) for r in results])
 
+    def record_problem(self, device: str, seq: int, kind: str, detail: str, recorded_ns: int) -> None:
+        """A problem with a device's events, in the backend's ``problems`` list (a false clock)."""
+        storage = self.storage
+        with storage._lock, storage._driver_errors("recording a problem"), storage._writer_transaction():
+            storage._execute("INSERT INTO problems (device, seq, kind, detail, recorded_ns) VALUES (?, ?, ?, ?, ?)",
+                             (device, seq, kind, detail, recorded_ns))
+
     def section_results(self, since_ns: int | None = None, until_ns: int | None = None,
                         section: str | None = None, limit: int = 1000,
                         newest_first: bool = False) -> list[SectionResult]:

@@ -7,8 +7,9 @@ the limit is for. The average speed is length over transit time; its bounds take
 both: the length's tolerance, and each passage's time error bound (the device clock's error
 bound, from its NTP discipline, plus the passage's own timing uncertainty). A violation is
 issued only when the lower bound exceeds limit plus tolerance, both passages come from clocks
-synced within ``max_clock_error_ms`` (and their devices did not mark them otherwise), and the
-vehicle is of a class the limit is for.
+synced within ``max_clock_error_ms`` (and their devices did not mark them otherwise, nor the
+collector's check of their clocks against its receive time, :mod:`roadcam.collector.clock_check`,
+find them false), and the vehicle is of a class the limit is for.
 
 Pairing, per section and plate (reads that differ only by reader confusions share a key,
 :func:`roadcam.protocol.plates.confusion_key`, and must be within ``max_plate_distance``):
@@ -39,7 +40,7 @@ import json
 import math
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -47,6 +48,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from roadcam.protocol.events import Event, iso_utc, utc_ns
 from roadcam.protocol.hotlist import compact
 from roadcam.protocol.plates import confusion_key, plate_distance
+
+from .clock_check import ClockCheck, ClockCheckSettings
 
 PASSAGE = "speed.passage"
 SECTION = "speed.section"
@@ -117,6 +120,7 @@ class Passage:
     clock_error_ns: int | None  # the clock's error bound (None: unsynced)
     error_ns: int  # bound of the passage time's error: clock error bound + timing uncertainty
     evidence: tuple[str, ...]
+    clock_false: str | None = None  # why the collector found the device's clock claim false
 
 
 def passage_from_event(event: Event) -> Passage | None:
@@ -302,7 +306,7 @@ def _role(section: SectionSettings, passage: Passage) -> str | None:
 def _passage_record(passage: Passage) -> dict[str, Any]:
     return {"id": passage.id, "device": passage.device, "site": passage.site, "point": passage.point,
             "time": iso_utc(passage.time_ns), "plate": passage.plate, "lane": passage.lane,
-            "vehicle_kind": passage.kind, "clock_synced": passage.synced,
+            "vehicle_kind": passage.kind, "clock_synced": passage.synced, "clock_false": passage.clock_false,
             "time_error_ms": round(passage.error_ns / 1e6, 3), "evidence": list(passage.evidence)}
 
 
@@ -324,7 +328,8 @@ def _matched(section: SectionSettings, entry: Passage, exit_passage: Passage) ->
     kind = exit_passage.kind or entry.kind
     limited = not section.classes or kind in section.classes
     violation = within and limited and low > section.limit_kmh + section.tolerance_kmh
-    reasons = [] if within else ["clock_unsynced" if not synced else "clock_error_over_max"]
+    reasons = [] if within else ["clock_false" if entry.clock_false or exit_passage.clock_false
+                                 else "clock_unsynced" if not synced else "clock_error_over_max"]
     if not limited:
         reasons.append("class_not_limited")
     return SectionResult(
@@ -360,17 +365,25 @@ class SectionStorage(Protocol):
                         section: str | None = None, limit: int = 1000,
                         newest_first: bool = False) -> list[SectionResult]: ...
 
+    def record_problem(self, device: str, seq: int, kind: str, detail: str, recorded_ns: int) -> None: ...
+
 
 class SectionService:
     """Section matching inside the collector: follows the stored events (:meth:`follow`, called
-    by the writer after each committed batch and when idle) and stores each decision."""
+    by the writer after each committed batch and when idle) and stores each decision.
+
+    With ``clock_check``, every followed event's time is checked against ``clock_ns`` (its
+    receipt): a device found with a false clock claim has its passages marked (paired, never a
+    violation) and a ``clock_false`` problem recorded at the start of each spell. Passages read
+    back by :meth:`rebuild` after a restart are not checked again (their receipt is past)."""
 
     def __init__(self, sections: Sequence[SectionSettings], storage: SectionStorage,
-                 clock_ns=time.time_ns):
+                 clock_ns=time.time_ns, clock_check: ClockCheckSettings | None = None):
         self.sections = list(sections)
         self.storage = storage
         self.clock_ns = clock_ns
         self.matcher = SectionMatcher(self.sections)
+        self.clock_check = ClockCheck(clock_check) if clock_check is not None else None
 
     def rebuild(self, now_ns: int | None = None) -> None:
         """The open state after a restart: the stored passages not used by a stored decision,
@@ -396,8 +409,14 @@ class SectionService:
         """Take newly stored events, decide what is due and store the decisions."""
         wall = self.clock_ns()
         for event in events:
+            finding = self.clock_check.observe(event, wall) if self.clock_check is not None else None
+            if finding is not None and finding.new:
+                self.storage.record_problem(event.device, event.seq, "clock_false",
+                                            f"{event.type} {event.id}: {finding.reason}", wall)
             passage = passage_from_event(event)
             if passage is not None:
+                if finding is not None:
+                    passage = replace(passage, synced=False, clock_false=finding.reason)
                 self.matcher.add(passage, wall)
         results = self.matcher.settle(wall)
         if results:
