@@ -158,7 +158,8 @@ def _plate_evidence(data: dict[str, Any]) -> tuple[str, ...]:
 class SectionResult:
     """A decision: a pair (``matched``), an exit with no entry, or an entry that expired."""
 
-    id: str  # the exit's event id (matched, exit_unmatched) or the entry's (entry_expired)
+    id: str  # "section/event id": the exit's (matched, exit_unmatched) or the entry's (entry_expired);
+    # a site may end (or start) two sections, so one passage may be decided in each
     section: str
     kind: str
     plate: str
@@ -333,7 +334,7 @@ def _matched(section: SectionSettings, entry: Passage, exit_passage: Passage) ->
     if not limited:
         reasons.append("class_not_limited")
     return SectionResult(
-        id=exit_passage.id, section=section.name, kind=MATCHED, plate=exit_passage.plate,
+        id=f"{section.name}/{exit_passage.id}", section=section.name, kind=MATCHED, plate=exit_passage.plate,
         time_ns=exit_passage.time_ns, violation=violation, entry_id=entry.id, exit_id=exit_passage.id,
         data={**_length(section), "speed_kmh": round(speed, 3), "speed_low_kmh": round(low, 3),
               "speed_high_kmh": round(high, 3) if math.isfinite(high) else None,
@@ -343,13 +344,14 @@ def _matched(section: SectionSettings, entry: Passage, exit_passage: Passage) ->
 
 
 def _unmatched_exit(section: SectionSettings, exit_passage: Passage) -> SectionResult:
-    return SectionResult(id=exit_passage.id, section=section.name, kind=EXIT_UNMATCHED, plate=exit_passage.plate,
-                         time_ns=exit_passage.time_ns, violation=False, entry_id=None, exit_id=exit_passage.id,
+    return SectionResult(id=f"{section.name}/{exit_passage.id}", section=section.name, kind=EXIT_UNMATCHED,
+                         plate=exit_passage.plate, time_ns=exit_passage.time_ns, violation=False, entry_id=None,
+                         exit_id=exit_passage.id,
                          data={**_length(section), "exit": _passage_record(exit_passage)})
 
 
 def _expired(section: SectionSettings, entry: Passage) -> SectionResult:
-    return SectionResult(id=entry.id, section=section.name, kind=ENTRY_EXPIRED, plate=entry.plate,
+    return SectionResult(id=f"{section.name}/{entry.id}", section=section.name, kind=ENTRY_EXPIRED, plate=entry.plate,
                          time_ns=entry.time_ns, violation=False, entry_id=entry.id, exit_id=None,
                          data={**_length(section), "expire_s": section.expire_s, "entry": _passage_record(entry)})
 

@@ -190,6 +190,16 @@ def test_a_restart_rebuilds_the_open_passages_and_decides_nothing_twice(service)
     assert [r.plate for r in again.storage.section_results()] == ["ABC1234", "KLM2786"]
 
 
+def test_a_site_ending_two_sections_gets_a_decision_in_each(service):
+    matcher = service(section(name="north"), section(name="south", entry_site="site-c"))
+    exit_passage = passage("site-b", T0 + at_kmh(60), "ABC-1234")
+    matcher.follow([passage("site-a", T0, "ABC-1234"), exit_passage,
+                    passage("site-b", T0 + at_kmh(60) + 61 * S, "XYZ-0001")])
+    decided = {(r.section, r.kind, r.id) for r in matcher.storage.section_results()}
+    assert decided == {("north", "matched", f"north/{exit_passage.id}"),
+                       ("south", "exit_unmatched", f"south/{exit_passage.id}")}
+
+
 def test_a_section_config_is_checked():
     with pytest.raises(ValueError, match="same site and point"):
         section(exit_site="site-a")
