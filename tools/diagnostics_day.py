@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     diagnostics = DiagnosticsConfig()
     total_frames, false_faults = 0, []
     print(f"sampled day {DAY:%Y-%m-%d} (UTC{diagnostics.utc_offset_h:+g}), {args.seconds_per_hour:g} s per hour, "
-          f"night {diagnostics.night_start}-{diagnostics.night_end}, frames {args.width} px wide")
+          f"night {diagnostics.night_description()}, frames {args.width} px wide")
     started = time.perf_counter()
     for hour in parse_hours(args.hours):
         scenario = scenario_for_hour(hour, args.seconds_per_hour, args.width, diagnostics)

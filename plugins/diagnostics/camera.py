@@ -7,9 +7,9 @@ condition must hold ``raise_after_s`` (frame time) before its fault is raised, a
 
 Image figures, all from one ``thumb_width_px``-wide grey thumbnail:
 
-- level: mean and spread of the grey levels (black, washed out; at night, in the
-  ``night_start``-``night_end`` window of local time, an image too dark for a working IR
-  illuminator);
+- level: mean and spread of the grey levels (black, washed out; at night, an image too dark
+  for a working IR illuminator: night from the site's sunset and sunrise, or a fixed local
+  window, ``DiagnosticsConfig.is_night``);
 - focus: mean absolute Laplacian per grey level of spread, compared with the camera's own
   reference (defocus); dividing by the spread keeps it free of contrast, so a dimmer scene
   (dusk, cloud, a night without IR) does not read as defocus;
