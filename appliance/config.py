@@ -37,11 +37,23 @@ def _existing_model_file(path: Path | None) -> Path | None:
 #: A field naming a model file: it must exist; None means the model shipped with roadcam.
 ModelFile = Annotated[Path | None, AfterValidator(_existing_model_file)]
 
+class Location(Section):
+    """Where the box stands, so the central office can put it on a map (WGS 84 degrees)."""
+
+    lat: float = Field(ge=-90, le=90, title="Latitude", description="Decimal degrees, north positive.")
+    lon: float = Field(ge=-180, le=180, title="Longitude", description="Decimal degrees, east positive.")
+    description: str | None = Field(None, max_length=200, title="Description",
+                                    description="Where it is for people, e.g. 'NE corner, pole 3'.")
+
+
 class DeviceConfig(Section):
     id: str = Field(title="Device id", description="Unique id of this box, e.g. tn-0042.",
                     pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
     site: str = Field(title="Site id", description="Id of the site (intersection or road section).",
                       pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
+    location: Location | None = Field(None, title="Location",
+                                      description="Where the box stands (roadcam provision --location); "
+                                                  "sent to the collector in the retained health summary.")
 
 
 class StorageConfig(Section):

@@ -535,11 +535,16 @@ class Uplink:
 
     def _publish_health(self) -> None:
         """Refresh the retained health summary: outbox, delivery, active faults with their
-        severities and the worst (``FaultBoard.summary``), latest health."""
+        severities and the worst (``FaultBoard.summary``), latest health, and where the box stands
+        (``device.location``, when the site config has one), so the collector learns it from the
+        device itself."""
         usage = self._store.usage()
         with self._wakeup:
             latest = self._latest_health
         summary = {"time": iso_utc(self._appliance.clock.wall_ns()), "pending": usage.pending,
                    "last_seq": self._store.last_seq(), "confirmed_seq": self._confirmed_seq,
                    **self._appliance.faults.summary(), "health": latest}
+        location = self._appliance.config.device.location
+        if location is not None:
+            summary["location"] = location.model_dump(exclude_none=True)
         self._publish(self._topics.health, json.dumps(summary, default=str), retain=True)

@@ -43,7 +43,9 @@ class ProvisioningCommands:
         provision = commands.add_parser("provision", help="enrol the device and write its site config")
         provision.add_argument("--device", required=True, help="device id, e.g. tn-0042 (its certificate's CN)")
         provision.add_argument("--site", required=True, help="site id, e.g. tn-yongkang-01")
-        provision.add_argument("--location", help="where the box is (free text, e.g. lat,lon and a description)")
+        provision.add_argument("--location", metavar="'LAT,LON [DESCRIPTION]'",
+                               help="where the box is: decimal degrees, then optionally a description "
+                                    "(device.location of the site config)")
         provision.add_argument("--camera", help="camera source: picamera2[:N], an rtsp:// URL, /dev/videoN or a file")
         provision.add_argument("--broker", required=True, metavar="HOST[:PORT]", help="the MQTT broker (TLS)")
         provision.add_argument("--response", type=Path, metavar="FILE",
@@ -87,7 +89,6 @@ class ProvisioningCommands:
         selftest.add_argument("--camera-frames", type=int, default=25, help="frames read from each camera")
         selftest.add_argument("--min-sharpness", type=float,
                               help="focus threshold: sharpness over that of the picture blurred (default 1.5)")
-        selftest.add_argument("--location", help="where the box is, for the report")
         selftest.add_argument("--report", type=Path, default=Path("commissioning.html"),
                               help="the report to write (default %(default)s; a PDF beside it when possible)")
         selftest.set_defaults(handler=selftest_command)
@@ -111,14 +112,15 @@ def install_units_command(args) -> int:
 def provision_command(args) -> int:
     from roadcam.common.errors import ConfigError
 
-    from .provision import ProvisionRequest, provision
+    from .provision import ProvisionRequest, parse_location, provision
 
     host, _, port = args.broker.rpartition(":") if ":" in args.broker else (args.broker, "", "8883")
     if not port.isdigit():
         raise ConfigError(f"--broker {args.broker!r}: the port after ':' must be a number")
     provision(ProvisionRequest(
         config_file=args.config, keys_dir=args.keys, device=args.device, site=args.site, broker_host=host,
-        broker_port=int(port), location=args.location, camera=args.camera, response_file=args.response,
+        broker_port=int(port), location=parse_location(args.location) if args.location else None,
+        camera=args.camera, response_file=args.response,
         storage_dir=args.storage, pin_factory=args.pin_factory, broker_timeout_s=args.broker_timeout,
         enrol_url=args.enrol_url, enrol_token=args.enrol_token, enrol_ca=args.enrol_ca),
         progress=lambda line: print(line, flush=True))
@@ -222,6 +224,6 @@ def selftest_command(args) -> int:
                                    f"homography from {len(calibration.image_points)} marks; see the overlay"))
     for check in result.checks:
         print(f"{check.status.upper():4}  {check.name} — {check.detail}" + (f" → {check.fix}" if check.fix else ""))
-    pdf = write_report(args.report, config, result, overlays, args.location)
+    pdf = write_report(args.report, config, result, overlays)
     print(f"report: {args.report}" + (f" and {pdf}" if pdf else " (no PDF converter installed)"))
     return 0 if result.passed else 1

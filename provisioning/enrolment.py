@@ -74,7 +74,8 @@ class DeviceFiles:
                                                self.collector_key))
 
 
-def make_request(files: DeviceFiles, device: str, site: str, location: str | None = None) -> dict[str, Any]:
+def make_request(files: DeviceFiles, device: str, site: str,
+                 location: dict[str, Any] | None = None) -> dict[str, Any]:
     """The enrolment request of ``device`` at ``site``, written to ``files.request``. Makes the
     two keys when the folder has none; keys already there are kept (asking again after a lost
     response does not change the device's identity)."""

@@ -8,7 +8,8 @@ Steps, each shown as it runs, each stopping with a message that names what to fi
    enrolment service with a one-time token, :mod:`roadcam.provisioning.enrol_client`): checked
    (for this device, this key, signed by its CA) and kept;
 3. the broker: reached over TLS with the device certificate (:mod:`roadcam.provisioning.broker_check`);
-4. the new site config: the running one (or a bare one) with device, camera and uplink set,
+4. the new site config: the running one (or a bare one) with device (its location too), camera
+   and uplink set,
    validated as ``roadcam run`` would (every problem with its field path);
 5. written (:mod:`roadcam.provisioning.site_write`): staged for a trial start over a running
    config of the same device, else in place with the old file kept as ``site.yaml.previous``.
@@ -50,7 +51,8 @@ class ProvisionRequest:
     site: str
     broker_host: str
     broker_port: int = 8883
-    location: str | None = None
+    #: ``{"lat": ..., "lon": ..., "description": ...}`` (:func:`parse_location`), or None.
+    location: dict[str, Any] | None = None
     camera: str | None = None
     response_file: Path | None = None
     storage_dir: Path = Path("/var/lib/roadcam")
@@ -83,6 +85,22 @@ def camera_source(text: str) -> dict[str, Any]:
             raise ConfigError(f"--camera {text!r}: picamera2:N takes a camera number (0 or 1)")
         return {"type": "picamera2", "index": int(index)}
     return {"type": "opencv", "url": text}
+
+
+def parse_location(text: str) -> dict[str, Any]:
+    """``LAT,LON`` in decimal degrees, optionally followed by a space and a description
+    (``22.99,120.25 NE corner, pole 3``): the site config's ``device.location``. The ranges are
+    checked with the rest of the new config (``device.location.lat`` ...)."""
+    position, _, description = text.strip().partition(" ")
+    lat, _, lon = position.partition(",")
+    try:
+        location: dict[str, Any] = {"lat": float(lat), "lon": float(lon)}
+    except ValueError:
+        raise ConfigError(f"--location {text!r}: give LAT,LON in decimal degrees (e.g. 22.99,120.25), "
+                          f"optionally followed by a description") from None
+    if description.strip():
+        location["description"] = description.strip()
+    return location
 
 
 def provision(request: ProvisionRequest, progress: Callable[[str], None] = print) -> ProvisionResult:
@@ -143,7 +161,13 @@ def new_site_data(request: ProvisionRequest, files: DeviceFiles, received: Devic
     """The running config's data (or a bare site's) with the device, camera and uplink set: the
     device's keys from ``files``, the certificate, CA and collector key from ``received``."""
     data = dict(base or {})
-    data["device"] = {"id": request.device, "site": request.site}
+    device: dict[str, Any] = {"id": request.device, "site": request.site}
+    kept = (base or {}).get("device") or {}
+    if request.location is not None:
+        device["location"] = request.location
+    elif kept.get("site") == request.site and kept.get("location") is not None:
+        device["location"] = kept["location"]  # the same site: the box has not moved
+    data["device"] = device
     data.setdefault("storage", {"database": str(request.storage_dir / "events.db"),
                                 "evidence_dir": str(request.storage_dir / "evidence")})
     data.setdefault("gpio", {"pin_factory": request.pin_factory})
@@ -164,9 +188,8 @@ def new_site_data(request: ProvisionRequest, files: DeviceFiles, received: Devic
 
 
 def _header(request: ProvisionRequest) -> str:
-    location = f"\n# location: {request.location}" if request.location else ""
     return (f"# site config of {request.device} at {request.site}, written by `roadcam provision` "
-            f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}{location}\n")
+            f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}\n")
 
 
 class _Steps:

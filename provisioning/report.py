@@ -1,5 +1,5 @@
 """The commissioning report: one self-contained HTML file (pictures embedded) with the site's
-identity, each camera's snapshot and calibration overlay, and every self-test check with its
+identity and location, each camera's snapshot and calibration overlay, and every self-test check with its
 result and what to fix; a PDF beside it when a converter is installed (wkhtmltopdf,
 WeasyPrint, ``pip install roadcam[report]``, or a headless Chromium), else a line in the report
 saying none was found.
@@ -28,15 +28,15 @@ CHROMIUM = ("chromium", "chromium-browser", "google-chrome")
 STATUS_COLOUR = {"pass": "#1a7f37", "fail": "#cf222e", "skip": "#6e7781"}
 
 
-def write_report(path: Path, config: CoreConfig, result: SelftestResult, overlays: dict[str, np.ndarray],
-                 location: str | None = None) -> Path | None:
+def write_report(path: Path, config: CoreConfig, result: SelftestResult,
+                 overlays: dict[str, np.ndarray]) -> Path | None:
     """Write the HTML report to ``path`` and, when a converter is found, the PDF beside it.
     Returns the PDF's path, or None when no converter is installed."""
     converter = pdf_converter()
     note = ("" if converter else "<p class=note>No PDF: no converter (wkhtmltopdf, weasyprint, chromium) is "
             "installed; print this page to PDF from a browser.</p>")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(config, result, overlays, location, note), encoding="utf-8")
+    path.write_text(render_html(config, result, overlays, note), encoding="utf-8")
     if converter is None:
         return None
     pdf = path.with_suffix(".pdf")
@@ -45,7 +45,7 @@ def write_report(path: Path, config: CoreConfig, result: SelftestResult, overlay
 
 
 def render_html(config: CoreConfig, result: SelftestResult, overlays: dict[str, np.ndarray],
-                location: str | None, note: str = "") -> str:
+                note: str = "") -> str:
     verdict = "PASSED" if result.passed else "FAILED"
     rows = "".join(
         f"<tr><td>{html.escape(check.name)}</td>"
@@ -58,7 +58,10 @@ def render_html(config: CoreConfig, result: SelftestResult, overlays: dict[str, 
            f"</figcaption></figure>" if name in overlays
            else "<p class=note>not calibrated yet (roadcam calibrate)</p>")
         for name, image in result.snapshots.items())
-    place = f"<tr><th>Location</th><td>{html.escape(location)}</td></tr>" if location else ""
+    location = config.device.location
+    place = "" if location is None else (
+        f"<tr><th>Location</th><td>{location.lat:.6f}, {location.lon:.6f}"
+        f"{html.escape(' — ' + location.description) if location.description else ''}</td></tr>")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Commissioning report {html.escape(config.device.id)}</title>
 <style>body{{font-family:sans-serif;margin:2em}} table{{border-collapse:collapse}}

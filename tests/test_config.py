@@ -49,6 +49,20 @@ def test_unknown_key_names_its_path_and_line(tmp_path):
     assert problems == [f"{path}:7: cameras[0].fsp: unknown key (check its spelling and indentation)"]
 
 
+def test_a_location_off_the_globe_names_its_field_and_line(tmp_path):
+    path = write(tmp_path, """\
+        device:
+          id: tn-0001
+          site: tn-test
+          location: {lat: 95.0, lon: 120.25}
+        """)
+    problems = problems_of(path)
+    assert len(problems) == 1
+    assert problems[0].startswith(f"{path}:4: device.location.lat:") and "less than or equal to 90" in problems[0]
+    config, _ = load_site(EXAMPLE)
+    assert (config.device.location.lat, config.device.location.lon) == (23.0262, 120.2548)
+
+
 def test_wrong_type_and_missing_field_are_all_listed(tmp_path):
     path = write(tmp_path, """\
         device:

@@ -27,6 +27,7 @@ pytestmark = [pytest.mark.integration]
 
 DEVICE = "tn-0042"
 SITE = "tn-bench"
+LOCATION = {"lat": 22.99, "lon": 120.25, "description": "Yongkang test bench"}
 
 
 def roadcam(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -90,6 +91,16 @@ def stop(process: subprocess.Popen) -> None:
             process.kill()
 
 
+def collector_location(tmp_path: Path) -> dict | None:
+    """The location in the device's retained health summary as the collector stored it."""
+    storage = SQLiteStorage(tmp_path / "collector.db", tmp_path / "collector-evidence")
+    try:
+        health = next((record.health_json for record in storage.devices() if record.device == DEVICE), None)
+    finally:
+        storage.close()
+    return json.loads(health).get("location") if health else None
+
+
 def collector_events(tmp_path: Path) -> list:
     database = tmp_path / "collector.db"
     if not database.exists():
@@ -105,7 +116,7 @@ def collector_events(tmp_path: Path) -> list:
 def test_a_blank_device_is_provisioned_to_its_first_event_at_the_collector(tmp_path, central):
     device_dir, response = enrolled(tmp_path, central)
     request = json.loads((device_dir / "keys/request.json").read_text())
-    assert request["location"] == "22.99,120.25 Yongkang test bench"
+    assert request["location"] == LOCATION
     assert "PRIVATE" not in json.dumps(request)  # the keys never leave the device
     for key in ("tls.key", "signing.key"):
         assert (device_dir / "keys" / key).stat().st_mode & 0o777 == 0o640  # never readable by others
@@ -117,7 +128,7 @@ def test_a_blank_device_is_provisioned_to_its_first_event_at_the_collector(tmp_p
         assert done.returncode == 0, done.stdout + done.stderr
         assert "[3/5] broker" in done.stdout and "written to" in done.stdout
         config = yaml.safe_load((device_dir / "site.yaml").read_text())
-        assert config["device"] == {"id": DEVICE, "site": SITE}
+        assert config["device"] == {"id": DEVICE, "site": SITE, "location": LOCATION}
         assert config["uplink"]["enabled"] is True and config["uplink"]["port"] == broker.port
         checked = roadcam("config", "check", str(device_dir / "site.yaml"))
         assert checked.returncode == 0, checked.stderr
@@ -129,6 +140,9 @@ def test_a_blank_device_is_provisioned_to_its_first_event_at_the_collector(tmp_p
             assert appliance.poll() is None, (tmp_path / "device.log").read_text()
             time.sleep(0.5)
         stored = collector_events(tmp_path)
+        while collector_location(tmp_path) is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+        location = collector_location(tmp_path)
     finally:
         for process in (appliance, collector):
             if process is not None:
@@ -139,6 +153,7 @@ def test_a_blank_device_is_provisioned_to_its_first_event_at_the_collector(tmp_p
     assert (first.device, first.site, first.seq) == (DEVICE, SITE, 1)
     on_device = read_events(device_dir / "state/events.db", types=[first.type])
     assert first.id in {event.id for event in on_device}
+    assert location == LOCATION  # the collector learnt where the box stands from its health summary
 
 
 def bench_config(device_dir: Path) -> Path:
@@ -259,3 +274,12 @@ def rolled_back(device_dir: Path) -> bool:
         return bool(read_events(device_dir / "state/events.db", types=["config.rolled_back"]))
     except StoreError:  # not made yet, or its tables not yet
         return False
+
+
+def test_a_location_that_is_not_lat_lon_stops_before_anything_is_made(tmp_path):
+    result = roadcam("provision", "--device", DEVICE, "--site", SITE, "--location", "north of the bridge",
+                     "--broker", f"127.0.0.1:{free_port()}", "--config", str(tmp_path / "site.yaml"),
+                     "--keys", str(tmp_path / "keys"))
+    assert result.returncode == 2
+    assert "--location 'north of the bridge': give LAT,LON in decimal degrees" in result.stderr
+    assert not (tmp_path / "keys").exists()

@@ -29,7 +29,8 @@ DEVICE = "tn-0042"
 
 def site_data(tmp_path: Path, video: Path, **uplink) -> dict:
     return {
-        "device": {"id": DEVICE, "site": "tn-bench"},
+        "device": {"id": DEVICE, "site": "tn-bench",
+                   "location": {"lat": 22.99, "lon": 120.25, "description": "Yongkang bench"}},
         "storage": {"database": str(tmp_path / "events.db"), "evidence_dir": str(tmp_path / "evidence")},
         "gpio": {"pin_factory": "mock"},
         "cameras": [{"name": "north", "source": {"type": "opencv", "url": str(video)},
@@ -69,7 +70,7 @@ def test_a_bench_site_passes_every_check_and_gets_its_report(tmp_path, capsys):
         data["uplink"]["port"] = broker.port
         config.write_text(yaml.safe_dump(data))
         code = main(["selftest", "--config", str(config), "--simulate-inputs", "--input-timeout", "5",
-                     "--location", "Yongkang bench", "--report", str(tmp_path / "report/commissioning.html")])
+                     "--report", str(tmp_path / "report/commissioning.html")])
     output = capsys.readouterr().out
     checks = checks_of(output)
     synced = Clock().state().synced
@@ -81,7 +82,7 @@ def test_a_bench_site_passes_every_check_and_gets_its_report(tmp_path, capsys):
         "camera north: calibration": "PASS"}, output
     assert code == (0 if synced else 1)
     report = (tmp_path / "report/commissioning.html").read_text()
-    assert f"{DEVICE} at tn-bench" in report and "Yongkang bench" in report
+    assert f"{DEVICE} at tn-bench" in report and "22.990000, 120.250000 — Yongkang bench" in report
     for name in [*checks, "clock"]:
         assert name in report
     images = re.findall(r"data:image/png;base64,", report)
