@@ -427,3 +427,21 @@ def test_a_road_user_first_seen_at_the_stop_line_is_not_judged_but_one_from_the_
     runner.end()
     assert [e.data["track_id"] for e in stored(tmp_path, "violation.red_light")] == [8]
     assert [e.data["track_id"] for e in stored(tmp_path, "violation.wrong_lane")] == [8]
+
+
+def test_with_calibration_a_turn_seen_past_the_line_counts_though_the_track_ends_before_the_exit(tmp_path):
+    """A track lost mid-turn (far exits, a new identity) still shows the turn: its heading past
+    the stop line, held for several frames, points at the left exit. A vehicle drifting a little
+    sideways as it goes straight on does not turn."""
+    appliance, plugin = bench(tmp_path, calibrated=True, wrong_lane={"enabled": True})
+    turner = Drive(appliance, plugin)
+    turner.path(straight(0.95, 0.45, 60) + [(0.5 - 0.008 * i, 0.45 - 0.0016 * i) for i in range(1, 26)])
+    turner.end()   # last seen at (0.3, 0.41): never inside exit-left (y < 0.4)
+    drifter = Drive(appliance, plugin)
+    drifter.index = turner.index
+    drifter.track = Track(id=8, camera="cam", kind_votes={"car": 1.0})
+    drifter.path(straight(0.95, 0.45, 60) + [(0.5 - 0.002 * i, 0.45 - 0.008 * i) for i in range(1, 30)])
+    drifter.end()
+    (event,) = stored(tmp_path, "violation.wrong_lane")
+    assert (event.data["track_id"], event.data["movement"]) == (7, "left")
+    assert [ref.kind for ref in event.evidence] == ["frame_at_stop_line", "frame_at_exit"]

@@ -18,6 +18,14 @@ LENGTH_M = {"car": 4.5, "scooter": 1.9, "truck": 7.5, "bus": 11.0}
 #: least this far (m) before the stop line: more than the detector's jitter and a scooter's
 #: length, so a pedestrian on the crosswalk (just past the line) taken for a scooter is not.
 APPROACH_M = 3.0
+#: With calibration, a vehicle past the stop line whose heading is this far (degrees) from
+#: straight on, towards a turn's exit zone, for ``TURN_FRAMES`` frames in a row, made that turn
+#: even if its track is lost before the exit zone (far exits, a bus hiding it, a new identity).
+TURNED_DEG = 45.0
+TURN_FRAMES = 8
+#: ... measured over the last half second, in which it must have moved this far (m): a slow
+#: vehicle's jitter has no heading.
+TURN_MIN_MOVE_M = 1.0
 
 
 class CameraContext:
@@ -32,6 +40,7 @@ class CameraContext:
         self.lanes = {lane.id: lane for lane in fences.lanes}
         self.stop = fences.line(fences.stop_line)
         self._stop_road: tuple | None = None
+        self._exit_centres: dict[str, tuple[float, float]] | None = None
         #: The faults that make this camera's fences meaningless now (see the plugin).
         self.blind_by: set[str] = set()
         #: This frame's pedestrians: (picture point, road point), set before the rules look.
@@ -61,10 +70,63 @@ class CameraContext:
         distance = self.distance_to_stop_m(placed.last.road)
         placed.approached = distance is not None and distance >= APPROACH_M
 
+    def note_turn(self, placed: Placed) -> None:
+        """With calibration, past the stop line: note a turn the vehicle's heading shows (see
+        ``TURNED_DEG``); the turn is the exit zone (left or right) it heads for."""
+        if placed.turned or self.stop is None or self.placer.geometry is None or not placed.crossed(self.stop.name):
+            return
+        answer = self._heading_for(placed)
+        before, count = placed.turning
+        placed.turning = (answer, count + 1 if answer == before else 1)
+        if answer is not None and placed.turning[1] >= TURN_FRAMES:
+            placed.turned = answer
+
+    def _heading_for(self, placed: Placed) -> str | None:
+        last = placed.last
+        first = next((s for s in placed.samples if last.time_ns - s.time_ns <= 0.5e9 and s.road), None)
+        forward = self._forward()
+        if last.road is None or first is None or forward is None:
+            return None
+        dx, dy = last.road[0] - first.road[0], last.road[1] - first.road[1]
+        norm = math.hypot(dx, dy)
+        if norm < TURN_MIN_MOVE_M or (dx * forward[0] + dy * forward[1]) / norm > math.cos(math.radians(TURNED_DEG)):
+            return None
+        best, best_cos = None, 0.5
+        for movement, (cx, cy) in self._turn_exits().items():
+            ex, ey = cx - last.road[0], cy - last.road[1]
+            cos = (dx * ex + dy * ey) / (norm * (math.hypot(ex, ey) or 1.0))
+            if cos > best_cos:
+                best, best_cos = movement, cos
+        return best
+
+    def _forward(self) -> tuple[float, float] | None:
+        """Unit vector on the road plane across the stop line, the way traffic crosses it."""
+        stop = self._stop_on_road()
+        if stop is None:
+            return None
+        ra, rb, scale = stop
+        fx, fy = rb[1] - ra[1], -(rb[0] - ra[0])
+        norm = math.hypot(fx, fy) * (1.0 if scale > 0 else -1.0)
+        return fx / norm, fy / norm
+
+    def _turn_exits(self) -> dict[str, tuple[float, float]]:
+        """Centre on the road plane of each turn's (left, right) exit zone."""
+        if self._exit_centres is None:
+            self._exit_centres = {}
+            for exit_ in self.fences.exits:
+                if exit_.movement == "straight":
+                    continue
+                corners = [self.placer.to_road(p) for p in self.fences.zone(exit_.zone).polygon]
+                self._exit_centres[exit_.movement] = (sum(c[0] for c in corners) / len(corners),
+                                                      sum(c[1] for c in corners) / len(corners))
+        return self._exit_centres
+
     def movement(self, placed: Placed) -> str | None:
-        """The movement of the first exit zone the vehicle was confirmed in, None if none yet."""
+        """The movement of the first exit zone the vehicle was confirmed in; else, with
+        calibration, the turn its heading showed past the stop line (:meth:`note_turn`); None
+        if neither yet."""
         exits = {exit_.zone: exit_.movement for exit_ in self.fences.exits}
-        return next((exits[zone] for zone in placed.visited if zone in exits), None)
+        return next((exits[zone] for zone in placed.visited if zone in exits), placed.turned)
 
     def stop_pixels(self) -> list[tuple[tuple[float, float], tuple[float, float]]]:
         if self.stop is None or self.placer.size is None:
@@ -76,7 +138,16 @@ class CameraContext:
     def distance_to_stop_m(self, road: tuple[float, float] | None) -> float | None:
         """Signed road-plane distance (m) of a point before the stop line (positive) or past it
         (negative); None without calibration or a stop line."""
-        if road is None or self.stop is None or self.placer.geometry is None:
+        stop = self._stop_on_road()
+        if road is None or stop is None:
+            return None
+        ra, rb, scale = stop
+        return _cross(ra, rb, road) * scale
+
+    def _stop_on_road(self) -> tuple | None:
+        """The stop line's ends on the road plane and the scale that makes :func:`_cross` a
+        signed distance (positive before the line); None without calibration or a stop line."""
+        if self.stop is None or self.placer.geometry is None or self.placer.size is None:
             return None
         if self._stop_road is None:
             a, b = self.stop.points
@@ -87,8 +158,7 @@ class CameraContext:
             ra, rb, rq = (self.placer.to_road(p) for p in (a, b, before))
             sign = 1.0 if _cross(ra, rb, rq) > 0 else -1.0
             self._stop_road = (ra, rb, sign / math.hypot(rb[0] - ra[0], rb[1] - ra[1]))
-        ra, rb, scale = self._stop_road
-        return _cross(ra, rb, road) * scale
+        return self._stop_road
 
     def front_crossing_ns(self, placed: Placed, judge_by: str) -> int | None:
         """The moment, between the last two frames, the vehicle's front reached the stop line,

@@ -84,6 +84,8 @@ class Placed:
     visited: list[str] = field(default_factory=list)  # zones it was confirmed in, in order
     lane_at_line: int | None = None   # its lane when it crossed the stop line
     approached: bool = False          # seen in a lane coming up to the stop line (see the context)
+    turned: str | None = None         # a turn seen past the stop line before any exit (see the context)
+    turning: tuple[str | None, int] = (None, 0)   # this frame's turn answer and frames in a row
 
     @property
     def last(self) -> Sample:

@@ -86,6 +86,7 @@ class Fences:
             ctx.people = ctx.placer.people(frame, tracks)
             for placed in ctx.placer.update(frame, tracks):
                 ctx.note_approach(placed)
+                ctx.note_turn(placed)
                 crossed += self.counter.step(ctx, placed, frame)
                 for rule in self.rules:
                     self.pending += rule.step(ctx, placed, frame)
