@@ -43,7 +43,8 @@ def run_lamp_checks(tmp_path, scenario: str, duration_s: float, make_faults=lamb
         for draft in board.clear_fault(code, component, road.clock.wall_ns()):
             changes.append(("cleared", draft.data["id"], road.clock.mono_ns() / 1e9))
 
-    checks = LampChecks(DiagnosticsConfig(**diagnostics), raise_fault, clear_fault)
+    settings = DiagnosticsConfig(**diagnostics)
+    checks = LampChecks(settings, raise_fault, clear_fault, settings.expected_lamps(config.signals))
     with Hardware(config, road.clock, pin_factory=pins) as hardware:
         for head in hardware.open_signal_heads():
             head.when_lamps_changed = checks.on_lamps
@@ -81,15 +82,18 @@ def test_an_injected_lamp_fault_is_raised_in_time_and_cleared_after_it_ends(tmp_
         assert earliest_s <= at_s <= latest_s, changes
 
 
-def test_a_lamp_dead_since_start_is_caught_when_the_heads_lamps_are_configured(tmp_path):
+def test_a_lamp_dead_since_start_is_caught_from_the_sites_signal_heads(tmp_path):
     def amber_dead(scenario):
         return lamp_out(scenario, "main", "amber", 0, 200)
 
-    assert run_lamp_checks(tmp_path, "smoke", 100.0, amber_dead) == []  # never seen: not expected
-    changes = run_lamp_checks(tmp_path, "smoke", 100.0, amber_dead, lamps={"main": ["red", "amber", "green"]})
+    # no diagnostics.lamps: the head has an amber sense pin, so an amber is expected
+    changes = run_lamp_checks(tmp_path, "smoke", 100.0, amber_dead)
     # green lit at start and came on at 40 s, red came on at 12 s and 52 s: amber (due at 9 s and
     # 49 s) missed a whole cycle by 52 s
     assert changes == [("raised", "lamp.never_lit:main/amber", 52.0)]
+    # listed, the same; listed with no lamps, the head learns them (never seen lit: not expected)
+    assert run_lamp_checks(tmp_path, "smoke", 100.0, amber_dead, lamps={"main": ["red", "amber", "green"]}) == changes
+    assert run_lamp_checks(tmp_path, "smoke", 100.0, amber_dead, lamps={"main": []}) == []
 
 
 def test_the_lamps_setting_must_name_heads_of_the_site(tmp_path):
@@ -143,6 +147,30 @@ def test_the_appliance_raises_and_clears_a_lamp_conflict_on_mock_pins(tmp_path):
                                                                           "critical")
     assert "red and green together" in raised.data["message"]
     assert (cleared.type, cleared.data["id"]) == ("fault.cleared", "lamp.conflict:main")
+
+
+def test_the_appliance_catches_a_lamp_dead_since_start_without_a_lamps_setting(tmp_path):
+    """A head on bare MockFactory pins whose amber never lights (no ``diagnostics.lamps``): red and
+    green each come on twice, and the amber its pin promises is reported."""
+    factory = MockFactory()
+    appliance = build_appliance(tmp_path, pin_factory=factory,
+                                signals=[{"head": "main", "red": "GPIO17", "amber": "GPIO27", "green": "GPIO22"}])
+    appliance.start()
+    try:
+        factory.pin("GPIO17").drive_high()
+        for _ in range(2):  # green, then red: the amber between them stays dark
+            time.sleep(0.1)
+            factory.pin("GPIO17").drive_low()
+            factory.pin("GPIO22").drive_high()
+            time.sleep(0.1)
+            factory.pin("GPIO22").drive_low()
+            factory.pin("GPIO17").drive_high()
+        wait_for(lambda: stored(tmp_path, "fault.raised"))
+    finally:
+        appliance.shutdown()
+    (raised,) = stored(tmp_path, "fault.raised")
+    assert (raised.data["id"], raised.data["severity"]) == ("lamp.never_lit:main/amber", "major")
+    assert "amber lamp did not light for a whole cycle" in raised.data["message"]
 
 
 def wait_for(condition, timeout_s: float = 10.0) -> None:

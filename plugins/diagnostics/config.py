@@ -8,6 +8,8 @@ from roadcam.appliance.config import Section
 
 from .sun import is_dark
 
+#: A signal head's lamps, as its sense pins are named.
+LAMP_COLOURS = ("red", "amber", "green")
 #: The night window (local HH:MM) without a position or a window of its own.
 DEFAULT_NIGHT = ("19:00", "05:00")
 
@@ -22,6 +24,15 @@ class DiagnosticsConfig(Section):
             if name not in heads:
                 known = ", ".join(sorted(heads)) or "none configured"
                 raise ValueError(f"diagnostics.lamps.{name}: no signal head named {name!r} (signals: {known})")
+
+    def expected_lamps(self, signals: Any) -> dict[str, tuple[str, ...]]:
+        """Each signal head's lamps (``signals``: the site's heads) expected to light every cycle
+        from the start, so one dead since start is caught: as ``lamps`` lists them, else every
+        lamp the head has a sense pin for. A head read from the signal controller, or listed
+        with no lamps, learns its lamps by seeing them lit."""
+        wired = {head.head: tuple(colour for colour in LAMP_COLOURS if getattr(head, colour) is not None)
+                 for head in signals if head.controller is None}
+        return {**wired, **{head: tuple(lamps) for head, lamps in self.lamps.items()}}
 
     def is_night(self, time_ns: int) -> bool:
         """Whether ``time_ns`` (UTC ns) is night, when the IR illuminators must light the scene:
@@ -155,7 +166,10 @@ class DiagnosticsConfig(Section):
     lamps: dict[str, list[Literal["red", "amber", "green"]]] = Field(
         default_factory=dict, title="Lamps of each head",
         description="Signal head name -> the lamps it has, each expected to light every cycle from the start, so "
-                    "a lamp dead since start is caught too; a head not listed learns its lamps by seeing them lit.")
+                    "a lamp dead since start is caught too. A head not listed is expected to light every lamp it "
+                    "has a sense pin for (red, amber, green); list a head's real lamps when one pin is wired but "
+                    "never lit (a pedestrian head's amber), or [] to learn its lamps by seeing them lit (as "
+                    "heads read from the signal controller do).")
     lamp_dark_after_s: float = Field(5.0, gt=0, title="Lamps dark after (s)",
                                      description="A signal head with no lamp lit this long raises lamp.dark "
                                                  "(longer than a flashing amber's dark half).")

@@ -10,9 +10,10 @@ edge with every lamp lit, stamped at the edge) and the core's tick:
   dead input); one lamp coming on twice alone (a lamp flickering back) is not a cycle.
   Only changes of lamp count as a lamp "coming on", so a flashing amber does not count its
   flashes, and a lamp that stays lit through the cycle is not "never lit". A lamp is expected
-  only once it has been seen lit, so a head without an amber (pedestrian) raises nothing; a
-  head's lamps listed in the ``lamps`` setting are expected from the start, so one dead since
-  start is caught too.
+  from the start when the head is expected to have it (``expected``: by default every lamp the
+  head has a sense pin for, see ``DiagnosticsConfig.expected_lamps``), so one dead since start is
+  caught too; otherwise only once it has been seen lit, so a head without an amber (pedestrian)
+  raises nothing.
 
 Conflict and dark are raised after holding and cleared after ``clear_after_s`` gone; a lamp that
 never lit is cleared as soon as it lights.
@@ -20,7 +21,7 @@ never lit is cleared as soon as it lights.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from .config import DiagnosticsConfig
@@ -51,20 +52,22 @@ class HeadState:
 
 class LampChecks:
     """The lamp checks of one appliance; ``raise_fault(code, component, message, severity)`` and
-    ``clear_fault(code, component)`` are the appliance's."""
+    ``clear_fault(code, component)`` are the appliance's; ``expected``: head -> the lamps it must
+    light every cycle from the start (a head not in it learns its lamps)."""
 
     def __init__(self, config: DiagnosticsConfig, raise_fault: Callable[..., object],
-                 clear_fault: Callable[[str, str], object]):
+                 clear_fault: Callable[[str, str], object], expected: Mapping[str, Iterable[str]] | None = None):
         self.config = config
         self._raise = raise_fault
         self._clear = clear_fault
+        self._expected = {head: set(lamps) for head, lamps in (expected or {}).items()}
         self.heads: dict[str, HeadState] = {}
 
     def on_lamps(self, head: str, lit: tuple[str, ...], time_ns: int) -> None:
         """A lamp edge (or the lamps at start): ``lit`` are all the lamps lit now."""
         state = self.heads.get(head)
         if state is None:
-            state = self.heads[head] = HeadState(seen=set(self.config.lamps.get(head, ())))
+            state = self.heads[head] = HeadState(seen=set(self._expected.get(head, ())))
         for colour in lit:
             if colour not in state.lit:
                 self._onset(head, state, colour, lit)

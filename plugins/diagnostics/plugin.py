@@ -17,7 +17,8 @@ class Diagnostics:
     def __init__(self, appliance, config: DiagnosticsConfig):
         self.config = config
         self.camera_checks = CameraChecks(config, appliance.raise_fault, appliance.clear_fault)
-        self.lamp_checks = LampChecks(config, appliance.raise_fault, appliance.clear_fault)
+        self.lamp_checks = LampChecks(config, appliance.raise_fault, appliance.clear_fault,
+                                      config.expected_lamps(appliance.config.signals))
         self.system_checks = SystemChecks(config, appliance.store, appliance.clock,
                                           appliance.config.storage.database.parent, appliance.raise_fault,
                                           appliance.clear_fault,
