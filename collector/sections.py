@@ -12,14 +12,24 @@ collector's check of their clocks against its receive time, :mod:`roadcam.collec
 find them false), and the vehicle is of a class the limit is for.
 
 Pairing, per section and plate (reads that differ only by reader confusions share a key,
-:func:`roadcam.protocol.plates.confusion_key`, and must be within ``max_plate_distance``):
+:func:`roadcam.protocol.plates.confusion_key`, and must be within ``max_plate_distance``; the
+distance is the hotlist's, :func:`roadcam.protocol.plates.plate_distance`):
 
 - an exit is decided ``hold_s`` after its time (passages may arrive out of order and late by up
   to that much): it pairs with the latest unpaired entry before it that is not implausibly fast;
   a vehicle that passes twice pairs entry 1 with exit 1 and entry 2 with exit 2;
 - an exit with no such entry is recorded as ``exit_unmatched``;
 - an entry never paired is recorded as ``entry_expired`` after ``expire_s`` (never a violation);
-- a passage stored twice (same event id) is handled once.
+- a passage stored twice (same event id) is handled once;
+- **one character dropped or extra** (a reader often loses one, ``pair_dropped_character``): an
+  exit with no entry of its own key pairs with an entry whose key is its key with one character
+  removed or added (and within ``max_plate_distance`` + 1 of it), but only when nothing says the
+  two reads are two real plates. The rule: no entry of the exit's own key is held (the exit's
+  plate was seen at the entry: it is a plate of its own); the entry's key has no exit waiting to
+  be decided (the entry's plate was seen at the exit too); and exactly one key is that near (two
+  candidates: which one is unknown). "Held" is the section's window: entries up to ``expire_s``
+  old, exits up to ``hold_s``. Such a pair is marked ``plate_match: one_character`` in its result,
+  beside ``same`` and ``confusions``; it may be a violation, with both reads' evidence to check.
 
 Time advances with the passages themselves (a watermark: the latest passage time of any
 section's site from a clock synced within its bound, moved on by the collector's own clock while
@@ -83,6 +93,10 @@ class SectionSettings(BaseModel):
     max_plate_distance: float = Field(0.5, ge=0, le=1, title="Plate distance",
                                       description="Entry and exit reads pair within this distance, reader "
                                                   "confusions only (0.25 each: 0.5 is two confusions).")
+    pair_dropped_character: bool = Field(True, title="Pair a dropped character",
+                                         description="An exit and an entry whose reads differ by one character "
+                                                     "dropped or extra (plus confusions) pair when no other "
+                                                     "read in the window makes them two plates.")
     hold_s: float = Field(120.0, gt=0, title="Hold (s)",
                           description="An exit is decided this long after its time: how late and out of "
                                       "order passages may arrive and still be paired.")
@@ -178,10 +192,45 @@ class SectionResult:
 class _Open:
     """What one section holds undecided."""
 
-    def __init__(self) -> None:
+    def __init__(self, shortened: bool) -> None:
         self.entries: dict[str, list[tuple[int, str, Passage]]] = {}  # confusion key -> by time
         self.exits: list[tuple[int, str, Passage]] = []  # heap by time
         self.expiries: list[tuple[int, str, str]] = []  # heap of (entry time, id, key)
+        self.exit_keys: dict[str, int] = {}  # confusion key -> exits waiting
+        # with ``shortened``: each entry key with one character removed -> the entry keys it comes from
+        self.shortened: dict[str, set[str]] | None = {} if shortened else None
+
+    def add_entry(self, key: str, entry: tuple[int, str, Passage]) -> None:
+        held = self.entries.get(key)
+        if held is None:
+            held = self.entries[key] = []
+            if self.shortened is not None:
+                for short in _one_removed(key):
+                    self.shortened.setdefault(short, set()).add(key)
+        bisect.insort(held, entry, key=lambda e: (e[0], e[1]))
+
+    def remove_entry(self, key: str, index: int) -> Passage:
+        entries = self.entries[key]
+        _, _, entry = entries.pop(index)
+        if not entries:
+            del self.entries[key]
+            if self.shortened is not None:
+                for short in _one_removed(key):
+                    keys = self.shortened[short]
+                    keys.discard(key)
+                    if not keys:
+                        del self.shortened[short]
+        return entry
+
+    def near_keys(self, key: str) -> set[str]:
+        """Entry keys one character shorter or longer than ``key`` (none unless ``shortened``)."""
+        if self.shortened is None:
+            return set()
+        return {short for short in _one_removed(key) if short in self.entries} | self.shortened.get(key, set())
+
+
+def _one_removed(key: str) -> set[str]:
+    return {key[:i] + key[i + 1:] for i in range(len(key))}
 
 
 @dataclass
@@ -197,7 +246,7 @@ class SectionMatcher:
                                                             ENTRY_EXPIRED: 0, "violations": 0})
 
     def __post_init__(self) -> None:
-        self._open = {section.name: _Open() for section in self.sections}
+        self._open = {section.name: _Open(section.pair_dropped_character) for section in self.sections}
         self.watermark_ns: int | None = None
         self.watermark_set_at_ns = 0  # the collector's clock when the watermark last moved
         self._forget_after_ns = int(max((s.expire_s + 2 * s.hold_s for s in self.sections), default=0) * 1e9)
@@ -224,12 +273,13 @@ class SectionMatcher:
             if now is not None and passage.time_ns + section.hold_s * 1e9 < now:
                 self.counts["late"] += 1  # later than the hold: still paired, at the next settle
             entry = (passage.time_ns, passage.id, passage)
+            key = confusion_key(passage.plate)
             if role == "entry":
-                key = confusion_key(passage.plate)
-                bisect.insort(held.entries.setdefault(key, []), entry, key=lambda e: (e[0], e[1]))
+                held.add_entry(key, entry)
                 heapq.heappush(held.expiries, (passage.time_ns, passage.id, key))
             else:
                 heapq.heappush(held.exits, entry)
+                held.exit_keys[key] = held.exit_keys.get(key, 0) + 1
 
     def now(self, wall_ns: int) -> int | None:
         """Event time now: the latest trusted passage, plus the collector's time since it came."""
@@ -249,6 +299,10 @@ class SectionMatcher:
             hold_ns = int(section.hold_s * 1e9)
             while held.exits and held.exits[0][0] + hold_ns <= now:
                 _, _, exit_passage = heapq.heappop(held.exits)
+                key = confusion_key(exit_passage.plate)
+                held.exit_keys[key] -= 1
+                if not held.exit_keys[key]:
+                    del held.exit_keys[key]
                 results.append(self._decide_exit(section, held, exit_passage))
             expire_ns = int(section.expire_s * 1e9) + hold_ns
             while held.expiries and held.expiries[0][0] + expire_ns <= now:
@@ -256,10 +310,7 @@ class SectionMatcher:
                 entries = held.entries.get(key, [])
                 index = bisect.bisect_left(entries, (entry_ns, entry_id), key=lambda e: (e[0], e[1]))
                 if index < len(entries) and entries[index][1] == entry_id:
-                    _, _, entry = entries.pop(index)
-                    if not entries:
-                        del held.entries[key]
-                    results.append(_expired(section, entry))
+                    results.append(_expired(section, held.remove_entry(key, index)))
         self._forget(wall_ns)
         for result in results:
             self.counts[result.kind] += 1
@@ -273,17 +324,15 @@ class SectionMatcher:
 
     def _decide_exit(self, section: SectionSettings, held: _Open, exit_passage: Passage) -> SectionResult:
         key = confusion_key(exit_passage.plate)
-        entries = held.entries.get(key, [])
-        fastest_ns = section.length_m / (section.max_speed_kmh / 3.6) * 1e9
-        index = bisect.bisect_left(entries, (exit_passage.time_ns, ""), key=lambda e: (e[0], e[1]))
-        for at in range(index - 1, -1, -1):
-            entry = entries[at][2]
-            if (exit_passage.time_ns - entry.time_ns >= fastest_ns
-                    and plate_distance(entry.plate, exit_passage.plate) <= section.max_plate_distance):
-                entries.pop(at)
-                if not entries:
-                    del held.entries[key]
-                return _matched(section, entry, exit_passage)
+        found = _latest_entry(section, held, key, exit_passage, section.max_plate_distance)
+        if found is not None:
+            return _matched(section, held.remove_entry(key, found), exit_passage)
+        if section.pair_dropped_character and key not in held.entries:
+            near = [(near_key, at) for near_key in held.near_keys(key) if near_key not in held.exit_keys
+                    if (at := _latest_entry(section, held, near_key, exit_passage,
+                                            section.max_plate_distance + 1)) is not None]
+            if len(near) == 1:
+                return _matched(section, held.remove_entry(*near[0]), exit_passage)
         return _unmatched_exit(section, exit_passage)
 
     def _forget(self, wall_ns: int) -> None:
@@ -294,6 +343,21 @@ class SectionMatcher:
         while self._seen_order and self._seen_order[0][0] < newest - self._forget_after_ns:
             _, passage_id = heapq.heappop(self._seen_order)
             self.seen.pop(passage_id, None)
+
+
+def _latest_entry(section: SectionSettings, held: _Open, key: str, exit_passage: Passage,
+                  max_distance: float) -> int | None:
+    """Index in ``held.entries[key]`` of the latest entry before the exit that is not implausibly
+    fast and within ``max_distance`` of its read."""
+    entries = held.entries.get(key, [])
+    fastest_ns = section.length_m / (section.max_speed_kmh / 3.6) * 1e9
+    index = bisect.bisect_left(entries, (exit_passage.time_ns, ""), key=lambda e: (e[0], e[1]))
+    for at in range(index - 1, -1, -1):
+        entry = entries[at][2]
+        if (exit_passage.time_ns - entry.time_ns >= fastest_ns
+                and plate_distance(entry.plate, exit_passage.plate) <= max_distance):
+            return at
+    return None
 
 
 def _role(section: SectionSettings, passage: Passage) -> str | None:
@@ -339,8 +403,16 @@ def _matched(section: SectionSettings, entry: Passage, exit_passage: Passage) ->
         data={**_length(section), "speed_kmh": round(speed, 3), "speed_low_kmh": round(low, 3),
               "speed_high_kmh": round(high, 3) if math.isfinite(high) else None,
               "transit_s": round(transit_s, 6), "time_error_s": round(error_s, 6), "clock_synced": synced,
+              "plate_match": _plate_match(entry.plate, exit_passage.plate),
               "vehicle_kind": kind, "no_violation_because": reasons,
               "entry": _passage_record(entry), "exit": _passage_record(exit_passage)})
+
+
+def _plate_match(entry: str, exit_plate: str) -> str:
+    """How the pair's reads compare: ``same``, ``confusions`` (same key) or ``one_character``."""
+    if entry == exit_plate:
+        return "same"
+    return "confusions" if confusion_key(entry) == confusion_key(exit_plate) else "one_character"
 
 
 def _unmatched_exit(section: SectionSettings, exit_passage: Passage) -> SectionResult:

@@ -200,6 +200,56 @@ def test_a_site_ending_two_sections_gets_a_decision_in_each(service):
                        ("south", "exit_unmatched", f"south/{exit_passage.id}")}
 
 
+def decided(matcher, events, end_ns):
+    """The decisions for ``events``, settled by a passage of another plate at ``end_ns``:
+    {exit plate or expired entry plate: (kind, plate_match, entry plate)}."""
+    matcher.follow([*events, passage("site-a", end_ns, "ZZZ-9999")])
+    return {r.plate: (r.kind, r.data.get("plate_match"), r.data.get("entry", {}).get("plate"))
+            for r in matcher.storage.section_results() if r.plate != "ZZZ9999"}
+
+
+def test_a_read_with_one_character_dropped_or_extra_pairs(service):
+    matcher = service()
+    events = [passage("site-a", T0, "ABC-1234"), passage("site-b", T0 + at_kmh(60), "ABC-124"),
+              passage("site-a", T0 + 5 * S, "KL-2786"), passage("site-b", T0 + 5 * S + at_kmh(60), "KLM-2786"),
+              passage("site-a", T0 + 9 * S, "HPA-7362"), passage("site-b", T0 + 9 * S + at_kmh(60), "HPA-73G2")]
+    assert decided(matcher, events, T0 + 1000 * S) == {
+        "ABC124": ("matched", "one_character", "ABC1234"), "KLM2786": ("matched", "one_character", "KL2786"),
+        "HPA73G2": ("matched", "confusions", "HPA7362")}
+    matched = matcher.storage.section_results()[0]
+    assert matched.violation and matched.data["speed_kmh"] == pytest.approx(60, abs=0.01)
+
+
+def test_two_real_plates_one_character_apart_are_never_paired_with_each_other(service):
+    matcher = service()
+    events = [
+        # both plates at the entry: each exit pairs with its own
+        passage("site-a", T0, "ABC-1234"), passage("site-a", T0 + S, "ABC-124"),
+        passage("site-b", T0 + at_kmh(60), "ABC-124"), passage("site-b", T0 + S + at_kmh(60), "ABC-1234"),
+        # only the longer at the entry, both at the exit: the shorter is a plate of its own
+        passage("site-a", T0 + 100 * S, "KLM-2786"),
+        passage("site-b", T0 + 100 * S + at_kmh(55), "KLM-286"),
+        passage("site-b", T0 + 100 * S + at_kmh(50), "KLM-2786"),
+        # the exit's own plate enters later (a vehicle of its own): not paired with the near one
+        passage("site-a", T0 + 200 * S, "HPA-7362"), passage("site-b", T0 + 200 * S + at_kmh(50), "HPA-736"),
+        passage("site-a", T0 + 201 * S + at_kmh(50), "HPA-736"),
+        # two plates one character from the exit's: which one is unknown
+        passage("site-a", T0 + 300 * S, "RKX-3947"), passage("site-a", T0 + 301 * S, "RKX-3946"),
+        passage("site-b", T0 + 301 * S + at_kmh(50), "RKX-394")]
+    results = decided(matcher, events, T0 + 1000 * S)
+    assert results["ABC124"] == ("matched", "same", "ABC124") and results["ABC1234"] == ("matched", "same", "ABC1234")
+    assert results["KLM286"] == ("exit_unmatched", None, None)
+    assert results["KLM2786"] == ("matched", "same", "KLM2786")
+    assert results["HPA736"][0] == "exit_unmatched"
+    assert results["RKX394"][0] == "exit_unmatched"
+
+
+def test_pairing_a_dropped_character_can_be_turned_off(service):
+    matcher = service(section(pair_dropped_character=False))
+    events = [passage("site-a", T0, "ABC-1234"), passage("site-b", T0 + at_kmh(60), "ABC-124")]
+    assert decided(matcher, events, T0 + 1000 * S)["ABC124"] == ("exit_unmatched", None, None)
+
+
 def test_a_section_config_is_checked():
     with pytest.raises(ValueError, match="same site and point"):
         section(exit_site="site-a")

@@ -2,15 +2,16 @@
 1,000,000 passages an hour (278 per second), on one core, with out-of-order arrival.
 
     python -m roadcam.tools.bench_sections [--passages 1000000] [--sections 10] [--late-s 30]
-                                           [--database FILE]
+                                           [--dropped 0.03] [--database FILE]
 
 Generates an hour of traffic (``--passages`` in all) over ``--sections`` sections of 6 km at
 50 km/h: each vehicle passes the entry site and, 4-14 minutes later, the exit site; 2% are seen
 at the entry only, 2% at the exit only, 5% of exit reads carry a reader confusion (B/8, O/0),
-1% of passages arrive twice, and every passage arrives late by 0 to ``--late-s`` seconds, so
-the stream is out of order. The passages are built as the collector holds them (signed-event
-envelopes, parsed by :func:`~roadcam.collector.sections.passage_from_event`), then fed, in
-arrival order and in batches of 500 (the collector's ``batch_max``), to:
+``--dropped`` (3%) of exit reads lose one character, 1% of passages arrive twice, and every
+passage arrives late by 0 to ``--late-s`` seconds, so the stream is out of order. The passages
+are built as the collector holds them (signed-event envelopes, parsed by
+:func:`~roadcam.collector.sections.passage_from_event`), then fed, in arrival order and in
+batches of 500 (the collector's ``batch_max``), to:
 
 1. the matcher alone (in memory);
 2. the collector's :class:`~roadcam.collector.sections.SectionService` storing every decision
@@ -43,7 +44,7 @@ BATCH = 500
 LENGTH_M = 6000.0
 
 
-def traffic(passages: int, sections: int, late_s: float, seed: int = 25):
+def traffic(passages: int, sections: int, late_s: float, dropped: float = 0.03, seed: int = 25):
     """(arrival-ordered events, {exit event id: entry event id} of the true pairs)."""
     rng = random.Random(seed)
     events: list[tuple[float, Event]] = []
@@ -67,6 +68,9 @@ def traffic(passages: int, sections: int, late_s: float, seed: int = 25):
         draw = rng.random()
         entry = passage(f"s{section}-in", entry_ns, plate) if draw >= 0.02 else None
         read = plate.replace("B", "8").replace("O", "0") if rng.random() < 0.05 else plate
+        if rng.random() < dropped:
+            lost = rng.choice([at for at, char in enumerate(read) if char != "-"])
+            read = read[:lost] + read[lost + 1:]
         leave = passage(f"s{section}-out", exit_ns, read) if not 0.02 <= draw < 0.04 else None
         if entry is not None and leave is not None:
             truth[leave.id] = entry.id
@@ -114,11 +118,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--passages", type=int, default=REFERENCE_PER_HOUR, help="passages in the hour")
     parser.add_argument("--sections", type=int, default=10, help="sections the traffic is spread over")
     parser.add_argument("--late-s", type=float, default=30.0, help="most a passage arrives late (s)")
+    parser.add_argument("--dropped", type=float, default=0.03, help="share of exit reads missing a character")
     parser.add_argument("--database", type=Path, help="SQLite file for the decisions (default: a temporary one)")
     args = parser.parse_args(argv)
 
     print(f"generating {args.passages:,} passages over {args.sections} sections ...")
-    events, truth = traffic(args.passages, args.sections, args.late_s)
+    events, truth = traffic(args.passages, args.sections, args.late_s, args.dropped)
     print(f"{len(events):,} arrivals (duplicates included), {len(truth):,} true pairs")
     end_ns = _ns(max(events, key=_ns)) + 3 * 3600 * 10**9
     # a passage at each section's entry hours later: time moves on, every open decision is made
