@@ -17,7 +17,10 @@ without a site is *unbound*: its role names any site (``+``), as the old ACL did
 lists such devices so they can be bound. A certificate whose CN is neither a device nor a
 collector gets nothing (the plugin defers, and the broker denies what nobody grants).
 
-``roadcam-collector broker-policy`` writes the file; the broker reads it when it starts.
+``roadcam-collector broker-policy`` writes the file; the broker reads it when it starts. An
+enrolment made while the broker runs is also applied to it live (:mod:`roadcam.collector.broker_admin`,
+as the base policy's ``broker-admin`` client), and the plugin writes its file again with it, so
+a cold start and the running broker agree.
 """
 
 from __future__ import annotations
@@ -65,23 +68,40 @@ def base_policy(path: Path | None = None) -> dict[str, Any]:
 
 def render_policy(registry: DeviceKeys, base: dict[str, Any]) -> Policy:
     """``base`` plus a client and a role for every device enrolled in ``registry``."""
-    taken = {client.get("username") for client in base["clients"]}
-    roles = {role.get("rolename") for role in base["roles"]}
     clients, device_roles, unbound = [], [], []
     for enrolment in registry.enrolments():
-        role = f"roadcam-device-{enrolment.device}"
-        if enrolment.device in taken or role in roles:
-            raise ConfigError(f"device {enrolment.device!r} has the name of a client or role of "
-                              "the base broker policy: rename one of them")
         if enrolment.site is None:
             unbound.append(enrolment.device)
-        site = enrolment.site or ANY_SITE
-        clients.append({"username": enrolment.device, "textname": f"roadcam device at {site}",
-                        "roles": [{"rolename": role}]})
-        device_roles.append({"rolename": role, "acls": device_acls(DeviceTopics(site, enrolment.device))})
+        client, role = device_entries(enrolment.device, enrolment.site, base)
+        clients.append(client)
+        device_roles.append(role)
     document = {**base, "clients": [*base["clients"], *clients], "roles": [*base["roles"], *device_roles]}
     return Policy(document=document, devices=tuple(client["username"] for client in clients),
                   unbound=tuple(unbound))
+
+
+def device_entries(device: str, site: str | None, base: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The plugin's client and role of one device enrolled at ``site`` (None: unbound, any site).
+    ConfigError when the device would take the name of a client or role of ``base`` (a device
+    called ``collector-1`` must never get, or take over, a collector's identity)."""
+    check_device_name(device, base)
+    role = device_role(device)
+    site = site or ANY_SITE
+    return ({"username": device, "textname": f"roadcam device at {site}", "roles": [{"rolename": role}]},
+            {"rolename": role, "acls": device_acls(DeviceTopics(site, device))})
+
+
+def device_role(device: str) -> str:
+    """The name of the role of its own that every device gets."""
+    return f"roadcam-device-{device}"
+
+
+def check_device_name(device: str, base: dict[str, Any]) -> None:
+    """ConfigError when ``device`` or its role has the name of a client or role of ``base``."""
+    if (device in {client.get("username") for client in base["clients"]}
+            or device_role(device) in {role.get("rolename") for role in base["roles"]}):
+        raise ConfigError(f"device {device!r} has the name of a client or role of the base broker "
+                          "policy: rename one of them")
 
 
 def device_acls(topics: DeviceTopics) -> list[dict[str, Any]]:

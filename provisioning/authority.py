@@ -14,7 +14,10 @@ token for a device, and ``serve`` answers requests sent online with such a token
 collector's registry (:class:`roadcam.collector.device_keys.DeviceKeys`, what
 ``roadcam-collector enroll`` does), and the TLS client certificate is issued from the CA. The
 broker's access policy is rendered from the registry (``roadcam-collector broker-policy``), so
-regenerate it after enrolling, as after ``roadcam-collector enroll``.
+renders it again after enrolling for a cold start; given ``--broker HOST:PORT`` (the running
+broker), ``sign`` and ``serve`` also apply each enrolment to it live before the certificate is
+issued (:mod:`roadcam.collector.broker_admin`, as ``broker-admin`` with a certificate from the
+CA valid for a few minutes), so the device connects at once, with no broker restart.
 """
 
 from __future__ import annotations
@@ -22,13 +25,18 @@ from __future__ import annotations
 import argparse
 import datetime
 import sys
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from roadcam.collector.broker_admin import ADMIN_CLIENT, BrokerAdmin
+from roadcam.collector.broker_policy import base_policy, check_device_name
 from roadcam.collector.device_keys import DeviceKeys
 from roadcam.common.errors import ConfigError, RoadcamError
 
@@ -36,13 +44,19 @@ from .enrolment import REQUEST_VERSION, read_json
 
 #: How long a device certificate is valid; renewal is a new request with the same keys.
 CERTIFICATE_DAYS = 825
+#: How long the broker-admin certificate made for one live enrolment is valid.
+ADMIN_CERTIFICATE_MINUTES = 10
 _PEM = serialization.Encoding.PEM
 
 
 def sign_request(request: dict[str, Any], *, ca_certificate: x509.Certificate, ca_key, registry: DeviceKeys,
-                 collector_key_pem: bytes, days: int = CERTIFICATE_DAYS, source: str = "request") -> dict[str, Any]:
+                 collector_key_pem: bytes, days: int = CERTIFICATE_DAYS, source: str = "request",
+                 apply_live: Callable[[str, str], None] | None = None) -> dict[str, Any]:
     """Enrol the requesting device and answer with its certificate. ConfigError naming what is
-    wrong with the request (before anything is enrolled)."""
+    wrong with the request (before anything is enrolled). ``apply_live(device, site)`` (see
+    :func:`live_enrolment`) adds the device to the running broker before the certificate is
+    issued; when it fails the device stays in the registry (a cold start of the broker lets it
+    in) and the error says so."""
     device, site = str(request.get("device", "")), str(request.get("site", ""))
     try:
         csr = x509.load_pem_x509_csr(str(request.get("csr", "")).encode())
@@ -53,18 +67,58 @@ def sign_request(request: dict[str, Any], *, ca_certificate: x509.Certificate, c
     names = [name.value for name in csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
     if names != [device]:
         raise ConfigError(f"{source}: the CSR is for {names!r}, the request for device {device!r}")
+    check_device_name(device, base_policy())  # never a certificate in a collector's or the admin's name
     registry.enroll(device, site, str(request.get("signing_key", "")).encode())
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (x509.CertificateBuilder().subject_name(csr.subject).issuer_name(ca_certificate.subject)
-                   .public_key(csr.public_key()).serial_number(x509.random_serial_number())
-                   .not_valid_before(now - datetime.timedelta(minutes=5))
-                   .not_valid_after(now + datetime.timedelta(days=days))
-                   .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-                   .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-                   .sign(ca_key, hashes.SHA256()))
+    if apply_live is not None:
+        try:
+            apply_live(device, site)
+        except ConfigError as error:
+            raise ConfigError(f"{device} is enrolled in the registry {registry.folder} but not on the running "
+                              f"broker: {error}. Fix that and enrol again, or render the broker policy "
+                              "(roadcam-collector broker-policy) and restart the broker") from None
+    certificate = _client_certificate(csr.subject, csr.public_key(), ca_certificate, ca_key,
+                                      datetime.timedelta(days=days))
     return {"version": REQUEST_VERSION, "device": device, "site": site,
             "certificate": certificate.public_bytes(_PEM).decode(),
             "ca": ca_certificate.public_bytes(_PEM).decode(), "collector_key": collector_key_pem.decode()}
+
+
+def live_enrolment(broker: str, *, ca_file: Path, ca_certificate: x509.Certificate, ca_key,
+                   timeout_s: float = 10.0) -> Callable[[str, str], None]:
+    """``apply_live(device, site)`` for :func:`sign_request`: adds the device to the broker at
+    ``broker`` (HOST:PORT, its server certificate signed by the CA of ``ca_file``) as
+    ``broker-admin``, with a key and certificate made for that one call (valid
+    :data:`ADMIN_CERTIFICATE_MINUTES`, kept in a private temporary folder, then deleted)."""
+    host, _, port = broker.rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(f"--broker {broker!r}: give HOST:PORT of the running broker (its TLS port, e.g. 8883)")
+    base = base_policy()
+
+    def apply(device: str, site: str) -> None:
+        key = ec.generate_private_key(ec.SECP256R1())
+        certificate = _client_certificate(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, ADMIN_CLIENT)]),
+                                          key.public_key(), ca_certificate, ca_key,
+                                          datetime.timedelta(minutes=ADMIN_CERTIFICATE_MINUTES))
+        with tempfile.TemporaryDirectory(prefix="roadcam-broker-admin-") as folder:
+            cert_file, key_file = Path(folder) / "admin.crt", Path(folder) / "admin.key"
+            cert_file.write_bytes(certificate.public_bytes(_PEM))
+            key_file.write_bytes(key.private_bytes(_PEM, serialization.PrivateFormat.PKCS8,
+                                                   serialization.NoEncryption()))
+            BrokerAdmin(host, int(port), ca_file, cert_file, key_file, timeout_s).apply_device(device, site, base)
+
+    return apply
+
+
+def _client_certificate(subject: x509.Name, public_key, ca_certificate: x509.Certificate, ca_key,
+                        lifetime: datetime.timedelta) -> x509.Certificate:
+    """A TLS client certificate for ``subject`` from the CA, valid from five minutes ago (clock skew)."""
+    now = datetime.datetime.now(datetime.UTC)
+    return (x509.CertificateBuilder().subject_name(subject).issuer_name(ca_certificate.subject)
+            .public_key(public_key).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + lifetime)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,6 +157,9 @@ def _signing_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--registry", required=True, type=Path, help="the collector's device_keys_dir")
     parser.add_argument("--collector-key", required=True, type=Path, help="the collector's public signing key")
     parser.add_argument("--days", type=int, default=CERTIFICATE_DAYS, help="certificate validity in days")
+    parser.add_argument("--broker", metavar="HOST:PORT",
+                        help="the running broker: add each enrolled device to it live (as broker-admin), "
+                             "so it needs no restart")
 
 
 def _signer(args):
@@ -111,9 +168,11 @@ def _signer(args):
     ca_key = serialization.load_pem_private_key(args.ca_key.read_bytes(), password=None)
     registry = DeviceKeys(args.registry)
     collector_key_pem = args.collector_key.read_bytes()
+    apply_live = (live_enrolment(args.broker, ca_file=args.ca_cert, ca_certificate=ca_certificate, ca_key=ca_key)
+                  if args.broker else None)
     return lambda request, source: sign_request(request, ca_certificate=ca_certificate, ca_key=ca_key,
                                                 registry=registry, collector_key_pem=collector_key_pem,
-                                                days=args.days, source=source)
+                                                days=args.days, source=source, apply_live=apply_live)
 
 
 def _sign(args) -> int:
@@ -122,8 +181,14 @@ def _sign(args) -> int:
     response = _signer(args)(read_json(args.request, "request"), str(args.request))
     args.out.write_text(json.dumps(response, indent=2))
     print(f"enrolled {response['device']} at {response['site']}; give {args.out} to the device "
-          f"(roadcam provision --response {args.out}) and regenerate the broker policy")
+          f"(roadcam provision --response {args.out}); " + _broker_note(args))
     return 0
+
+
+def _broker_note(args) -> str:
+    if args.broker:
+        return f"the broker at {args.broker} lets it in now (and keeps it in its policy file)"
+    return "render the broker policy (roadcam-collector broker-policy) and restart the broker, or enrol with --broker"
 
 
 def _token(args) -> int:
@@ -144,7 +209,7 @@ def _serve(args) -> int:
 
     def sign_and_log(request):
         response = sign(request, "the online request")
-        print(f"enrolled {response['device']} at {response['site']}; regenerate the broker policy", flush=True)
+        print(f"enrolled {response['device']} at {response['site']}; " + _broker_note(args), flush=True)
         return response
 
     server = make_server((host, int(port)), cert_file=args.cert, key_file=args.key, tokens=TokenBook(args.tokens),

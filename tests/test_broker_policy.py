@@ -342,5 +342,5 @@ def test_enroll_and_broker_policy_commands(tmp_path, capsys):
     assert "2 device(s)" in printed and f"may publish under any: {UNBOUND_DEVICE}" in printed
     document = json.loads(out.read_text())
     assert ([client["username"] for client in document["clients"]]
-            == ["collector-1", "collector-2", DEVICE, UNBOUND_DEVICE])
+            == ["collector-1", "collector-2", "broker-admin", DEVICE, UNBOUND_DEVICE])
     assert main(["enroll", "tn-0004", "--site", "site/+", "--key", str(out), "--config", str(config)]) == 2
