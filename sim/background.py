@@ -110,8 +110,8 @@ def _markings(image: np.ndarray, layout: RoadLayout, projector: Projector) -> No
     """Lane lines, edge lines, median, stop line, zebra, arrows, zones."""
     stop = layout.stop_line_y_m
     top = layout.entry_y_m + 30
-    solid_from = stop + 30.0
-    lane_x = [layout.shoulder_m + i * layout.lane_width_m for i in range(layout.lane_count + 1)]
+    solid_from = layout.solid_line_y()[1]
+    lane_x = [layout.lane_line_x(i) for i in range(layout.lane_count + 1)]
     near = layout.cross_near_y_m
     far = layout.cross_far_y_m
     polygons: list[tuple[list, tuple]] = []
@@ -148,6 +148,8 @@ def _markings(image: np.ndarray, layout: RoadLayout, projector: Projector) -> No
     for zone in layout.scenario.zones:
         if zone.kind == "box_junction":
             _hatch(image, zone.polygon, projector)
+        elif zone.kind == "scooter_box":
+            _outline(image, zone.polygon, projector, _WHITE)
 
 
 def _strip(x: float, width: float, y0: float, y1: float) -> list[tuple[float, float]]:
@@ -179,11 +181,16 @@ def _hatch(image: np.ndarray, polygon, projector: Projector) -> None:
     mask = np.zeros(image.shape[:2], np.uint8)
     projector.fill_ground(mask, list(polygon), 255)
     image[mask > 0] = layer[mask > 0]
+    _outline(image, polygon, projector, _YELLOW)
+
+
+def _outline(image: np.ndarray, polygon, projector: Projector, colour) -> None:
+    """A painted border 0.2 m wide around a zone (a box junction, the scooter waiting box)."""
     for a, b in zip(polygon, list(polygon[1:]) + [polygon[0]]):
         direction = np.subtract(b, a)
         normal = np.array([-direction[1], direction[0]]) / max(np.hypot(*direction), 1e-9) * 0.1
         projector.fill_ground(image, [tuple(a - normal), tuple(b - normal), tuple(b + normal), tuple(a + normal)],
-                              _YELLOW)
+                              colour)
 
 
 def _buildings(image: np.ndarray, layout: RoadLayout, projector: Projector, rng: np.random.Generator,

@@ -15,6 +15,8 @@ from .scenario import Scenario
 
 #: Gap between the crosswalk's far edge and the cross street's kerb line.
 _CROSSWALK_TO_CROSS_STREET_M = 1.0
+#: The lines between approach lanes are solid this far upstream of the stop line, dashed beyond.
+SOLID_LANE_LINE_M = 30.0
 #: How far upstream of the stop line the rules look (m): the lane fences a technician draws
 #: reach this far (tools/fences_for_scenario.py), and the scorer's identity bar starts here.
 ENFORCED_APPROACH_M = 40.0
@@ -70,6 +72,14 @@ class RoadLayout:
     def lane_centre_x(self, lane: int) -> float:
         x0, x1 = self.lane_span(lane)
         return (x0 + x1) / 2
+
+    def lane_line_x(self, left_of_lane: int) -> float:
+        """x of the line between lane ``left_of_lane`` and the next lane towards the centre."""
+        return self.shoulder_m + left_of_lane * self.lane_width_m
+
+    def solid_line_y(self) -> tuple[float, float]:
+        """(y_min, y_max) where the lines between approach lanes are solid."""
+        return self.stop_line_y_m, self.stop_line_y_m + SOLID_LANE_LINE_M
 
     def shoulder_centre_x(self) -> float:
         return self.shoulder_m / 2

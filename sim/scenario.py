@@ -29,7 +29,8 @@ class ScenarioError(RoadcamError, ValueError):
 Movement = Literal["straight", "left", "right"]
 VehicleKind = Literal["car", "scooter", "truck", "bus"]
 Behaviour = Literal["compliant", "red_light_runner", "speeder", "illegal_parker", "wrong_lane",
-                    "box_blocker", "fail_to_yield"]
+                    "box_blocker", "fail_to_yield", "line_overrunner", "scooter_box_stopper", "lane_changer",
+                    "solid_line_crosser", "sidewalk_rider"]
 BEHAVIOURS: tuple[str, ...] = Behaviour.__args__
 VEHICLE_KINDS: tuple[str, ...] = VehicleKind.__args__
 
@@ -80,6 +81,9 @@ class LaneModel(Strict):
     id: int = Field(ge=1, title="Lane", description="Lane number, 1 = kerbside, counting towards the centre.")
     movements: list[Movement] = Field(min_length=1, title="Allowed movements",
                                       description="What may be done from this lane: straight, left, right.")
+    classes: list[VehicleKind] = Field(list(VEHICLE_KINDS), min_length=1, title="Allowed classes",
+                                       description="Classes that may use the lane; any other entering it commits "
+                                                   "lane_class (e.g. a scooter in a car-only lane).")
 
 
 class CrosswalkModel(Strict):
@@ -91,8 +95,15 @@ class CrosswalkModel(Strict):
 
 class ZoneModel(Strict):
     name: str = Field(title="Zone name", description="Unique name, e.g. kerb-no-parking.")
-    kind: Literal["no_parking", "box_junction"] = Field(
-        title="Kind", description="no_parking: stopping there is a violation; box_junction: stopping there is.")
+    kind: Literal["no_parking", "box_junction", "scooter_box", "restricted"] = Field(
+        title="Kind", description="no_parking, box_junction: standing there longer than max_stop_s is a violation; "
+                                  "scooter_box: the scooter waiting box past the cars' stop line (y from the stop "
+                                  "line up to the cars' line), where a class of `classes` standing longer than "
+                                  "max_stop_s is a violation; restricted: entering it at all is (a road closed to "
+                                  "`classes`, the sidewalk).")
+    classes: list[VehicleKind] | None = Field(
+        None, title="Classes", description="Classes the zone's rule applies to; default: car, truck and bus for "
+                                           "a scooter_box, every class otherwise.")
     polygon: list[tuple[float, float]] = Field(min_length=3, title="Polygon",
                                                description="Corners (x, y) in road metres.")
     max_stop_s: float = Field(5.0, ge=0, title="Longest stop (s)",
@@ -188,6 +199,18 @@ class TrafficModel(Strict):
                                         description="Range an illegal parker stays stopped.")
     box_stop_s: tuple[float, float] = Field((6.0, 10.0), title="Box stop (s)",
                                             description="Range a box blocker stands inside the junction box.")
+    overrun_m: tuple[float, float] = Field((1.0, 2.5), title="Overrun (m)",
+                                           description="How far past the stop line a line_overrunner's front stops "
+                                                       "at red (at most 60% of its length: its rear stays behind).")
+    solid_cross_y_m: tuple[float, float] = Field(
+        (8.0, 22.0), title="Solid-line crossing (m)",
+        description="Range upstream of the stop line where a solid_line_crosser's rear crosses the lane line "
+                    "(the lane lines are solid for layout.SOLID_LANE_LINE_M from the stop line).")
+    dashed_cross_y_m: tuple[float, float] = Field(
+        (36.0, 46.0), title="Dashed-line crossing (m)",
+        description="Range upstream of the stop line where a lane_changer's rear crosses the (dashed) lane line.")
+    sidewalk_speed_kmh: tuple[float, float] = Field((12.0, 20.0), title="Sidewalk speed (km/h)",
+                                                    description="Range a sidewalk_rider rides at.")
 
 
 class ExplicitPedestrian(Strict):

@@ -41,6 +41,19 @@ class Arrival:
     plate: str
     desired_speed_mps: float
     colours: dict[str, tuple[int, int, int]]
+    change_to: int | None = None  # lane changers: the lane they move into
+
+
+#: Behaviours that move into the next lane before the stop line (over a dashed or a solid line).
+LANE_CHANGERS = ("lane_changer", "solid_line_crosser")
+
+
+def change_target(allowed: dict[int, list[str]], lane: int) -> int | None:
+    """The lane a lane changer in ``lane`` moves into: the next one towards the kerb, else
+    towards the centre, that also allows straight on (changers go straight)."""
+    if "straight" not in allowed.get(lane, []):
+        return None
+    return next((other for other in (lane - 1, lane + 1) if "straight" in allowed.get(other, [])), None)
 
 
 def schedule_arrivals(scenario: Scenario, network: PathNetwork, rng: np.random.Generator) -> list[Arrival]:
@@ -65,8 +78,9 @@ def schedule_arrivals(scenario: Scenario, network: PathNetwork, rng: np.random.G
         kind = draft["kind"]
         plate = draft["plate"] or plates.issue(kind)
         speed = draft["speed"] or _desired_speed(scenario, kind, draft["behaviour"], rng)
+        change_to = change_target(network.allowed, draft["lane"]) if draft["behaviour"] in LANE_CHANGERS else None
         arrivals.append(Arrival(draft["at_s"], draft["lane"], kind, draft["behaviour"], draft["movement"],
-                                plate, speed, _colours(kind, rng)))
+                                plate, speed, _colours(kind, rng), change_to))
     return arrivals
 
 
@@ -83,6 +97,10 @@ def _check_behaviours_possible(scenario: Scenario, network: PathNetwork) -> None
         raise ScenarioError("traffic: box_blocker needs a zone of kind box_junction")
     if "fail_to_yield" in used and scenario.crosswalk is None:
         raise ScenarioError("traffic: fail_to_yield needs a crosswalk")
+    if "scooter_box_stopper" in used and "scooter_box" not in kinds:
+        raise ScenarioError("traffic: scooter_box_stopper needs a zone of kind scooter_box")
+    if used & set(LANE_CHANGERS) and not any(change_target(network.allowed, lane) for lane in network.allowed):
+        raise ScenarioError("traffic: lane changers need two neighbouring lanes that both allow straight on")
 
 
 def _flow_drafts(scenario: Scenario, network: PathNetwork, flow: FlowModel, index: int,
@@ -107,6 +125,14 @@ def _flow_drafts(scenario: Scenario, network: PathNetwork, flow: FlowModel, inde
         elif behaviour == "illegal_parker":
             lane, movement = 1, network.allowed[1][0]
             kind = kind if kind in ("car", "scooter") else "car"
+        elif behaviour == "sidewalk_rider":
+            lane, movement, kind = 1, "straight", "scooter"
+        elif behaviour == "scooter_box_stopper":
+            kind = kind if kind != "scooter" else "car"
+        elif behaviour in LANE_CHANGERS:
+            options = [ln for ln in network.allowed if change_target(network.allowed, ln)]
+            lane = lane if lane in options else options[int(rng.integers(len(options)))]
+            movement = "straight"
         drafts.append({"at_s": round(t, 3), "lane": lane, "kind": kind, "behaviour": behaviour,
                        "movement": movement, "plate": None, "speed": None})
         t += float(rng.exponential(60.0 / flow.per_minute))
@@ -134,6 +160,15 @@ def _explicit_draft(network: PathNetwork, vehicle: ExplicitVehicle, index: int) 
                             f"(use behaviour wrong_lane for a forbidden movement)")
     if vehicle.behaviour == "illegal_parker" and (vehicle.lane != 1 or vehicle.kind not in ("car", "scooter")):
         raise ScenarioError(f"{where}: an illegal_parker must be a car or scooter in lane 1")
+    if vehicle.behaviour == "sidewalk_rider" and (vehicle.lane != 1 or vehicle.kind != "scooter"
+                                                  or movement != "straight"):
+        raise ScenarioError(f"{where}: a sidewalk_rider is a scooter going straight on from lane 1")
+    if vehicle.behaviour == "scooter_box_stopper" and vehicle.kind == "scooter":
+        raise ScenarioError(f"{where}: a scooter_box_stopper is a car, truck or bus (scooters may wait in the box)")
+    if vehicle.behaviour in LANE_CHANGERS and (movement != "straight"
+                                               or change_target(network.allowed, vehicle.lane) is None):
+        raise ScenarioError(f"{where}: a {vehicle.behaviour} goes straight on from a lane next to another lane "
+                            "that allows straight on")
     speed = vehicle.speed_kmh / 3.6 if vehicle.speed_kmh else None
     return {"at_s": vehicle.at_s, "lane": vehicle.lane, "kind": vehicle.kind, "behaviour": vehicle.behaviour,
             "movement": movement, "plate": vehicle.plate, "speed": speed}
@@ -143,6 +178,8 @@ def _desired_speed(scenario: Scenario, kind: str, behaviour: str, rng: np.random
     limit = scenario.road.speed_limit_kmh / 3.6
     if behaviour == "speeder":
         return limit * float(rng.uniform(1.3, 1.55))
+    if behaviour == "sidewalk_rider":
+        return float(rng.uniform(*scenario.traffic.sidewalk_speed_kmh)) / 3.6
     low, high = (0.75, 0.9) if kind in ("truck", "bus") else (0.82, 0.98)
     return limit * float(rng.uniform(low, high))
 

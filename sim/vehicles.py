@@ -112,6 +112,12 @@ class Vehicle:
     stop_started_s: float | None = None
     crossed_stop_line: bool = False
     entered_crosswalk: bool = False
+    hold_y_m: float = 0.0  # where its front stops at red (road y): the stop line, the scooter box, an overrun
+    past_hold: bool = False
+    over_on_red_s: float | None = None  # its front went over the stop line on red, to stop past it
+    change_offset_m: float | None = None  # lane changers: the offset of the lane they move into
+    change_at_y_m: float = 0.0  # ... and where their rear crosses the lane line
+    rear_x_m: float | None = None
     flags: set[str] = field(default_factory=set)
 
     @property

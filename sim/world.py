@@ -39,6 +39,8 @@ _MAX_BRAKE_MPS2 = 9.0
 #: People keep this far to the side of a vehicle, and out of the few metres in front of it.
 _PERSON_CLEARANCE_M = 1.0
 _PERSON_LOOKAHEAD_M = 3.0
+#: Sideways speed of a lane change at speed (m/s); slower below 3 m/s, none at a standstill.
+_LANE_CHANGE_MPS = 1.0
 
 
 class World:
@@ -139,16 +141,31 @@ class World:
                           arrival.movement, path, arrival.desired_speed_mps, t_s, path.entry_s, speed,
                           arrival.colours)
         self._plan_stops(vehicle)
+        self._plan_lane(vehicle, arrival.change_to)
         self._next_id += 1
         self.vehicles.append(vehicle)
-        self.truth.vehicles[vehicle.id] = VehicleTruth(
+        truth = self.truth.vehicles[vehicle.id] = VehicleTruth(
             id=vehicle.id, kind=vehicle.kind, entry_s=t_s, plate=vehicle.plate, behaviour=vehicle.behaviour,
             lane=vehicle.lane, movement=vehicle.movement)
-        self.truth.vehicles[vehicle.id].speed.entry_kmh = speed * 3.6
+        truth.speed.entry_kmh = speed * 3.6
+        allowed = self.scenario.lanes[vehicle.lane - 1].classes
+        if vehicle.offset_m == 0.0 and vehicle.kind not in allowed:
+            truth.violations.append(Violation("lane_class", t_s, {"lane": vehicle.lane, "allowed": list(allowed)}))
         return True
 
     def _plan_stops(self, vehicle: Vehicle) -> None:
-        """Where an illegal parker parks or a box blocker stops: the middle of its zone."""
+        """Where its front stops at red: at the stop line; a line overrunner past it; a car, truck
+        or bus at the rear edge of a scooter waiting box (unless it stops in the box). Where an
+        illegal parker parks or a box blocker stops: the middle of its zone."""
+        vehicle.hold_y_m = self.layout.stop_line_y_m
+        if vehicle.behaviour == "line_overrunner":
+            low, high = self.scenario.traffic.overrun_m
+            overrun = min(low + self._fraction(vehicle) * (high - low), 0.6 * vehicle.spec.length_m)
+            vehicle.hold_y_m -= overrun + _STOP_LINE_GAP_M
+        box = next((z for z in self.zones if z.spec.kind == "scooter_box"), None)
+        if box is not None and vehicle.kind in box.classes and vehicle.behaviour != "scooter_box_stopper" \
+                and box.contains(self.layout.lane_centre_x(vehicle.lane), self.layout.stop_line_y_m + 0.1):
+            vehicle.hold_y_m = max(y for _, y in box.spec.polygon)
         kind = {"illegal_parker": "no_parking", "box_blocker": "box_junction"}.get(vehicle.behaviour)
         zone = next((z for z in self.zones if z.spec.kind == kind), None)
         if zone is None:
@@ -156,6 +173,20 @@ class World:
         centre = np.mean(np.asarray(zone.spec.polygon, dtype=float), axis=0)
         nearest = int(np.argmin(np.linalg.norm(vehicle.path.points - centre, axis=1)))
         vehicle.target_s_m = nearest * SAMPLE_M + vehicle.spec.length_m / 2
+
+    def _plan_lane(self, vehicle: Vehicle, change_to: int | None) -> None:
+        """A sidewalk rider rides along the middle of the pavement; a lane changer moves into
+        ``change_to`` with its rear crossing the lane line at a point of its behaviour's range (a
+        solid_line_crosser where the line is solid, a lane_changer where it is dashed)."""
+        layout = self.layout
+        if vehicle.behaviour == "sidewalk_rider":
+            vehicle.offset_m = -(layout.lane_centre_x(vehicle.lane) + layout.sidewalk_m / 2)
+        if change_to is None:
+            return
+        traffic = self.scenario.traffic
+        low, high = traffic.solid_cross_y_m if vehicle.behaviour == "solid_line_crosser" else traffic.dashed_cross_y_m
+        vehicle.change_offset_m = layout.lane_centre_x(change_to) - layout.lane_centre_x(vehicle.lane)
+        vehicle.change_at_y_m = layout.stop_line_y_m + low + self._fraction(vehicle) * (high - low)
 
     # ---- vehicle dynamics ------------------------------------------------------------------
 
@@ -235,9 +266,8 @@ class World:
         junction), the crosswalk (people crossing), its own planned stop (parking, box)."""
         out = []
         path = vehicle.path
-        stop_s = path.s_at_y(self.layout.stop_line_y_m)
-        if not vehicle.crossed_stop_line:
-            gap = stop_s - vehicle.s_m
+        if not vehicle.past_hold:
+            gap = path.s_at_y(vehicle.hold_y_m) - vehicle.s_m
             if self._must_stop_at_line(vehicle, gap, t_s) or self._junction_blocked(vehicle, gap, real, leader):
                 out.append((gap, 0.0, _STOP_LINE_GAP_M))
         crosswalk = self.layout.crosswalk
@@ -301,7 +331,9 @@ class World:
         return self._crosswalk_spans[path]
 
     def _advance_phase(self, vehicle: Vehicle, t_s: float, dt_s: float) -> None:
-        """Parking and box-waiting manoeuvres."""
+        """Lane changes, parking and box-waiting manoeuvres."""
+        if vehicle.change_offset_m is not None and vehicle.offset_m != vehicle.change_offset_m:
+            self._change_lane(vehicle, dt_s)
         if vehicle.behaviour == "illegal_parker" and vehicle.target_s_m is not None:
             target_offset = self.layout.shoulder_centre_x() - self.layout.lane_centre_x(1)
             if vehicle.phase == "driving" and "stopped" not in vehicle.flags and vehicle.s_m > vehicle.target_s_m - 35:
@@ -327,11 +359,28 @@ class World:
             elif vehicle.phase == "box_waiting" and t_s >= vehicle.phase_until_s:
                 vehicle.phase = "driving"
 
+    def _change_lane(self, vehicle: Vehicle, dt_s: float) -> None:
+        """Move sideways towards the new lane once the rear is close enough to its crossing
+        point that half a lane's move brings it there at this speed."""
+        centre, heading = vehicle.pose()
+        rear_y = float(centre[1] - heading[1] * vehicle.spec.length_m / 2)
+        rate = _LANE_CHANGE_MPS * min(1.0, vehicle.speed_mps / 3.0)
+        lead = self.layout.lane_width_m / 2 / _LANE_CHANGE_MPS * vehicle.speed_mps
+        if vehicle.offset_m == 0.0 and rear_y > vehicle.change_at_y_m + lead:
+            return
+        target = vehicle.change_offset_m
+        step = rate * dt_s
+        vehicle.offset_m = min(target, vehicle.offset_m + step) if target > 0 else max(target, vehicle.offset_m - step)
+
+    @staticmethod
+    def _fraction(vehicle: Vehicle) -> float:
+        """A fixed point in [0, 1) from the vehicle's id, for its behaviour's ranges (so the draw
+        does not disturb the traffic's random stream)."""
+        return (vehicle.id * 0.6180339887) % 1.0
+
     def _draw_stop(self, vehicle: Vehicle, span: tuple[float, float]) -> float:
-        """How long this vehicle stays stopped: a fixed point of its range, from its id (so the
-        draw does not disturb the traffic's random stream)."""
-        fraction = ((vehicle.id * 0.6180339887) % 1.0)
-        return span[0] + fraction * (span[1] - span[0])
+        """How long this vehicle stays stopped: a fixed point of its range."""
+        return span[0] + self._fraction(vehicle) * (span[1] - span[0])
 
     def _lane_clear_behind(self, vehicle: Vehicle) -> bool:
         """A parked vehicle may pull out when nothing in its lane is beside it and whatever comes
@@ -376,9 +425,12 @@ class World:
             truth.speed.add(vehicle.speed_mps, dt_s)
             s0, s1 = s_before.get(vehicle.id, vehicle.s_m), vehicle.s_m
             stop_s = vehicle.path.s_at_y(stop_y)
+            if not vehicle.past_hold and s1 >= vehicle.path.s_at_y(vehicle.hold_y_m):
+                vehicle.past_hold = True
             if not vehicle.crossed_stop_line and s1 >= stop_s:
                 vehicle.crossed_stop_line = True
                 self._crossed_stop_line(vehicle, truth, _between(t0, dt_s, s0, s1, stop_s))
+            self._note_overrun(vehicle, truth, s1 - vehicle.spec.length_m >= stop_s, t0 + dt_s)
             if self.layout.crosswalk is not None and not vehicle.entered_crosswalk:
                 entry_s = vehicle.path.s_at_y(self.layout.crosswalk.y_max)
                 if s1 >= entry_s:
@@ -388,24 +440,57 @@ class World:
                                                           {"crosswalk": "main"}))
             if not vehicle.crossed_stop_line and vehicle.speed_mps > self._limit_mps + 1 / 3.6:
                 self._speeding(vehicle, truth, t0 + dt_s)
-            centre, _ = vehicle.pose()
+            centre, heading = vehicle.pose()
+            self._note_lane_lines(vehicle, truth, centre - heading * vehicle.spec.length_m / 2, t0 + dt_s)
             for zone in self.zones:
-                since = zone.watch(vehicle.id, float(centre[0]), float(centre[1]), vehicle.speed_mps, t0 + dt_s)
+                since = zone.watch(vehicle.id, vehicle.kind, float(centre[0]), float(centre[1]), vehicle.speed_mps,
+                                   t0 + dt_s)
                 if since is not None:
-                    truth.violations.append(Violation(zone.rule, round(since, 6),
-                                                      {"zone": zone.spec.name, "stood_s": zone.spec.max_stop_s}))
+                    data = {"zone": zone.spec.name}
+                    if zone.spec.kind != "restricted":
+                        data["stood_s"] = zone.spec.max_stop_s
+                    truth.violations.append(Violation(zone.rule, round(since, 6), data))
 
     def _crossed_stop_line(self, vehicle: Vehicle, truth: VehicleTruth, at: float) -> None:
         truth.speed.at_stop_line_kmh = vehicle.speed_mps * 3.6
         truth.stop_line_s = at
         head = self.signals.head_of_lane(vehicle.lane)
-        if self.signals.state(head, at) == "red":
+        if self.signals.state(head, at) == "red" and not vehicle.past_hold:
+            vehicle.over_on_red_s = at  # it means to stop past the line: an overrun once it stands
+        elif self.signals.state(head, at) == "red":
             truth.violations.append(Violation("red_light", at, {
                 "head": head, "lane": vehicle.lane, "movement": vehicle.movement,
                 "into_red_s": round(self.signals.time_in_state(head, at), 3)}))
         if vehicle.movement not in self.network.allowed[vehicle.lane]:
             truth.violations.append(Violation("wrong_lane", at, {
                 "lane": vehicle.lane, "movement": vehicle.movement, "allowed": self.network.allowed[vehicle.lane]}))
+
+    def _note_overrun(self, vehicle: Vehicle, truth: VehicleTruth, rear_over: bool, t_s: float) -> None:
+        """A vehicle whose front went over the stop line on red and that then stands, its rear
+        still behind the line, on red, overran the stop line (dated when its front crossed)."""
+        if vehicle.over_on_red_s is None or rear_over:
+            vehicle.over_on_red_s = None
+            return
+        head = self.signals.head_of_lane(vehicle.lane)
+        if vehicle.speed_mps < 0.3 and self.signals.state(head, t_s) == "red":
+            truth.violations.append(Violation("stop_line", vehicle.over_on_red_s, {
+                "head": head, "lane": vehicle.lane,
+                "over_m": round(self.layout.stop_line_y_m - vehicle.hold_y_m - _STOP_LINE_GAP_M, 2)}))
+            vehicle.over_on_red_s = None
+
+    def _note_lane_lines(self, vehicle: Vehicle, truth: VehicleTruth, rear, t_s: float) -> None:
+        """A vehicle whose rear centre crosses a line between two approach lanes where it is solid
+        crossed a solid line (once per line)."""
+        x, y = float(rear[0]), float(rear[1])
+        before, vehicle.rear_x_m = vehicle.rear_x_m, x
+        low, high = self.layout.solid_line_y()
+        if before is None or not low <= y <= high:
+            return
+        for lane in range(1, self.layout.lane_count):
+            line_x = self.layout.lane_line_x(lane)
+            name = f"lane-{lane}-{lane + 1}-solid"
+            if (before - line_x) * (x - line_x) < 0 and not any(v.data.get("line") == name for v in truth.violations):
+                truth.violations.append(Violation("solid_line", t_s, {"line": name}))
 
     def _speeding(self, vehicle: Vehicle, truth: VehicleTruth, at: float) -> None:
         kmh = round(vehicle.speed_mps * 3.6, 2)

@@ -1,13 +1,18 @@
-"""Zones drawn on the road (no-parking strips, box junctions) and who stands in them too long."""
+"""Zones drawn on the road (no-parking strips, box junctions, the scooter waiting box,
+restricted roads and the sidewalk) and who breaks their rule: standing in them too long, or
+entering them at all."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .scenario import ZoneModel
+from .scenario import VEHICLE_KINDS, ZoneModel
 
-#: Violation rule committed by standing too long in each kind of zone.
-RULE_OF_ZONE = {"no_parking": "illegal_parking", "box_junction": "box_blocking"}
+#: Violation rule committed in each kind of zone.
+RULE_OF_ZONE = {"no_parking": "illegal_parking", "box_junction": "box_blocking", "scooter_box": "scooter_box",
+                "restricted": "restricted"}
+#: Classes a zone's rule applies to when the zone does not say.
+DEFAULT_CLASSES = {"scooter_box": ("car", "truck", "bus")}
 #: Below this speed a vehicle counts as standing.
 STANDING_MPS = 0.3
 
@@ -24,6 +29,13 @@ class Zone:
     def rule(self) -> str:
         return RULE_OF_ZONE[self.spec.kind]
 
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """Classes the zone's rule applies to."""
+        if self.spec.classes is not None:
+            return tuple(self.spec.classes)
+        return DEFAULT_CLASSES.get(self.spec.kind, VEHICLE_KINDS)
+
     def contains(self, x: float, y: float) -> bool:
         """Even-odd ray casting."""
         inside = False
@@ -33,9 +45,17 @@ class Zone:
                 inside = not inside
         return inside
 
-    def watch(self, vehicle_id: int, x: float, y: float, speed_mps: float, t_s: float) -> float | None:
-        """Note where a vehicle is; return the moment it started standing here when it has now
-        stood longer than the zone allows (once per vehicle)."""
+    def watch(self, vehicle_id: int, kind: str, x: float, y: float, speed_mps: float, t_s: float) -> float | None:
+        """Note where a vehicle is; return when it broke the zone's rule, once per vehicle: the
+        moment it started standing here when it has now stood longer than the zone allows, or
+        (a restricted zone) the moment it entered."""
+        if kind not in self.classes:
+            return None
+        if self.spec.kind == "restricted":
+            if vehicle_id in self.reported or not self.contains(x, y):
+                return None
+            self.reported.add(vehicle_id)
+            return t_s
         if speed_mps >= STANDING_MPS or not self.contains(x, y):
             self.standing_since.pop(vehicle_id, None)
             return None

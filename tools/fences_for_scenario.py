@@ -1,5 +1,6 @@
-"""Write the ``fences`` section for a simulator scenario: its lanes, stop line, zones and exits
-drawn on the scenario camera's picture as a technician would draw them, in normalised image
+"""Write the ``fences`` section for a simulator scenario: its lanes (with their movements and
+classes), stop line, the solid stretches of the lines between lanes, zones and exits drawn on
+the scenario camera's picture as a technician would draw them, in normalised image
 coordinates, with every rule enabled.
 
     python -m roadcam.tools.fences_for_scenario junction > fences-junction.yaml
@@ -26,7 +27,8 @@ import yaml
 
 from roadcam.sim.layout import ENFORCED_APPROACH_M
 from roadcam.sim.road import SimRoad
-from roadcam.sim.scenario import load_scenario
+from roadcam.sim.scenario import ScenarioError, load_scenario
+from roadcam.sim.zones import Zone
 
 #: How far upstream a zone's fence reaches beyond the painted zone (m): a vehicle standing in
 #: the zone has its rear, where it is placed, up to about half a bus behind its centre.
@@ -64,6 +66,28 @@ def _cut(q, p, axis, bound):
     return tuple(q[i] + t * (p[i] - q[i]) for i in range(2))
 
 
+def _segment_in_view(uv: np.ndarray, depth: np.ndarray) -> list[list[float]] | None:
+    """First and last of a line's sample points (normalised pixels, in order along it) that the
+    camera sees; None when fewer than two do."""
+    seen = (depth > 0.5) & np.all((uv >= 0.0) & (uv <= 1.0), axis=1)
+    points = uv[seen]
+    if len(points) < 2:
+        return None
+    return [[round(float(v), 4) for v in points[0]], [round(float(v), 4) for v in points[-1]]]
+
+
+def _zone_rule(zones: list[Zone], kind: str) -> dict:
+    """The zones of one kind and the classes their rule applies to (one set for the rule)."""
+    chosen = [zone for zone in zones if zone.spec.kind == kind]
+    classes = {zone.classes for zone in chosen}
+    if len(classes) > 1:
+        raise ScenarioError(f"zones of kind {kind} give different classes; the fences' rule has one set")
+    out: dict = {"enabled": bool(chosen), "zones": [zone.spec.name for zone in chosen]}
+    if chosen:
+        out["classes"] = list(classes.pop())
+    return out
+
+
 def fences_section(road: SimRoad) -> dict:
     pose, layout, scenario = road.pose, road.world.layout, road.scenario
     size = np.array([pose.width_px, pose.height_px], float)
@@ -82,7 +106,8 @@ def fences_section(road: SimRoad) -> dict:
     stop_y = layout.stop_line_y_m
     heads = {lane.id: road.world.signals.head_of_lane(lane.id) for lane in scenario.lanes}
     lanes = [{"id": lane.id, "polygon": rect(*layout.lane_span(lane.id), stop_y, stop_y + LANE_LENGTH_M),
-              "movements": list(lane.movements), "head": heads[lane.id]} for lane in scenario.lanes]
+              "movements": list(lane.movements), "classes": list(lane.classes), "head": heads[lane.id]}
+             for lane in scenario.lanes]
     ends = norm([(layout.shoulder_m, stop_y), (layout.median_x_m, stop_y)])
     ends = ends[np.argsort(ends[:, 0])]  # drawn left to right: forward is up the picture
     zones, exits = [], []
@@ -103,9 +128,18 @@ def fences_section(road: SimRoad) -> dict:
             zones.append({"name": f"exit-{movement}", "polygon": shape})
             exits.append({"movement": movement, "zone": f"exit-{movement}"})
     kinds = {zone.name: zone.kind for zone in scenario.zones}
+    lines = [{"name": "stop", "points": [[round(float(v), 4) for v in p] for p in ends]}]
+    low, high = layout.solid_line_y()
+    for lane in range(1, layout.lane_count):
+        samples = np.array([(layout.lane_line_x(lane), y, 0.0) for y in np.linspace(low, high, 121)])
+        uv, depth = pose.project(samples)
+        points = _segment_in_view(uv / size, depth)
+        if points is not None:
+            lines.append({"name": f"lane-{lane}-{lane + 1}-solid", "points": points})
     camera = {"camera": scenario.camera.name, "lanes": lanes, "zones": zones, "exits": exits,
-              "lines": [{"name": "stop", "points": [[round(float(v), 4) for v in p] for p in ends]}],
-              "stop_line": "stop"}
+              "lines": lines, "stop_line": "stop"}
+    solid = [line["name"] for line in lines[1:]]
+    sim_zones = road.world.zones
     return {"fences": {
         "cameras": [camera],
         "red_light": {"enabled": True},
@@ -116,6 +150,12 @@ def fences_section(road: SimRoad) -> dict:
                           "crosswalk": "crosswalk" if layout.crosswalk is not None else None},
         "box_blocking": {"enabled": True, "zones": [n for n, k in kinds.items() if k == "box_junction"],
                          "max_stop_s": next((z.max_stop_s for z in scenario.zones if z.kind == "box_junction"), 3.0)},
+        "stop_line": {"enabled": True},
+        "lane_class": {"enabled": True},
+        "solid_line": {"enabled": bool(solid), "lines": solid},
+        "restricted": _zone_rule(sim_zones, "restricted"),
+        "scooter_box": {**_zone_rule(sim_zones, "scooter_box"),
+                        "max_stop_s": next((z.max_stop_s for z in scenario.zones if z.kind == "scooter_box"), 1.0)},
     }}
 
 
