@@ -4,10 +4,16 @@ its field path and file line.
 Both the device's site config (:mod:`roadcam.appliance.config`) and the collector's config
 (:mod:`roadcam.collector.config`) are read and checked through :func:`load_yaml` and
 :func:`validate_config`, so a mistake is reported the same way on either side.
+
+A check across sections (a model validator on the whole config, such as a speed pair naming a
+site loop) has no field of its own in pydantic's error; it names the field at fault at the start
+of its message (``speed.pairs[0].downstream: no loop named ...``), and that path, when the file
+has its first part, is the problem's path and line.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,6 +25,10 @@ from pydantic_core import PydanticCustomError
 from .errors import ConfigError
 
 Model = TypeVar("Model", bound=BaseModel)
+
+#: A whole-config validator's message that starts with the field path at fault.
+_PATH_FIRST = re.compile(r"(?:Value error, )?([A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*|\[\d+\])*): (.+)", re.S)
+_PATH_PART = re.compile(r"\[(\d+)\]|\.?([A-Za-z_][\w-]*)")
 
 #: Error type of a problem with a file a field names. Its message names the file, so the
 #: field's value is not repeated after it.
@@ -75,11 +85,23 @@ def validate_config(model: type[Model], data: Any, node: yaml.Node | None = None
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            loc = [part for part in error["loc"]]
+            loc, message = [part for part in error["loc"]], _explain(error)
+            if not loc:
+                loc, message = _path_in_message(error["msg"], data) or (loc, message)
             line = _line_of(node, loc)
             where = f"{source}:{line}" if line else source
-            problems.append(f"{where}: {_dotted(loc) or '(top)'}: {_explain(error)}")
+            problems.append(f"{where}: {_dotted(loc) or '(top)'}: {message}")
         raise ConfigError(f"{source}: {len(problems)} problem(s) in the config", problems) from None
+
+
+def _path_in_message(message: str, data: dict) -> tuple[list, str] | None:
+    """(field path, rest of the message) of a whole-config problem whose message starts with a
+    path whose first part is a key of the file; else None."""
+    match = _PATH_FIRST.fullmatch(message)
+    if match is None:
+        return None
+    loc: list = [int(index) if index else name for index, name in _PATH_PART.findall(match[1])]
+    return (loc, match[2]) if loc and loc[0] in data else None
 
 
 def _dotted(loc: list) -> str:

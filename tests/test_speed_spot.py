@@ -226,6 +226,23 @@ def test_a_pair_must_name_the_sites_loops(tmp_path):
     assert "colour" in error.value.problems[0]
 
 
+def test_config_check_names_the_line_of_a_pair_or_passage_loop_that_is_not_the_sites(tmp_path, capsys):
+    from roadcam.appliance.cli import main
+
+    path = tmp_path / "site.yaml"
+    path.write_text("device: {id: tn-0042, site: tn-bench}\n"
+                    "loops:\n  - {name: l1-up, pin: GPIO5}\n  - {name: l1-down, pin: GPIO6}\n"
+                    "speed:\n  pairs:\n    - name: lane1\n      upstream: l1-up\n"
+                    "      downstream: l1-dwn\n      spacing_m: 4\n")
+    assert main(["config", "check", str(path)]) == 2
+    assert f"{path}:9: speed.pairs[0].downstream: no loop named 'l1-dwn' (loops: l1-down, l1-up)" \
+        in capsys.readouterr().err
+    path.write_text("device: {id: tn-0042, site: tn-bench}\nloops:\n  - {name: l1-up, pin: GPIO5}\n"
+                    "speed:\n  passage:\n    point: km0\n    loops:\n      - loop: l1-up\n      - loop: l2-up\n")
+    assert main(["config", "check", str(path)]) == 2
+    assert f"{path}:9: speed.passage.loops[1].loop: no loop named 'l2-up'" in capsys.readouterr().err
+
+
 def simulated_intersection(vehicles_per_lane: int, seed: int = 25):
     """The junction scenario with a 300 m approach and a loop pair 200 m upstream of the stop line
     in lanes 1 and 2, and explicit vehicles from 150 down to 10 km/h (the slower behind, so none
