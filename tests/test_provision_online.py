@@ -1,12 +1,13 @@
 """Online enrolment (issue 27 item 1, "through the collector"): the collector host's enrolment
 service (``python -m roadcam.provisioning.authority serve``, HTTPS with the broker's server
 certificate) signs a device's request sent by ``roadcam provision --enrol-url`` with a one-time
-token; a used, unknown or another device's token is refused with what to do, and nothing is
-enrolled or written.
+token (and, given ``--broker``, lets the device into the running broker at once); a used,
+unknown or another device's token is refused with what to do, and nothing is enrolled or written.
 """
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import sys
@@ -43,11 +44,19 @@ def central(tmp_path):
 @pytest.fixture
 def service(tmp_path, central):
     """The enrolment service on a free port: (URL, token file)."""
+    with running_service(tmp_path, central) as running:
+        yield running
+
+
+@contextlib.contextmanager
+def running_service(tmp_path: Path, central, *more: str):
+    """The enrolment service (with options ``more``) on a free port: (URL, token file)."""
     port = free_port()
     tokens = tmp_path / "tokens.json"
     process = subprocess.Popen([sys.executable, "-m", "roadcam.provisioning.authority", "serve",
                                 "--listen", f"127.0.0.1:{port}", "--cert", str(central.server_cert),
-                                "--key", str(central.server_key), "--tokens", str(tokens), *signing_options(central)],
+                                "--key", str(central.server_key), "--tokens", str(tokens), *signing_options(central),
+                                *more],
                                stdout=(tmp_path / "service.log").open("wb"), stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 30
     while True:
@@ -57,9 +66,11 @@ def service(tmp_path, central):
         except OSError:
             assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "service.log").read_text()
             time.sleep(0.05)
-    yield f"https://localhost:{port}", tokens
-    process.terminate()
-    process.wait(timeout=10)
+    try:
+        yield f"https://localhost:{port}", tokens
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 def provision(tmp_path: Path, central, url: str, token: str, broker_port: int, device: str = DEVICE):
@@ -109,6 +120,20 @@ def test_a_device_enrols_online_with_its_token_once(tmp_path, central, service):
         assert not (again_dir / "site.yaml").exists()
     finally:
         broker.stop()
+
+
+@pytest.mark.slow
+def test_with_the_running_broker_named_the_device_enrols_and_connects_in_one_go(tmp_path, central):
+    """``serve --broker``: the enrolment reaches the running broker live, so the device's broker
+    check passes on the first run and its config is written; no broker restart."""
+    with production_broker(tmp_path / "broker", central.root) as broker, \
+            running_service(tmp_path, central, "--broker", f"{broker.host}:{broker.port}") as (url, tokens):
+        token = authority("token", DEVICE, "--site", SITE, "--tokens", str(tokens)).stdout.strip()
+        device_dir, done = provision(tmp_path, central, url, token, broker.port)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "its topics at tn-bench allowed" in done.stdout and "written to" in done.stdout
+    assert yaml.safe_load((device_dir / "site.yaml").read_text())["device"]["id"] == DEVICE
+    assert f"the broker at {broker.host}:{broker.port} lets it in now" in (tmp_path / "service.log").read_text()
 
 
 def test_a_token_for_another_device_or_no_token_is_refused(tmp_path, central, service):
