@@ -37,6 +37,9 @@ class ClockCheckSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    enabled: bool = Field(True, title="Enabled",
+                          description="Off only for simulated devices, whose clocks run on a simulated day "
+                                      "faster than real time: their receipt says nothing of their clocks.")
     collector_error_ms: float = Field(100.0, ge=0, title="Collector clock error (ms)",
                                       description="Bound of the collector's own clock error (its chrony's).")
     max_delay_s: float = Field(30.0, gt=0, title="Longest delay (s)",

@@ -457,7 +457,7 @@ class SectionService:
         self.storage = storage
         self.clock_ns = clock_ns
         self.matcher = SectionMatcher(self.sections)
-        self.clock_check = ClockCheck(clock_check) if clock_check is not None else None
+        self.clock_check = ClockCheck(clock_check) if clock_check is not None and clock_check.enabled else None
 
     def rebuild(self, now_ns: int | None = None) -> None:
         """The open state after a restart: the stored passages not used by a stored decision,

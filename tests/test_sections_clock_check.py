@@ -167,3 +167,11 @@ def test_a_false_clock_is_recorded_once_a_spell_on_both_backends(request, tmp_pa
                    for r in expired if r.kind == "entry_expired")
     finally:
         storage.close()
+
+
+def test_a_disabled_check_distrusts_nothing(tmp_path):
+    with SQLiteStorage(tmp_path / "collector.db", tmp_path / "evidence") as storage:
+        service = Collecting(SectionService([section()], SectionTable(storage), clock_ns=lambda: T0,
+                                            clock_check=ClockCheckSettings(enabled=False)), storage)
+        service.follow([passage("site-a", T0 + 3 * 10**9, "ABC-1234")])
+        assert not [p for p in storage.problems() if p.kind == "clock_false"]
