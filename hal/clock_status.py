@@ -186,14 +186,17 @@ def read_auto() -> ClockStatus:
 
 class ClockStatusSource:
     """The configured reader, read at most every ``max_age_s`` (every stored event asks; a
-    chronyc call per event would cost more than the event). Thread-safe."""
+    chronyc call per event would cost more than the event), and a reading that failed kept for
+    ``retry_failed_s`` (a chronyc that hangs until its timeout must not hold up every stored
+    event). Thread-safe."""
 
     def __init__(self, source: SourceName = "auto", max_age_s: float = 1.0,
-                 monotonic: Callable[[], float] = time.monotonic):
+                 monotonic: Callable[[], float] = time.monotonic, retry_failed_s: float = 30.0):
         if source != "auto" and source not in READERS:
             raise ValueError(f"clock source must be auto, {', '.join(READERS)}; not {source!r}")
         self.source = source
         self.max_age_s = max_age_s
+        self.retry_failed_s = max(retry_failed_s, max_age_s)
         self._reader = read_auto if source == "auto" else READERS[source]
         self._monotonic = monotonic
         self._lock = threading.Lock()
@@ -202,6 +205,9 @@ class ClockStatusSource:
     def read(self) -> ClockStatus:
         with self._lock:
             now = self._monotonic()
-            if self._latest is None or now - self._latest[0] >= self.max_age_s:
-                self._latest = (now, self._reader())
+            if self._latest is not None:
+                kept_s = self.max_age_s if self._latest[1].fault is None else self.retry_failed_s
+                if now - self._latest[0] < kept_s:
+                    return self._latest[1]
+            self._latest = (now, self._reader())
             return self._latest[1]

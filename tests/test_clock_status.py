@@ -115,11 +115,11 @@ def test_auto_takes_chrony_when_installed_else_the_kernel(path_tools, monkeypatc
     assert read_auto().source == "adjtimex" and read_auto().fault is None
 
 
-def test_a_reading_is_kept_for_max_age_then_read_again(path_tools, tmp_path):
+def test_a_reading_is_kept_for_max_age_a_failed_one_longer(path_tools, tmp_path):
     calls = tmp_path / "calls"
-    path_tools("chronyc", f'echo x >> "{calls}"\necho "{CHRONY_SYNCED}"')
+    tool = path_tools("chronyc", f'echo x >> "{calls}"\necho "{CHRONY_SYNCED}"')
     now = [100.0]
-    source = ClockStatusSource("chrony", max_age_s=2.0, monotonic=lambda: now[0])
+    source = ClockStatusSource("chrony", max_age_s=2.0, monotonic=lambda: now[0], retry_failed_s=30.0)
     source.read()
     now[0] += 1.9
     source.read()
@@ -127,6 +127,14 @@ def test_a_reading_is_kept_for_max_age_then_read_again(path_tools, tmp_path):
     now[0] += 0.2
     source.read()
     assert calls.read_text().count("x") == 2
+    tool.write_text(f'#!/bin/sh\necho x >> "{calls}"\nexit 1\n')
+    now[0] += 2.0
+    assert source.read().fault
+    now[0] += 29.9
+    assert source.read().fault and calls.read_text().count("x") == 3
+    now[0] += 0.1
+    source.read()
+    assert calls.read_text().count("x") == 4
 
 
 def test_the_site_config_chooses_the_source_and_refuses_unknown_ones(tmp_path):
@@ -142,7 +150,8 @@ def test_the_site_config_chooses_the_source_and_refuses_unknown_ones(tmp_path):
 def test_a_clock_source_printing_garbage_marks_passages_and_raises_clock_source(tmp_path, path_tools):
     tool = path_tools("chronyc", "echo 'garbage, not tracking'")
     bench = Bench(tmp_path, section={"passage": PASSAGE},
-                  clock=ManualClock(START_WALL_NS, status_source=ClockStatusSource("chrony", max_age_s=0.0)))
+                  clock=ManualClock(START_WALL_NS, status_source=ClockStatusSource("chrony", max_age_s=0.0,
+                                                                                   retry_failed_s=0.0)))
     try:
         bench.edges(passage_edges([5.0]))
         bench.idle(8.0)  # a tick: the appliance checks the clock's source
