@@ -17,3 +17,5 @@ def test_the_demo_delivers_every_event_to_the_collector(tmp_path):
     assert "all, once each, same seqs" in result.stdout
     stored = next(line for line in result.stdout.splitlines() if line.startswith("events stored at the collector"))
     assert int(stored.split()[5]) >= 4  # health every 5 s of a 20 s run, at least
+    delivered = result.stdout.split("delivery through Mosquitto")[1]
+    assert "violation.red_light" in delivered  # the scenario's red-light runner, evidence and all

@@ -4,8 +4,10 @@
 2. starts Mosquitto with the shipped production config (TLS, client certificates, per-device
    ACL, persistence) on a free loopback port;
 3. starts ``roadcam-collector serve``;
-4. runs ``roadcam simulate`` with the uplink on (TLS, signed events) and waits until the
-   collector has confirmed every event, printing the scorer's table;
+4. runs ``roadcam simulate`` with the uplink on (TLS, signed events) and the scenario's fences
+   drawn with every rule enabled (:mod:`roadcam.tools.fences_for_scenario`, as a technician would
+   draw them), and waits until the collector has confirmed every event, printing the scorer's
+   table (violations included);
 5. prints what arrived: events on the device and at the collector, ack state, chain problems.
 
     python -m roadcam.tools.demo [--scenario junction] [--detector tflite|background] [--out out/demo]
@@ -33,6 +35,11 @@ from roadcam.collector.config import load_collector_config
 from roadcam.collector.local_broker import Broker, production_broker
 from roadcam.collector.pki import write_test_pki
 from roadcam.collector.storage import EventQuery
+from roadcam.sim.commands import scenario_path
+from roadcam.sim.road import SimRoad
+from roadcam.sim.scenario import load_scenario
+
+from .fences_for_scenario import fences_section
 
 DEVICE = "sim-0001"
 COLLECTOR = "collector-1"
@@ -60,11 +67,11 @@ def main() -> int:
     try:
         wait_for(lambda: COLLECTOR in broker.log(), "the collector to connect",
                  failed=lambda: collector.poll() is not None, log=args.out / "collector.log")
-        uplink_section = write_uplink_section(args.out, broker, pki)
+        site_extra = write_site_extra(args.out, args.scenario, broker, pki)
         with open(args.out / "device.log", "w") as device_log:
             simulate = subprocess.run(
                 [str(BIN / "roadcam"), "simulate", "--scenario", args.scenario, "--detector", args.detector,
-                 "--out", str(args.out / "device"), "--site-extra", str(uplink_section), "--drain", "60"],
+                 "--out", str(args.out / "device"), "--site-extra", str(site_extra), "--drain", "120"],
                 stderr=device_log)
         if simulate.returncode != 0:
             print(f"demo: roadcam simulate failed (exit {simulate.returncode}); see {args.out / 'device.log'}")
@@ -93,10 +100,12 @@ def write_collector_config(out: Path, broker: Broker, pki) -> Path:
     return path
 
 
-def write_uplink_section(out: Path, broker: Broker, pki) -> Path:
-    """The device's uplink section (TLS, signing keys) plus a short health interval."""
+def write_site_extra(out: Path, scenario: str, broker: Broker, pki) -> Path:
+    """The sections the demo adds to the simulated site: the uplink (TLS, signing keys), a short
+    health interval, and the scenario's fences with every rule enabled."""
     cert, key = pki.client(DEVICE)
-    section = {"health": {"interval_s": 5}, "uplink": {
+    road = SimRoad(load_scenario(scenario_path(scenario)))
+    section = {**fences_section(road), "health": {"interval_s": 5}, "uplink": {
         "enabled": True, "host": broker.host, "port": broker.port,
         "tls": {"ca_file": str(pki.ca), "cert_file": str(cert), "key_file": str(key)},
         "signing_key_file": str(pki.signing_key(DEVICE)), "collector_key_file": str(pki.collector_public_key),
@@ -104,7 +113,7 @@ def write_uplink_section(out: Path, broker: Broker, pki) -> Path:
         "command_state_file": str(out / "device" / "command-versions.json"),
         "staged_config_file": str(out / "device" / "site.next.yaml"),
     }}
-    path = out / "uplink.yaml"
+    path = out / "site-extra.yaml"
     path.write_text(yaml.safe_dump(section))
     return path
 
