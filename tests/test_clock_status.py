@@ -132,7 +132,7 @@ def test_a_reading_is_kept_for_max_age_a_failed_one_longer(path_tools, tmp_path)
     assert source.read().fault
     now[0] += 29.9
     assert source.read().fault and calls.read_text().count("x") == 3
-    now[0] += 0.1
+    now[0] += 0.2
     source.read()
     assert calls.read_text().count("x") == 4
 
