@@ -1,5 +1,7 @@
 """Shared fixtures."""
 
+import os
+
 import pytest
 
 from roadcam.collector.local_broker import Broker
@@ -38,3 +40,12 @@ def sim_vehicle():
                 return frame.image, box[:4], plate[:4], road
         road.skip_frames(4)
     pytest.fail("no car with a legible plate in the first 12 s of the smoke scenario")
+
+
+@pytest.fixture
+def pty_pair():
+    """(master fd, slave path): the test plays the device on the master side."""
+    master, slave = os.openpty()
+    yield master, os.ttyname(slave)
+    os.close(master)
+    os.close(slave)

@@ -69,15 +69,6 @@ class SignalRecorder:
         return []
 
 
-@pytest.fixture
-def controller_port():
-    """(master fd, slave path): the test is the signal controller on the master side."""
-    master, slave = os.openpty()
-    yield master, os.ttyname(slave)
-    os.close(master)
-    os.close(slave)
-
-
 def wait_until(condition, timeout_s=5.0):
     deadline = time.monotonic() + timeout_s
     while not condition() and time.monotonic() < deadline:
@@ -85,8 +76,8 @@ def wait_until(condition, timeout_s=5.0):
     assert condition()
 
 
-def test_the_appliance_follows_the_controller_feed_dates_it_and_faults_bad_or_silent_feeds(tmp_path, controller_port):
-    master, port = controller_port
+def test_the_appliance_follows_the_controller_feed_dates_it_and_faults_bad_or_silent_feeds(tmp_path, pty_pair):
+    master, port = pty_pair  # the test is the signal controller on the master side
     recorder = SignalRecorder()
     appliance = build_appliance(
         tmp_path, plugins=[recorder], serial=[{"name": "ctl", "port": port, "baudrate": 115200}],

@@ -10,15 +10,6 @@ from roadcam.common.errors import HardwareError, SerialPortUnavailable
 from roadcam.hal.serial import PySerialLink
 
 
-@pytest.fixture
-def pty_pair():
-    """(master fd, slave path): the test plays the device on the master side."""
-    master, slave = os.openpty()
-    yield master, os.ttyname(slave)
-    os.close(master)
-    os.close(slave)
-
-
 def test_loop_round_trip_strips_the_line_end():
     with PySerialLink("controller", "loop://", baudrate=115200) as link:
         link.write(b"PHASE 2 RED\r\nPHASE 2 GREEN\n")
