@@ -27,6 +27,7 @@ from roadcam.common.errors import ImageInvalid
 
 from .detector import PlateBox, PlateDetector
 from .formats import DEFAULT_COUNTRIES, PlateFormats, plate_rank
+from .framing import WIDE_ASPECTS, framings, merge_halves
 from .plugin import _cut
 from .reader import PlateRead, PlateReader
 
@@ -93,19 +94,29 @@ def load_image(path: Path) -> np.ndarray:
 
 
 def read_image(image: np.ndarray, detector: PlateDetector | None, reader: PlateReader,
-               formats: PlateFormats) -> list[dict]:
+               formats: PlateFormats, aspects: tuple[float, ...] = WIDE_ASPECTS,
+               merge: bool = True) -> list[dict]:
     """Every plate found in ``image`` and its read, best ranked first (see the module). Without a
     detector the image is one plate crop; an image small enough to be a crop in which the
-    detector finds no plate is read whole too."""
+    detector finds no plate is read whole too. Side-by-side half-plate boxes are merged first
+    (``merge``) and each box is read as it is and widened to each of ``aspects`` (:mod:`.framing`);
+    a box's most believable read (by rank) is its plate, with the box it was read in."""
     height, width = image.shape[:2]
     found = detector.detect(image) if detector is not None else []
-    cuts: list[tuple[PlateBox | None, np.ndarray]] = [
-        (plate, crop) for plate in found if (crop := _cut(image, plate.box)) is not None]
+    if merge:
+        found = merge_halves(found)
+    cuts: list[tuple[int, PlateBox | None, np.ndarray]] = [
+        (index, framed, crop) for index, plate in enumerate(found)
+        for framed in framings(plate, width, height, aspects) if (crop := _cut(image, framed.box)) is not None]
     if not cuts and (detector is None or (width <= CROP_MAX_SIDE_PX[0] and height <= CROP_MAX_SIDE_PX[1])):
-        cuts = [(None, image)]
-    reads = reader.read_many([crop for _, crop in cuts])
-    plates = [_described(read, plate, (width, height), formats) for read, (plate, _) in zip(reads, cuts)]
-    return sorted(plates, key=lambda plate: -plate["rank"])
+        cuts = [(0, None, image)]
+    reads = reader.read_many([crop for _, _, crop in cuts])
+    best: dict[int, dict] = {}
+    for read, (index, plate, _) in zip(reads, cuts):
+        described = _described(read, plate, (width, height), formats)
+        if index not in best or described["rank"] > best[index]["rank"]:
+            best[index] = described
+    return sorted(best.values(), key=lambda plate: -plate["rank"])
 
 
 def _described(read: PlateRead, plate: PlateBox | None, size: tuple[int, int], formats: PlateFormats) -> dict:
