@@ -18,8 +18,11 @@ reference in the same run:
   score (before) and on the calibrated probability (after);
 - end-to-end exact reads on the same scenes with their plate text (:mod:`roadcam.tools.plates.real_reads`):
   ours (``roadcam plate read`` with Romania's formats, as a site there is configured, and with
-  no format at all) beside RapidOCR's top-1 (skipped, saying so, when rapidocr-onnxruntime is
-  not installed: ``pip install 'roadcam[bench]'``).
+  no format at all; with ``--as-boxed`` also reading each detector box only as boxed, as before
+  the framing step) beside RapidOCR's top-1 (skipped, saying so, when rapidocr-onnxruntime is
+  not installed: ``pip install 'roadcam[bench]'``);
+- the same on the held-out photos of ``plates-us`` (``../shared/data``, one labelled plate
+  each, chosen by plate text and never trained or tuned on), with the US formats.
 """
 
 from __future__ import annotations
@@ -59,6 +62,8 @@ def _boxes(figures: BoxFigures) -> tuple[str, str, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", type=Path, default=Path("/work/data"), help="where real_sets.py extracted the data")
+    parser.add_argument("--as-boxed", action="store_true",
+                        help="also read each detector box only as boxed (before the framing step), for comparison")
     args = parser.parse_args(argv)
     detector = PlateDetector()
     if detector.calibration is None:
@@ -94,19 +99,33 @@ def main(argv: list[str] | None = None) -> int:
         for threshold, (before, after) in cut.items():
             print(_row(f"{name}, kept at {threshold}", before[index], after[index]))
     print()
-    _print_reads(records, args.root)
+    _print_reads(records, args.root, args.as_boxed)
     return 0
 
 
-def _print_reads(records, root: Path) -> None:
+def _print_reads(records, root: Path, as_boxed: bool) -> None:
     scenes = real_reads.text_scenes(records)
     legible = sum(1 for scene in scenes for text in scene.texts if text)
     unread = sum(1 for scene in scenes for text in scene.texts if not text)
+    rapid = real_reads.rapidocr()
     print(f"end-to-end exact reads: {len(scenes)} scenes, {legible} plates with text "
           f"({unread} not legible by eye, left out; {real_reads.TEXT_LABELS.name})")
-    readers = {"ours, countries [RO]": real_reads.ours(PlateFormats.load(["RO"])),
+    _print_read_table(scenes, root, "RO", rapid, as_boxed)
+    us = real_reads.us_scenes()
+    print()
+    print(f"end-to-end exact reads, plates-us held-out photos (../shared/data; US, one labelled plate each): "
+          f"{len(us)} scenes")
+    _print_read_table(us, root, "US", rapid, as_boxed)
+
+
+def _print_read_table(scenes, root: Path, country: str, rapid, as_boxed: bool) -> None:
+    """Ours with ``country``'s formats and with none (and read as boxed, with ``as_boxed``),
+    beside RapidOCR's top-1, on ``scenes``."""
+    formats = PlateFormats.load([country])
+    readers = {f"ours, countries [{country}]": real_reads.ours(formats),
                "ours, no format": real_reads.ours(PlateFormats.load([], ["[A-Z0-9]*"]))}
-    rapid = real_reads.rapidocr()
+    if as_boxed:
+        readers[f"ours [{country}], as boxed"] = real_reads.ours(formats, framed=False)
     if rapid is None:
         print("RapidOCR skipped: pip install rapidocr-onnxruntime (the [bench] extra)")
     else:

@@ -34,6 +34,7 @@ from roadcam.plugins.plate_capture.formats import PlateFormats
 from roadcam.plugins.plate_capture.reader import PlateReader
 from roadcam.tools.data.real_sets import Record
 
+from .datasets import load_plates_us
 from .real_detections import SceneBoxes
 
 #: The text labels, beside real_sets.py.
@@ -78,11 +79,28 @@ def text_scenes(records: list[Record], labels: Path = TEXT_LABELS) -> list[TextS
     return scenes
 
 
-def ours(formats: PlateFormats) -> SceneReader:
+def us_scenes() -> list[TextScene]:
+    """The held-out photos of ``plates-us`` (``../shared/data``, :mod:`.datasets`; chosen by plate
+    text, never trained or tuned on) as scenes with their one labelled plate each. Other vehicles'
+    plates in a photo are not labelled: a read of one ranked first is a scene top-1 miss."""
+    scenes = []
+    for sample in load_plates_us():
+        if sample.held_out:
+            x, y, width, height = sample.box
+            scenes.append(TextScene(str(sample.path), np.array([(x, y, x + width, y + height)], float),
+                                    (plate_text(sample.text),)))
+    return scenes
+
+
+def ours(formats: PlateFormats, framed: bool = True) -> SceneReader:
+    """``roadcam plate read`` on a scene; ``framed=False`` reads each detector box only as boxed
+    (no half-plate merging, no widened framings: :mod:`roadcam.plugins.plate_capture.framing`)."""
     detector, reader = PlateDetector(), PlateReader()
+    framing = {} if framed else {"aspects": (), "merge": False}
 
     def read(image: np.ndarray):
-        return [(plate["plate"], tuple(plate["box"])) for plate in read_image(image, detector, reader, formats)]
+        return [(plate["plate"], tuple(plate["box"]))
+                for plate in read_image(image, detector, reader, formats, **framing)]
 
     return read
 
