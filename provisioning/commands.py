@@ -26,7 +26,7 @@ class ProvisioningCommands:
 
     @hookimpl
     def roadcam_register_commands(self, commands) -> None:
-        from .units import CHECKOUT_UNITS
+        from .units import SHIPPED_UNITS
 
         units = commands.add_parser("install-units", help="install the systemd units, users and folders")
         units.add_argument("--root", type=Path, default=Path("/"), help="install into this root (default /)")
@@ -35,7 +35,8 @@ class ProvisioningCommands:
         units.add_argument("--bin-dir", default=str(Path(sys.executable).parent),
                            help="where the roadcam commands are, as seen inside the root "
                                 "(default: beside this Python, %(default)s)")
-        units.add_argument("--units", type=Path, default=CHECKOUT_UNITS, help="folder of the shipped units")
+        units.add_argument("--units", type=Path, default=SHIPPED_UNITS,
+                           help="folder of the units to install (default: those shipped with roadcam, %(default)s)")
         units.add_argument("--no-apply", action="store_true",
                            help="only write the files (no sysusers, tmpfiles or enable)")
         units.set_defaults(handler=install_units_command)

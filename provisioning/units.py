@@ -1,9 +1,10 @@
 """Putting the systemd units in place on a Pi (``roadcam install-units``).
 
-The units, the sysusers entry and the tmpfiles entry live in the repository's ``systemd/``
-folder; a site runs from a checkout (``/opt/roadcam``, its venv in ``/opt/roadcam/.venv``), which
-is what the units name. Installing copies them under a root (``/`` on the Pi, a folder for an
-image or a test), with ``ExecStart=`` pointing at the ``roadcam`` actually installed, then lets
+The units, the sysusers entry and the tmpfiles entry are package data of
+``roadcam.provisioning`` (``provisioning/systemd/`` in the repository), so an installed roadcam
+(``pip install roadcam[device]``, no checkout) carries them. The shipped units name
+``/opt/roadcam/.venv/bin``; installing copies them under a root (``/`` on the Pi, a folder for
+an image or a test), with ``ExecStart=`` pointing at the ``roadcam`` actually installed, then lets
 systemd's own offline tools do the rest: ``systemd-sysusers`` creates the user and its groups,
 ``systemd-tmpfiles`` the state and config folders, ``systemctl enable`` the links. All three
 take ``--root``, so an image is prepared exactly as a live box.
@@ -15,6 +16,8 @@ import shutil
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from roadcam.appliance.atomic_write import write_atomically
@@ -22,8 +25,8 @@ from roadcam.common.errors import ConfigError
 
 #: Where the shipped units run roadcam from; replaced by the installed bin folder.
 SHIPPED_BIN_DIR = "/opt/roadcam/.venv/bin"
-#: The repository's systemd/ folder, beside this package's folder in a checkout.
-CHECKOUT_UNITS = Path(__file__).resolve().parents[1] / "systemd"
+#: The shipped units: this package's ``systemd/`` folder, wherever roadcam is installed.
+SHIPPED_UNITS: Traversable = resources.files("roadcam.provisioning") / "systemd"
 #: The unit that makes time-sync.target mean "the clock is synchronised" (roadcam.service
 #: starts after it).
 TIME_WAIT_SYNC = "systemd-time-wait-sync.service"
@@ -40,15 +43,16 @@ class Installation:
     steps: list[str] = field(default_factory=list)
 
 
-def role_units(units_dir: Path, role: str) -> list[Path]:
+def role_units(units_dir: Traversable, role: str) -> list[Traversable]:
     """The unit files (``*.service``, ``*.timer``) of ``role``: the collector's are those named
     ``roadcam-collector*``, a device gets every other one."""
     if role not in ROLES:
         raise ConfigError(f"--role: {role!r} is not one of {', '.join(ROLES)}")
-    units = sorted(path for pattern in ("*.service", "*.timer") for path in units_dir.glob(pattern))
+    units = sorted((entry for entry in units_dir.iterdir() if entry.name.endswith((".service", ".timer"))),
+                   key=lambda entry: entry.name) if units_dir.is_dir() else []
     if not units:
-        raise ConfigError(f"{units_dir}: no systemd units there; pass --units DIR, the systemd/ folder of "
-                          f"the roadcam checkout")
+        raise ConfigError(f"{units_dir}: no systemd units there; leave --units out to use the ones shipped "
+                          f"with roadcam")
     return [unit for unit in units if unit.name.startswith("roadcam-collector") == (role == "collector")]
 
 
@@ -58,7 +62,7 @@ def render_unit(text: str, bin_dir: str) -> str:
 
 
 def install_units(root: Path, *, role: str = "device", bin_dir: str = SHIPPED_BIN_DIR,
-                  units_dir: Path = CHECKOUT_UNITS, apply: bool = True,
+                  units_dir: Traversable = SHIPPED_UNITS, apply: bool = True,
                   progress: Callable[[str], None] = lambda _: None) -> Installation:
     """Write the units of ``role`` into ``root``/etc/systemd/system, the sysusers and tmpfiles
     entries into ``root``/etc/sysusers.d and ``root``/etc/tmpfiles.d (each atomically); with
@@ -99,7 +103,7 @@ def _write(path: Path, text: str) -> Path:
     return path
 
 
-def _has_install_section(unit: Path) -> bool:
+def _has_install_section(unit: Traversable) -> bool:
     return "[Install]" in unit.read_text(encoding="utf-8")
 
 

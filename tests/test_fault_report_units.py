@@ -21,7 +21,7 @@ from test_systemd_units import (
     unit_settings,
 )
 
-from roadcam.provisioning.units import CHECKOUT_UNITS, SHIPPED_BIN_DIR, render_unit
+from roadcam.provisioning.units import SHIPPED_BIN_DIR, SHIPPED_UNITS, render_unit
 
 pytestmark = pytest.mark.skipif(ANALYZE is None, reason="systemd-analyze is not installed")
 
@@ -46,7 +46,7 @@ def test_the_report_units_pass_verify_and_a_broken_timer_does_not(pi_root, tmp_p
 
 
 def test_the_timer_fires_at_7_and_19_local_time():
-    timer = unit_settings(CHECKOUT_UNITS / TIMER)
+    timer = unit_settings(SHIPPED_UNITS / TIMER)
     assert timer["Timer.Unit"] == [SERVICE] and timer["Timer.Persistent"] == ["true"]
     assert timer["Install.WantedBy"] == ["timers.target"]
     (calendar,) = timer["Timer.OnCalendar"]
@@ -60,13 +60,13 @@ def test_the_timer_fires_at_7_and_19_local_time():
 
 
 def test_the_report_service_is_sandboxed_like_the_collector():
-    service = unit_settings(CHECKOUT_UNITS / SERVICE)
+    service = unit_settings(SHIPPED_UNITS / SERVICE)
     assert service["Service.Type"] == ["oneshot"] and service["Service.User"] == ["roadcam-collector"]
-    assert exposure(CHECKOUT_UNITS / SERVICE) <= 2.0
+    assert exposure(SHIPPED_UNITS / SERVICE) <= 2.0
 
 
 def test_the_services_command_line_mails_the_report(tmp_path, pki):
-    (line,) = unit_settings(CHECKOUT_UNITS / SERVICE)["Service.ExecStart"]
+    (line,) = unit_settings(SHIPPED_UNITS / SERVICE)["Service.ExecStart"]
     command = shlex.split(render_unit(line, str(VENV_BIN)))
     assert command[0] == f"{VENV_BIN}/roadcam-collector" and line.startswith(SHIPPED_BIN_DIR)
     config = tmp_path / "collector.yaml"

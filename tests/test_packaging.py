@@ -43,3 +43,33 @@ def test_pip_install_puts_one_top_level_package(tmp_path):
     assert (target / "roadcam" / "collector" / "mosquitto" / "mosquitto.conf").is_file()
     assert (target / "roadcam" / "sim" / "scenarios" / "smoke.yaml").is_file()
     assert list((target / "roadcam" / "plugins" / "plate_capture" / "models").glob("*.tflite"))
+    assert (target / "roadcam" / "provisioning" / "systemd" / "roadcam.service").is_file()
+
+
+@pytest.mark.slow
+def test_install_units_takes_the_units_from_the_installed_package(tmp_path):
+    """``roadcam install-units`` run from a ``pip install`` (no checkout on its path: ``-S``
+    skips the venv's editable finder, the dependencies come from the venv's site-packages)
+    writes the units shipped in the package, and only those."""
+    target = tmp_path / "site-packages"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                    "--target", str(target), str(REPOSITORY)], check=True, cwd=tmp_path)
+    shipped = target / "roadcam" / "provisioning" / "systemd"
+    (shipped / "roadcam.service").write_text((shipped / "roadcam.service").read_text() + "# installed copy\n")
+    site_packages = next(path for path in sys.path if path.endswith("site-packages") and Path(path).is_dir())
+    environment = {"PYTHONPATH": f"{target}:{site_packages}", "PATH": "/usr/bin:/bin"}
+
+    def installed_python(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-S", *args], capture_output=True, text=True, timeout=120,
+                              cwd=tmp_path, env=environment)
+
+    where = installed_python("-c", "import roadcam.provisioning.units as u; print(u.SHIPPED_UNITS)")
+    assert where.stdout.strip() == str(shipped), where.stderr
+    root = tmp_path / "pi"
+    done = installed_python("-m", "roadcam.appliance.cli", "install-units", "--root", str(root), "--no-apply",
+                            "--bin-dir", "/usr/local/bin")
+    assert done.returncode == 0, done.stderr
+    service = (root / "etc/systemd/system/roadcam.service").read_text()
+    assert service.endswith("# installed copy\n") and "ExecStart=/usr/local/bin/roadcam run" in service
+    assert [path.name for path in (root / "etc/systemd/system").iterdir()] == ["roadcam.service"]  # a device's
+    assert (root / "etc/sysusers.d/roadcam.conf").read_text() == (shipped / "roadcam.sysusers.conf").read_text()
