@@ -18,7 +18,11 @@ a reset, which the collector also holds) is ignored and logged at a bounded rate
   ACL) raises an ``uplink.refused`` fault, and the uplink backs off (doubling from
   ``reconnect_min_s`` to ``reconnect_max_s``) and then sends everything unacknowledged again;
 - after a reconnect, or when acknowledgements stop for ``ack_timeout_s``, everything
-  unacknowledged is sent again. The collector keys events by id, so a repeat is harmless.
+  unacknowledged is sent again. The collector keys events by id, so a repeat is harmless. Each
+  further timeout with no acknowledgement in between doubles the wait (up to
+  ``ack_timeout_max_s``): a slow link or a busy collector that needs longer than the timeout to
+  take a backlog with its evidence would otherwise get the whole backlog again at every timeout,
+  and fall further behind.
 
 Threads: paho's network loop (``loop_start``) runs the callbacks, which only record what
 happened and nudge the sender; the sender thread reads the store, publishes and confirms. The
@@ -129,6 +133,7 @@ class Uplink:
         self._backoff_s = config.reconnect_min_s
         self._resume_at_s = 0.0
         self._progress_at_s = time.monotonic()
+        self._ack_wait_s = config.ack_timeout_s  # doubled by each timeout without progress
         self._health_due_s = 0.0
         self._refusals = 0
         # Failures of paho callbacks (network thread); the lock orders raising and clearing the fault.
@@ -356,9 +361,11 @@ class Uplink:
         if now_s >= self._health_due_s:
             self._publish_health()
             self._health_due_s = now_s + self._config.health_interval_s
-        if self._sent_seq > self._confirmed_seq and now_s - self._progress_at_s > self._config.ack_timeout_s:
-            log.warning("no acknowledgement for %.0f s: sending events after %d again",
-                        now_s - self._progress_at_s, self._confirmed_seq)
+        if self._sent_seq > self._confirmed_seq and now_s - self._progress_at_s > self._ack_wait_s:
+            longest_s = max(self._config.ack_timeout_max_s, self._config.ack_timeout_s)
+            self._ack_wait_s = min(2 * self._ack_wait_s, longest_s)
+            log.warning("no acknowledgement for %.0f s: sending events after %d again (next wait %.0f s)",
+                        now_s - self._progress_at_s, self._confirmed_seq, self._ack_wait_s)
             self._rewind(now_s)
         if now_s >= self._resume_at_s:
             self._drain()
@@ -384,6 +391,7 @@ class Uplink:
         self._confirmed_seq = ack.seq
         self._sent_seq = max(self._sent_seq, ack.seq)
         self._progress_at_s = now_s
+        self._ack_wait_s = self._config.ack_timeout_s
         self._backoff_s = self._config.reconnect_min_s
         self._appliance.clear_fault("uplink.refused", "broker")
 

@@ -108,6 +108,9 @@ class UplinkConfig(Section):
     ack_timeout_s: float = Field(30.0, gt=0, title="Acknowledgement timeout (s)",
                                  description="Events still unacknowledged this long after the last "
                                              "acknowledgement are sent again.")
+    ack_timeout_max_s: float = Field(600.0, gt=0, title="Longest acknowledgement wait (s)",
+                                     description="Each timeout with no acknowledgement since the last one "
+                                                 "doubles the wait before sending again, up to this.")
     health_interval_s: float = Field(60.0, gt=0, title="Health interval (s)",
                                      description="How often the retained health topic is refreshed.")
     reconnect_min_s: float = Field(1.0, gt=0, title="Reconnect delay minimum (s)",

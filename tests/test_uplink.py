@@ -89,6 +89,20 @@ def test_unacknowledged_events_are_sent_again_after_the_ack_timeout(tmp_path, br
     assert copies[0] == copies[1] and json.loads(copies[0])["seq"] == 1
 
 
+def test_each_timeout_without_an_acknowledgement_doubles_the_wait_before_the_next_resend(tmp_path, broker):
+    silent = FakeCollector(broker, ack=False)
+    appliance = uplink_appliance(tmp_path, broker, ack_timeout_s=0.5, ack_timeout_max_s=2.0)
+    appliance.start()
+    try:
+        appliance.submit([plate_read(appliance, 1)])
+        time.sleep(8.0)
+    finally:
+        appliance.shutdown()
+        silent.close()
+    # waits of 0.5, 1, 2, 2 s (the sender looks every 0.5 s when idle): resends about 1.0, 2.5,
+    # 5.0 and 7.5 s after the first send; a fixed wait would have resent about every second
+    resends = len(silent.messages[TOPICS.event("plate.read")]) - 1
+    assert 2 <= resends <= 5, resends
 @pytest.mark.slow
 @pytest.mark.parametrize("persistence", [True, False], ids=["broker-persistence", "no-persistence"])
 def test_nothing_is_lost_when_the_broker_is_killed_while_events_are_made(tmp_path, persistence):
