@@ -8,8 +8,8 @@ condition must hold ``raise_after_s`` (frame time) before its fault is raised, a
 Image figures, all from one ``thumb_width_px``-wide grey thumbnail:
 
 - level: mean and spread of the grey levels (black, washed out; at night, an image too dark
-  for a working IR illuminator: night from the site's sunset and sunrise, or a fixed local
-  window, ``DiagnosticsConfig.is_night``);
+  for a working IR illuminator: night from sunset and sunrise at the site's ``device.location``,
+  or a fixed local window, ``DiagnosticsConfig.is_night``);
 - focus: mean absolute Laplacian per grey level of spread, compared with the camera's own
   reference (defocus); dividing by the spread keeps it free of contrast, so a dimmer scene
   (dusk, cloud, a night without IR) does not read as defocus;
@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import cv2
 import numpy as np
@@ -134,13 +135,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
 
 class CameraChecks:
     """The camera checks of one appliance. ``raise_fault(code, camera, message, severity)`` and
-    ``clear_fault(code, camera)`` are the appliance's."""
+    ``clear_fault(code, camera)`` are the appliance's; ``location`` (``lat``, ``lon``: the site
+    config's ``device.location``, or None) places the night at its sunset and sunrise."""
 
     def __init__(self, config: DiagnosticsConfig, raise_fault: Callable[..., object],
-                 clear_fault: Callable[[str, str], object]):
+                 clear_fault: Callable[[str, str], object], location: Any = None):
         self.config = config
         self._raise = raise_fault
         self._clear = clear_fault
+        self._location = location
         self.cameras: dict[str, CameraState] = {}
 
     def _state(self, camera: str, expected_fps: float | None) -> CameraState:
@@ -213,7 +216,7 @@ class CameraChecks:
         self._decide(camera, state, "camera.dark", dark, time_ns, mean=figures.mean)
         self._decide(camera, state, "camera.washed_out", washed, time_ns, mean=figures.mean, spread=figures.spread)
         night_limit = cfg.night_dark_below * (1.3 if self._active(state, "camera.night_illumination") else 1.0)
-        unlit = None if not cfg.is_night(time_ns) else (not dark and figures.mean < night_limit)
+        unlit = None if not cfg.is_night(time_ns, self._location) else (not dark and figures.mean < night_limit)
         self._decide(camera, state, "camera.night_illumination", unlit, time_ns, mean=figures.mean,
                      limit=cfg.night_dark_below)
 
@@ -284,4 +287,8 @@ class CameraChecks:
     def health(self) -> dict:
         return {camera: {**state.figures, "faults": sorted(c for c, h in state.conditions.items() if h.active)}
                 for camera, state in self.cameras.items()}
+
+    def night_rule(self) -> str:
+        """When the night-illumination check runs (``DiagnosticsConfig.night_description``)."""
+        return self.config.night_description(self._location)
 

@@ -10,7 +10,7 @@ from .sun import is_dark
 
 #: A signal head's lamps, as its sense pins are named.
 LAMP_COLOURS = ("red", "amber", "green")
-#: The night window (local HH:MM) without a position or a window of its own.
+#: The night window (local HH:MM) with neither a window given nor the site's location.
 DEFAULT_NIGHT = ("19:00", "05:00")
 
 
@@ -34,13 +34,14 @@ class DiagnosticsConfig(Section):
                  for head in signals if head.controller is None}
         return {**wired, **{head: tuple(lamps) for head, lamps in self.lamps.items()}}
 
-    def is_night(self, time_ns: int) -> bool:
+    def is_night(self, time_ns: int, location: Any = None) -> bool:
         """Whether ``time_ns`` (UTC ns) is night, when the IR illuminators must light the scene:
-        from sunset plus ``night_after_sunset_min`` to sunrise less ``night_before_sunrise_min``
-        at the site's ``latitude``/``longitude``, else in the local ``night_start``-``night_end``
-        window."""
-        if self.latitude is not None and self.longitude is not None:
-            return is_dark(time_ns, self.latitude, self.longitude, self.night_after_sunset_min * 60,
+        in the local ``night_start``-``night_end`` window when one is given; else, at the site's
+        ``location`` (``device.location``: ``lat``, ``lon``), from sunset plus
+        ``night_after_sunset_min`` to sunrise less ``night_before_sunrise_min``; else 19:00-05:00
+        local time."""
+        if self.night_start is None and location is not None:
+            return is_dark(time_ns, location.lat, location.lon, self.night_after_sunset_min * 60,
                            self.night_before_sunrise_min * 60)
         minute = int((time_ns / 60e9 + self.utc_offset_h * 60) % (24 * 60))
         start, end = (int(hhmm[:2]) * 60 + int(hhmm[3:]) for hhmm in self.night_window)
@@ -51,42 +52,25 @@ class DiagnosticsConfig(Section):
         """The fixed night window (local HH:MM), its defaults when not given."""
         return self.night_start or DEFAULT_NIGHT[0], self.night_end or DEFAULT_NIGHT[1]
 
-    def night_description(self) -> str:
-        """How night is decided, for a technician's or a tool's output."""
-        if self.latitude is not None:
+    def night_description(self, location: Any = None) -> str:
+        """How :meth:`is_night` decides at ``location``, for a technician's or a tool's output."""
+        if self.night_start is None and location is not None:
             return (f"sunset + {self.night_after_sunset_min:g} min to sunrise - {self.night_before_sunrise_min:g} min "
-                    f"at {self.latitude:g}, {self.longitude:g}")
+                    f"at {location.lat:g}, {location.lon:g}")
         return f"{self.night_window[0]}-{self.night_window[1]} (UTC{self.utc_offset_h:+g})"
 
-    @field_validator("longitude")
+    @field_validator("night_end")
     @classmethod
-    def _position_whole(cls, longitude: float | None, info: ValidationInfo) -> float | None:
-        if "latitude" not in info.data:
-            return longitude  # latitude itself is wrong: reported there
-        if longitude is None and info.data["latitude"] is not None:
-            raise ValueError("required with latitude: the site's position (degrees, east positive) gives its "
-                             "sunset and sunrise")
-        if longitude is not None and info.data["latitude"] is None:
-            raise ValueError("given without latitude: give both (degrees, north and east positive), or "
-                             "neither and a night_start-night_end window")
-        return longitude
-
-    @field_validator("night_start", "night_end")
-    @classmethod
-    def _one_night_rule(cls, hhmm: str | None, info: ValidationInfo) -> str | None:
-        reported = info.field_name == "night_end" and "night_start" not in info.data  # night_start was refused
-        if hhmm is not None and info.data.get("latitude") is not None and not reported:
-            raise ValueError("a fixed night window and the site's latitude/longitude exclude each other: with a "
-                             "position night runs from sunset + night_after_sunset_min to sunrise - "
-                             "night_before_sunrise_min; leave night_start and night_end out")
-        if info.field_name == "night_end" and "night_start" in info.data:
-            start = info.data["night_start"]
-            if (start is None) != (hhmm is None):
-                raise ValueError(f"night_start and night_end go together (got night_start {start!r}, "
-                                 f"night_end {hhmm!r})")
-            if hhmm is not None and hhmm == start:
-                raise ValueError(f"equals night_start {start!r}: the night window would be empty")
-        return hhmm
+    def _whole_window(cls, night_end: str | None, info: ValidationInfo) -> str | None:
+        if "night_start" not in info.data:
+            return night_end  # night_start itself is wrong: reported there
+        start = info.data["night_start"]
+        if (start is None) != (night_end is None):
+            raise ValueError(f"night_start and night_end go together (got night_start {start!r}, "
+                             f"night_end {night_end!r})")
+        if night_end is not None and night_end == start:
+            raise ValueError(f"equals night_start {start!r}: the night window would be empty")
+        return night_end
 
     check_every_frames: int = Field(5, ge=1, title="Image check every (frames)",
                                     description="Each camera's image is checked on one frame in this many "
@@ -127,28 +111,24 @@ class DiagnosticsConfig(Section):
                                          description="Edge-map correlation with the reference view below which "
                                                      "the camera counts as moved or blocked (cleared above it "
                                                      "plus 0.1).")
-    # declared before the night window: its validators see them
-    latitude: float | None = Field(None, ge=-90, le=90, title="Site latitude (degrees)",
-                                   description="With longitude: the site's position (north positive), from which "
-                                               "each day's sunset and sunrise decide the night; instead of "
-                                               "night_start and night_end.")
-    longitude: float | None = Field(None, ge=-180, le=180, validate_default=True, title="Site longitude (degrees)",
-                                    description="With latitude: the site's position (east positive).")
     night_after_sunset_min: float = Field(45.0, ge=0, le=180, title="Night from, after sunset (min)",
-                                          description="With a position: night starts this long after sunset "
-                                                      "(dusk over, the day/night switch has acted).")
+                                          description="With the site's device.location and no night window: night "
+                                                      "starts this long after that day's sunset (dusk over, the "
+                                                      "day/night switch has acted).")
     night_before_sunrise_min: float = Field(30.0, ge=0, le=180, title="Night until, before sunrise (min)",
-                                            description="With a position: night ends this long before sunrise.")
-    night_start: str | None = Field(None, pattern=r"^([01]\d|2[0-3]):[0-5]\d$", validate_default=True,
-                                    title="Night from (local)",
-                                    description="Without a position: local time HH:MM from which the cameras' IR "
+                                            description="With the site's device.location and no night window: "
+                                                        "night ends this long before that day's sunrise.")
+    night_start: str | None = Field(None, pattern=r"^([01]\d|2[0-3]):[0-5]\d$", title="Night from (local)",
+                                    description="A fixed night window instead of sunset and sunrise at "
+                                                "device.location: local time HH:MM from which the cameras' IR "
                                                 "illuminators must light the scene (well after dusk, so the "
-                                                "day/night switch has acted); 19:00 when not given.")
+                                                "day/night switch has acted). Without it and without a location: "
+                                                "19:00.")
     night_end: str | None = Field(None, pattern=r"^([01]\d|2[0-3]):[0-5]\d$", validate_default=True,
                                   title="Night until (local)",
-                                  description="Without a position: local time HH:MM until which the IR "
+                                  description="With night_start: local time HH:MM until which the IR "
                                               "illuminators must light the scene (before start means past "
-                                              "midnight); 05:00 when not given.")
+                                              "midnight). Without a window and without a location: 05:00.")
     utc_offset_h: float = Field(8.0, ge=-12, le=14, title="Local time offset (h)",
                                 description="Hours local time is ahead of UTC (Taiwan: 8), for night_start "
                                             "and night_end.")

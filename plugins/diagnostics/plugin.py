@@ -16,7 +16,8 @@ class Diagnostics:
 
     def __init__(self, appliance, config: DiagnosticsConfig):
         self.config = config
-        self.camera_checks = CameraChecks(config, appliance.raise_fault, appliance.clear_fault)
+        self.camera_checks = CameraChecks(config, appliance.raise_fault, appliance.clear_fault,
+                                          appliance.config.device.location)
         self.lamp_checks = LampChecks(config, appliance.raise_fault, appliance.clear_fault,
                                       config.expected_lamps(appliance.config.signals))
         self.system_checks = SystemChecks(config, appliance.store, appliance.clock,
@@ -47,7 +48,7 @@ class Diagnostics:
     @hookimpl
     def roadcam_collect_health(self, appliance):
         return {"system": self.system_checks.health(), "camera_checks": self.camera_checks.health(),
-                "lamp_checks": self.lamp_checks.health()}
+                "night": self.camera_checks.night_rule(), "lamp_checks": self.lamp_checks.health()}
 
 
 class DiagnosticsPlugin:
