@@ -8,6 +8,8 @@ import numpy as np
 from appliances import build_appliance, run_for, stored
 from videos import write_video
 
+from roadcam.appliance.hookspecs import hookimpl
+
 WIDTH, HEIGHT, FRAMES = 320, 240, 110
 
 
@@ -29,13 +31,48 @@ def two_way_traffic() -> list[np.ndarray]:
     return frames
 
 
+LINES = [{"name": "count", "points": [[0.5, 0.02], [0.5, 0.98]], "count": True},
+         {"name": "plain", "points": [[0.3, 0.02], [0.3, 0.98]]}]
+
+
+class FaultAtStart:
+    """Raises a camera fault on the first frame, as the diagnostics plugin would."""
+
+    def __init__(self, code: str):
+        self.code = code
+
+    @hookimpl
+    def roadcam_configure(self, appliance):
+        self.appliance = appliance
+
+    @hookimpl
+    def roadcam_analyze(self, frame, tracks, signals):
+        if frame.index == 0:
+            self.appliance.raise_fault(self.code, frame.camera, "test")
+        return []
+
+
+def directions(tmp_path, *plugins) -> list[str]:
+    tmp_path.mkdir()
+    video = write_video(tmp_path / "north.avi", two_way_traffic(), fps=25.0)
+    appliance = build_appliance(tmp_path, plugins=plugins,
+                                cameras=[{"name": "north", "source": {"type": "opencv", "url": str(video)}}],
+                                fences={"cameras": [{"camera": "north", "lines": LINES}]})
+    run_for(appliance)
+    return sorted(event.data["direction"] for event in stored(tmp_path, "line.crossed"))
+
+
+def test_a_video_file_lagging_the_wall_clock_still_counts_but_a_moved_view_counts_nothing(tmp_path):
+    # a file analysed slower than it was recorded looks like a camera that stopped (no_frames)
+    assert directions(tmp_path / "slow", FaultAtStart("camera.no_frames")) == ["back", "forward"]
+    assert directions(tmp_path / "moved", FaultAtStart("camera.view_changed")) == []
+
+
 def test_a_counting_line_stores_one_line_crossed_event_per_vehicle_with_its_direction(tmp_path):
     video = write_video(tmp_path / "north.avi", two_way_traffic(), fps=25.0)
     # walked top to bottom, the line's right-hand side is the picture's left: forward = rightwards
-    lines = [{"name": "count", "points": [[0.5, 0.02], [0.5, 0.98]], "count": True},
-             {"name": "plain", "points": [[0.3, 0.02], [0.3, 0.98]]}]
     appliance = build_appliance(tmp_path, cameras=[{"name": "north", "source": {"type": "opencv", "url": str(video)}}],
-                                fences={"cameras": [{"camera": "north", "lines": lines}]})
+                                fences={"cameras": [{"camera": "north", "lines": LINES}]})
     run_for(appliance)
     crossed = stored(tmp_path, "line.crossed")
     got = sorted((event.data["line"], event.data["direction"], event.data["frame_index"] // 10) for event in crossed)

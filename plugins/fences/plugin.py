@@ -10,6 +10,9 @@ true``) is a ``line.crossed`` event at once (:mod:`.counting`).
 While a camera's view is not the one its fences were drawn on (the diagnostics plugin's
 ``camera.view_changed``, or frozen or missing frames), nothing is judged on that camera: the
 fault is the report, never a violation drawn from fences that no longer lie on the road.
+Missing frames do not blind a video file's fences: a file drops no frame and its view cannot
+move, and its frames, stamped with the recording's time, fall behind the wall clock whenever
+the analysis is slower than the recording, which the diagnostics read as a camera that stopped.
 """
 
 from __future__ import annotations
@@ -58,6 +61,8 @@ class Fences:
                       Dwell("scooter_box", config, self.signals),
                       LaneClass(config), Restricted(config), SolidLine(config), FailToYield(config)]
         self.counter = LineCounter()
+        #: Cameras whose source is a video file (no frame is ever missing from one).
+        self.files = {camera.name for camera in appliance.config.cameras if _is_file(camera.source)}
         self.pending: list[Violation] = []
         self.plates: dict[tuple[str, int], dict[str, Any]] = {}
         self.counts: dict[str, int] = {}
@@ -112,6 +117,8 @@ class Fences:
         blind a camera's fences (both stored on the analysis thread, so no lock is needed)."""
         if event.type in ("fault.raised", "fault.cleared") and event.data.get("code") in BLINDING:
             blinded = self.cameras.get(event.data.get("component"))
+            if event.data["code"] == "camera.no_frames" and event.data.get("component") in self.files:
+                return
             if blinded is not None:
                 blinded.blind_by.discard(event.data["code"])
                 if event.type == "fault.raised":
@@ -159,6 +166,11 @@ class Fences:
         live |= {(name, track_id) for name, ctx in self.cameras.items() for track_id in ctx.placer.placed}
         self.plates = {key: plate for key, plate in self.plates.items() if key in live}
         return drafts
+
+
+def _is_file(source) -> bool:
+    """An OpenCV source that is a video file, not a stream or a device."""
+    return getattr(source, "type", None) == "opencv" and not (source.is_stream or source.is_device)
 
 
 class FencesPlugin:
