@@ -21,7 +21,8 @@ The same test is made where the rules look (the truth's ``areas``, from the scen
 - it is *held* when, over the well visible frames of its window, one track holds it in at least
   ``identity_share`` of them and no other track holds it for more than ``takeover_frames`` in a
   row, and in no more than ``takeover_frames`` frames in a row of the window that track is
-  matched to another truth object instead (it did not switch to another road user and back).
+  matched to another truth object, well visible then, instead (it did not switch to another
+  road user and back).
 
 Road users only seen beyond these areas (far down the exit road) are not judged there; a switch
 of track there does not count against them. The whole-view figure stays for information.
@@ -224,12 +225,18 @@ class Scorer:
     def eligible_frames(self, object_id: int) -> list[int]:
         """The frames in which one truth object is well visible (``visible_min``, ``min_box_px``),
         in order: those its identity is judged on."""
-        return sorted(frame for frame, box in self.objects[object_id].boxes.items()
-                      if box[4] >= self.visible_min and box_px(box) >= self.min_box_px)
+        return sorted(frame for frame in self.objects[object_id].boxes if self.well_visible(object_id, frame))
+
+    def well_visible(self, object_id: int, frame: int) -> bool:
+        """Is the object at least ``visible_min`` visible and ``min_box_px`` across in ``frame``?"""
+        box = self.objects[object_id].boxes.get(frame)
+        return box is not None and box[4] >= self.visible_min and box_px(box) >= self.min_box_px
 
     def _identity(self, object_id: int, frames: list[int] | None = None, span: Sequence[int] = ()) -> _Identity:
         """How one object was tracked over ``frames`` (default: its eligible frames); with
-        ``span``, also how long its dominant track held another object within those frames."""
+        ``span``, also how long its dominant track held another, well visible, object within
+        those frames (two road users hidden in one queue are told apart by nobody: a hidden
+        track's estimate matched to the other is no switch)."""
         frames = self.eligible_frames(object_id) if frames is None else frames
         held = [self.matches.get(frame, {}).get(object_id) for frame in frames]
         counts = Counter(track for track in held if track is not None)
@@ -243,7 +250,7 @@ class Scorer:
         astray = run = 0
         for frame in span:
             others = [other for other, track in self.matches.get(frame, {}).items() if track == dominant]
-            run = run + 1 if others and others[0] != object_id else 0
+            run = run + 1 if others and others[0] != object_id and self.well_visible(others[0], frame) else 0
             astray = max(astray, run)
         return _Identity(len(frames), dominant, count / len(frames), longest, astray)
 

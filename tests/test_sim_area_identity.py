@@ -88,7 +88,9 @@ def test_a_vehicle_never_in_the_approach_in_view_is_not_judged():
     assert score[VEHICLES_ROW] is None
 
 
-def test_a_track_that_wanders_to_another_road_user_and_back_is_a_switch():
+def _wandering(other_hidden: bool):
+    """Vehicle 1 hidden in frames 20-34 while its track holds vehicle 2 (standing upstream of
+    the approach, itself hidden then or not), and the score."""
     truth = _truth()
     other = VehicleTruth(id=2, kind="car", entry_s=0.0)
     for frame in range(FRAMES):
@@ -98,14 +100,25 @@ def test_a_track_that_wanders_to_another_road_user_and_back_is_a_switch():
     hidden = range(20, 35)
     for frame in hidden:  # vehicle 1 is hidden, so these frames are not judged for it
         truth.vehicles[1].boxes[frame] = (*_box(0, frame), 0.0)
+        if other_hidden:
+            other.boxes[frame] = (*_box(1, frame), 0.0)
     wanderer = _track(7, 0, [f for f in range(FRAMES) if f not in hidden])
     wanderer.points += [TrackPoint(f, int(f * 1e9 / FPS), _box(1, f), None) for f in hidden]
     wanderer.points.sort(key=lambda point: point.frame_index)
     other_track = _track(9, 1, [f for f in range(FRAMES) if f not in hidden])
-    score = _score(truth, [wanderer, other_track])
+    return _score(truth, [wanderer, other_track])
+
+
+def test_a_track_that_wanders_to_another_road_user_and_back_is_a_switch():
+    score = _wandering(other_hidden=False)
     assert score.counts(VEHICLES_ROW) == (0, 1)
     # the whole-view figure does not look at the track's side
     assert score.counts("vehicles tracked under one identity")[0] >= 1
+
+
+def test_a_hidden_track_matched_to_another_hidden_road_user_is_no_switch():
+    # two road users hidden in one queue: nobody tells which estimate is whose
+    assert _wandering(other_hidden=True).counts(VEHICLES_ROW) == (1, 1)
 
 
 def _pedestrian(person_id: int, column: int, xs) -> PedestrianTruth:
