@@ -1,13 +1,13 @@
 """Drawing a camera's fences over a picture, for a technician to check them: lanes (with their
-movements and head), zones, directed lines (with an arrow showing the forward direction) and
-exits."""
+movements, head, and classes when not every class may use them), zones, directed lines (with an
+arrow showing the forward direction) and exits."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
-from .config import CameraFences
+from .config import CameraFences, VehicleClass
 from .evidence import COLOURS
 
 
@@ -30,6 +30,8 @@ def draw_fences(image: np.ndarray, fences: CameraFences) -> np.ndarray:
         corners = np.array([px(p) for p in lane.polygon], np.int32)
         cv2.polylines(out, [corners], True, COLOURS["lane"], 2)
         label = f"lane {lane.id}: {'/'.join(lane.movements)}" + (f" [{lane.head}]" if lane.head else "")
+        if len(lane.classes) < len(VehicleClass.__args__):
+            label += f" {'/'.join(lane.classes)} only"
         _label(out, label, corners.mean(axis=0), COLOURS["lane"])
     for zone in fences.zones:
         corners = np.array([px(p) for p in zone.polygon], np.int32)
