@@ -18,6 +18,8 @@ LENGTH_M = {"car": 4.5, "scooter": 1.9, "truck": 7.5, "bus": 11.0}
 #: least this far (m) before the stop line: more than the detector's jitter and a scooter's
 #: length, so a pedestrian on the crosswalk (just past the line) taken for a scooter is not.
 APPROACH_M = 3.0
+#: Longest gap (s) between two measured placements across which a front counts as crossing.
+CROSSING_GAP_S = 0.5
 #: With calibration, a vehicle past the stop line whose heading is this far (degrees) from
 #: straight on, towards a turn's exit zone, for ``TURN_FRAMES`` frames in a row, made that turn
 #: even if its track is lost before the exit zone (far exits, a bus hiding it, a new identity).
@@ -163,10 +165,14 @@ class CameraContext:
     def front_crossing_ns(self, placed: Placed, judge_by: str) -> int | None:
         """The moment, between the last two frames, the vehicle's front reached the stop line,
         else None. ``front`` uses the calibration and the class's length; ``placement`` (or no
-        calibration) the bottom centre's own crossing."""
+        calibration) the bottom centre's own crossing. Not across a gap of more than
+        ``CROSSING_GAP_S`` without a measured box: a track that coasted hidden in a queue and
+        came back on another road user past the line did not cross it."""
         if len(placed.samples) < 2 or self.stop is None:
             return None
         before, now = placed.samples[-2], placed.samples[-1]
+        if now.time_ns - before.time_ns > CROSSING_GAP_S * 1e9:
+            return None
         if judge_by == "front" and self.placer.geometry is not None:
             length = LENGTH_M.get(placed.kind, LENGTH_M["car"])
             d0, d1 = self.distance_to_stop_m(before.road), self.distance_to_stop_m(now.road)

@@ -21,9 +21,10 @@ from ..placement import Placed
 from ..signals import SignalBook
 
 RULE = "red_light"
-#: With calibration, a runner's placement (its rear) must then go this far past the line (m):
-#: a queued vehicle whose box flickers over the line, or a track that slips between two
-#: vehicles at the line, does not drive on into the junction.
+#: With calibration, a runner's placement (its rear) must then go this far past the line (m)
+#: while the head is still red: a queued vehicle whose box flickers or creeps over the line,
+#: or a track that slips between two vehicles at the line, does not drive on into the junction
+#: until green.
 WENT_ON_M = 3.0
 log = logging.getLogger("roadcam.fences")
 
@@ -36,6 +37,7 @@ class _Candidate:
     before: bytes
     after: bytes | None = None
     speed_kmh: float | None = None
+    went_on_ns: int | None = None   # when its rear was first WENT_ON_M past the line
 
 
 class RedLight:
@@ -64,6 +66,10 @@ class RedLight:
                 self.judged.add(key)
                 self._judge(ctx, placed, frame, at)
         candidate = self.candidates.get(key)
+        if candidate is not None and candidate.went_on_ns is None:
+            distance = ctx.distance_to_stop_m(placed.last.road)
+            if distance is not None and distance <= -WENT_ON_M:
+                candidate.went_on_ns = placed.last.time_ns
         crossing = placed.crossed(ctx.stop.name) if ctx.stop else None
         if candidate is not None and candidate.after is None and crossing is not None \
                 and frame.index >= crossing.frame_index + rule.frames_after:
@@ -119,9 +125,10 @@ class RedLight:
         rear = self._state(head, placed.crossed(ctx.stop.name).time_ns)
         if state is None or state[0] != "red" or rear is None or rear[0] != "red":
             return []  # not red when the front reached the line, or it waited over the line for green
-        past = [ctx.distance_to_stop_m(s.road) for s in placed.samples]
-        if placed.last.road is not None and min((d for d in past if d is not None), default=0.0) > -WENT_ON_M:
-            return []  # it never drove on into the junction
+        if placed.last.road is not None:
+            went_on = self._state(head, candidate.went_on_ns) if candidate.went_on_ns is not None else None
+            if went_on is None or went_on[0] != "red":
+                return []  # it never drove on into the junction on red
         into_ms = (candidate.time_ns - state[1]) // 1_000_000
         if into_ms < self.rule.grace_ms:
             return []
