@@ -7,12 +7,17 @@ The files sit beside the site config ``FILE`` of ``roadcam run --config FILE``:
     FILE.trial       the trial marker, JSON: present from just before FILE is replaced until the
                      new config has run for ``uplink.config_trial_s``; holds why the trial failed
                      when the process could still tell
+    FILE.provisioned a config the technician wrote on the box for another identity (``roadcam
+                     provision`` over a running config of another device or site), waiting for
+                     the next start
     uplink.staged_config_file   a validated ``config_update`` waiting for the next start
 
 At start (:func:`prepare_site`) a marker left over means the last trial never ended (crash, kill,
-watchdog, power loss, failed start), so FILE.previous is put back first. Then a staged file is
-checked: a good one is promoted, a bad one (unreadable YAML, invalid, another device's) is moved
-aside as ``.rejected`` and the running config stays. Promotion writes FILE.previous, then the
+watchdog, power loss, failed start), so FILE.previous is put back first. Then FILE.provisioned,
+else the staged file, is checked: a good one is promoted, a bad one (unreadable YAML, invalid, a
+staged update for another device) is moved aside as ``.rejected`` and the running config stays.
+Only FILE.provisioned may change the device id or site: it is written on the box by root (the
+collector's ``config_update`` never may). Promotion writes FILE.previous, then the
 marker, then FILE, each temp → fsync → rename → folder fsync, so a crash at any point leaves a
 complete config, and a marker whenever FILE may hold the untried one. The running appliance
 (:class:`ConfigTrial`) commits the trial once it has run for the trial time.
@@ -85,6 +90,7 @@ class ConfigRollout:
         self.config_file = Path(config_file)
         self.previous_file = self.config_file.with_name(self.config_file.name + ".previous")
         self.marker_file = self.config_file.with_name(self.config_file.name + ".trial")
+        self.provisioned_file = self.config_file.with_name(self.config_file.name + ".provisioned")
 
     def promote(self, staged_file: Path, trial_s: float) -> dict[str, Any]:
         """Make the staged config the running one, on trial. Returns the marker's content."""
@@ -266,29 +272,32 @@ class SiteStart:
 
 
 def prepare_site(config_file: Path) -> SiteStart:
-    """Roll back an unfinished trial, promote (or reject) a staged update, then load the site.
+    """Roll back an unfinished trial, promote (or reject) a provisioned config or else a staged
+    update, then load the site.
     Raises ConfigError like :func:`load_site`; a promoted config that fails to load records the
     failure, so the next start rolls it back."""
     rollout = ConfigRollout(config_file)
     notices = [notice for notice in [rollout.recover()] if notice is not None]
     config, manager = load_site(rollout.config_file)
-    staged_file = config.section("uplink").staged_config_file
     trial = None
-    if staged_file.exists():
+    for waiting, may_change_identity in ((rollout.provisioned_file, True),
+                                         (config.section("uplink").staged_config_file, False)):
+        if trial is not None or not waiting.exists():
+            continue
         try:
-            update, _ = load_site(staged_file)
-            problems = identity_problems(config, update)
+            update, _ = load_site(waiting)
+            problems = [] if may_change_identity else identity_problems(config, update)
         except ConfigError as exc:
             problems = exc.problems
         if problems:
-            notices.append(rollout.reject(staged_file, problems))
-        else:
-            trial = rollout.promote(staged_file, update.section("uplink").config_trial_s)
-            try:
-                config, manager = load_site(rollout.config_file)
-            except ConfigError as exc:
-                rollout.record_failure(f"the promoted config did not load: {exc}")
-                raise
+            notices.append(rollout.reject(waiting, problems))
+            continue
+        trial = rollout.promote(waiting, update.section("uplink").config_trial_s)
+        try:
+            config, manager = load_site(rollout.config_file)
+        except ConfigError as exc:
+            rollout.record_failure(f"the promoted config did not load: {exc}")
+            raise
     plugin = ConfigTrial(rollout, notices, trial)
     manager.register(plugin, name="config.rollout")
     return SiteStart(config, manager, plugin)

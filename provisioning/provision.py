@@ -11,8 +11,9 @@ Steps, each shown as it runs, each stopping with a message that names what to fi
 4. the new site config: the running one (or a bare one) with device (its location too), camera
    and uplink set,
    validated as ``roadcam run`` would (every problem with its field path);
-5. written (:mod:`roadcam.provisioning.site_write`): staged for a trial start over a running
-   config of the same device, else in place with the old file kept as ``site.yaml.previous``.
+5. written (:mod:`roadcam.provisioning.site_write`): over a running config (of this device or
+   another) staged for a trial start that rolls back if it does not run; on a blank box (or
+   over a config that does not load) in place, the old file kept as ``site.yaml.previous``.
 
 Nothing the running config uses is written before steps 1–4 pass (the response's files wait in
 ``KEYS/pending`` until the broker has taken them), so a bad value leaves it as it was.

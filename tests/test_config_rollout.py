@@ -28,6 +28,8 @@ from roadcam.appliance.clock import Clock
 from roadcam.appliance.config_rollout import RESTART_EXIT_STATUS, ConfigRollout, prepare_site
 from roadcam.appliance.runtime import Appliance
 from roadcam.hal.hardware import Hardware
+from roadcam.provisioning.site_write import running_config
+from roadcam.provisioning.site_write import write_site as write_new_site
 
 
 def write_site(tmp_path: Path, *, trial_s: float = 0.3, **sections) -> tuple[Path, Path]:
@@ -121,6 +123,45 @@ def test_a_config_update_restarts_the_appliance_which_promotes_it_and_keeps_it_a
                             "previous_sha256": hashlib.sha256(old_bytes).hexdigest(), "trial_s": 0.3}
     assert start_and_stop(config_file).config.health.interval_s == 30  # kept: no rollback at the next start
     assert stored(tmp_path, "config.rolled_back") == []
+
+
+@pytest.mark.slow
+def test_a_config_provisioned_for_another_identity_is_tried_and_rolled_back_or_kept(tmp_path):
+    """``roadcam provision`` over a box that runs as another device or site (moved, reused):
+    the new config waits in site.yaml.provisioned, is promoted on trial at the next start though
+    its identity differs, and is rolled back when that start fails; a good one is kept."""
+    config_file, _ = write_site(tmp_path)
+    old_bytes = config_file.read_bytes()
+    rollout = ConfigRollout(config_file)
+    (tmp_path / "not-a-folder").write_text("")
+    moved = {**config_data(tmp_path), "device": {"id": "tn-0099", "site": "tn-elsewhere"}}
+    broken = {**moved, "storage": {"database": str(tmp_path / "not-a-folder" / "events.db"),
+                                   "evidence_dir": str(tmp_path / "not-a-folder" / "evidence")}}
+
+    def provision(data: dict) -> None:
+        outcome = write_new_site(config_file, running_config(config_file), ("tn-0099", "tn-elsewhere"),
+                                 yaml.safe_dump(data), lambda line: None)
+        assert outcome == ("staged", rollout.provisioned_file) and config_file.read_bytes() == old_bytes
+
+    provision(broken)
+    failed = RoadcamRun(config_file)
+    assert failed.end() == 2, "".join(failed.lines)
+    site = start_and_stop(config_file)
+    assert config_file.read_bytes() == old_bytes and site.config.device.id == "tn-test"
+    assert not rollout.provisioned_file.exists() and not rollout.marker_file.exists()
+    (rolled_back,) = stored(tmp_path, "config.rolled_back")
+    assert "cannot create the evidence folder" in rolled_back.data["reason"]
+
+    provision(moved)
+    site, appliance = appliance_for(config_file)
+    assert (site.config.device.id, site.config.device.site) == ("tn-0099", "tn-elsewhere")
+    appliance.start()
+    try:
+        wait_until(lambda: not rollout.marker_file.exists(), timeout_s=5, what="the trial to be committed")
+    finally:
+        appliance.shutdown()
+    assert start_and_stop(config_file).config.device.id == "tn-0099"  # kept
+    assert rollout.previous_file.read_bytes() == old_bytes
 
 
 @pytest.mark.slow
