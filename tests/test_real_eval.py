@@ -60,7 +60,7 @@ def test_the_fit_reads_the_training_split_only(root):
 def test_eval_real_prints_the_validation_figures_before_and_after(root, capsys):
     (root / "real" / "train.jsonl").rename(root / "real" / "train.hidden")
     try:
-        assert eval_real.main(["--root", str(root)]) == 0
+        assert eval_real.main(["--root", str(root), "--shared-data", str(root / "no-shared-data")]) == 0
     finally:
         (root / "real" / "train.hidden").rename(root / "real" / "train.jsonl")
     out = capsys.readouterr().out
@@ -68,6 +68,7 @@ def test_eval_real_prints_the_validation_figures_before_and_after(root, capsys):
     lines = {line[:44].strip(): line[44:].split() for line in out.splitlines() if line.startswith(("ECE", "whole"))}
     assert set(lines) >= {"ECE (10 bins)", "whole-plate recall, every box"}
     assert lines["whole-plate recall, every box"] == ["100.0%", "1/1", "100.0%", "1/1"]
+    assert "plates-us skipped:" in out
 
 
 def test_box_figures_count_pieces_whole_plates_and_false_boxes():

@@ -36,6 +36,7 @@ from roadcam.plugins.plate_capture.detector import PlateDetector
 from roadcam.plugins.plate_capture.formats import PlateFormats
 from roadcam.tools.data.real_sets import validation_records
 from roadcam.tools.plates import real_reads
+from roadcam.tools.plates.datasets import SHARED_DATA, DatasetMissing
 from roadcam.tools.plates.real_detections import (
     ECE_BINS,
     BoxFigures,
@@ -64,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=Path("/work/data"), help="where real_sets.py extracted the data")
     parser.add_argument("--as-boxed", action="store_true",
                         help="also read each detector box only as boxed (before the framing step), for comparison")
+    parser.add_argument("--shared-data", type=Path, default=SHARED_DATA,
+                        help="where the given development sets are (plates-us; skipped, saying so, when missing)")
     args = parser.parse_args(argv)
     detector = PlateDetector()
     if detector.calibration is None:
@@ -99,11 +102,11 @@ def main(argv: list[str] | None = None) -> int:
         for threshold, (before, after) in cut.items():
             print(_row(f"{name}, kept at {threshold}", before[index], after[index]))
     print()
-    _print_reads(records, args.root, args.as_boxed)
+    _print_reads(records, args.root, args.as_boxed, args.shared_data)
     return 0
 
 
-def _print_reads(records, root: Path, as_boxed: bool) -> None:
+def _print_reads(records, root: Path, as_boxed: bool, shared_data: Path) -> None:
     scenes = real_reads.text_scenes(records)
     legible = sum(1 for scene in scenes for text in scene.texts if text)
     unread = sum(1 for scene in scenes for text in scene.texts if not text)
@@ -111,8 +114,12 @@ def _print_reads(records, root: Path, as_boxed: bool) -> None:
     print(f"end-to-end exact reads: {len(scenes)} scenes, {legible} plates with text "
           f"({unread} not legible by eye, left out; {real_reads.TEXT_LABELS.name})")
     _print_read_table(scenes, root, "RO", rapid, as_boxed)
-    us = real_reads.us_scenes()
     print()
+    try:
+        us = real_reads.us_scenes(shared_data)
+    except DatasetMissing as exc:
+        print(f"plates-us skipped: {exc}")
+        return
     print(f"end-to-end exact reads, plates-us held-out photos (../shared/data; US, one labelled plate each): "
           f"{len(us)} scenes")
     _print_read_table(us, root, "US", rapid, as_boxed)

@@ -2,6 +2,8 @@
 input, and their scores on the held-out plates (:mod:`roadcam.tools.bench_plates`).
 
 Written by ``python -m roadcam.tools.plates.train_reader`` after training (or with ``--card-only``).
+The real-scene section (:data:`REAL_SECTION`, figures printed by ``python -m roadcam.tools.eval_real``
+and copied in by hand after a run there) is kept from the card being replaced, first.
 Its own module so that the trainer and the benchmark do not import each other: the trainer
 imports this module, this module imports the benchmark, the benchmark imports neither.
 """
@@ -12,6 +14,19 @@ from pathlib import Path
 
 from roadcam.plugins.plate_capture.reader import TRIMS, PlateReader
 from roadcam.tools import bench_plates
+
+#: The heading of the card's section on real scenes, kept when the card is written again.
+REAL_SECTION = "## Real scenes first"
+
+
+def kept_real_section(card: Path) -> str:
+    """The real-scene section of the card at ``card`` (up to the next section), or ""."""
+    text = card.read_text() if card.is_file() else ""
+    start = text.find(REAL_SECTION)
+    if start < 0:
+        return ""
+    end = text.find("\n## ", start + len(REAL_SECTION))
+    return text[start:] if end < 0 else text[start:end + 1]
 
 
 def write_reader_card(model_paths: list[Path], training_notes: list[str]) -> Path:
@@ -25,6 +40,7 @@ def write_reader_card(model_paths: list[Path], training_notes: list[str]) -> Pat
     made_by = "\n".join(f"  - {note}" for note in training_notes)
     single = "".join(f"\n\n{name} alone:\n\n{bench_plates.report(scores)}" for name, scores in alone.items())
     card = model_paths[0].with_name("plate_reader.md")
+    real = kept_real_section(card)
     card.write_text(f"""# Plate reader ({names})
 
 Reads the text of one plate crop for `plugins/plate_capture/reader.py` (`PlateReader`). The first
@@ -49,7 +65,8 @@ model reads every crop; the others join the second look at crops it reads unsure
   `../shared/data` (plates-us, plates-br-crops) that are not held out. Nothing measured below
   was trained on.
 
-## Exact reads on held-out plates, and time per plate on one core
+{real}## Held-out plates (US, BR: openalpr-derived, see SOURCES.md) and the simulator: exact reads, and time per \
+plate on one core
 
 `.venv/bin/python -m roadcam.tools.bench_plates --no-rapidocr` (this machine: 2 shared cores;
 times include preprocessing). Run without `--no-rapidocr` (add `--limit 100` for a shorter run) to

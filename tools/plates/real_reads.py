@@ -79,12 +79,14 @@ def text_scenes(records: list[Record], labels: Path = TEXT_LABELS) -> list[TextS
     return scenes
 
 
-def us_scenes() -> list[TextScene]:
+def us_scenes(shared_data: Path | None = None) -> list[TextScene]:
     """The held-out photos of ``plates-us`` (``../shared/data``, :mod:`.datasets`; chosen by plate
     text, never trained or tuned on) as scenes with their one labelled plate each. Other vehicles'
-    plates in a photo are not labelled: a read of one ranked first is a scene top-1 miss."""
+    plates in a photo are not labelled: a read of one ranked first is a scene top-1 miss.
+    ``shared_data``: where the data sets are (default :data:`.datasets.SHARED_DATA`);
+    :class:`.datasets.DatasetMissing` when plates-us is not there."""
     scenes = []
-    for sample in load_plates_us():
+    for sample in load_plates_us(shared_data):
         if sample.held_out:
             x, y, width, height = sample.box
             scenes.append(TextScene(str(sample.path), np.array([(x, y, x + width, y + height)], float),
