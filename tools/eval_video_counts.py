@@ -16,11 +16,14 @@ Per clip and detector it prints:
   and how many events match none (a vehicle counted twice, or something that is no vehicle).
   Optional labels (a crossing in the first or last frames, a cyclist) are neither required nor
   an error.
-- **tracks**: vehicles found (counted at the line), and on clips whose labels give every
+- **tracks**: vehicles found (counted at the line) and ``track.finished`` events beside the
+  vehicles in view (``vehicles_in_view``, where labelled). On clips whose labels give every
   vehicle's time in view, vehicles *held under one identity* (the track that crossed the line
-  covers at least :data:`HELD_SHARE` of the vehicle's frames in view and no second track
-  crossed for it) and *other tracks*: every ``track.finished`` that is no labelled vehicle's
-  crossing track (a fragment of a vehicle or a false track; on such clips nothing else moves).
+  covers at least :data:`HELD_SHARE` of the vehicle's frames in view) and *other tracks*:
+  every ``track.finished`` that is no labelled vehicle's crossing track (a fragment of a
+  vehicle or a false track; on such clips nothing else moves). On clips whose labels say where
+  traffic comes from and leaves by (``through``), vehicles *held through the view*: the
+  crossing track's first box was in the far field and it left by one of those picture sides.
 
 Clips have a role: figures of ``tuning`` clips steered the settings, ``validation`` clips only
 measure (say so when quoting them). Each run's site config is written beside its event store in
@@ -35,6 +38,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import yaml
 from gpiozero.pins.mock import MockFactory
 
@@ -62,6 +66,8 @@ class Labels:
     fps: float
     crossings: list[dict]
     vehicles: list[dict] = field(default_factory=list)
+    vehicles_in_view: int | None = None
+    through: dict[str, dict] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path) -> Labels:
@@ -69,7 +75,8 @@ class Labels:
         vehicles = data.get("vehicles", [])
         crossings = data.get("crossings") or [
             {**v["crosses"], "class": v["class"], "vehicle": v["id"]} for v in vehicles if v.get("crosses")]
-        return cls(data["line"], float(data["fps"]), crossings, vehicles)
+        in_view = data.get("vehicles_in_view", len(vehicles) or None)
+        return cls(data["line"], float(data["fps"]), crossings, vehicles, in_view, data.get("through", {}))
 
 
 def site(clip_file: Path, work: Path, labels: Labels, detection: dict) -> dict:
@@ -112,8 +119,8 @@ def match(labelled: list[dict], events: list, tolerance: int) -> dict[int, objec
     return out
 
 
-def score(labels: Labels, crossed: list, finished: list, tolerance: int) -> list[str]:
-    """The printed rows of one run."""
+def score(labels: Labels, crossed: list, finished: list, tolerance: int, frame_height: int) -> list[str]:
+    """The printed rows of one run (``frame_height``: the clip's, in pixels)."""
     matched = match(labels.crossings, crossed, tolerance)
     used = {id(event) for event in matched.values()}
     rows = []
@@ -130,11 +137,33 @@ def score(labels: Labels, crossed: list, finished: list, tolerance: int) -> list
                     f"extra {extra:3}")
     required = [i for i, c in enumerate(labels.crossings) if not c.get("optional")]
     counted = sum(1 for i in required if i in matched)
+    in_view = f" for {labels.vehicles_in_view} vehicles in view" if labels.vehicles_in_view else ""
     rows.append(f"  vehicles found (counted at the line) {counted}/{len(required)}; "
-                f"track.finished events {len(finished)}")
+                f"track.finished events {len(finished)}{in_view}")
     if labels.vehicles:
         rows += _identity(labels, matched, crossed, finished)
+    if labels.through:
+        rows.append(_through(labels, matched, finished, frame_height))
     return rows
+
+
+def _through(labels: Labels, matched: dict, finished: list, frame_height: int) -> str:
+    """Vehicles whose crossing track ran from the far field to a side the traffic leaves by."""
+    tracks = {event.data["track_id"]: event.data for event in finished}
+    held = total = 0
+    for i, crossing in enumerate(labels.crossings):
+        rule = labels.through.get(crossing["direction"])
+        if rule is None or crossing.get("optional"):
+            continue
+        total += 1
+        track = tracks.get(matched[i].data["track_id"]) if i in matched else None
+        if track is None:
+            continue
+        entry, exit_ = track["entry"], track["exit"]
+        far = entry["image_xy"][1] <= rule["starts_above_y"] * frame_height
+        if far and set(exit_["edges"] or ()) & set(rule["leaves_by"]):
+            held += 1
+    return f"  held through the view {held}/{total} (first seen in the far field, left by {labels.through})"
 
 
 def _identity(labels: Labels, matched: dict, crossed: list, finished: list) -> list[str]:
@@ -159,6 +188,15 @@ def _identity(labels: Labels, matched: dict, crossed: list, finished: list) -> l
             f">= {HELD_SHARE:.0%} of its frames in view)",
             f"  other tracks (fragments or false) {others} = {others / len(labels.vehicles):.0%} of the vehicles; "
             f"of them crossing the line {len(seconds)}"]
+
+
+def frame_height(path: Path) -> int:
+    """The height in pixels of a video file's frames."""
+    capture = cv2.VideoCapture(str(path))
+    try:
+        return int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    finally:
+        capture.release()
 
 
 def parse_sets(items: list[str]) -> dict:
@@ -199,7 +237,8 @@ def main(argv: list[str] | None = None) -> int:
                 crossed, finished = run(data)
             print(f"{clip.name} ({clip.role}) detector {detector}"
                   + (f" {overrides}" if overrides else "") + f", line {labels.line['points']}")
-            print("\n".join(score(labels, crossed, finished, round(args.tolerance_s * labels.fps))))
+            print("\n".join(score(labels, crossed, finished, round(args.tolerance_s * labels.fps),
+                                   frame_height(clip.file(args.root)))))
     return 0
 
 
