@@ -15,7 +15,9 @@
     roadcam-collector hotlist publish FILE --config FILE  the whole hotlist, to every device
     roadcam-collector hotlist change --config FILE [--add FILE] [--remove PLATE ...]
     roadcam-collector enroll DEVICE --site SITE --key PUBLIC.pem --config FILE
-                                                   trust a device, bound to its site
+                             [--admin-cert CRT --admin-key KEY]
+                                                   trust a device, bound to its site (and tell
+                                                   the running broker, as broker-admin)
     roadcam-collector broker-policy --config FILE --out FILE [--base FILE]
                                                    the broker's access policy, from the registry
     roadcam-collector report faults --config FILE [--now] [--since ISO | --period H] [--until ISO]
@@ -43,7 +45,8 @@ from roadcam.common.errors import ConfigError, StoreError
 from roadcam.common.yaml_config import load_yaml
 from roadcam.protocol.events import iso_utc, utc_ns
 
-from .broker_policy import base_policy, render_policy, write_policy
+from .broker_admin import BrokerAdmin
+from .broker_policy import base_policy, check_device_name, render_policy, write_policy
 from .config import CollectorConfig, load_collector_config
 from .device_keys import DeviceKeys
 from .dispatch import Dispatcher, read_hotlist_entries, wait_for_result
@@ -123,6 +126,9 @@ def _parser() -> argparse.ArgumentParser:
     enroll.add_argument("--site", required=True, help="the one site it reports under")
     enroll.add_argument("--key", required=True, type=Path, help="its Ed25519 public key (PEM)")
     enroll.add_argument("--config", required=True, type=Path, help="collector config YAML")
+    enroll.add_argument("--admin-cert", type=Path, help="the broker-admin client certificate (CN broker-admin, "
+                        "from the CA): add the device to the running broker (the config's broker) at once")
+    enroll.add_argument("--admin-key", type=Path, help="its private key")
     enroll.set_defaults(handler=_enroll)
 
     policy = commands.add_parser("broker-policy", help="write the broker's access policy (Mosquitto "
@@ -365,9 +371,22 @@ def _enroll(args) -> int:
         key = args.key.read_bytes()
     except OSError as error:
         raise ConfigError(f"cannot read the public key {args.key}: {error.strerror}") from error
+    if (args.admin_cert is None) != (args.admin_key is None):
+        raise ConfigError("give both --admin-cert and --admin-key (the broker-admin client's), or neither")
+    base = base_policy()
+    check_device_name(args.device, base)
     DeviceKeys(config.device_keys_dir).enroll(args.device, args.site, key)
-    print(f"enrolled {args.device} at site {args.site} in {config.device_keys_dir}; write the "
-          "broker policy again (roadcam-collector broker-policy) and restart the broker")
+    print(f"enrolled {args.device} at site {args.site} in {config.device_keys_dir}")
+    if args.admin_cert is None:
+        print("write the broker policy again (roadcam-collector broker-policy) and restart the broker, or "
+              "enrol with --admin-cert/--admin-key to add it to the running broker")
+        return 0
+    broker = config.broker
+    if broker.tls is None:
+        raise ConfigError(f"{args.config}: broker.tls is needed to reach the broker as broker-admin")
+    BrokerAdmin(broker.host, broker.port, broker.tls.ca_file, args.admin_cert,
+                args.admin_key).apply_device(args.device, args.site, base)
+    print(f"the broker at {broker.host}:{broker.port} lets it in now (and keeps it in its policy file)")
     return 0
 
 

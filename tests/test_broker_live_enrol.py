@@ -1,9 +1,10 @@
 """Enrolment applied to the running broker (issue 27 item 1, issue 22's broker policy): the
 shipped Mosquitto config and base policy with a test PKI, no device enrolled when the broker
-starts. ``python -m roadcam.provisioning.authority sign --broker`` enrols a device while the
-broker runs; the device connects and publishes under its site at once (and nowhere else), with
-no restart; the plugin keeps it for a cold start; a re-enrolment at another site moves it live;
-a broker that refuses the commands, or is not there, is a clear error.
+starts. ``python -m roadcam.provisioning.authority sign --broker`` (or ``roadcam-collector
+enroll --admin-cert``) enrols a device while the broker runs; the device connects and publishes
+under its site at once (and nowhere else), with no restart; the plugin keeps it for a cold
+start; a re-enrolment at another site moves it live; a broker that refuses the commands, or is
+not there, is a clear error.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ import threading
 from pathlib import Path
 
 import pytest
+import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from roadcam.collector.broker_admin import BrokerAdmin, BrokerAdminError
+from roadcam.collector.cli import main as collector_main
 from roadcam.collector.device_keys import DeviceKeys
 from roadcam.collector.fake_device import mqtt5_client
 from roadcam.collector.local_broker import free_port, production_broker
@@ -111,6 +114,31 @@ def test_enrolling_again_at_another_site_moves_the_device_live(tmp_path, central
         install_response(files, response, DEVICE, "response")
     old, new = DeviceTopics(SITE, DEVICE), DeviceTopics(NEW_SITE, DEVICE)
     assert publish_codes(broker, files, [new.status, old.status]) == ["ok", "refused"]
+
+
+def test_roadcam_collector_enroll_with_the_admin_certificate_tells_the_running_broker(tmp_path, capsys):
+    pki = write_test_pki(tmp_path / "pki", devices=[DEVICE], collectors=["collector-1", "broker-admin"])
+    public_key = tmp_path / f"{DEVICE}.pem"
+    (pki.device_keys_dir / f"{DEVICE}.pem").rename(public_key)  # not enrolled when the broker starts
+    device = DeviceFiles(tmp_path / "device")
+    device.folder.mkdir()
+    for source, target in zip((*pki.client(DEVICE), pki.ca), (device.certificate, device.tls_key, device.ca)):
+        target.write_bytes(source.read_bytes())
+    cert, key = pki.client("collector-1")
+    config = tmp_path / "collector.yaml"
+    with production_broker(tmp_path / "broker", pki.root) as broker:
+        config.write_text(yaml.safe_dump({
+            "broker": {"host": broker.host, "port": broker.port,
+                       "tls": {"ca_file": str(pki.ca), "cert_file": str(cert), "key_file": str(key)}},
+            "storage": {"database": str(tmp_path / "c.db"), "evidence_dir": str(tmp_path / "e")},
+            "device_keys_dir": str(pki.device_keys_dir), "signing_key": str(pki.collector_signing_key)}))
+        status = DeviceTopics(SITE, DEVICE).status
+        assert publish_codes(broker, device, [status]) == ["refused"]  # a CA certificate, but nobody enrolled
+        admin_cert, admin_key = pki.client("broker-admin")
+        assert collector_main(["enroll", DEVICE, "--site", SITE, "--key", str(public_key), "--config", str(config),
+                               "--admin-cert", str(admin_cert), "--admin-key", str(admin_key)]) == 0
+        assert publish_codes(broker, device, [status]) == ["ok"]
+    assert f"the broker at {broker.host}:{broker.port} lets it in now" in capsys.readouterr().out
 
 
 def test_a_refused_or_unanswered_command_is_a_clear_error(tmp_path, central, broker):
