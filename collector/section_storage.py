@@ -60,6 +60,15 @@ class SectionTable:
             storage._execute("INSERT INTO problems (device, seq, kind, detail, recorded_ns) VALUES (?, ?, ?, ?, ?)",
                              (device, seq, kind, detail, recorded_ns))
 
+    def receipts(self, event_type: str, since_ns: int | None) -> dict[str, int]:
+        """Event id -> when the collector received it, for the events of a type from ``since_ns``."""
+        storage = self.storage
+        where, parameters = ("type = ? AND time_ns >= ?", (event_type, since_ns)) if since_ns is not None \
+            else ("type = ?", (event_type,))
+        with storage._lock, storage._driver_errors("reading receipt times"):
+            rows = storage._execute(f"SELECT id, received_ns FROM events WHERE {where}", parameters).fetchall()
+        return dict(rows)
+
     def section_results(self, since_ns: int | None = None, until_ns: int | None = None,
                         section: str | None = None, limit: int = 1000,
                         newest_first: bool = False) -> list[SectionResult]:

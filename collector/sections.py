@@ -441,6 +441,8 @@ class SectionStorage(Protocol):
 
     def record_problem(self, device: str, seq: int, kind: str, detail: str, recorded_ns: int) -> None: ...
 
+    def receipts(self, event_type: str, since_ns: int | None) -> dict[str, int]: ...
+
 
 class SectionService:
     """Section matching inside the collector: follows the stored events (:meth:`follow`, called
@@ -448,8 +450,9 @@ class SectionService:
 
     With ``clock_check``, every followed event's time is checked against ``clock_ns`` (its
     receipt): a device found with a false clock claim has its passages marked (paired, never a
-    violation) and a ``clock_false`` problem recorded at the start of each spell. Passages read
-    back by :meth:`rebuild` after a restart are not checked again (their receipt is past)."""
+    violation) and a ``clock_false`` problem recorded at the start of each spell. :meth:`rebuild`
+    checks the passages it reads back again, at their stored receipt times, so a restart does
+    not trust a false clock's open passages (their problem is not recorded twice)."""
 
     def __init__(self, sections: Sequence[SectionSettings], storage: SectionStorage,
                  clock_ns=time.time_ns, clock_check: ClockCheckSettings | None = None):
@@ -474,8 +477,10 @@ class SectionService:
                                                    limit=10**9):
             used.update(filter(None, (result.entry_id, result.exit_id)))
         wall = self.clock_ns() if now_ns is None else now_ns
-        for event in self.storage.events(EventQuery(type=PASSAGE, since_ns=since, limit=10**9)):
-            passage = passage_from_event(event)
+        events = self.storage.events(EventQuery(type=PASSAGE, since_ns=since, limit=10**9))
+        receipts = self.storage.receipts(PASSAGE, since) if self.clock_check is not None else {}
+        for event in sorted(events, key=lambda e: receipts.get(e.id, 0)):
+            passage = self._passage(event, receipts.get(event.id), record=False)
             if passage is not None and passage.id not in used:
                 self.matcher.add(passage, wall)
 
@@ -483,19 +488,27 @@ class SectionService:
         """Take newly stored events, decide what is due and store the decisions."""
         wall = self.clock_ns()
         for event in events:
-            finding = self.clock_check.observe(event, wall) if self.clock_check is not None else None
-            if finding is not None and finding.new:
-                self.storage.record_problem(event.device, event.seq, "clock_false",
-                                            f"{event.type} {event.id}: {finding.reason}", wall)
-            passage = passage_from_event(event)
+            passage = self._passage(event, wall, record=True)
             if passage is not None:
-                if finding is not None:
-                    passage = replace(passage, synced=False, clock_false=finding.reason)
                 self.matcher.add(passage, wall)
         results = self.matcher.settle(wall)
         if results:
             self.storage.store_sections(results, wall)
         return results
+
+    def _passage(self, event: Event, received_ns: int | None, record: bool) -> Passage | None:
+        """The passage of an event, marked when the clock check finds its device's clock false
+        (with ``record``, the problem recorded at the start of a spell)."""
+        finding = None
+        if self.clock_check is not None and received_ns is not None:
+            finding = self.clock_check.observe(event, received_ns)
+            if finding is not None and finding.new and record:
+                self.storage.record_problem(event.device, event.seq, "clock_false",
+                                            f"{event.type} {event.id}: {finding.reason}", received_ns)
+        passage = passage_from_event(event)
+        if passage is not None and finding is not None:
+            passage = replace(passage, synced=False, clock_false=finding.reason)
+        return passage
 
 
 def result_from_row(row: Sequence[Any]) -> SectionResult:

@@ -169,6 +169,25 @@ def test_a_false_clock_is_recorded_once_a_spell_on_both_backends(request, tmp_pa
         storage.close()
 
 
+def test_a_restart_keeps_distrusting_a_false_clocks_open_passages(tmp_path):
+    received = [T0]
+    with SQLiteStorage(tmp_path / "collector.db", tmp_path / "evidence") as storage:
+        def service():
+            return Collecting(SectionService([section(hold_s=5)], SectionTable(storage),
+                                             clock_ns=lambda: received[0], clock_check=ClockCheckSettings()), storage)
+
+        service().follow([passage("site-a", T0 + 3 * 10**9, "ABC-1234")])  # 3 s ahead of its receipt
+        again = service()  # the collector restarted
+        again.rebuild()
+        exit_ns = T0 + 3 * 10**9 + round(6000 / (80 / 3.6) * 1e9)  # 80 km/h
+        received[0] = exit_ns + 10 * 10**9
+        results = again.follow([passage("site-b", exit_ns, "ABC-1234"), passage("site-b", exit_ns + 9 * 10**9, "X")])
+        matched = [r for r in results if r.kind == "matched"]
+        assert len(matched) == 1 and not matched[0].violation
+        assert matched[0].data["no_violation_because"] == ["clock_false"]
+        assert len([p for p in storage.problems() if p.kind == "clock_false"]) == 1
+
+
 def test_a_disabled_check_distrusts_nothing(tmp_path):
     with SQLiteStorage(tmp_path / "collector.db", tmp_path / "evidence") as storage:
         service = Collecting(SectionService([section()], SectionTable(storage), clock_ns=lambda: T0,
