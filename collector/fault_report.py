@@ -252,9 +252,12 @@ def render_text(report: FaultReport) -> str:
     return "\n".join(out) + "\n"
 
 
+#: The page's style; ids, times and figures are never broken over lines (a device id broken at
+#: its hyphen reads as two), only the last column (a fault's message) wraps.
 _STYLE = ("body{font-family:sans-serif;font-size:14px;color:#222}"
           "table{border-collapse:collapse;margin:0 0 1.5em}"
-          "th,td{border:1px solid #bbb;padding:3px 7px;text-align:left;vertical-align:top}"
+          "th,td{border:1px solid #bbb;padding:3px 7px;text-align:left;vertical-align:top;white-space:nowrap}"
+          "td:last-child{white-space:normal}"
           "th{background:#eee}tr.critical td{background:#fde0e0}tr.major td{background:#fff3d6}")
 
 

@@ -4,7 +4,8 @@ local SMTP server (STARTTLS, login), the HTML part is taken from the mail as rec
 rendered in headless Chromium (Debian's, which ``scripts/test-browser.sh`` installs for
 ``scripts/test.sh``). The DOM after rendering must list exactly the injected faults and the
 right availability figures, every one of them laid out visibly (a box of non-zero size, as its
-rendered text), a critical row drawn in the critical colour, and the screenshot must not be blank.
+rendered text, ids and figures unbroken on one line), a critical row drawn in the critical
+colour, and the screenshot must not be blank.
 
 Without Chromium the test fails under ``CI=true`` (a browser that silently went missing must not
 turn the check off) and is skipped elsewhere, naming the reason.
@@ -46,10 +47,16 @@ CRITICAL_BACKGROUND = "rgb(253, 224, 224)"
 #: an element that ``--dump-dom`` then shows.
 PROBE = """<script>
 window.addEventListener("load", () => {
+  const lines = td => {  // the text lines a cell is laid out on
+    const range = document.createRange();
+    range.selectNodeContents(td);
+    return new Set([...range.getClientRects()].map(box => Math.round(box.top))).size;
+  };
   const tables = [...document.querySelectorAll("h2")].map(h => {
     const table = h.nextElementSibling;
     return {heading: h.innerText, rows: table && table.tagName === "TABLE" ? [...table.rows].map(tr => ({
       cells: [...tr.cells].map(td => td.innerText),
+      lines: [...tr.cells].map(lines),
       visible: [...tr.cells].every(td => td.getBoundingClientRect().width > 0 && td.getBoundingClientRect().height > 0),
       background: tr.cells.length ? getComputedStyle(tr.cells[0]).backgroundColor : ""})) : []};
   });
@@ -103,12 +110,12 @@ class _Rendered(HTMLParser):
 
 def rendered_table(layout: dict, prefix: str) -> list[dict]:
     """The rendered rows of the table under the heading starting with ``prefix``: each a dict of
-    column -> cell text, plus ``visible`` and ``background``."""
+    column -> cell text, plus ``visible``, ``background`` and ``lines`` (column -> text lines)."""
     (found,) = [table for table in layout["tables"] if table["heading"].startswith(prefix)]
     header, *rows = found["rows"]
     assert header["visible"], f"the header of {found['heading']!r} is not laid out"
-    return [{**dict(zip(header["cells"], row["cells"])), "visible": row["visible"],
-             "background": row["background"]} for row in rows]
+    return [{**dict(zip(header["cells"], row["cells"])), "visible": row["visible"], "background": row["background"],
+             "lines": dict(zip(header["cells"], row["lines"]))} for row in rows]
 
 
 def test_the_mailed_html_report_renders_the_injected_faults_and_availability(tmp_path, chromium, capsys):
@@ -150,6 +157,9 @@ def test_the_mailed_html_report_renders_the_injected_faults_and_availability(tmp
         ("tn-0003", "n/a", "-", "-")]
     for row in current + period + devices:
         assert row["visible"], f"{row} is not laid out"
+        # ids, times and figures each on one line (a device id broken at its hyphen reads as two)
+        broken = {column: count for column, count in row["lines"].items() if column != "message" and count != 1}
+        assert broken == {}, row
     assert {row["fault"]: row["background"] for row in current}["device.never_seen:tn-0003"] == CRITICAL_BACKGROUND
     assert "Network availability: 80.56 %" in layout["text"]
     assert "Availability: the share of the period" in layout["text"]
