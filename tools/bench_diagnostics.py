@@ -17,12 +17,15 @@ Renders ``--frames`` simulator frames (1920x1080) first, then times, on one thre
 
 Each is printed as milliseconds per call and as % of one core at ``--fps`` (the time spent per
 second of video), with their total. The issue's target is under 5% of one core at 25 fps.
+Times are CPU time (this process's threads and the commands it ran, such as ``chronyc``), not
+wall time, so other work on a shared machine does not count as the checks'.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import tempfile
 import time
@@ -75,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     sampled_resize_s = resize_s / config.check_every_frames
     print(f"camera checks, {len(frames)} frames of {width}x{height} from scenario {args.scenario!r}, "
           f"image checks on 1 frame in {config.check_every_frames} at {config.thumb_width_px} px wide")
-    print(f"{'':38}{'ms/call':>9}{'% core @' + format(args.fps, 'g') + ' fps':>16}")
+    print(f"{'':36}{'CPU ms/call':>11}{'% core @' + format(args.fps, 'g') + ' fps':>16}")
     rows = [("resize alone, every frame (reference)", resize_s * 1e3, resize_s * args.fps),
             ("resize alone, sampled frames", sampled_resize_s * 1e3 * config.check_every_frames,
              sampled_resize_s * args.fps),
@@ -94,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'all checks (camera, lamps, system)':38}{'':9}{total:15.2f}%")
     target = 5.0
     verdict = "within" if total < target else "OVER"
-    print(f"target: under {target:g}% of one core -> {verdict}")
+    print(f"target: under {target:g}% of one core -> {verdict} (CPU time; load average now "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
     return 0
 
 
@@ -108,14 +112,14 @@ def _lamp_costs(calls: int = 20000) -> tuple[float, float]:
     """Seconds per lamp edge, and per tick of three heads."""
     checks = LampChecks(DiagnosticsConfig(), lambda *a: None, lambda *a: None)
     cycle = [("green",), ("amber", "green"), ("amber",), ("red", "amber"), ("red",), ()]
-    started = time.perf_counter()
+    started = cpu_s()
     for n in range(calls):
         checks.on_lamps(f"head{n % 3}", cycle[n % len(cycle)], n * 10**8)
-    edge_s = (time.perf_counter() - started) / calls
-    started = time.perf_counter()
+    edge_s = (cpu_s() - started) / calls
+    started = cpu_s()
     for n in range(calls):
         checks.on_tick(calls * 10**8 + n * 10**9)
-    return edge_s, (time.perf_counter() - started) / calls
+    return edge_s, (cpu_s() - started) / calls
 
 
 def _system_costs(config: DiagnosticsConfig, events: int) -> tuple[float, float]:
@@ -135,10 +139,17 @@ def _system_costs(config: DiagnosticsConfig, events: int) -> tuple[float, float]
     return check_s, evidence_s
 
 
+def cpu_s() -> float:
+    """CPU seconds used so far by this process (all its threads) and the child processes it
+    waited for."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
 def _timed(run) -> float:
-    started = time.perf_counter()
+    started = cpu_s()
     run()
-    return time.perf_counter() - started
+    return cpu_s() - started
 
 
 if __name__ == "__main__":
