@@ -26,6 +26,11 @@ RULE = "red_light"
 #: or a track that slips between two vehicles at the line, does not drive on into the junction
 #: until green.
 WENT_ON_M = 3.0
+#: ... within this many seconds of its front reaching the line. A front that stays at the line
+#: longer stood there (the stop_line rule's case); a track that later drives on from there has
+#: as likely slipped onto another vehicle (seen on tuning seed 2412 of fence_wrong_lane: a
+#: queued scooter's track took over a car two lanes on, 18 s later).
+RUN_ON_S = 6.0
 log = logging.getLogger("roadcam.fences")
 
 
@@ -70,6 +75,9 @@ class RedLight:
             distance = ctx.distance_to_stop_m(placed.last.road)
             if distance is not None and distance <= -WENT_ON_M:
                 candidate.went_on_ns = placed.last.time_ns
+            elif distance is not None and placed.last.time_ns - candidate.time_ns > RUN_ON_S * 1e9:
+                del self.candidates[key]
+                return []
         crossing = placed.crossed(ctx.stop.name) if ctx.stop else None
         if candidate is not None and candidate.after is None and crossing is not None \
                 and frame.index >= crossing.frame_index + rule.frames_after:
