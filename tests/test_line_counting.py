@@ -5,10 +5,18 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from appliances import build_appliance, run_for, stored
+from appliances import build_appliance, run_for, site_data, stored
+from gpiozero.pins.mock import MockFactory
 from videos import write_video
 
+from roadcam.appliance.clock import Clock
 from roadcam.appliance.hookspecs import hookimpl
+from roadcam.appliance.runtime import Appliance
+from roadcam.appliance.site import site_from_data
+from roadcam.appliance.tracking import Track, TrackPoint
+from roadcam.hal.base import Frame
+from roadcam.hal.hardware import Hardware
+from roadcam.plugins.fences.plugin import Fences
 
 WIDTH, HEIGHT, FRAMES = 320, 240, 110
 
@@ -83,3 +91,33 @@ def test_a_counting_line_stores_one_line_crossed_event_per_vehicle_with_its_dire
     assert len({event.data["track_id"] for event in crossed}) == 2
     (health,) = stored(tmp_path, "health")
     assert health.data["fences"]["crossings"] == {"north/count": {"forward": 1, "back": 1}}
+
+
+def test_a_track_the_tracker_ended_as_a_duplicate_counts_nothing(tmp_path):
+    """Two tracks on one car driving up over the line: the older one counts it, at its end."""
+    data = site_data(tmp_path, cameras=[{"name": "cam", "source": {"type": "opencv", "url": str(tmp_path / "x.avi")}}],
+                     fences={"cameras": [{"camera": "cam", "lines": [
+                         {"name": "count", "points": [[0.02, 0.5], [0.98, 0.5]], "count": True}]}]})
+    config, manager = site_from_data(data)
+    clock = Clock()
+    plugin = Fences(Appliance(config, manager, Hardware(config, clock, pin_factory=MockFactory()), clock),
+                    config.section("fences"))
+    older = Track(id=1, camera="cam", kind_votes={"car": 3.0, "truck": 1.0})
+    newer = Track(id=2, camera="cam", kind_votes={"car": 1.0})
+    image = np.full((HEIGHT, WIDTH, 3), 100, np.uint8)
+    drafts = []
+    for index in range(20):
+        bottom = 0.9 - 0.04 * index
+        box = (140.0, bottom * HEIGHT - 30, 180.0, bottom * HEIGHT)
+        time_ns = 10**18 + index * 40_000_000
+        for track in (older, newer):
+            track.points.append(TrackPoint(index, time_ns, box, None, True))
+        drafts += plugin.roadcam_analyze(frame=Frame("cam", index, time_ns, time_ns, image), tracks=[older, newer],
+                                         signals={})
+    assert drafts == []   # nothing until the tracks end
+    newer.duplicate_of = older.id
+    assert plugin.roadcam_track_finished(newer) == []
+    (event,) = plugin.roadcam_track_finished(older)
+    assert (event.type, event.data["direction"], event.data["track_id"], event.data["class"]) == (
+        "line.crossed", "forward", 1, "car")
+    assert event.data["frame_index"] == 10 and 10**18 + 9 * 40_000_000 < event.time_ns <= 10**18 + 10 * 40_000_000

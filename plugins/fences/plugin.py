@@ -5,7 +5,7 @@ fences and lets every rule look at them; when a track ends, each rule turns what
 violations. A violation is stored once its vehicle's ``plate.read`` (from plate_capture, when
 that plugin read one) has been seen, or ``plate_wait_s`` after the track ended without one;
 what is still waiting at shutdown is stored then. A vehicle crossing a counting line (``count:
-true``) is a ``line.crossed`` event at once (:mod:`.counting`).
+true``) is a ``line.crossed`` event when its track ends (:mod:`.counting`).
 
 While a camera's view is not the one its fences were drawn on (the diagnostics plugin's
 ``camera.view_changed``, or frozen or missing frames), nothing is judged on that camera: the
@@ -83,7 +83,6 @@ class Fences:
             self.signals.seed(head, view.state, view.since_ns)
         self.signals.settle(frame.time_ns)
         ctx = self.cameras.get(frame.camera)
-        crossed: list[EventDraft] = []
         if ctx is not None and ctx.blind:
             ctx.placer.placed.clear()   # no crossing or stand spans a moved view
         elif ctx is not None:
@@ -92,24 +91,24 @@ class Fences:
             for placed in ctx.placer.update(frame, tracks):
                 ctx.note_approach(placed)
                 ctx.note_turn(placed)
-                crossed += self.counter.step(ctx, placed, frame)
+                self.counter.step(ctx, placed, frame)
                 for rule in self.rules:
                     self.pending += rule.step(ctx, placed, frame)
-        return crossed + self._due(frame.time_ns)
+        return self._due(frame.time_ns)
 
     @hookimpl
     def roadcam_track_finished(self, track) -> list[EventDraft]:
+        crossed = self.counter.finish(track)
         ctx = self.cameras.get(track.camera)
         placed = ctx.placer.forget(track.id) if ctx is not None else None
         if placed is None:
-            return []
-        self.counter.finish(ctx, placed)
+            return crossed
         for rule in self.rules:
             self.pending += rule.finish(ctx, placed)
         for violation in self.pending:
             if (violation.camera, violation.track_id) == (track.camera, track.id) and violation.finished_ns is None:
                 violation.finished_ns = track.last_ns
-        return []
+        return crossed
 
     @hookimpl
     def roadcam_event(self, event) -> None:
