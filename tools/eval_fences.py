@@ -1,9 +1,10 @@
 """Per-rule precision and recall of the fences plugin on simulator scenarios, over several seeds.
 
     python -m roadcam.tools.eval_fences --scenarios fence_red_light fence_rush --seeds 9101 9102
-        [--detector tflite] [--out out/eval_fences]
+        [--detector tflite] [--duration-s 60] [--out out/eval_fences]
 
-For each scenario and seed: the scenario with its seed replaced, its fences drawn by
+For each scenario and seed: the scenario with its seed (and with ``--duration-s``, its length:
+the first part of its run) replaced, its fences drawn by
 :mod:`roadcam.tools.fences_for_scenario`, one ``roadcam simulate`` run (the real appliance and
 plugins; the scorer's table is kept beside the run). Then, per rule, the events and truths
 matched are added up over the runs and printed with precision and recall beside the targets
@@ -41,14 +42,22 @@ ROW = re.compile(r"^(?P<name>violation\.\S+ (?:precision|recall)|(?:vehicles|ped
 IDENTITY_TARGETS = {area.row: area.bar for area in AREA_IDENTITY.values()}
 
 
-def run_one(scenario: str, seed: int, detector: str, out: Path) -> dict[str, tuple[int, int]]:
+def reseeded(source: str, seed: int, duration_s: float | None = None) -> str:
+    """A scenario file's text with its seed (and its length, when given) replaced."""
+    text = re.sub(r"(?m)^seed: .*$", f"seed: {seed}", source)
+    if duration_s is not None:
+        text = re.sub(r"(?m)^duration_s: .*$", f"duration_s: {duration_s:g}", text)
+    return text
+
+
+def run_one(scenario: str, seed: int, detector: str, out: Path,
+            duration_s: float | None = None) -> dict[str, tuple[int, int]]:
     """One simulated run; its scorer rows as {name: (part, whole)}."""
     folder = out / f"{Path(scenario).stem}-{seed}"
     shutil.rmtree(folder, ignore_errors=True)  # a store left by an earlier run would be scored again
     folder.mkdir(parents=True)
     source = scenario_path(scenario).read_text(encoding="utf-8")
-    seeded = re.sub(r"(?m)^seed: .*$", f"seed: {seed}", source)
-    (folder / "scenario.yaml").write_text(seeded, encoding="utf-8")
+    (folder / "scenario.yaml").write_text(reseeded(source, seed, duration_s), encoding="utf-8")
     road = SimRoad(load_scenario(folder / "scenario.yaml"))
     (folder / "fences.yaml").write_text(yaml.safe_dump(fences_section(road), sort_keys=False), encoding="utf-8")
     command = [sys.executable, "-m", "roadcam.appliance.cli", "simulate", "--scenario", str(folder / "scenario.yaml"),
@@ -68,15 +77,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenarios", nargs="+", required=True, help="scenario names or files")
     parser.add_argument("--seeds", nargs="+", type=int, required=True, help="seeds to run each scenario with")
     parser.add_argument("--detector", default="tflite", choices=("tflite", "background"))
+    parser.add_argument("--duration-s", type=float, help="run only this many simulated seconds of each scenario "
+                                                       "(its first part; default: the whole scenario)")
     parser.add_argument("--out", type=Path, default=Path("out/eval_fences"))
     args = parser.parse_args(argv)
     for scenario in args.scenarios:
         totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
         for seed in args.seeds:
-            for name, (part, whole) in run_one(scenario, seed, args.detector, args.out).items():
+            for name, (part, whole) in run_one(scenario, seed, args.detector, args.out, args.duration_s).items():
                 totals[name][0] += part
                 totals[name][1] += whole
-        print(f"{scenario}  seeds {' '.join(map(str, args.seeds))}  detector {args.detector}")
+        length = f"  first {args.duration_s:g} s" if args.duration_s is not None else ""
+        print(f"{scenario}  seeds {' '.join(map(str, args.seeds))}  detector {args.detector}{length}")
         for name in sorted(totals):
             part, whole = totals[name]
             figure = f"{part / whole:.3f}" if whole else "n/a"
