@@ -138,7 +138,8 @@ def score(labels: Labels, crossed: list, finished: list, tolerance: int, frame_h
     required = [i for i, c in enumerate(labels.crossings) if not c.get("optional")]
     counted = sum(1 for i in required if i in matched)
     in_view = f" for {labels.vehicles_in_view} vehicles in view" if labels.vehicles_in_view else ""
-    rows.append(f"  vehicles found (counted at the line) {counted}/{len(required)}; "
+    classed = sum(1 for i in required if i in matched and matched[i].data["class"] == labels.crossings[i]["class"])
+    rows.append(f"  vehicles found (counted at the line) {counted}/{len(required)}, class right {classed}/{counted}; "
                 f"track.finished events {len(finished)}{in_view}")
     if labels.vehicles:
         rows += _identity(labels, matched, crossed, finished)
