@@ -4,6 +4,8 @@ plates in still images, read by the shipped models.
 Each image may be a full scene (plates are searched for with the plate detector, then each is
 read) or a plate crop (when the detector finds no plate in an image no larger than a crop, the
 whole image is read; ``--crop`` reads every image whole, without looking for plates in it).
+A plate the detector boxes in two halves is one plate, and each box is read as it is and widened
+to a wide plate's shape (:mod:`.framing`); its best-ranked read is kept.
 Every read is fitted to the plate formats of ``--country`` (shipped sets, default TW; see
 :mod:`.formats`) and ``--format``, swapping look-alike characters where that makes it fit, and
 the plates of an image are ranked by :func:`.formats.plate_rank`: the read's confidence times
