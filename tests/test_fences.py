@@ -483,3 +483,19 @@ def test_a_front_left_at_the_line_longer_than_the_run_on_time_is_no_red_light_ca
     drive.path(straight(stand, 0.1, 20))
     drive.end()
     assert not stored(tmp_path, "violation.red_light")
+
+
+def test_a_vehicle_waiting_at_the_crosswalk_whose_box_creeps_in_did_not_fail_to_yield(tmp_path):
+    """People walking in front hide the bottom of a waiting car's box, which creeps up the
+    picture: its front seems to inch into the crosswalk, slower than any vehicle driving in."""
+    crosswalk = {"name": "crosswalk", "polygon": [[0.0, 0.4], [1.0, 0.4], [1.0, 0.48], [0.0, 0.48]]}
+    section_zones = fences()["cameras"][0]["zones"] + [crosswalk]
+    appliance, plugin = bench(tmp_path, calibrated=True, fail_to_yield={"enabled": True, "crosswalk": "crosswalk"},
+                              zones=section_zones)
+    drive = Drive(appliance, plugin)
+    person = Track(id=50, camera="cam", kind_votes={"pedestrian": 1.0})
+    drive.standing.append((person, (0.55 * W - 4, 0.44 * H - 20, 0.55 * W + 4, 0.44 * H)))
+    drive.path(straight(0.95, 0.57, 60) + [(0.5, 0.57)] * 25 + [(0.5, 0.57 - 0.025 * i / 50) for i in range(51)]
+               + [(0.5, 0.545)] * 100)
+    drive.end()
+    assert not stored(tmp_path, "violation.fail_to_yield")
