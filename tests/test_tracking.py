@@ -485,3 +485,22 @@ def test_two_pedestrians_walking_side_by_side_keep_both_tracks():
         live, finished = tracker.update(step, step * FRAME_NS,
                                         [_detection(people(step)[0], kind="pedestrian", whole=True)])
         assert len(live) == 2 and not finished
+
+
+@pytest.mark.parametrize("kind, walks_on", [("pedestrian", True), ("car", False)])
+def test_a_hidden_pedestrian_keeps_their_pace_and_a_hidden_vehicle_slows_down(kind, walks_on):
+    """Seen for 1 s at 1.5 m/s, then hidden for 2 s behind a bus: a pedestrian's estimate walks
+    on about 3 m (people hidden by one passing them on a crosswalk walk on); a vehicle's slows
+    down as if queueing (under 2 m)."""
+    tracker = Tracker("cam")
+    bus = _detection((0, 100, 1900, 1000), road_xy=(40.0, 40.0), kind="bus", whole=True)
+    for step in range(75):
+        x_m = 1.5 * step / FPS
+        seen = step < 25
+        box = (200 + 40 * x_m, 400, 230 + 40 * x_m, 480)
+        detections = [_detection(box, road_xy=(x_m, -3.0), kind=kind, whole=True)] if seen else [bus]
+        live, _ = tracker.update(step, step * FRAME_NS, detections)
+    (followed,) = [track for track in live if track.kind == kind]
+    last_seen = max(point.road_xy[0] for point in followed.points if point.measured)
+    walked = followed.points[-1].road_xy[0] - last_seen
+    assert (walked > 2.5) is walks_on and walked < 3.5

@@ -119,10 +119,12 @@ class Followed:
     def coast(self, frame_index: int, time_ns: int, hidden: bool, inland: bool, step_s: float,
               settings: TrackingSettings) -> None:
         """No detection this frame: once confirmed, the track keeps an estimated point. Hidden
-        behind or inside a detection, the object slows down (it is most often queueing) and its
+        behind or inside a detection, a vehicle slows down (it is most often queueing) and its
         road position grows no more uncertain than ``hidden_sigma_m``: it comes out from behind
         the other near where it went in, and a track hidden for seconds does not take a
-        vehicle appearing 20 m away. Unseen in the open, the miss counts towards
+        vehicle appearing 20 m away. A hidden pedestrian keeps their pace (people on a crosswalk
+        hidden by one walking past them walk on; one waiting at the kerb stands still anyway).
+        Unseen in the open, the miss counts towards
         ``max_missed_frames``; but an object still ``inland`` (large, clear of the frame's
         edges, see :func:`.matching.inland`) when that count runs out has not left the view: it
         is parked like a hidden one, kept until ``max_hidden_frames``."""
@@ -131,7 +133,7 @@ class Followed:
         if hidden or parked:
             if hidden:
                 self.missed_in_view = 0
-            slowdown = float(np.exp(-step_s / settings.hidden_slowdown_s))
+            slowdown = 1.0 if self.track.kind == "pedestrian" else float(np.exp(-step_s / settings.hidden_slowdown_s))
             self.box.velocity[:2] *= slowdown
             self.box.velocity[2:] = 0.0  # an unseen object's box does not keep shrinking or growing
             if self.road is not None:

@@ -41,8 +41,9 @@ class TrackingSettings(BaseModel):
                                 description="Share of an unseen track's predicted box a detection must cover "
                                             "for the track to count as hidden behind or inside it.")
     hidden_slowdown_s: float = Field(2.0, gt=0, title="Hidden slowdown (s)",
-                                     description="Time constant with which a hidden track's speed decays "
-                                                 "(hidden road users are most often queueing).")
+                                     description="Time constant with which a hidden vehicle track's speed "
+                                                 "decays (hidden vehicles are most often queueing; hidden "
+                                                 "pedestrians keep their pace).")
     hidden_sigma_m: float = Field(1.0, gt=0, title="Hidden position sigma (m)",
                                   description="Most a hidden or parked track's road position grows uncertain.")
     inland_px: float = Field(48.0, ge=0, title="Inland size (px)",
