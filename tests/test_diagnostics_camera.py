@@ -199,10 +199,16 @@ class StallingCamera(Camera):
 
 
 class TickRecorder:
-    """Notes the time of every ``roadcam_tick``."""
+    """Notes the time of every ``roadcam_tick`` and counts the frames analysed."""
 
     def __init__(self):
         self.ticks: list[int] = []
+        self.frames = 0
+
+    @hookimpl
+    def roadcam_analyze(self, frame, tracks, signals):
+        self.frames += 1
+        return []
 
     @hookimpl
     def roadcam_tick(self, now_ns):
@@ -232,6 +238,9 @@ def test_a_camera_that_sends_nothing_is_caught_by_the_tick_within_10_s(tmp_path)
     appliance.start()
     try:
         assert camera.stalled.wait(10)
+        deadline = time.monotonic() + 10
+        while recorder.frames < 50 and time.monotonic() < deadline:  # the outage starts after the last frame
+            time.sleep(0.01)
         last_frame_ns = clock.wall_ns()
         for _ in range(5):  # five seconds without a frame, one tick each
             clock.advance(TICK_INTERVAL_S)
@@ -249,3 +258,29 @@ def test_a_camera_that_sends_nothing_is_caught_by_the_tick_within_10_s(tmp_path)
     no_frames_after_s = DiagnosticsConfig().no_frames_after_s  # frames resumed only at +5 s: this was the tick
     assert no_frames_after_s < raised_after_s <= no_frames_after_s + TICK_INTERVAL_S <= DETECT_WITHIN_S
     assert "north sent no frame" in events[0].data["message"]
+
+
+class SlowAnalysis:
+    """A plugin that takes ``seconds`` over every frame: the analysis runs slower than real time."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+
+    @hookimpl
+    def roadcam_analyze(self, frame, tracks, signals):
+        time.sleep(self.seconds)
+        return []
+
+
+def test_a_recording_analysed_slower_than_real_time_is_no_camera_outage(tmp_path):
+    """A video file's frames carry the file's own time, which falls behind the wall clock when
+    the analysis is slower than real time; frames still come, so the tick raises nothing."""
+    from appliances import build_appliance, run_for, stored
+    from videos import moving_box, write_video
+
+    video = write_video(tmp_path / "north.avi", moving_box(60), fps=25.0)  # 2.4 s of recording
+    appliance = build_appliance(tmp_path, plugins=[SlowAnalysis(0.15)],  # about 9 s to analyse
+                                cameras=[{"name": "north", "source": {"type": "opencv", "url": str(video)}}])
+    run_for(appliance)
+    assert stored(tmp_path, "health")[-1].data["cameras"]["north"]["processed"] == 60
+    assert [e.data["id"] for e in stored(tmp_path, "fault.raised")] == []

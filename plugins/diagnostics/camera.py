@@ -100,6 +100,7 @@ class CameraState:
     frames: int = 0
     frame_times: deque = field(default_factory=deque)   # frame time stamps within the rate window
     last_frame_ns: int | None = None
+    last_arrival_ns: int | None = None                  # the appliance's clock when it last got a frame
     watched_since_ns: int | None = None                 # first tick (a camera that never sends is caught)
     first_frame_ns: int | None = None
     last_thumb: np.ndarray | None = None
@@ -153,8 +154,12 @@ class CameraChecks:
 
     # -- every frame ---------------------------------------------------------------------
 
-    def on_frame(self, camera: str, time_ns: int, image: np.ndarray, expected_fps: float | None = None) -> None:
+    def on_frame(self, camera: str, time_ns: int, image: np.ndarray, expected_fps: float | None = None,
+                 arrived_ns: int | None = None) -> None:
+        """One frame stamped ``time_ns`` (a file's own media time for a recording), analysed at
+        ``arrived_ns`` on the appliance's clock (the clock :meth:`on_tick` is given)."""
         state = self._state(camera, expected_fps)
+        state.last_arrival_ns = time_ns if arrived_ns is None else arrived_ns
         cfg = self.config
         gap_ns = None if state.last_frame_ns is None else time_ns - state.last_frame_ns
         state.last_frame_ns = time_ns
@@ -170,12 +175,15 @@ class CameraChecks:
 
     def on_tick(self, now_ns: int, cameras: dict[str, float | None]) -> None:
         """Periodic (``roadcam_tick``, whether frames come or not): a camera of ``cameras``
-        (name -> expected fps) that sends nothing, or never sent anything, is caught here."""
+        (name -> expected fps) that sends nothing, or never sent anything, is caught here. The
+        gap is measured on the tick's clock from the last frame's arrival, not its stamp: a
+        recording analysed slower than real time has stamps that fall behind the clock while its
+        frames still come."""
         for name, expected_fps in cameras.items():
             state = self._state(name, expected_fps)
             state.watched_since_ns = now_ns if state.watched_since_ns is None else state.watched_since_ns
         for camera, state in self.cameras.items():
-            last_ns = state.last_frame_ns if state.last_frame_ns is not None else state.watched_since_ns
+            last_ns = state.last_arrival_ns if state.last_arrival_ns is not None else state.watched_since_ns
             if last_ns is None:
                 continue
             gap_s = (now_ns - last_ns) / 1e9

@@ -25,12 +25,14 @@ class Diagnostics:
                                           appliance.clear_fault,
                                           outbox_watched=getattr(getattr(appliance.config, "uplink", None),
                                                                  "enabled", False))
+        self._clock = appliance.clock
         self._expected_fps = {camera.name: getattr(camera.source, "fps", None)
                               for camera in appliance.config.cameras}
 
     @hookimpl
     def roadcam_analyze(self, frame, tracks, signals):
-        self.camera_checks.on_frame(frame.camera, frame.time_ns, frame.image, self._expected_fps.get(frame.camera))
+        self.camera_checks.on_frame(frame.camera, frame.time_ns, frame.image, self._expected_fps.get(frame.camera),
+                                    arrived_ns=self._clock.wall_ns())
         return []
 
     @hookimpl
