@@ -52,6 +52,13 @@ def roadcam_configure(appliance: Appliance) -> None:
 
 
 @hookspec
+def roadcam_finish(appliance: Appliance) -> list[EventDraft]:
+    """Called once on shutdown after the last frame and edge, before the outbox drains and
+    before ``roadcam_unconfigure``: return the events still open (a violation waiting for its
+    plate, a passage, a held speed), so they are stored and delivered with the rest."""
+
+
+@hookspec
 def roadcam_unconfigure(appliance: Appliance) -> None:
     """Called once on shutdown after the last frame; release what ``roadcam_configure`` took."""
 

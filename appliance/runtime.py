@@ -177,6 +177,7 @@ class Appliance:
         for thread in self._threads:
             thread.join(timeout=10)
         if self.store is not None:
+            self.submit(self._call("roadcam_finish", {"appliance": self}))  # the analysis thread has ended
             self.wait_until_delivered(self.drain_timeout_s)
             self._call_hook("roadcam_unconfigure", {"appliance": self})
             self.hardware.close()

@@ -100,7 +100,7 @@ class Drive:
 
     def end(self) -> None:
         self.appliance.submit(self.plugin.roadcam_track_finished(self.track))
-        self.plugin.roadcam_unconfigure(self.appliance)
+        self.appliance.submit(self.plugin.roadcam_finish(self.appliance))
 
 
 def straight(start=0.95, stop=0.1, frames=30):

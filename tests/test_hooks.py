@@ -74,6 +74,11 @@ class Lifecycle:
         self.calls.append(("configure", appliance.store is not None))
 
     @hookimpl
+    def roadcam_finish(self, appliance):
+        self.calls.append(("finish", appliance.store is not None))
+        return [EventDraft("bench.left_open", {"note": "stored at shutdown"}, appliance.clock.wall_ns())]
+
+    @hookimpl
     def roadcam_unconfigure(self, appliance):
         self.calls.append(("unconfigure", appliance.store is not None))
 
@@ -87,7 +92,20 @@ def test_hook_roadcam_configure(tmp_path):
 def test_hook_roadcam_unconfigure(tmp_path):
     plugin = Lifecycle()
     run_for(build_appliance(tmp_path, plugins=[plugin], cameras=camera(tmp_path, 3)))
-    assert plugin.calls == [("configure", True), ("unconfigure", True)]
+    assert plugin.calls == [("configure", True), ("finish", True), ("unconfigure", True)]
+
+
+def test_hook_roadcam_finish(tmp_path):
+    """What a plugin still holds at shutdown is stored before the outbox drains, so a drain
+    that waits for the collector waits for it too."""
+    plugin = Lifecycle()
+    appliance = build_appliance(tmp_path, plugins=[plugin], cameras=camera(tmp_path, 3))
+    pending_when_draining = []
+    appliance.wait_until_delivered = lambda timeout_s: pending_when_draining.append(appliance.store.usage().pending)
+    run_for(appliance)
+    (event,) = stored(tmp_path, "bench.left_open")
+    assert event.data == {"note": "stored at shutdown"}
+    assert pending_when_draining and pending_when_draining[0] >= 1  # the drain saw it waiting
 
 
 class FixedDetector:

@@ -134,13 +134,15 @@ class Fences:
                 "evidence": [ref.sha256 for ref in event.evidence]}
 
     @hookimpl
-    def roadcam_unconfigure(self, appliance) -> None:
-        for ctx in self.cameras.values():  # the tracks the core finished last
+    def roadcam_finish(self, appliance) -> list[EventDraft]:
+        """Judge the tracks the core finished last, and store every violation still waiting for
+        its plate, before the outbox drains."""
+        for ctx in self.cameras.values():
             for track_id in list(ctx.placer.placed):
                 placed = ctx.placer.forget(track_id)
                 for rule in self.rules:
                     self.pending += rule.finish(ctx, placed)
-        appliance.submit(self._due(None))
+        return self._due(None)
 
     @hookimpl
     def roadcam_collect_health(self, appliance) -> dict[str, Any]:

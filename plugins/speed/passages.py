@@ -126,7 +126,7 @@ class PassageRecorder:
         return self._due(now_ns)
 
     @hookimpl
-    def roadcam_unconfigure(self, appliance):
+    def roadcam_finish(self, appliance):
         """Store what is still open: the vehicles are past, whatever the camera made of them."""
         drafts = []
         for passage in [p for p in self.open if p.off_ns is not None]:
@@ -136,7 +136,7 @@ class PassageRecorder:
                     read = self._reads.get((self.seen.camera, passage.track))
             drafts.append(self._draft(passage, read))
         self.open.clear()
-        appliance.submit(drafts)
+        return drafts
 
     @hookimpl
     def roadcam_collect_health(self, appliance):

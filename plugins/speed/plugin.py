@@ -139,9 +139,9 @@ class SpotSpeed:
         return self._release(lambda held, deadline: deadline + wait_ns <= now_ns)
 
     @hookimpl
-    def roadcam_unconfigure(self, appliance):
+    def roadcam_finish(self, appliance):
         """Store the speeds still waiting for the camera, checked with what it saw."""
-        appliance.submit(self._release(lambda held, deadline: True))
+        return self._release(lambda held, deadline: True)
 
     @hookimpl
     def roadcam_collect_health(self, appliance):
