@@ -1,6 +1,8 @@
 """Shared fixtures."""
 
 import os
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -49,3 +51,16 @@ def pty_pair():
     yield master, os.ttyname(slave)
     os.close(master)
     os.close(slave)
+
+
+@pytest.fixture
+def chromium() -> str:
+    """The Chromium binary; missing: a failure under CI, a skip elsewhere."""
+    found = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+    if found is None:
+        reason = ("headless Chromium is not installed (/usr/bin/chromium): scripts/test.sh installs it "
+                  "through scripts/test-browser.sh (apt-get install chromium, as root)")
+        if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
+            pytest.fail(f"CI=true and {reason}; the rendered fault report cannot be checked")
+        pytest.skip(reason)
+    return found

@@ -12,6 +12,7 @@ import pytest
 from smtp_server import SmtpServer
 from test_delivery import start_collector
 from test_fault_report import HtmlTables, table
+from test_fault_report_browser import PROBE, render, rendered_table, rendered_text
 
 from roadcam.appliance.runtime import Appliance
 from roadcam.appliance.site import site_from_data
@@ -43,7 +44,7 @@ def covered(spans: list[tuple[int, int]], start: int, end: int) -> int:
     return total
 
 
-def test_the_report_lists_exactly_the_faults_injected_into_the_simulator(tmp_path):
+def test_the_report_lists_exactly_the_faults_injected_into_the_simulator(tmp_path, chromium):
     pki = write_test_pki(tmp_path / "pki", devices=[DEVICE], collectors=["collector-1"])
     broker = Broker(tmp_path / "broker")
     broker.start()
@@ -98,4 +99,16 @@ def test_the_report_lists_exactly_the_faults_injected_into_the_simulator(tmp_pat
     expected = percent(1 - covered(down, until_ns - observed, until_ns) / observed)
     (device_row,) = table(page, "Devices")
     assert device_row["availability"] == expected
+    # the same, as headless Chromium lays the mailed page out
+    probed = tmp_path / "mailed.html"
+    probed.write_text(mail.message.get_body(("html",)).get_content().replace("</body>", PROBE + "\n</body>"),
+                      encoding="utf-8")
+    layout = rendered_text(render(chromium, probed, tmp_path / "profile", "--dump-dom"))
+    assert {(row["fault"], row["severity"]) for row in rendered_table(layout, "Faults during")} == {
+        ("camera.frozen:approach", "critical"), ("camera.dark:approach", "critical"),
+        (f"device.offline:{DEVICE}", "critical")}
+    assert [row["fault"] for row in rendered_table(layout, "Faults active")] == [f"device.offline:{DEVICE}"]
+    assert [row["availability"] for row in rendered_table(layout, "Devices")] == [expected]
+    assert all(row["visible"] for table_name in ("Faults during", "Faults active", "Devices")
+               for row in rendered_table(layout, table_name))
     print(f"injected {sorted(EXPECTED)}: reported, availability {expected} over {observed / 1e9:.1f} s observed")
