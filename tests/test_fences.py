@@ -83,9 +83,9 @@ class Drive:
     def lamp(self, state: str, at_ns: int | None = None) -> None:
         self.appliance.submit(self.plugin.roadcam_signal_changed("main", state, at_ns or self.now))
 
-    def frame(self, x: float, y_bottom: float, measured: bool = True) -> None:
+    def frame(self, x: float, y_bottom: float, measured: bool = True, box: tuple | None = None) -> None:
         image = np.full((H, W, 3), 100, np.uint8)
-        box = (x * W - 15, y_bottom * H - 20, x * W + 15, y_bottom * H)
+        box = box or (x * W - 15, y_bottom * H - 20, x * W + 15, y_bottom * H)
         self.track.points.append(TrackPoint(self.index, self.now, box, None, measured))
         for other, other_box in self.standing:
             other.points.append(TrackPoint(self.index, self.now, other_box, None))
@@ -362,6 +362,17 @@ def test_crossing_a_solid_line_either_way_is_a_violation_once_per_line(tmp_path)
     events = stored(tmp_path, "violation.solid_line")
     assert [(e.data["line"], e.data["direction"]) for e in events] == [("centre", "back")]
     assert [ref.kind for ref in events[0].evidence] == ["frame_before", "frame_after"]
+
+
+def test_a_box_cut_by_the_picture_edge_crosses_no_line_while_it_grows_into_view(tmp_path):
+    appliance, plugin = bench(tmp_path, lines=[{"name": "centre", "points": [[0.9, 0.95], [0.9, 0.55]]}],
+                              solid_line={"enabled": True, "lines": ["centre"]})
+    bus = Drive(appliance, plugin)
+    for step in range(12):  # coming in at the right edge: the cut box's bottom centre slides from 0.98 to 0.81
+        bus.frame(0, 0, box=(W - 12 - 10 * step, 0.85 * H - 40, W, 0.85 * H))
+    bus.path([(0.78, 0.85 - 0.01 * i) for i in range(10)])  # whole in view, straight on in its lane
+    bus.end()
+    assert stored(tmp_path, "violation.solid_line") == []
 
 
 def test_a_car_standing_in_the_scooter_box_is_a_violation_and_a_scooter_there_is_not(tmp_path):
