@@ -90,15 +90,14 @@ def _run(args) -> int:
     """Run the site of ``--config``, rolling a config update out first (roll back an unfinished
     trial, promote a staged update; :mod:`roadcam.appliance.config_rollout`). Exits with
     RESTART_EXIT_STATUS when it stopped with an update staged, so the service restarts with it."""
-    from roadcam.hal.clock_status import ClockStatusSource
-    from roadcam.hal.hardware import Hardware
+    from roadcam.hal.hardware import Hardware, clock_status_source
 
     from .clock import Clock
     from .config_rollout import RESTART_EXIT_STATUS, prepare_site
     from .runtime import Appliance
 
     site = prepare_site(args.config)
-    clock = Clock(ClockStatusSource(site.config.clock.source, site.config.clock.refresh_s))
+    clock = Clock(clock_status_source(site.config))
     try:
         appliance = Appliance(site.config, site.manager, Hardware(site.config, clock), clock,
                               sign=site.config.uplink.event_signer())

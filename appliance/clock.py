@@ -9,10 +9,34 @@ from __future__ import annotations
 
 import threading
 import time
-
-from roadcam.hal.clock_status import ClockStatus, ClockStatusSource
+from dataclasses import dataclass
+from typing import Protocol
 
 from .events import ClockState
+
+
+@dataclass(frozen=True)
+class ClockStatus:
+    """One reading of the clock's discipline. ``offset_ms``: how far the clock is ahead of true
+    time as the source measures it (positive: fast), None when it does not say. ``fault``: why
+    the source could not be read (then ``synced`` is False and nothing else is known)."""
+
+    source: str
+    synced: bool
+    error_ms: float | None = None
+    offset_ms: float | None = None
+    fault: str | None = None
+
+    @property
+    def state(self) -> ClockState:
+        """What every event's envelope carries: the error bound only for a synced clock."""
+        return ClockState(synced=self.synced, error_ms=self.error_ms if self.synced else None)
+
+
+class StatusSource(Protocol):
+    """What a :class:`Clock` reads its status from (the HAL's ``ClockStatusSource``)."""
+
+    def read(self) -> ClockStatus: ...
 
 
 class Clock:
@@ -20,8 +44,12 @@ class Clock:
     (:class:`roadcam.hal.clock_status.ClockStatusSource`: chrony, the kernel's NTP state or
     timedatectl, as the site's ``clock.source`` says); left out, the ``auto`` choice."""
 
-    def __init__(self, status_source: ClockStatusSource | None = None):
-        self._status_source = status_source or ClockStatusSource()
+    def __init__(self, status_source: StatusSource | None = None):
+        if status_source is None:  # the HAL's reader, imported only when a real clock is made
+            from roadcam.hal.clock_status import ClockStatusSource
+
+            status_source = ClockStatusSource()
+        self._status_source = status_source
 
     def wall_ns(self) -> int:
         return time.time_ns()
@@ -55,7 +83,7 @@ class ManualClock(Clock):
     """
 
     def __init__(self, start_wall_ns: int, synced: bool = True, error_ms: float = 1.0,
-                 status_source: ClockStatusSource | None = None):
+                 status_source: StatusSource | None = None):
         self._lock = threading.Lock()
         self._start_wall_ns = start_wall_ns
         self._mono_ns = 0

@@ -33,32 +33,13 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Literal
 
-from roadcam.appliance.events import ClockState
+from roadcam.appliance.clock import ClockStatus
 
 SourceName = Literal["auto", "chrony", "timedatectl", "adjtimex"]
 #: Seconds a chronyc or timedatectl call may take before it counts as failed.
 COMMAND_TIMEOUT_S = 2.0
-
-
-@dataclass(frozen=True)
-class ClockStatus:
-    """One reading of the clock's discipline. ``offset_ms``: how far the clock is ahead of true
-    time as the source measures it (positive: fast), None when it does not say. ``fault``: why
-    the source could not be read (then ``synced`` is False and nothing else is known)."""
-
-    source: str
-    synced: bool
-    error_ms: float | None = None
-    offset_ms: float | None = None
-    fault: str | None = None
-
-    @property
-    def state(self) -> ClockState:
-        """What every event's envelope carries: the error bound only for a synced clock."""
-        return ClockState(synced=self.synced, error_ms=self.error_ms if self.synced else None)
 
 
 def _failed(source: str, why: str) -> ClockStatus:

@@ -19,6 +19,7 @@ from roadcam.common.errors import BackendNotFound, HardwareError
 
 from .base import Camera, Device, LampInput, LoopInput, Output, SerialLink
 from .camera import make_camera
+from .clock_status import ClockStatusSource
 from .controller import SerialSignalController, SerialSignalHead
 from .gpio import GpioLoop, GpioOutput, GpioSignalHead, make_pin_factory
 from .serial import PySerialLink
@@ -142,3 +143,8 @@ class Hardware:
             with _config_path("gpio.pin_factory"):
                 self._made_pin_factory = make_pin_factory(self._config.gpio.pin_factory)
         return self._made_pin_factory
+
+
+def clock_status_source(config: CoreConfig) -> ClockStatusSource:
+    """The reader of the clock's sync state and error bound the site's ``clock:`` section names."""
+    return ClockStatusSource(config.clock.source, config.clock.refresh_s)
