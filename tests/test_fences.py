@@ -386,15 +386,21 @@ def test_a_car_standing_in_the_scooter_box_is_a_violation_and_a_scooter_there_is
     assert (event.data["track_id"], event.data["vehicle_kind"]) == (8, "car")
 
 
-@pytest.mark.parametrize("person_x, reported", [(0.55, 1), (0.95, 0)])
-def test_entering_the_crosswalk_with_a_pedestrian_near_its_path_is_failing_to_yield(tmp_path, person_x, reported):
+def crosswalk_with_pedestrian(tmp_path, person_x: float) -> Drive:
+    """A bench with a crosswalk across the picture above the stop line and fail_to_yield on, and
+    a pedestrian standing on it at ``person_x``; returns the drive of the vehicle to judge."""
     crosswalk = {"name": "crosswalk", "polygon": [[0.0, 0.4], [1.0, 0.4], [1.0, 0.48], [0.0, 0.48]]}
-    section_zones = fences()["cameras"][0]["zones"] + [crosswalk]
     appliance, plugin = bench(tmp_path, calibrated=True, fail_to_yield={"enabled": True, "crosswalk": "crosswalk"},
-                              zones=section_zones)
+                              zones=fences()["cameras"][0]["zones"] + [crosswalk])
     drive = Drive(appliance, plugin)
     person = Track(id=50, camera="cam", kind_votes={"pedestrian": 1.0})
     drive.standing.append((person, (person_x * W - 4, 0.44 * H - 20, person_x * W + 4, 0.44 * H)))
+    return drive
+
+
+@pytest.mark.parametrize("person_x, reported", [(0.55, 1), (0.95, 0)])
+def test_entering_the_crosswalk_with_a_pedestrian_near_its_path_is_failing_to_yield(tmp_path, person_x, reported):
+    drive = crosswalk_with_pedestrian(tmp_path, person_x)
     drive.path(straight(0.95, 0.2, 60))   # 45 m in 2.4 s
     drive.end()
     events = stored(tmp_path, "violation.fail_to_yield")
@@ -499,13 +505,7 @@ def test_a_front_left_at_the_line_longer_than_the_run_on_time_is_no_red_light_ca
 def test_a_vehicle_waiting_at_the_crosswalk_whose_box_creeps_in_did_not_fail_to_yield(tmp_path):
     """People walking in front hide the bottom of a waiting car's box, which creeps up the
     picture: its front seems to inch into the crosswalk, slower than any vehicle driving in."""
-    crosswalk = {"name": "crosswalk", "polygon": [[0.0, 0.4], [1.0, 0.4], [1.0, 0.48], [0.0, 0.48]]}
-    section_zones = fences()["cameras"][0]["zones"] + [crosswalk]
-    appliance, plugin = bench(tmp_path, calibrated=True, fail_to_yield={"enabled": True, "crosswalk": "crosswalk"},
-                              zones=section_zones)
-    drive = Drive(appliance, plugin)
-    person = Track(id=50, camera="cam", kind_votes={"pedestrian": 1.0})
-    drive.standing.append((person, (0.55 * W - 4, 0.44 * H - 20, 0.55 * W + 4, 0.44 * H)))
+    drive = crosswalk_with_pedestrian(tmp_path, 0.55)
     drive.path(straight(0.95, 0.57, 60) + [(0.5, 0.57)] * 25 + [(0.5, 0.57 - 0.025 * i / 50) for i in range(51)]
                + [(0.5, 0.545)] * 100)
     drive.end()
