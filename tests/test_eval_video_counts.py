@@ -40,3 +40,29 @@ def test_every_clip_has_its_labels_and_they_load():
         labels = Labels.load(clip.labels())
         assert labels.crossings and labels.fps > 0
         assert all(c["direction"] in ("forward", "back") for c in labels.crossings)
+
+
+def finished(track: int, entry: tuple[float, float, int], exit_: tuple[float, float, int],
+             entry_edges=(), exit_edges=()) -> SimpleNamespace:
+    def end(point, edges):
+        return {"image_xy": [point[0], point[1]], "frame_index": point[2], "edges": list(edges)}
+    return SimpleNamespace(data={"track_id": track, "entry": end(entry, entry_edges), "exit": end(exit_, exit_edges)})
+
+
+def test_held_through_the_view_both_ways_and_false_tracks():
+    labels = Labels(line={"name": "count", "points": [[0, 0.5], [1, 0.5]]}, fps=10.0, crossings=[
+        {"frame": 100, "direction": "back", "class": "car"}, {"frame": 200, "direction": "back", "class": "car"},
+        {"frame": 300, "direction": "forward", "class": "car"}], vehicles_in_view=4,
+        through={"back": {"starts_above_y": 0.3, "leaves_by": ["bottom"]},
+                 "forward": {"enters_by": ["bottom", "right"], "ends_above_y": 0.3}})
+    events = [crossed(100, "back", 1), crossed(200, "back", 2), crossed(300, "forward", 3)]
+    tracks = [finished(1, (50, 20, 60), (50, 100, 130), exit_edges=["bottom"]),    # far to the bottom: held
+              finished(2, (50, 60, 180), (50, 100, 230), exit_edges=["bottom"]),   # first seen near: not held
+              finished(3, (50, 100, 280), (50, 25, 330), entry_edges=["right"]),   # right to far: held
+              finished(4, (10, 10, 40), (12, 12, 50)),                             # no crossing: false
+              finished(5, (10, 10, 390), (12, 12, 399)),                           # in view at the end: the one short
+              finished(6, (10, 10, 396), (12, 12, 399))]                           # one more than labelled short
+    rows = score(labels, events, tracks, tolerance=5, frame_height=100, last_frame=399)
+    assert "held through the view 2/3" in rows[-2]
+    assert "false tracks (no labelled crossing's; fragments or no vehicle) 2 = 50.0% of the 4 vehicles" in rows[-1]
+    assert "besides 1 of the 1 vehicles short of the line at the end" in rows[-1]
