@@ -510,3 +510,24 @@ def test_a_vehicle_waiting_at_the_crosswalk_whose_box_creeps_in_did_not_fail_to_
                + [(0.5, 0.545)] * 100)
     drive.end()
     assert not stored(tmp_path, "violation.fail_to_yield")
+
+
+def test_a_queued_car_whose_box_bottom_the_car_behind_hides_is_no_stop_line_overrun(tmp_path):
+    """A car waits with its front 0.5 m before the line; the car behind pulls up and hides the
+    bottom of its box, whose visible part ends 2 m further up the road: its front, placed from
+    that bottom, seems to go 1.5 m over the line while it stands on red."""
+    appliance, plugin = bench(tmp_path, calibrated=True, stop_line={"enabled": True, "stand_s": 1.0})
+    drive = Drive(appliance, plugin, initial="red")
+    stand = 0.5 + 20 / H   # rear 5 m before the line: a car's front 0.5 m before it
+    drive.path(straight(0.95, stand, 30) + [(0.5, stand)] * 10)
+    behind = Track(id=8, camera="cam", kind_votes={"car": 1.0})
+    drive.standing.append((behind, (0.5 * W - 16, stand * H - 6, 0.5 * W + 16, stand * H + 24)))
+    for step in range(1, 21):   # what is left in view of its box ends higher and higher up the picture
+        bottom = stand * H - 8 * step / 20
+        drive.frame(0.5, 0, box=(0.5 * W - 15, bottom - 20 + 8 * step / 20, 0.5 * W + 15, bottom))
+    for _ in range(60):
+        drive.frame(0.5, 0, box=(0.5 * W - 15, stand * H - 20, 0.5 * W + 15, stand * H - 8))
+    drive.lamp("green")
+    drive.path(straight(stand - 8 / H, 0.1, 20))
+    drive.end()
+    assert not stored(tmp_path, "violation.stop_line")

@@ -12,7 +12,9 @@ last speed, and a queued vehicle so estimated would drive over the stop line on 
 tracks are not placed. A box cut by the left or right edge of the picture is placed but crosses
 no line: its bottom centre slides sideways as more of the vehicle comes into view (a bus entering
 at the side "crossed" a solid lane line in the smoke demo), so a line is crossed only between two
-whole boxes.
+whole boxes. A box whose bottom edge a nearer vehicle's box covers (in a queue, the vehicle
+behind) is noted as hidden: its bottom is the top of what is left in view, further up the road
+than the vehicle's rear, and the stop-line rule does not judge an overrun from it.
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ HISTORY_S = 6.0
 NOT_VEHICLES = ("pedestrian",)
 #: A box within this many pixels of the picture's left or right edge is cut by it.
 EDGE_PX = 2
+#: A box's bottom is hidden when a nearer vehicle's box covers at least this share of its width
+#: there (a scooter behind a car covers about 0.4 of it, a car behind a car most of it).
+HIDDEN_SHARE = 0.3
 
 
 @dataclass
@@ -45,6 +50,7 @@ class Sample:
     road: tuple[float, float] | None
     box: tuple[float, float, float, float]
     cut: bool = False  # cut by the picture's left or right edge: its bottom centre is not the vehicle's
+    hidden: bool = False  # its bottom edge covered by a nearer vehicle's box (see HIDDEN_SHARE)
 
 
 @dataclass
@@ -131,6 +137,8 @@ class CameraPlacer:
         height, width = frame.image.shape[:2]
         self.size = (width, height)
         out = []
+        boxes = [track.last.box for track in tracks
+                 if track.last.frame_index == frame.index and track.kind not in NOT_VEHICLES]
         for track in tracks:
             point = track.last
             if point.frame_index != frame.index or not point.measured or track.kind in NOT_VEHICLES:
@@ -140,7 +148,8 @@ class CameraPlacer:
             road = self.to_road(here)
             placed = self.placed.setdefault(track.id, Placed(track.id))
             cut = x1 <= EDGE_PX or x2 >= width - EDGE_PX
-            sample = Sample(frame.time_ns, frame.index, here, road, tuple(point.box), cut)
+            sample = Sample(frame.time_ns, frame.index, here, road, tuple(point.box), cut,
+                            _bottom_hidden(point.box, boxes))
             placed.kind = track.kind
             if placed.samples and not (placed.last.cut or sample.cut):
                 self._crossings(placed, placed.last, sample)
@@ -207,3 +216,15 @@ class CameraPlacer:
         x, y = self.geometry.to_road([(point[0] * self.size[0], point[1] * self.size[1])])[0]
         return float(x), float(y)
 
+
+
+def _bottom_hidden(box, boxes) -> bool:
+    """Whether a nearer vehicle's box (its bottom lower in the picture, its top above this box's
+    bottom) covers at least ``HIDDEN_SHARE`` of this box's bottom edge."""
+    x1, _, x2, y2 = box
+    for other in boxes:
+        if other is box or not (other[1] < y2 < other[3]):
+            continue
+        if min(x2, other[2]) - max(x1, other[0]) >= HIDDEN_SHARE * (x2 - x1):
+            return True
+    return False
