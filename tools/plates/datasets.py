@@ -10,6 +10,11 @@ Held-out plates are chosen by their text, not their file, so every crop of a pla
 the same side: :func:`is_held_out` keeps about a fifth of all plate texts out of training, the
 same ones on every machine and in every run. Training scripts train on the rest; benchmarks
 measure on the held-out ones only.
+
+A third set is real and extracted by :mod:`roadcam.tools.data.real_sets`: the Romanian plates of
+the ro-plates *training* split, whose text was read by eye (:data:`RO_TRAINING_TEXT`);
+:func:`load_ro_training` reads them through ``training_records``, which refuses the validation
+split. Their held-out plates are the validation split's two other videos, not a share of texts.
 """
 
 from __future__ import annotations
@@ -31,22 +36,29 @@ SHARED_DATA = Path(os.environ.get("ROADCAM_SHARED_DATA",
 CROP_MARGIN = (0.08, 0.15)
 #: One plate text in this many is held out of training (chosen by the text's sha256).
 HELD_OUT_ONE_IN = 5
+#: Plate texts of the ro-plates training split, read by eye (the file's header says how).
+RO_TRAINING_TEXT = Path(__file__).resolve().parents[1] / "data" / "labels" / "ro-plates-training-text.csv"
+#: Label qualities of that file trained on: read on the crop itself, or too blurred to read alone
+#: but the same vehicle as in neighbouring frames ("unsure" and "illegible" are left out).
+RO_TRAINED_QUALITIES = ("clear", "track")
 
 
 @dataclass(frozen=True)
 class PlateSample:
     """One labelled plate image. ``box`` is (x, y, width, height) in pixels for a full scene,
-    None for a crop that is the plate."""
+    None for a crop that is the plate. ``split_by_text`` is False for a set whose held-out
+    plates are elsewhere (a separate validation split), so none of its texts is held out."""
 
     path: Path
     text: str
     dataset: str
     kind: str
     box: tuple[int, int, int, int] | None = None
+    split_by_text: bool = True
 
     @property
     def held_out(self) -> bool:
-        return is_held_out(self.text)
+        return self.split_by_text and is_held_out(self.text)
 
 
 class DatasetMissing(FileNotFoundError):
@@ -81,6 +93,29 @@ def load_br_crops(root: Path | None = None) -> list[PlateSample]:
     with open(folder / "labels.csv", newline="") as handle:
         return [PlateSample(folder / row["file"], row["plate"].upper(), "plates-br-crops", row["kind"])
                 for row in csv.DictReader(handle)]
+
+
+def load_ro_training(root: Path, labels: Path = RO_TRAINING_TEXT) -> list[PlateSample]:
+    """The ro-plates training plates whose text was read (:data:`RO_TRAINED_QUALITIES`), each
+    as its frame under ``root`` (where ``real_sets`` extracted it) and its labelled box.
+    ``labels`` is a CSV (``#`` lines are comments) of image, plate_index, text, quality."""
+    from roadcam.tools.data.real_sets import training_records
+
+    records = {record.image: record for record in training_records(root)}
+    samples = []
+    with open(labels, newline="") as handle:
+        rows = csv.DictReader(line for line in handle if not line.startswith("#"))
+        for row in rows:
+            if row["quality"] not in RO_TRAINED_QUALITIES:
+                continue
+            record = records.get(row["image"])
+            if record is None:
+                raise ValueError(f"{labels}: {row['image']} is not an image of the training split under {root}")
+            box = record.boxes[int(row["plate_index"])]
+            samples.append(PlateSample(Path(root) / record.image, row["text"], "ro-plates", "photo",
+                                       (round(box.x), round(box.y), round(box.w), round(box.h)),
+                                       split_by_text=False))
+    return samples
 
 
 def plate_crop(sample: PlateSample, margin: tuple[float, float] = CROP_MARGIN) -> np.ndarray:

@@ -4,10 +4,13 @@ A sample is drawn in three steps, each from a seeded ``numpy`` generator so a se
 crops on every machine:
 
 1. text in a plate format: Taiwanese first (ABC-1234, AB-1234, ABC-123, 123-ABC, two-row scooter
-   plates), then generic Latin ones (Brazilian LLL-DDDD, Mercosur, US-like);
+   plates), then generic Latin ones (Brazilian LLL-DDDD, Mercosur, US-like) and Romanian EU ones
+   (B 12 ABC, B 123 ABC, CJ 12 ABC);
 2. the plate drawn in one of three styles: OpenCV Hershey fonts, a TrueType font through Pillow
    (when Pillow and a font are installed), or the simulator's own plate drawing
-   (``roadcam.sim.plate_patch``), so the reader reads what the simulator shows;
+   (``roadcam.sim.plate_patch``), so the reader reads what the simulator shows. EU plates are
+   long (520 x 110 mm), white with black characters and the blue EU band with its country code
+   on the left;
 3. the plate placed on a vehicle-like surround, warped in perspective and degraded: low
    resolution, blur, glare, night, dirt, noise, JPEG.
 
@@ -30,9 +33,14 @@ _TW_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"  # Taiwan never issues I or O
 _LETTERS = string.ascii_uppercase
 _DIGITS = string.digits
 _ALPHANUMERIC = _LETTERS + _DIGITS
+#: Romanian county codes (every one but Bucharest's "B", which the formats name on their own).
+_RO_COUNTIES = ("AB", "AG", "AR", "BC", "BH", "BN", "BR", "BT", "BV", "BZ", "CJ", "CL", "CS", "CT", "CV",
+                "DB", "DJ", "GJ", "GL", "GR", "HD", "HR", "IF", "IL", "IS", "MH", "MM", "MS", "NT", "OT",
+                "PH", "SB", "SJ", "SM", "SV", "TL", "TM", "TR", "VL", "VN", "VS")
 
-#: Text formats: L a letter, T a Taiwanese letter, D a digit, X either; "-" a separator, "/" a
-#: row break. Weighted by how often they are drawn.
+#: Text formats: L a letter, T a Taiwanese letter, D a digit, X either, C a Romanian county code;
+#: "-" a separator, "/" a row break; other characters as they are. Weighted by how often they
+#: are drawn.
 TEXT_FORMATS: dict[str, tuple[str, float]] = {
     "tw-car": ("TTT-DDDD", 0.18),
     "tw-car-old": ("TT-DDDD", 0.07),
@@ -45,7 +53,15 @@ TEXT_FORMATS: dict[str, tuple[str, float]] = {
     "us-7": ("DLLL-DDD", 0.10),
     "us-6": ("LLL-DDD", 0.08),
     "us-mixed": ("*", 0.20),
+    "eu-ro-bucharest": ("B-DD-LLL", 0.12),
+    "eu-ro-bucharest-3": ("B-DDD-LLL", 0.10),
+    "eu-ro-county": ("C-DD-LLL", 0.14),
 }
+#: Aspect ratio (width / height) of EU single-row plates: 520 x 110 mm, and shorter ones.
+EU_ASPECTS = (4.73, 4.73, 4.2)
+#: The EU band's blue (BGR) and its width as a share of the plate's width.
+EU_BLUE = (150, 50, 0)
+EU_BAND_SHARE = 0.085
 
 #: Background and text colours (BGR) of plate colour schemes.
 COLOUR_SCHEMES: tuple[tuple[tuple[int, int, int], tuple[int, int, int]], ...] = (
@@ -108,7 +124,9 @@ class PlateSynthesizer:
         if pattern == "*":
             return self._us_mixed()
         pools = {"L": _LETTERS, "T": _TW_LETTERS, "D": _DIGITS, "X": _ALPHANUMERIC}
-        return "".join(self._pick(pools[symbol]) if symbol in pools else symbol for symbol in pattern)
+        return "".join(self._pick(pools[symbol]) if symbol in pools
+                       else str(self._rng.choice(_RO_COUNTIES)) if symbol == "C" else symbol
+                       for symbol in pattern)
 
     def _us_mixed(self) -> str:
         """A vanity-like US text: 5 to 8 letters and digits, sometimes split by a gap."""
@@ -127,6 +145,8 @@ class PlateSynthesizer:
         style = self._rng.random()
         if format_name.startswith("tw") and style < 0.3:
             return self._sim_plate(printed, len(rows))
+        if format_name.startswith("eu"):
+            return self._eu_plate(printed)
         aspect = TWO_ROW_ASPECT if len(rows) == 2 else float(self._rng.choice(SINGLE_ROW_ASPECTS))
         height_px = int(self._rng.integers(60, 120))
         width_px = int(height_px * aspect)
@@ -145,6 +165,32 @@ class PlateSynthesizer:
                 self._draw_ttf(plate, row, box, ink)
             else:
                 self._draw_hershey(plate, row, box, ink)
+        return plate
+
+    def _eu_plate(self, printed: str) -> np.ndarray:
+        """A white EU plate: the blue band with its stars and country code on the left, black
+        characters filling the rest, a thin black border (sometimes a dealer's frame below)."""
+        rng = self._rng
+        height_px = int(rng.integers(40, 110))
+        width_px = int(height_px * float(rng.choice(EU_ASPECTS)))
+        plate = np.empty((height_px, width_px, 3), np.uint8)
+        plate[:] = (int(rng.integers(205, 250)),) * 3
+        ink = (int(rng.integers(10, 50)),) * 3
+        band_px = max(3, int(width_px * EU_BAND_SHARE * rng.uniform(0.85, 1.15)))
+        plate[:, :band_px] = EU_BLUE
+        stars_centre = (band_px // 2, int(height_px * 0.33))
+        cv2.circle(plate, stars_centre, max(1, int(band_px * 0.32)), (0, 200, 240), max(1, height_px // 40),
+                   cv2.LINE_AA)
+        cv2.putText(plate, "RO", (int(band_px * 0.1), int(height_px * 0.85)), cv2.FONT_HERSHEY_SIMPLEX,
+                    band_px / 45, (235, 238, 238), max(1, height_px // 45), cv2.LINE_AA)
+        cv2.rectangle(plate, (0, 0), (width_px - 1, height_px - 1), ink, max(1, height_px // 30), cv2.LINE_AA)
+        row = printed.replace("-", str(rng.choice([" ", " ", "  ", "·", "-"])), 1).replace("-", " ")
+        box = (band_px + width_px * rng.uniform(0.02, 0.05), height_px * rng.uniform(0.08, 0.16),
+               (width_px - band_px) * rng.uniform(0.86, 0.94), height_px * rng.uniform(0.72, 0.84))
+        if self._fonts and rng.random() < 0.6:
+            self._draw_ttf(plate, row, box, ink)
+        else:
+            self._draw_hershey(plate, row, box, ink)
         return plate
 
     def _sim_plate(self, printed: str, rows: int) -> np.ndarray:

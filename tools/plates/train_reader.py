@@ -12,10 +12,13 @@ and rewrites the card, so a change to the benchmark does not cost the hour of tr
 
 Needs the [train] extra (TensorFlow, Pillow). Training data, all drawn from one seed:
 
-- synthetic plates from :mod:`roadcam.tools.plates.synth` (Taiwanese formats, generic Latin, the
-  simulator's own drawing);
+- synthetic plates from :mod:`roadcam.tools.plates.synth` (Taiwanese formats, generic Latin,
+  Romanian EU plates, the simulator's own drawing);
 - the real plates of ``../shared/data`` whose text :func:`roadcam.tools.plates.datasets.is_held_out`
   keeps in training: US photos cut by their labelled box with random margins, Brazilian crops;
+- the Romanian plates of the ro-plates training split (``--real-root``, extracted by
+  :mod:`roadcam.tools.data.real_sets`) whose text was read by eye
+  (:func:`roadcam.tools.plates.datasets.load_ro_training`), cut like the US photos;
   each real plate is used several times, jittered and degraded like the synthetic ones.
 
 Two-row plates are trained as the reader reads them: their rows side by side
@@ -41,7 +44,7 @@ import cv2
 import numpy as np
 
 from roadcam.plugins.plate_capture.reader import ALPHABET, reader_input
-from roadcam.tools.plates.datasets import PlateSample, crop_box, load_br_crops, load_plates_us
+from roadcam.tools.plates.datasets import PlateSample, crop_box, load_br_crops, load_plates_us, load_ro_training
 from roadcam.tools.plates.synth import PlateSynthesizer, degrade
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "plugins" / "plate_capture" / "models"
@@ -50,7 +53,7 @@ INPUT_SIZE_PX = (64, 128)
 #: Longest plate text the training labels hold.
 MAX_TEXT_CHARS = 10
 #: Times each real plate is repeated (jittered) per pass over the data, by data set.
-REAL_COPIES = {"plates-us": 30, "plates-br-crops": 4}
+REAL_COPIES = {"plates-us": 30, "plates-br-crops": 4, "ro-plates": 8}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -59,6 +62,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=4800, help="training steps (batches)")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--synthetic", type=int, default=24000, help="synthetic crops drawn")
+    parser.add_argument("--real-root", type=Path, default=Path("/work/data"),
+                        help="where real_sets.py extracted the real data (its training split is read)")
     parser.add_argument("--out-dir", type=Path, default=MODELS_DIR, help="where the models and their card go")
     parser.add_argument("--log", type=Path, default=Path("/tmp/roadcam-train-reader.log"))
     parser.add_argument("--card-only", action="store_true", help="measure the models in --out-dir, rewrite the card")
@@ -82,7 +87,7 @@ def train_one(seed: int, out: Path, args, log) -> None:
     tf = _tensorflow(seed)
     rng = np.random.default_rng(seed)
     started = time.monotonic()
-    images, labels = training_set(args.synthetic, rng, log)
+    images, labels = training_set(args.synthetic, rng, log, args.real_root)
     log(f"training set: {len(images)} crops in {time.monotonic() - started:.0f} s")
     model = build_model(tf)
     log(f"model: {model.count_params()} parameters")
@@ -96,7 +101,8 @@ def train_one(seed: int, out: Path, args, log) -> None:
     out.with_suffix(".train.json").write_text(json.dumps(record, indent=2) + "\n")
 
 
-def training_set(synthetic_count: int, rng: np.random.Generator, log) -> tuple[np.ndarray, np.ndarray]:
+def training_set(synthetic_count: int, rng: np.random.Generator, log,
+                 real_root: Path) -> tuple[np.ndarray, np.ndarray]:
     """Reader inputs (float16) and padded label arrays for synthetic and non-held-out real plates."""
     synthesizer = PlateSynthesizer(int(rng.integers(2**31)))
     crops, texts, two_rows = [], [], []
@@ -107,13 +113,13 @@ def training_set(synthetic_count: int, rng: np.random.Generator, log) -> tuple[n
         two_rows.append(sample.two_rows)
         if index % 5000 == 4999:
             log(f"synthetic {index + 1}/{synthetic_count}")
-    for samples in (load_plates_us(), load_br_crops()):
+    for samples in (load_plates_us(), load_br_crops(), load_ro_training(real_root)):
         trained = [sample for sample in samples if not sample.held_out]
         copies = REAL_COPIES[trained[0].dataset]
         for sample in trained:
             crops += jittered_crops(sample, copies, rng)
             texts += [sample.text] * copies
-            two_rows += [False] * copies    # every plate of both sets is one row
+            two_rows += [False] * copies    # every plate of these sets is one row
         log(f"{trained[0].dataset}: {len(trained)} plates x {copies}")
     size_px = (INPUT_SIZE_PX[1], INPUT_SIZE_PX[0])
     images = np.stack([reader_input(crop, size_px, two_rows=rows) for crop, rows in zip(crops, two_rows)])
@@ -242,7 +248,7 @@ def _training_note(record: dict) -> str:
     copies = record["real_copies"]
     return (f"seed {record['seed']}: {record['crops']} training crops ({record['synthetic']} synthetic, the rest "
             f"jittered copies of non-held-out real plates: US x{copies['plates-us']}, "
-            f"BR x{copies['plates-br-crops']}), "
+            f"BR x{copies['plates-br-crops']}, RO training split x{copies.get('ro-plates', 0)}), "
             f"{record['steps']} steps of {record['batch']}, Adam 2e-3 cosine decay, CTC loss, one CPU thread, "
             f"{record['train_seconds'] / 60:.0f} min.")
 
