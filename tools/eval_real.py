@@ -1,7 +1,8 @@
 """Perception on real labelled scenes, validation split only (issue 23): the plate detector's
 boxes and how well its score, raw and calibrated, says whether a box is a whole plate.
 
-    .venv/bin/python -m roadcam.tools.eval_real [--root /work/data]
+    .venv/bin/python -m roadcam.tools.eval_real [--root /work/data] [--as-boxed]
+    .venv/bin/python -m roadcam.tools.eval_real --reader-models A.tflite B.tflite --no-rapidocr  # a candidate
 
 The data are ``tools/data/real_sets.py``'s validation split (``validation.jsonl``; whole clips
 that no training or tuning step reads), of the sources that label plates (ro-plates). The
@@ -67,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="also read each detector box only as boxed (before the framing step), for comparison")
     parser.add_argument("--shared-data", type=Path, default=SHARED_DATA,
                         help="where the given development sets are (plates-us; skipped, saying so, when missing)")
+    parser.add_argument("--reader-models", type=Path, nargs="+",
+                        help="reader models to read with instead of the shipped ones (a candidate's)")
+    parser.add_argument("--no-rapidocr", action="store_true", help="leave RapidOCR out (quicker)")
     args = parser.parse_args(argv)
     detector = PlateDetector()
     if detector.calibration is None:
@@ -102,18 +106,21 @@ def main(argv: list[str] | None = None) -> int:
         for threshold, (before, after) in cut.items():
             print(_row(f"{name}, kept at {threshold}", before[index], after[index]))
     print()
-    _print_reads(records, args.root, args.as_boxed, args.shared_data)
+    _print_reads(records, args.root, args.as_boxed, args.shared_data, args.reader_models, not args.no_rapidocr)
     return 0
 
 
-def _print_reads(records, root: Path, as_boxed: bool, shared_data: Path) -> None:
+def _print_reads(records, root: Path, as_boxed: bool, shared_data: Path,
+                 reader_models: list[Path] | None = None, with_rapidocr: bool = True) -> None:
     scenes = real_reads.text_scenes(records)
     legible = sum(1 for scene in scenes for text in scene.texts if text)
     unread = sum(1 for scene in scenes for text in scene.texts if not text)
-    rapid = real_reads.rapidocr()
+    rapid = real_reads.rapidocr() if with_rapidocr else None
+    if reader_models:
+        print("reader models: " + ", ".join(str(path) for path in reader_models))
     print(f"end-to-end exact reads: {len(scenes)} scenes, {legible} plates with text "
           f"({unread} not legible by eye, left out; {real_reads.TEXT_LABELS.name})")
-    _print_read_table(scenes, root, "RO", rapid, as_boxed)
+    _print_read_table(scenes, root, "RO", rapid, as_boxed, reader_models)
     print()
     try:
         us = real_reads.us_scenes(shared_data)
@@ -122,19 +129,20 @@ def _print_reads(records, root: Path, as_boxed: bool, shared_data: Path) -> None
         return
     print(f"end-to-end exact reads, plates-us held-out photos (../shared/data; US, one labelled plate each): "
           f"{len(us)} scenes")
-    _print_read_table(us, root, "US", rapid, as_boxed)
+    _print_read_table(us, root, "US", rapid, as_boxed, reader_models)
 
 
-def _print_read_table(scenes, root: Path, country: str, rapid, as_boxed: bool) -> None:
+def _print_read_table(scenes, root: Path, country: str, rapid, as_boxed: bool,
+                      reader_models: list[Path] | None = None) -> None:
     """Ours with ``country``'s formats and with none (and read as boxed, with ``as_boxed``),
     beside RapidOCR's top-1, on ``scenes``."""
     formats = PlateFormats.load([country])
-    readers = {f"ours, countries [{country}]": real_reads.ours(formats),
-               "ours, no format": real_reads.ours(PlateFormats.load([], ["[A-Z0-9]*"]))}
+    readers = {f"ours, countries [{country}]": real_reads.ours(formats, reader_models=reader_models),
+               "ours, no format": real_reads.ours(PlateFormats.load([], ["[A-Z0-9]*"]), reader_models=reader_models)}
     if as_boxed:
-        readers[f"ours [{country}], as boxed"] = real_reads.ours(formats, framed=False)
+        readers[f"ours [{country}], as boxed"] = real_reads.ours(formats, framed=False, reader_models=reader_models)
     if rapid is None:
-        print("RapidOCR skipped: pip install rapidocr-onnxruntime (the [bench] extra)")
+        print("RapidOCR left out (--no-rapidocr, or not installed: the [bench] extra)")
     else:
         readers["RapidOCR top-1"] = rapid
     print(f"{'':<24} {'plate read':>16} {'scene top-1':>16}")

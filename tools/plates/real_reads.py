@@ -94,10 +94,11 @@ def us_scenes(shared_data: Path | None = None) -> list[TextScene]:
     return scenes
 
 
-def ours(formats: PlateFormats, framed: bool = True) -> SceneReader:
+def ours(formats: PlateFormats, framed: bool = True, reader_models: list[Path] | None = None) -> SceneReader:
     """``roadcam plate read`` on a scene; ``framed=False`` reads each detector box only as boxed
-    (no half-plate merging, no widened framings: :mod:`roadcam.plugins.plate_capture.framing`)."""
-    detector, reader = PlateDetector(), PlateReader()
+    (no half-plate merging, no widened framings: :mod:`roadcam.plugins.plate_capture.framing`).
+    ``reader_models``: reader models to use instead of the shipped ones (a candidate's)."""
+    detector, reader = PlateDetector(), PlateReader(reader_models)
     framing = {} if framed else {"aspects": (), "merge": False}
 
     def read(image: np.ndarray):
