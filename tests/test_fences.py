@@ -531,3 +531,16 @@ def test_a_queued_car_whose_box_bottom_the_car_behind_hides_is_no_stop_line_over
     drive.path(straight(stand - 8 / H, 0.1, 20))
     drive.end()
     assert not stored(tmp_path, "violation.stop_line")
+
+
+def test_a_front_placed_a_little_over_the_line_by_a_jittery_box_is_within_the_margin(tmp_path):
+    """A car stops with its front at the line; its box's bottom jitters by a pixel (0.25 m), so
+    its front is placed up to 0.25 m over the line: less than ``margin_m`` (0.5 m), no overrun."""
+    appliance, plugin = bench(tmp_path, calibrated=True, stop_line={"enabled": True, "stand_s": 1.0})
+    drive = Drive(appliance, plugin, initial="red")
+    stand = 0.5 + 18 / H   # rear 4.5 m before the line: a car's front at it
+    drive.path(straight(0.95, stand, 30) + [(0.5, stand - (index % 2) / H) for index in range(60)])
+    drive.lamp("green")
+    drive.path(straight(stand, 0.1, 20))
+    drive.end()
+    assert not stored(tmp_path, "violation.stop_line")

@@ -197,6 +197,10 @@ class StopLineRule(RuleConfig):
     grace_ms: int = Field(0, ge=0, le=3000, title="All-red grace (ms)", description="As for red_light.")
     stand_s: float = Field(2.0, gt=0, title="Standing (s)",
                            description="Standing this long past the line, on red, without leaving makes an overrun.")
+    margin_m: float = Field(0.5, ge=0, le=5, title="Margin (m)",
+                            description="The front must have been at least this far over the line, measured on "
+                                        "frames with the box's bottom in view: the placement's error (about "
+                                        "0.3 m, more with a jittery box) is no overrun.")
 
 
 class WrongLaneRule(RuleConfig):

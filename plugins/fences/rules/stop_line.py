@@ -8,6 +8,10 @@ Only a crossing between two frames in which the box's bottom was in view counts:
 vehicle behind hides the bottom of the one in front, whose box then ends higher up the picture,
 its rear (and front) placed up to a metre too far on: queued cars standing 0.5 m before the line
 were judged over it (tuning seed 2403 of fence_parking, three of three overruns reported).
+And the front must have been at least ``margin_m`` over the line in some frame with the bottom
+in view: a scooter standing 0.5 m before the line was placed from 0.4 m before to 0.1 m over it
+as its box jittered (tuning seed 2418 of fence_yield); the overrunners of tuning seed 2411 of
+fence_stop_line stood 1.0 to 2.5 m over it.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ class _Over:
     into_red_ms: int
     lane: int
     before: bytes
+    deepest_m: float = 0.0   # furthest the front was over the line, on frames with the bottom in view
     standing_since_ns: int | None = None
     reported: bool = False
 
@@ -65,6 +70,9 @@ class StopLine:
         over = self.over.get(key)
         if over is None or over.reported or placed.crossed(ctx.stop.name):
             return []
+        distance = ctx.distance_to_stop_m(placed.last.road)
+        if distance is not None and not placed.last.hidden:
+            over.deepest_m = max(over.deepest_m, _length(placed) - distance)
         speed = placed.speed_mps()
         state = self.signals.state_at(over.head, frame.time_ns)
         if speed is None or speed >= STANDING_MPS or state is None or state[0] != "red":
@@ -72,7 +80,7 @@ class StopLine:
             return []
         if over.standing_since_ns is None:
             over.standing_since_ns = frame.time_ns
-        if frame.time_ns - over.standing_since_ns < rule.stand_s * 1e9:
+        if frame.time_ns - over.standing_since_ns < rule.stand_s * 1e9 or over.deepest_m < rule.margin_m:
             return []
         over.reported = True
         frames = [("frame_before", over.before),
@@ -81,7 +89,7 @@ class StopLine:
                                                     colour="red"))]
         data = {"article": rule.article, "lane": over.lane, "head": over.head, "phase": "red",
                 "into_red_ms": over.into_red_ms, "vehicle_kind": placed.kind,
-                "over_m": round(-(ctx.distance_to_stop_m(placed.last.road) or 0.0) + _length(placed), 2)}
+                "over_m": round(over.deepest_m, 2)}
         return [Violation.of(RULE, ctx.name, placed.track_id, over.time_ns, data, frames)]
 
     def finish(self, ctx: CameraContext, placed: Placed) -> list[Violation]:
