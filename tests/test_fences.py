@@ -544,3 +544,19 @@ def test_a_front_placed_a_little_over_the_line_by_a_jittery_box_is_within_the_ma
     drive.path(straight(stand, 0.1, 20))
     drive.end()
     assert not stored(tmp_path, "violation.stop_line")
+
+
+def test_a_queued_car_whose_box_a_nearer_vehicle_cuts_short_did_not_enter_the_crosswalk(tmp_path):
+    """A car waits at the stop line while someone walks in front; a vehicle pulling up beside and
+    behind it hides the bottom of its box, which now ends 4 m further up the road: on paper its
+    front jumps into the crosswalk at speed. It is not judged from such a frame."""
+    drive = crosswalk_with_pedestrian(tmp_path, 0.55)
+    stand = 0.5 + 20 / H   # rear 5 m before the line: a car's front 0.5 m before it
+    drive.path(straight(0.95, stand, 40) + [(0.5, stand)] * 20)
+    nearer = Track(id=8, camera="cam", kind_votes={"truck": 1.0})
+    drive.standing.append((nearer, (0.5 * W - 20, stand * H - 17, 0.5 * W + 40, stand * H + 40)))
+    for step in (1, 2, 3):
+        drive.frame(0.5, stand - 16 / H * step / 3)
+    drive.path([(0.5, stand - 16 / H)] * 40)
+    drive.end()
+    assert not stored(tmp_path, "violation.fail_to_yield")

@@ -38,6 +38,9 @@ EDGE_PX = 2
 #: A box's bottom is hidden when a nearer vehicle's box covers at least this share of its width
 #: there (a scooter behind a car covers about 0.4 of it, a car behind a car most of it).
 HIDDEN_SHARE = 0.3
+#: ... and its top is above the bottom of the box, or below it by at most this share of the box's
+#: height (the box of what is left in view ends at, or a little above, the nearer vehicle's top).
+HIDDEN_REACH = 0.1
 
 
 @dataclass
@@ -220,10 +223,12 @@ class CameraPlacer:
 
 def _bottom_hidden(box, boxes) -> bool:
     """Whether a nearer vehicle's box (its bottom lower in the picture, its top above this box's
-    bottom) covers at least ``HIDDEN_SHARE`` of this box's bottom edge."""
-    x1, _, x2, y2 = box
+    bottom or just below it: what is left in view ends where the nearer vehicle begins) covers
+    at least ``HIDDEN_SHARE`` of this box's bottom edge."""
+    x1, y1, x2, y2 = box
+    reach = HIDDEN_REACH * (y2 - y1)
     for other in boxes:
-        if other is box or not (other[1] < y2 < other[3]):
+        if other is box or not (other[1] - reach < y2 < other[3]):
             continue
         if min(x2, other[2]) - max(x1, other[0]) >= HIDDEN_SHARE * (x2 - x1):
             return True

@@ -8,6 +8,12 @@ The vehicle must enter at ``ENTER_MPS`` or faster (its placement over the last h
 vehicle that waits at the crosswalk has its box's bottom hidden by the people walking in front
 of it, and the box creeps up the picture as if the vehicle inched in (seen on tuning seed 2406
 of fence_yield, a waiting scooter's box creeping 2 m); it yielded, and is not judged.
+
+Nor is it judged from a frame in which a nearer vehicle's box hides the bottom of its box: the
+box ends higher up the picture and the front is placed metres too far on. Such a frame put the
+front of scooters still queued at the line into the crosswalk (tuning seeds 2417 and 2418 of
+fence_yield, a truck and a bus beside them), and since each vehicle is judged once, its real
+entry was never judged (a miss, or a false report when people were near at that moment).
 """
 
 from __future__ import annotations
@@ -43,7 +49,7 @@ class FailToYield:
             return []
         (fx, fy), (hx, hy) = front
         on_picture = ctx.placer.to_picture((fx, fy))
-        if on_picture is None or not shapes.contains(crosswalk.polygon, on_picture):
+        if on_picture is None or not shapes.contains(crosswalk.polygon, on_picture) or placed.last.hidden:
             return []
         self.judged.add(key)   # judged once, as its front enters the crosswalk
         speed = placed.speed_mps()
