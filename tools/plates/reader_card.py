@@ -61,9 +61,13 @@ model reads every crop; the others join the second look at crops it reads unsure
 - **Made by** `python -m roadcam.tools.plates.train_reader` (one model per seed, the same recipe):
 {made_by}
 - **Data**: synthetic plates from `tools/plates/synth.py` (Taiwanese formats including two-row
-  scooter plates, the simulator's own drawing, US-like and Brazilian plates); the real plates of
-  `../shared/data` (plates-us, plates-br-crops) that are not held out. Nothing measured below
-  was trained on.
+  scooter plates, the simulator's own drawing, US-like and Brazilian plates, and Romanian EU
+  plates with the blue band); the real plates of `../shared/data` (plates-us, plates-br-crops)
+  that are not held out; the Romanian plates of the ro-plates *training* split (two videos),
+  whose text was read by eye from enlarged crops of the training boxes only
+  (`tools/data/labels/ro-plates-training-text.csv`: 534 of 569 boxes, 64 plates; blurred,
+  unsure and blanked boxes left out). Nothing measured below was trained on: the ro-plates
+  validation split is two other videos, and no plate text is on both sides.
 
 {real}## Held-out plates (US, BR: openalpr-derived, see SOURCES.md) and the simulator: exact reads, and time per \
 plate on one core

@@ -246,9 +246,11 @@ def _tensorflow(seed: int):
 def _training_note(record: dict) -> str:
     """How one model was made, in the card's words, from its training record."""
     copies = record["real_copies"]
+    romanian = (f", RO training split x{copies['ro-plates']}" if "ro-plates" in copies
+                else "; trained before the EU synthetic plates and the RO training texts were added")
     return (f"seed {record['seed']}: {record['crops']} training crops ({record['synthetic']} synthetic, the rest "
             f"jittered copies of non-held-out real plates: US x{copies['plates-us']}, "
-            f"BR x{copies['plates-br-crops']}, RO training split x{copies.get('ro-plates', 0)}), "
+            f"BR x{copies['plates-br-crops']}{romanian}), "
             f"{record['steps']} steps of {record['batch']}, Adam 2e-3 cosine decay, CTC loss, one CPU thread, "
             f"{record['train_seconds'] / 60:.0f} min.")
 
