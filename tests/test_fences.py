@@ -560,3 +560,21 @@ def test_a_queued_car_whose_box_a_nearer_vehicle_cuts_short_did_not_enter_the_cr
     drive.path([(0.5, stand - 16 / H)] * 40)
     drive.end()
     assert not stored(tmp_path, "violation.fail_to_yield")
+
+
+def test_a_second_box_on_part_of_a_vehicle_in_a_restricted_zone_is_not_a_second_violation(tmp_path):
+    """The detector puts a second box, taken for a scooter, on the upper part of a car turning
+    into the closed street, and the tracker follows it too: one vehicle, one violation. A
+    scooter of its own beside the car is reported."""
+    appliance, plugin = bench(tmp_path, restricted={"enabled": True, "zones": ["kerb"], "classes": ["car", "scooter"]})
+    car = Drive(appliance, plugin)
+    part = Track(id=8, camera="cam", kind_votes={"scooter": 1.0})
+    beside = Track(id=9, camera="cam", kind_votes={"scooter": 1.0})
+    car.standing += [(part, ()), (beside, ())]
+    for index in range(12):
+        x, y = 0.92 * W, (0.95 - 0.01 * index) * H
+        car.standing[0] = (part, (x - 10, y - 20, x + 5, y - 6))
+        car.standing[1] = (beside, (x + 16, y - 20, x + 24, y - 2))
+        car.frame(0.92, 0.95 - 0.01 * index)
+    car.end()
+    assert sorted(e.data["track_id"] for e in stored(tmp_path, "violation.restricted")) == [7, 9]
