@@ -94,8 +94,11 @@ def dominant(settings: TrackingSettings, members: list[int], predicted: np.ndarr
 
 def fragments(settings: TrackingSettings, matches: dict[int, int], predicted: np.ndarray, found: np.ndarray,
                grouped_detections: set[int], mergeable: np.ndarray) -> dict[int, list[int]]:
-    """Unmatched mergeable detections lying mostly inside a matched track's predicted box:
-    {track: detections}."""
+    """Unmatched mergeable detections lying mostly inside a matched track's predicted box and
+    touching the detection that track took (a truck's cab and trailer): {track: detections}.
+    One with road between it and the track's own detection is another road user: a track born
+    on two vehicles seen as one blob (side by side in the distance) would otherwise keep
+    taking the second as its piece, and that vehicle would never get a track of its own."""
     loose = [j for j in range(len(found))
              if mergeable[j] and j not in grouped_detections and j not in matches.values()]
     tracks = list(matches)
@@ -105,9 +108,14 @@ def fragments(settings: TrackingSettings, matches: dict[int, int], predicted: np
     parts: dict[int, list[int]] = {}
     for row, j in enumerate(loose):
         best = int(np.argmax(inside[row]))
-        if inside[row, best] >= settings.group_cover:
+        if inside[row, best] >= settings.group_cover and _touching(found[j], found[matches[tracks[best]]]):
             parts.setdefault(tracks[best], []).append(j)
     return parts
+
+
+def _touching(a: np.ndarray, b: np.ndarray) -> bool:
+    """Do boxes ``a`` and ``b`` overlap or share an edge?"""
+    return max(a[0] - b[2], b[0] - a[2], a[1] - b[3], b[1] - a[3]) <= 0
 
 
 def duplicates(settings: TrackingSettings, tracks: list[Followed], matches: dict[int, int], seen: set[int],

@@ -42,9 +42,10 @@ class Tracker:
       passing each other, one hiding another) is a *group*: the member whose box fills it
       (IoU >= ``dominant_iou``) is updated normally, the others only keep their predicted box
       inside it, take no points, and are not counted as missed, so identities do not swap;
-    - an unmatched detection lying mostly inside a matched track's predicted box is a fragment
-      of that object (a truck's cab and trailer) and widens its measurement instead of starting
-      a track.
+    - an unmatched detection lying mostly inside a matched track's predicted box, and touching
+      the detection that track took, is a fragment of that object (a truck's cab and trailer)
+      and widens its measurement instead of starting a track; one with road between them is
+      another road user coming out of a blob the track was born on.
 
     Whole detections (a learned detector's) are trusted differently: one that overlaps no track
     is a real object far more often than a blob is, but a far object's box jitters, so they are

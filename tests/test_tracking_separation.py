@@ -1,0 +1,51 @@
+"""Blobs that come apart: two road users first seen as one blob get a track each once road
+shows between them, while a vehicle the detector cuts into touching pieces keeps one track."""
+
+from __future__ import annotations
+
+from roadcam.appliance.tracking import Detection, Tracker
+
+FRAME_NS = 40_000_000
+
+
+def _blob(box) -> Detection:
+    return Detection(box=tuple(float(v) for v in box), kind="car", score=1.0, source="background")
+
+
+def _run(frames) -> tuple[Tracker, list]:
+    """Feed a list of per-frame box lists; the live tracks after the last frame."""
+    tracker = Tracker("cam", frame_size_px=(1280, 720))
+    live = []
+    for step, boxes in enumerate(frames):
+        live, _ = tracker.update(step, step * FRAME_NS, [_blob(b) for b in boxes])
+    return tracker, live
+
+
+def _pair(step: int, gap: float) -> tuple[tuple, tuple]:
+    """Two cars side by side (one above the other in the picture) driving right together."""
+    x = 200 + 8 * step
+    return (x, 300, x + 90, 360), (x, 360 + gap, x + 90, 420 + gap)
+
+
+def test_two_cars_first_seen_as_one_blob_get_two_tracks_when_road_shows_between_them():
+    merged = [[(a[0], a[1], b[2], b[3])] for a, b in (_pair(step, 0) for step in range(25))]
+    apart = [list(_pair(step, 14)) for step in range(25, 50)]
+    _, live = _run(merged + apart)
+    assert len(live) == 2 and all(track.missed == 0 for track in live)
+    first = min(track.id for track in live)
+    assert first == 1, "the track born on the pair keeps one of the two cars"
+    tops = sorted(track.last.box[1] for track in live)
+    assert tops == [300.0, 374.0]
+
+
+def test_a_vehicle_cut_into_touching_pieces_keeps_one_track():
+    def truck(step):
+        x = 200 + 8 * step
+        return x, 300, x + 200, 380
+    whole = [[truck(step)] for step in range(20)]
+    pieces = [[(x1, y1, x1 + 60, y2), (x1 + 60, y1 + 10, x2, y2)]
+              for x1, y1, x2, y2 in (truck(step) for step in range(20, 45))]
+    tracker, live = _run(whole + pieces)
+    assert [track.id for track in live] == [1]
+    assert live[0].last.box[2] - live[0].last.box[0] >= 55
+    assert len(tracker.finish_all()) == 1
