@@ -49,3 +49,28 @@ def test_a_vehicle_cut_into_touching_pieces_keeps_one_track():
     assert [track.id for track in live] == [1]
     assert live[0].last.box[2] - live[0].last.box[0] >= 55
     assert len(tracker.finish_all()) == 1
+
+
+def _blip_tracks(fps: float, reference_fps: float | None) -> int:
+    """Confirmed tracks left by a blob that flickers for 4 frames, on a camera at ``fps``."""
+    tracker = Tracker("cam", frame_size_px=(1280, 720), reference_fps=reference_fps)
+    frame_ns = round(1e9 / fps)
+    confirmed = set()
+    for step in range(40):
+        boxes = [(600, 300, 640, 340)] if 10 <= step < 14 else []
+        live, finished = tracker.update(step, step * frame_ns, [_blob(b) for b in boxes])
+        confirmed |= {track.id for track in live + finished}
+    return len(confirmed)
+
+
+def test_frame_counts_last_as_long_at_any_frame_rate():
+    """Confirming takes 3 frames at 25 fps (120 ms): a 4-frame flicker at 25 fps is a track,
+    at 60 fps (67 ms) it is not, unless the counts are used as given."""
+    assert _blip_tracks(25.0, 25.0) == 1
+    assert _blip_tracks(60.0, 25.0) == 0
+    assert _blip_tracks(60.0, None) == 1
+    tracker = Tracker("cam", reference_fps=25.0)
+    for step in range(8):
+        tracker.update(step, step * round(1e9 / 60), [])
+    settings = tracker.settings
+    assert (settings.min_hits, settings.max_missed_frames, settings.max_hidden_frames) == (7, 72, 1800)

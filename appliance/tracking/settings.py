@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+#: The settings counted in frames, scaled to a camera's frame rate (``reference_fps``).
+FRAME_COUNTS = ("min_hits", "whole_min_hits", "max_missed_frames", "max_hidden_frames", "max_grouped_frames")
 #: The tracker looks back this far through a track's points to tell whether it is receding
 #: (see :meth:`roadcam.appliance.tracking.followed.Followed.going_away`); the points of at
 #: least this long before the last one are kept one per frame.
@@ -36,6 +38,11 @@ class TrackingSettings(BaseModel):
                                                "the middle of the picture, is kept.")
     max_grouped_frames: int = Field(250, ge=0, title="Frames inside a group",
                                     description="Frames a track may be seen only inside a merged blob before it ends.")
+    reference_fps: float | None = Field(25.0, gt=0, title="Frame rate of the frame counts",
+                                        description="The frame rate min_hits, whole_min_hits, max_missed_frames, "
+                                                    "max_hidden_frames and max_grouped_frames are given for: "
+                                                    "on a camera at another rate (measured from its first frames' "
+                                                    "stamps) they are scaled to last as long. null: used as given.")
     # -- hidden and parked road users
     hidden_cover: float = Field(0.5, ge=0, le=1, title="Hidden cover",
                                 description="Share of an unseen track's predicted box a detection must cover "
@@ -120,3 +127,13 @@ class TrackingSettings(BaseModel):
                                              description="Most points kept from before that stretch besides "
                                                          "the first, thinned evenly as the track ages; null "
                                                          "keeps every point (scoring against ground truth).")
+
+    def at_frame_rate(self, fps: float) -> TrackingSettings:
+        """These settings for a camera at ``fps``: the frame counts scaled from ``reference_fps``
+        to last as long (at least 1 where they were), the rest unchanged; themselves when
+        ``reference_fps`` is null or within 5% of ``fps``."""
+        if self.reference_fps is None or abs(fps / self.reference_fps - 1.0) <= 0.05:
+            return self
+        scaled = {name: max(round(getattr(self, name) * fps / self.reference_fps), min(getattr(self, name), 1))
+                  for name in FRAME_COUNTS}
+        return self.model_copy(update=scaled)

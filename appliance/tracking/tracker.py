@@ -15,6 +15,9 @@ from .reidentify import reidentify
 from .settings import TrackingSettings
 from .types import Detection, Track
 
+#: Frame intervals measured before the frame counts are scaled to the camera's frame rate.
+RATE_FRAMES = 5
+
 
 class Tracker:
     """Follows the detections of one camera from frame to frame, one identity per object.
@@ -87,6 +90,9 @@ class Tracker:
     ``frame_size_px`` is given, as soon as it is unseen with less than half of its predicted box
     still in the frame.
 
+    These frame counts are given for ``reference_fps`` frames a second; on a camera at another
+    rate (measured from the stamps of its first frames) they are scaled to last as long.
+
     Every other name in double backquotes above is a field of :class:`.TrackingSettings`
     (``tracker.settings``); ``frame_size_px`` and ``geometry`` belong to the camera.
     """
@@ -106,6 +112,7 @@ class Tracker:
         self._followed: list[Followed] = []
         self._next_id = 1
         self._last_ns: int | None = None
+        self._first_stamps: list[int] = []
 
     def update(self, frame_index: int, time_ns: int, detections: list[Detection]) -> tuple[list[Track], list[Track]]:
         """Match one frame's detections; returns (live confirmed tracks after this frame, tracks
@@ -113,6 +120,7 @@ class Tracker:
         (``track.missed > 0``)."""
         step_s = 0.0 if self._last_ns is None else max(time_ns - self._last_ns, 0) / 1e9
         self._last_ns = time_ns
+        self._follow_frame_rate(time_ns)
         for followed in self._followed:
             followed.predict(step_s, self.settings)
         predicted = as_boxes([f.predicted_box() for f in self._followed])
@@ -168,6 +176,18 @@ class Tracker:
                 emerged = bool(touching[j].any()) and not at_border
                 self._start(frame_index, time_ns, detection, road_sigmas[j], emerged)
         return self._sweep()
+
+    def _follow_frame_rate(self, time_ns: int) -> None:
+        """Once the first RATE_FRAMES intervals are seen, scale the frame counts of the settings
+        to the camera's frame rate (:meth:`TrackingSettings.at_frame_rate`): tuned at 25 fps,
+        three frames to confirm a track are 50 ms at 60 fps, where a flicker lasts that long.
+        Tracks started before keep the count they started with."""
+        if len(self._first_stamps) > RATE_FRAMES:
+            return
+        self._first_stamps.append(time_ns)
+        span_ns = self._first_stamps[-1] - self._first_stamps[0]
+        if len(self._first_stamps) > RATE_FRAMES and span_ns > 0:
+            self.settings = self.settings.at_frame_rate(RATE_FRAMES * 1e9 / span_ns)
 
     def finish_all(self) -> list[Track]:
         """End every track (shutdown, end of stream); returns the confirmed ones."""
