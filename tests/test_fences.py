@@ -578,3 +578,14 @@ def test_a_second_box_on_part_of_a_vehicle_in_a_restricted_zone_is_not_a_second_
         car.frame(0.92, 0.95 - 0.01 * index)
     car.end()
     assert sorted(e.data["track_id"] for e in stored(tmp_path, "violation.restricted")) == [7, 9]
+
+
+def test_a_track_jumping_from_a_queued_car_into_the_crosswalk_did_not_fail_to_yield(tmp_path):
+    """A track on a car waiting at the line while someone walks in front takes a box 4 m on in
+    one frame (another road user): 8 m/s on paper from a standstill. No vehicle speeds up so
+    fast; it is not judged from such a frame."""
+    drive = crosswalk_with_pedestrian(tmp_path, 0.55)
+    stand = 0.5 + 20 / H
+    drive.path(straight(0.95, stand, 40) + [(0.5, stand)] * 30 + [(0.5, stand - 16 / H)] * 40)
+    drive.end()
+    assert not stored(tmp_path, "violation.fail_to_yield")

@@ -114,9 +114,14 @@ class Placed:
         """Its crossing of ``line`` in that direction (forward by default), if it crossed."""
         return next((c for c in self.crossings if c.line == line and c.forward == forward), None)
 
-    def speed_mps(self, window_s: float = 0.5) -> float | None:
-        """Road-plane speed over the last ``window_s`` (None without calibration)."""
+    def speed_mps(self, window_s: float = 0.5, ago_s: float = 0.0) -> float | None:
+        """Road-plane speed over the last ``window_s`` (None without calibration); with ``ago_s``,
+        over the ``window_s`` that ended that long ago (None when no sample is that old)."""
         last = self.samples[-1]
+        if ago_s:
+            last = next((s for s in reversed(self.samples) if last.time_ns - s.time_ns >= ago_s * 1e9), None)
+            if last is None:
+                return None
         if last.road is None:
             return None
         first = next((s for s in self.samples if last.time_ns - s.time_ns <= window_s * 1e9 and s.road), last)

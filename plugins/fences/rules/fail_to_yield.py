@@ -14,6 +14,10 @@ box ends higher up the picture and the front is placed metres too far on. Such a
 front of scooters still queued at the line into the crosswalk (tuning seeds 2417 and 2418 of
 fence_yield, a truck and a bus beside them), and since each vehicle is judged once, its real
 entry was never judged (a miss, or a false report when people were near at that moment).
+Nor from a frame whose speed over the last half second differs from the half second before by
+more than ``STEADY_DV_MPS`` (no vehicle changes speed that fast): the track jumped onto another
+road user (tuning seed 2418 of fence_yield, a track coasting on a queued scooter took a box
+4 m on, 18 m/s on paper). Judged at the first steady frame with the front in the crosswalk.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ RULE = "fail_to_yield"
 #: Vehicle width by class (m), for the distance from its side.
 WIDTH_M = {"car": 1.8, "scooter": 0.7, "truck": 2.4, "bus": 2.5}
 ENTER_MPS = 1.5
+STEADY_DV_MPS = 4.0
 
 
 class FailToYield:
@@ -51,8 +56,10 @@ class FailToYield:
         on_picture = ctx.placer.to_picture((fx, fy))
         if on_picture is None or not shapes.contains(crosswalk.polygon, on_picture) or placed.last.hidden:
             return []
+        speed, before = placed.speed_mps(), placed.speed_mps(ago_s=0.5)
+        if speed is not None and before is not None and abs(speed - before) > STEADY_DV_MPS:
+            return []   # a jump onto another road user, not a vehicle driving in
         self.judged.add(key)   # judged once, as its front enters the crosswalk
-        speed = placed.speed_mps()
         if speed is None or speed < ENTER_MPS:
             return []   # inched in, or its box crept in while it waited
         reach = WIDTH_M.get(placed.kind, WIDTH_M["car"]) / 2 + rule.margin_m
