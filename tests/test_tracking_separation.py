@@ -70,7 +70,8 @@ def test_frame_counts_last_as_long_at_any_frame_rate():
     assert _blip_tracks(60.0, 25.0) == 0
     assert _blip_tracks(60.0, None) == 1
     tracker = Tracker("cam", reference_fps=25.0)
-    for step in range(8):
-        tracker.update(step, step * round(1e9 / 60), [])
+    stamps = [0, 300_000_000] + [300_000_000 + step * round(1e9 / 60) for step in range(1, 14)]  # a slow first frame
+    for step, stamp in enumerate(stamps):
+        tracker.update(step, stamp, [])
     settings = tracker.settings
     assert (settings.min_hits, settings.max_missed_frames, settings.max_hidden_frames) == (7, 72, 1800)

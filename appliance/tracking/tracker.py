@@ -16,7 +16,7 @@ from .settings import TrackingSettings
 from .types import Detection, Track
 
 #: Frame intervals measured before the frame counts are scaled to the camera's frame rate.
-RATE_FRAMES = 5
+RATE_FRAMES = 9
 
 
 class Tracker:
@@ -179,15 +179,17 @@ class Tracker:
 
     def _follow_frame_rate(self, time_ns: int) -> None:
         """Once the first RATE_FRAMES intervals are seen, scale the frame counts of the settings
-        to the camera's frame rate (:meth:`TrackingSettings.at_frame_rate`): tuned at 25 fps,
-        three frames to confirm a track are 50 ms at 60 fps, where a flicker lasts that long.
-        Tracks started before keep the count they started with."""
+        to the camera's frame rate (:meth:`TrackingSettings.at_frame_rate`; the median interval,
+        so a slow first frame or a dropped one does not set it): tuned at 25 fps, three frames to
+        confirm a track are 50 ms at 60 fps, where a flicker lasts that long. Tracks started
+        before keep the count they started with."""
         if len(self._first_stamps) > RATE_FRAMES:
             return
         self._first_stamps.append(time_ns)
-        span_ns = self._first_stamps[-1] - self._first_stamps[0]
-        if len(self._first_stamps) > RATE_FRAMES and span_ns > 0:
-            self.settings = self.settings.at_frame_rate(RATE_FRAMES * 1e9 / span_ns)
+        if len(self._first_stamps) > RATE_FRAMES:
+            interval_ns = float(np.median(np.diff(self._first_stamps)))
+            if interval_ns > 0:
+                self.settings = self.settings.at_frame_rate(1e9 / interval_ns)
 
     def finish_all(self) -> list[Track]:
         """End every track (shutdown, end of stream); returns the confirmed ones."""
