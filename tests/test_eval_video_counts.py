@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import pytest
+
 from roadcam.tools.data.real_videos import CLIPS
-from roadcam.tools.eval_video_counts import Labels, score
+from roadcam.tools.eval_video_counts import Labels, parse_sets, score
 
 
 def crossed(frame: int, direction: str, track: int, kind: str = "car") -> SimpleNamespace:
@@ -66,3 +68,10 @@ def test_held_through_the_view_both_ways_and_false_tracks():
     assert "held through the view 2/3" in rows[-2]
     assert "false tracks (no labelled crossing's; fragments or no vehicle) 2 = 50.0% of the 4 vehicles" in rows[-1]
     assert "besides 1 of the 1 vehicles short of the line at the end" in rows[-1]
+
+
+def test_settings_are_set_by_section_and_a_bad_one_is_refused():
+    sets = parse_sets(["detection.min_box_area_px=100", "tracking.reference_fps=null"])
+    assert sets == {"detection": {"min_box_area_px": 100}, "tracking": {"reference_fps": None}}
+    with pytest.raises(SystemExit, match="expected detection.KEY=VALUE or tracking.KEY=VALUE"):
+        parse_sets(["plugins.disabled=[]"])

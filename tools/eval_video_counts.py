@@ -8,6 +8,7 @@ clip's labels (``tools/data/labels/video-*.yaml``)::
     python -m roadcam.tools.data.real_videos --root /work/data        # the clips, once
     python -m roadcam.tools.eval_video_counts [--root /work/data] [--detector background|tflite ...]
                                               [--clip NAME ...] [--set detection.KEY=VALUE ...]
+                                              [--set tracking.KEY=VALUE ...]
 
 Per clip and detector it prints:
 
@@ -86,8 +87,9 @@ class Labels:
         return cls(data["line"], float(data["fps"]), crossings, vehicles, in_view, data.get("through", {}))
 
 
-def site(clip_file: Path, work: Path, labels: Labels, detection: dict) -> dict:
-    """The site config of one run: the clip as a file camera, the labels' line as a counting line."""
+def site(clip_file: Path, work: Path, labels: Labels, detection: dict, tracking: dict | None = None) -> dict:
+    """The site config of one run: the clip as a file camera, the labels' line as a counting line,
+    ``detection`` and ``tracking`` as those sections."""
     return {
         "device": {"id": "eval-video", "site": "eval"},
         "storage": {"database": str(work / "events.db"), "evidence_dir": str(work / "evidence")},
@@ -95,6 +97,7 @@ def site(clip_file: Path, work: Path, labels: Labels, detection: dict) -> dict:
         "plugins": {"disabled": ["plate_capture", "speed", "uplink"]},   # nothing they do is scored here
         "cameras": [{"name": CAMERA, "source": {"type": "opencv", "url": str(clip_file)}}],
         "detection": detection,
+        "tracking": tracking or {},
         "fences": {"cameras": [{"camera": CAMERA, "lines": [{**labels.line, "count": True}]}]},
     }
 
@@ -232,14 +235,15 @@ def frame_height_and_count(path: Path) -> tuple[int, int]:
         capture.release()
 
 
-def parse_sets(items: list[str]) -> dict:
-    """``detection.KEY=VALUE`` overrides (VALUE read as YAML)."""
-    out = {}
+def parse_sets(items: list[str]) -> dict[str, dict]:
+    """``detection.KEY=VALUE`` and ``tracking.KEY=VALUE`` overrides (VALUE read as YAML), by section."""
+    out: dict[str, dict] = {"detection": {}, "tracking": {}}
     for item in items:
         key, _, value = item.partition("=")
-        if not key.startswith("detection.") or not value:
-            raise SystemExit(f"--set {item!r}: expected detection.KEY=VALUE")
-        out[key.removeprefix("detection.")] = yaml.safe_load(value)
+        section, _, name = key.partition(".")
+        if section not in out or not name or not value:
+            raise SystemExit(f"--set {item!r}: expected detection.KEY=VALUE or tracking.KEY=VALUE")
+        out[section][name] = yaml.safe_load(value)
     return out
 
 
@@ -249,8 +253,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=Path("/work/data"), help="where real_videos put the clips")
     parser.add_argument("--detector", choices=DETECTORS, action="append", help="default: both")
     parser.add_argument("--clip", action="append", choices=[c.name for c in CLIPS], help="default: every clip")
-    parser.add_argument("--set", action="append", default=[], metavar="detection.KEY=VALUE",
-                        help="a detection setting for every run (e.g. detection.min_box_area_px=100)")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="a detection or tracking setting for every run (e.g. detection.min_box_area_px=100, "
+                             "tracking.reference_fps=null)")
     parser.add_argument("--tolerance-s", type=float, default=TOLERANCE_S, help="seconds (default %(default)s)")
     args = parser.parse_args(argv)
     overrides = parse_sets(args.set)
@@ -266,10 +271,12 @@ def main(argv: list[str] | None = None) -> int:
         labels = Labels.load(clip.labels())
         for detector in args.detector or DETECTORS:
             with tempfile.TemporaryDirectory(prefix="eval-video-") as folder:
-                data = site(clip.file(args.root), Path(folder), labels, {"type": detector, **overrides})
+                data = site(clip.file(args.root), Path(folder), labels, {"type": detector, **overrides["detection"]},
+                            overrides["tracking"])
                 crossed, finished = run(data)
             print(f"{clip.name} ({clip.role}) detector {detector}"
-                  + (f" {overrides}" if overrides else "") + f", line {labels.line['points']}")
+                  + "".join(f" {name} {values}" for name, values in overrides.items() if values)
+                  + f", line {labels.line['points']}")
             height, frames = frame_height_and_count(clip.file(args.root))
             print("\n".join(score(labels, crossed, finished, round(args.tolerance_s * labels.fps), height,
                                    frames - 1)))
