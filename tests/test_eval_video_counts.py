@@ -75,3 +75,18 @@ def test_settings_are_set_by_section_and_a_bad_one_is_refused():
     assert sets == {"detection": {"min_box_area_px": 100}, "tracking": {"reference_fps": None}}
     with pytest.raises(SystemExit, match="expected detection.KEY=VALUE or tracking.KEY=VALUE"):
         parse_sets(["plugins.disabled=[]"])
+
+
+def test_false_tracks_inside_the_clip_where_vehicles_in_view_are_not_labelled():
+    labels = Labels(line={"name": "count", "points": [[0, 0.5], [1, 0.5]]}, fps=10.0, crossings=[
+        {"frame": 100, "direction": "back", "class": "car"}, {"frame": 200, "direction": "back", "class": "car"}],
+        through={"back": {"starts_above_y": 0.3, "leaves_by": ["bottom"]}})
+    events = [crossed(100, "back", 2), crossed(200, "back", 3)]
+    tracks = [finished(1, (50, 60, 10), (50, 100, 40)),     # in view at the start: not judged
+              finished(2, (50, 20, 60), (50, 100, 130)),    # a crossing's
+              finished(3, (50, 20, 160), (50, 100, 230)),   # a crossing's
+              finished(4, (10, 10, 240), (12, 12, 260)),    # inside, no crossing: false
+              finished(5, (10, 10, 390), (12, 12, 399))]    # in view at the end: not judged
+    rows = score(labels, events, tracks, tolerance=5, frame_height=100, last_frame=399)
+    assert "or tracked only past the line) 1 = 50.0% of the 2 labelled crossings" in rows[-1]
+    assert "besides 2 tracks in view at the clip's start or end" in rows[-1]

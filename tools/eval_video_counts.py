@@ -31,7 +31,9 @@ Per clip and detector it prints:
   vehicle crosses the line, or is still short of it when the clip ends): ``track.finished``
   events that are no labelled crossing's track, as a share of the vehicles in view (the
   issue's bar: under 5%). Tracks still in view at the end are left out, up to the number of
-  vehicles labelled short of the line.
+  vehicles labelled short of the line. On clips labelled ``through`` without the vehicles in
+  view: tracks wholly inside the clip that are no labelled crossing's, beside the labelled
+  crossings (tracks in view near the first track's start or the clip's end are not judged).
 
 Clips have a role: figures of ``tuning`` clips steered the settings, ``validation`` clips only
 measure (say so when quoting them). Each run's site config is written beside its event store in
@@ -159,6 +161,8 @@ def score(labels: Labels, crossed: list, finished: list, tolerance: int, frame_h
         rows.append(_through(labels, matched, finished, frame_height))
     if labels.vehicles_in_view and not labels.vehicles and last_frame is not None:
         rows.append(_false_tracks(labels, matched, finished, last_frame))
+    elif labels.through and last_frame is not None:
+        rows.append(_false_tracks_inside(labels, matched, finished, last_frame))
     return rows
 
 
@@ -200,6 +204,26 @@ def _false_tracks(labels: Labels, matched: dict, finished: list, last_frame: int
     return (f"  false tracks (no labelled crossing's; fragments or no vehicle) {false} = "
             f"{false / labels.vehicles_in_view:.1%} of the {labels.vehicles_in_view} vehicles "
             f"(besides {min(short, at_end)} of the {short} vehicles short of the line at the end)")
+
+
+def _false_tracks_inside(labels: Labels, matched: dict, finished: list, last_frame: int) -> str:
+    """On clips where all traffic crosses the line (labelled ``through``) but the vehicles in
+    view at the start and the end are not labelled: tracks wholly inside the clip that are no
+    labelled crossing's (a vehicle's second identity, no vehicle, or a vehicle first tracked past
+    the line), as a share of the labelled crossings. Tracks in view within half a second of the
+    first track's start or of the clip's end are not judged (vehicles already past the line, or
+    not yet at it)."""
+    crossing_tracks = {event.data["track_id"] for event in matched.values()}
+    tracks = [event.data for event in finished]
+    first = min((track["entry"]["frame_index"] for track in tracks), default=0)
+    margin = round(labels.fps / 2)
+    inside = [track for track in tracks if track["entry"]["frame_index"] > first + margin
+              and track["exit"]["frame_index"] < last_frame - margin]
+    false = sum(1 for track in inside if track["track_id"] not in crossing_tracks)
+    total = len(labels.crossings)
+    return (f"  false tracks (no labelled crossing's; fragments, no vehicle or tracked only past the line) "
+            f"{false} = {false / total:.1%} of the {total} labelled crossings (besides "
+            f"{len(tracks) - len(inside)} tracks in view at the clip's start or end, not judged)")
 
 
 def _identity(labels: Labels, matched: dict, crossed: list, finished: list) -> list[str]:
