@@ -589,3 +589,21 @@ def test_a_track_jumping_from_a_queued_car_into_the_crosswalk_did_not_fail_to_yi
     drive.path(straight(0.95, stand, 40) + [(0.5, stand)] * 30 + [(0.5, stand - 16 / H)] * 40)
     drive.end()
     assert not stored(tmp_path, "violation.fail_to_yield")
+
+
+def test_a_reported_vehicle_found_again_under_a_new_track_is_not_reported_again(tmp_path):
+    """A scooter on the sidewalk is reported; its track is lost where it stands and a new track
+    takes it up there a second later: the same scooter. Another scooter coming onto the
+    sidewalk meanwhile is reported."""
+    appliance, plugin = bench(tmp_path, restricted={"enabled": True, "zones": ["kerb"], "classes": ["scooter"]})
+    index = 0
+    for track_id, path in ((7, [(0.92, 0.95 - 0.01 * i) for i in range(12)]), (8, [(0.92, 0.84)] * 12),
+                           (9, [(0.96, 0.99 - 0.01 * i) for i in range(12)])):
+        drive = Drive(appliance, plugin)
+        drive.index = index + 25   # a second between tracks
+        drive.track = Track(id=track_id, camera="cam", kind_votes={"scooter": 1.0})
+        drive.path(path)
+        drive.appliance.submit(plugin.roadcam_track_finished(drive.track))
+        index = drive.index
+    drive.end()
+    assert sorted(e.data["track_id"] for e in stored(tmp_path, "violation.restricted")) == [7, 9]
