@@ -1,17 +1,22 @@
 """The reader's training data: the ro-plates training texts read by eye are loaded from the
-training split only, and the synthesizer draws Romanian EU plates."""
+training split only, the synthesizer draws Romanian EU plates, and the EU reader model trained
+on them reads a Romanian plate."""
 
 from __future__ import annotations
 
 import re
 
+import cv2
 import numpy as np
 import pytest
 
+from roadcam.plugins.plate_capture.reader import DEFAULT_MODELS, PlateReader
 from roadcam.tools.data.real_sets import Box, Record, write_manifests
 from roadcam.tools.plates.datasets import RO_TRAINING_TEXT, load_ro_training
 from roadcam.tools.plates.synth import PlateSynthesizer
 
+#: The opt-in reader model for EU (Romanian) sites, shipped beside the default ones.
+EU_READER = DEFAULT_MODELS[0].with_name("plate_reader_eu_seed4.tflite")
 #: Romanian plate texts as compared: Bucharest B 12(3) ABC, a county's AB 12 ABC, a temporary B 123456.
 RO_TEXT = re.compile(r"^(B\d{2,3}[A-Z]{3}|[A-Z]{2}\d{2}[A-Z]{3}|B\d{6})$")
 
@@ -70,3 +75,17 @@ def test_the_synthesizer_draws_long_romanian_plates():
     assert all(RO_TEXT.match(sample.text) for sample in romanian)
     assert np.median([s.crop_bgr.shape[1] / s.crop_bgr.shape[0] for s in romanian]) > 3.2
     assert not any(sample.two_rows for sample in romanian)
+
+
+def eu_plate(text: str) -> np.ndarray:
+    """A clean Romanian plate: white, the blue EU band on the left, black characters."""
+    plate = np.full((60, 284, 3), 235, np.uint8)
+    plate[:, :24] = (150, 50, 0)
+    cv2.putText(plate, text, (32, 46), cv2.FONT_HERSHEY_DUPLEX, 1.45, (20, 20, 20), 3, cv2.LINE_AA)
+    return cv2.copyMakeBorder(plate, 12, 12, 16, 16, cv2.BORDER_CONSTANT, value=(60, 60, 60))
+
+
+@pytest.mark.parametrize("text", ["B 123 ABC", "CJ 12 MNW", "MM 11 XYL"])
+def test_the_shipped_eu_reader_reads_a_clean_romanian_plate(text):
+    reader = PlateReader([EU_READER, DEFAULT_MODELS[1]])
+    assert reader.read(eu_plate(text)).text == text.replace(" ", "")
