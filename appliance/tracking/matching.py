@@ -56,7 +56,8 @@ def associate(settings: TrackingSettings, tracks: list[Followed], rows: list[int
                    & ((distance <= 1.0) | (overlap[r] >= iou_gates)))
         cost = ((1.0 - overlap[r]) + np.minimum(distance, 1.0)
                 + settings.kind_change_cost * (kinds != followed.track.kind)
-                + settings.appearance_weight * colour)
+                + (settings.walking_appearance_weight if _walks(followed.track.kind) else settings.appearance_weight)
+                * colour)
         net_cost[r] = np.where(allowed, np.minimum(cost - settings.unmatched_pair_cost, 0.0), 0.0)
     return {rows[r]: columns[c] for r, c in min_cost_assignment(net_cost) if net_cost[r, c] < 0.0}
 

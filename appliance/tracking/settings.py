@@ -87,9 +87,16 @@ class TrackingSettings(BaseModel):
                                                 "the track's.")
     appearance_weight: float = Field(1.0, ge=0, title="Appearance weight",
                                      description="Weight of the colour-signature distance (0 to 1) in a pair's cost.")
+    walking_appearance_weight: float = Field(3.0, ge=0, title="Pedestrian appearance weight",
+                                             description="Weight of the colour-signature distance in a pedestrian "
+                                                         "track's pair cost (people starting off together stand on "
+                                                         "nearly one spot; their clothes still differ). Above 1 a "
+                                                         "pair dressed very unlike can cost more than "
+                                                         "unmatched_pair_cost: the track then leaves that person to "
+                                                         "another track.")
     unmatched_pair_cost: float = Field(3.5, gt=0, title="Unmatched pair cost",
                                        description="Cost of leaving a track and a detection both unmatched; "
-                                                   "more than any allowed pair (at most 2.5 with the defaults).")
+                                                   "more than any allowed vehicle pair (at most 2.5 by default).")
     # -- merged and split blobs, duplicates
     group_cover: float = Field(0.6, ge=0, le=1, title="Group cover",
                                description="Share of a predicted box a blob must cover for the track to be "

@@ -33,10 +33,12 @@ class Tracker:
     different classes side by side, a scooter parked by a car, do not swap identities), plus
     ``appearance_weight`` times how unlike the track's colours the detection's are (the running
     mean of its detections' colour signatures, :mod:`roadcam.appliance.appearance`: far from the camera,
-    where a bus and the car ahead of it share pixels and road position, colour still differs), gated,
+    where a bus and the car ahead of it share pixels and road position, colour still differs;
+    ``walking_appearance_weight`` for a pedestrian's track: people waiting together at the kerb
+    start off from nearly one spot, and each one's box holds part of the others), gated,
     and solved by the Hungarian method; confirmed tracks choose first, tentative ones take what
     is left. Leaving a track and a detection both unmatched costs ``unmatched_pair_cost``, more
-    than any one allowed pair (at most 2.5), so the assignment makes every pair it can unless
+    than any one allowed vehicle pair (at most 2.5), so the assignment makes every pair it can unless
     two poor pairs would replace one good one.
 
     Blobs that merge or split are common with background subtraction:

@@ -1,0 +1,44 @@
+"""The tracker on pedestrians: people starting off together keep their identities."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from synthetic import FRAME_NS
+
+from roadcam.appliance.appearance import signature_distance
+from roadcam.appliance.tracking import Detection, Tracker
+from roadcam.plugins.detection.signatures import colour_signature
+
+RED, BLUE = (30, 30, 190), (190, 60, 30)
+
+
+def _overlapped(own: tuple[int, int, int], other: tuple[int, int, int], share: float) -> np.ndarray:
+    """The colour signature of a person's box of which ``share`` shows their own clothes and
+    the rest the person beside them (people waiting together overlap in the image)."""
+    image = np.full((100, 40, 3), own, np.uint8)
+    image[int(round(100 * share)):] = other
+    return colour_signature(image, (0.0, 0.0, 40.0, 100.0))
+
+
+def _walker(box, signature) -> Detection:
+    return Detection(box=tuple(float(v) for v in box), kind="pedestrian", score=1.0, source="test", whole=True,
+                     signature=signature)
+
+
+@pytest.mark.parametrize("walking_appearance_weight, kept", [(None, True), (1.0, False)])
+def test_two_people_side_by_side_keep_their_own_colours_through_a_jitter(walking_appearance_weight, kept):
+    """Two people stand side by side, their boxes overlapping, so each box's colours are only
+    partly their own (signatures 0.2 apart, where a red and a blue car are 0.9). When the boxes
+    jitter so that overlap and distance alone would swap them, each track keeps its own person
+    (with the default pedestrian appearance weight; with the vehicles' weight of 1 they swap)."""
+    red, blue = _overlapped(RED, BLUE, 0.6), _overlapped(BLUE, RED, 0.6)
+    assert 0.15 < signature_distance(red, blue) < 0.3
+    overrides = {} if walking_appearance_weight is None else {"walking_appearance_weight": walking_appearance_weight}
+    tracker = Tracker("cam", **overrides)
+    for step in range(10):
+        live, _ = tracker.update(step, step * FRAME_NS, [_walker((100, 100, 130, 190), red),
+                                                         _walker((104, 102, 134, 192), blue)])
+    red_track = next(track for track in live if track.last.box[0] == 100)
+    tracker.update(10, 10 * FRAME_NS, [_walker((104, 100, 134, 190), red), _walker((101, 102, 131, 192), blue)])
+    assert (red_track.last.box[0] == 104) is kept
