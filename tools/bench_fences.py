@@ -2,7 +2,8 @@
 one core? The pipeline benchmark (:mod:`roadcam.tools.bench_pipeline`: detection, tracking,
 plate reading on frames of the junction scenario) is run twice, pinned to one core, without
 and with the junction's fences (every rule enabled, :mod:`roadcam.tools.fences_for_scenario`),
-and the time per frame is printed beside the 40 ms a 25 fps camera allows.
+and the time per frame (wall and the pipeline's own CPU time, which other work on a shared core
+does not inflate) is printed beside the 40 ms a 25 fps camera allows.
 
     .venv/bin/python -m roadcam.tools.bench_fences [--frames 300] [--skip-s 20] [--core 1]
 
@@ -27,16 +28,20 @@ import numpy as np
 import yaml
 
 BUDGET_MS = 40.0
-FPS_LINE = re.compile(r"^pipeline .*?([\d.]+) frames/s")
+FPS_LINE = re.compile(r"^pipeline \(.*?([\d.]+) frames/s")
+CPU_LINE = re.compile(r"^pipeline CPU time.*?\(([\d.]+) ms/frame")
 
 
-def _pipeline_fps(args, core: int, site_extra: Path | None) -> tuple[float, str]:
+def _pipeline_ms(args, core: int, site_extra: Path | None) -> tuple[float, float]:
+    """One bench_pipeline run pinned to ``core``: wall and CPU milliseconds per frame."""
     command = [sys.executable, "-m", "roadcam.tools.bench_pipeline", "--frames", str(args.frames),
                "--skip-s", str(args.skip_s)] + (["--site-extra", str(site_extra)] if site_extra else [])
     done = subprocess.run(command, capture_output=True, text=True, check=True,
                           preexec_fn=lambda: os.sched_setaffinity(0, {core}))
-    match = next(m for m in map(FPS_LINE.match, done.stdout.splitlines()) if m)
-    return float(match.group(1)), done.stdout
+    lines = done.stdout.splitlines()
+    fps = next(m for m in map(FPS_LINE.match, lines) if m)
+    cpu = next(m for m in map(CPU_LINE.match, lines) if m)
+    return 1000 / float(fps.group(1)), float(cpu.group(1))
 
 
 def _evidence_ms() -> float:
@@ -68,17 +73,19 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-fences-") as scratch:
         extra = Path(scratch) / "fences.yaml"
         extra.write_text(yaml.safe_dump(fences_section(SimRoad.from_scenario("junction"))), encoding="utf-8")
-        without, _ = _pipeline_fps(args, args.core, None)
-        with_fences, report = _pipeline_fps(args, args.core, extra)
+        without, without_cpu = _pipeline_ms(args, args.core, None)
+        with_fences, with_fences_cpu = _pipeline_ms(args, args.core, extra)
     os.sched_setaffinity(0, {args.core})
     evidence = _evidence_ms()
     print(f"{args.frames} frames of the junction scenario at 1920x1080, pinned to core {args.core} "
           f"(load average {load:.1f} on {os.cpu_count()} cores at the start)")
-    print(f"pipeline without fences:   {1000 / without:6.1f} ms/frame  ({without:5.1f} frames/s)")
-    print(f"pipeline with fences:      {1000 / with_fences:6.1f} ms/frame  ({with_fences:5.1f} frames/s)")
-    print(f"fences' share:             {1000 / with_fences - 1000 / without:6.1f} ms/frame")
-    print(f"budget at 25 fps:          {BUDGET_MS:6.1f} ms/frame  -> "
-          f"{'keeps up' if 1000 / with_fences <= BUDGET_MS else 'does NOT keep up'}")
+    print("                           wall ms/frame   CPU ms/frame (the pipeline's own threads)")
+    print(f"pipeline without fences:   {without:13.1f}   {without_cpu:12.1f}")
+    print(f"pipeline with fences:      {with_fences:13.1f}   {with_fences_cpu:12.1f}")
+    print(f"fences' share:             {with_fences - without:13.1f}   {with_fences_cpu - without_cpu:12.1f}")
+    print(f"budget at 25 fps:          {BUDGET_MS:13.1f}   -> by CPU time the pipeline "
+          f"{'keeps up' if with_fences_cpu <= BUDGET_MS else 'does NOT keep up'}"
+          f"{'' if with_fences <= BUDGET_MS else ' (wall time over budget: the core was shared)'}")
     print(f"one violation's evidence:  {evidence:6.1f} ms once (two annotated 1920x1080 JPEGs)")
     return 0
 

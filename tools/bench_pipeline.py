@@ -61,10 +61,12 @@ def main() -> int:
         run = json.loads((folder / "run.json").read_text())
         files = sorted(folder.glob("*.npy"))
         camera_fps = len(files) / _time_reads(files)
-        processed_fps, health = _run_appliance(folder, run, files, args.detector, args.site_extra)
+        processed_fps, cpu_ms, health = _run_appliance(folder, run, files, args.detector, args.site_extra)
     print(f"frames: {len(files)} of the junction scenario at 1920x1080 from {args.skip_s:.0f} s, "
           f"detector {args.detector}, one thread each" + (f", site extra {args.site_extra}" if args.site_extra else ""))
     print(f"pipeline (detect, track, read plates):  {processed_fps:7.1f} frames/s")
+    print(f"pipeline CPU time, all its threads:      {1000 / cpu_ms:7.1f} frames per CPU-second "
+          f"({cpu_ms:.1f} ms/frame; what a core of its own gives, however loaded the machine)")
     print(f"the camera it must keep up with:         {CAMERA_FPS:7.1f} frames/s")
     print(f"the camera source alone (.npy reads):    {camera_fps:7.1f} frames/s")
     print(f"peak resident memory (VmHWM):            {_peak_rss_mb():7.1f} MB (target under 300 MB)")
@@ -82,7 +84,10 @@ def _time_reads(files: list[Path]) -> float:
 
 
 def _run_appliance(folder: Path, run: dict, files: list[Path], detector: str,
-                   site_extra: Path | None) -> tuple[float, dict]:
+                   site_extra: Path | None) -> tuple[float, float, dict]:
+    """Runs the appliance over the frames: frames per second of wall time, CPU milliseconds per
+    frame (every thread of this process, so other work on a shared machine does not count), and
+    the last health summary."""
     from roadcam.appliance.clock import ManualClock
     from roadcam.appliance.runtime import Appliance
     from roadcam.appliance.site import site_from_data
@@ -101,11 +106,11 @@ def _run_appliance(folder: Path, run: dict, files: list[Path], detector: str,
     appliance = Appliance(config, manager, Hardware(config, clock, sim_cameras=lambda name: camera), clock)
     if run["hotlist"]:
         appliance.enqueue_command("hotlist", run["hotlist"], lambda result: None, version=1)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     appliance.run(install_signal_handlers=False)
-    elapsed = time.perf_counter() - started
+    elapsed, cpu_s = time.perf_counter() - started, time.process_time() - cpu_started
     health_events = read_events(config.storage.database, limit=100_000, types=["health"])
-    return len(files) / elapsed, health_events[-1].data   # the one stored as the run ended
+    return len(files) / elapsed, cpu_s * 1000 / len(files), health_events[-1].data   # the one stored as the run ended
 
 
 class _NpyCamera:
