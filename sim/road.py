@@ -164,6 +164,27 @@ class SimRoad:
             "speed_limit_kmh": self.scenario.road.speed_limit_kmh,
         }
 
+    def speed_section(self, zone_margin_m: float = 1.0) -> dict[str, Any]:
+        """The ``speed`` section a technician would write for this site: each lane's loops,
+        nearest the stop line downstream, paired one after another (``lane2``, or ``lane2-1``,
+        ``lane2-2``... where a lane has more than two loops); the spacing between their
+        leading edges (a vehicle meets a loop's upstream edge first); a camera check whose zone
+        is the two loops' rectangles and ``zone_margin_m`` around them; the road's limit."""
+        layout, pairs = self.world.layout, []
+        for lane in sorted({loop.lane for loop in self.scenario.loops}):
+            loops = sorted((loop for loop in self.scenario.loops if loop.lane == lane),
+                           key=lambda loop: loop.position_m)
+            for index, (down, up) in enumerate(zip(loops, loops[1:])):
+                near = layout.loop_rect(lane, down.position_m, down.length_m)
+                far = layout.loop_rect(lane, up.position_m, up.length_m)
+                zone = [min(near.x_min, far.x_min) - zone_margin_m, max(near.x_max, far.x_max) + zone_margin_m,
+                        min(near.y_min, far.y_min) - zone_margin_m, max(near.y_max, far.y_max) + zone_margin_m]
+                name = f"lane{lane}" if len(loops) == 2 else f"lane{lane}-{index + 1}"
+                pairs.append({"name": name, "upstream": up.name, "downstream": down.name,
+                              "spacing_m": round(up.position_m + up.length_m - down.position_m - down.length_m, 3),
+                              "camera_check": {"camera": self.scenario.camera.name, "zone": zone}})
+        return {"pairs": pairs, "limit_kmh": self.scenario.road.speed_limit_kmh}
+
     def site_config(self, out_dir: str | Path) -> dict[str, Any]:
         """A site-config dict (valid for appliance.config.CoreConfig) for this simulated site."""
         out = Path(out_dir)

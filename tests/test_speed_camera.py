@@ -16,7 +16,6 @@ from roadcam.sim.scenario import Scenario, load_scenario
 SPACING_M = 4.0
 LOOP_M = 2.0
 DOWN_M = 14.0  # the downstream loop's nearer edge, from the stop line
-MARGIN_M = 1.0
 
 
 def crossing_scenario(vehicles: list[tuple[int, str, float]], duration_s: float) -> Scenario:
@@ -38,15 +37,13 @@ def crossing_scenario(vehicles: list[tuple[int, str, float]], duration_s: float)
 
 
 def speed_section(road: SimRoad, lane1_spacing_m: float) -> dict:
-    """Both pairs with a camera check whose zone is the two loops' rectangles plus a margin."""
-    pairs = []
-    for lane, spacing in ((1, lane1_spacing_m), (2, SPACING_M)):
-        up = road.world.layout.loop_rect(lane, DOWN_M + SPACING_M, LOOP_M)
-        down = road.world.layout.loop_rect(lane, DOWN_M, LOOP_M)
-        zone = [up.x_min - MARGIN_M, up.x_max + MARGIN_M, down.y_min - MARGIN_M, up.y_max + MARGIN_M]
-        pairs.append({"name": f"lane{lane}", "upstream": f"l{lane}-up", "downstream": f"l{lane}-down",
-                      "spacing_m": spacing, "camera_check": {"camera": "approach", "zone": zone}})
-    return {"pairs": pairs}
+    """The site's two pairs as a technician would configure them (a camera check whose zone is
+    the two loops' rectangles plus 1 m, the road's 50 km/h limit), lane 1's spacing as given."""
+    section = road.speed_section()
+    assert [pair["name"] for pair in section["pairs"]] == ["lane1", "lane2"]
+    assert [pair["spacing_m"] for pair in section["pairs"]] == [SPACING_M, SPACING_M]
+    section["pairs"][0]["spacing_m"] = lane1_spacing_m
+    return section
 
 
 def run(tmp_path, scenario: Scenario, lane1_spacing_m: float):
@@ -82,6 +79,14 @@ def test_the_camera_agrees_with_a_right_pair_and_catches_a_wrong_spacing(tmp_pat
     raised = [(e.data["code"], e.data["component"]) for e in events if e.type == "fault.raised"]
     assert ("speed.camera_mismatch", "lane1") in raised
     assert ("speed.camera_mismatch", "lane2") not in raised
+    # over the 50 km/h limit: lane 2's 55 km/h car, with the camera's track; lane 1's loop speeds
+    # over it come of its wrong spacing, which the camera disputes, so they are no violation
+    speeding = [e.data for e in events if e.type == "violation.speeding"]
+    fast = [s for s in by_pair["lane2"] if s["speed_low_kmh"] > 50]
+    assert len(fast) == 1 and any(s["speed_low_kmh"] > 50 for s in by_pair["lane1"])
+    assert [(v["pair"], v["speed_kmh"], v["track_id"]) for v in speeding] == \
+        [("lane2", fast[0]["speed_kmh"], fast[0]["camera_check"]["track"])]
+    assert speeding[0]["limit_kmh"] == 50 and speeding[0]["camera_check"] == "agrees"
 
 
 def test_a_camera_check_names_a_calibrated_camera_and_an_ordered_zone(tmp_path):

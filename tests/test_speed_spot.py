@@ -158,6 +158,34 @@ def test_speeds_from_10_to_150_kmh_with_0_2_ms_jitter_are_within_1_percent(bench
     assert covered >= 930  # k = 2: about 95%
 
 
+def test_a_speed_whose_lower_bound_is_over_the_limit_and_tolerance_is_a_violation(bench):
+    """Limit 50 km/h with a 5 km/h tolerance for the site, 80 km/h for lane 2's pair: only
+    speeds whose lower bound clears the limit plus the tolerance are violations."""
+    section = speed_section(limit_kmh=50, tolerance_kmh=5)
+    section["pairs"][1]["limit_kmh"] = 80
+    meter = bench(section=section)
+    meter.edges([*vehicle(1.0, 54.0, 4.5), *vehicle(4.0, 70.0, 4.5), *vehicle(7.0, 55.0, 4.5),
+                 *vehicle(1.0, 70.0, 4.5, lane=2), *vehicle(4.0, 90.0, 4.5, lane=2)])
+    spots = {(e.data["lane"], round(e.data["speed_kmh"])): e for e in meter.events("speed.spot")}
+    assert sorted(spots) == [(1, 54), (1, 55), (1, 70), (2, 70), (2, 90)]
+    violations = sorted(meter.events("violation.speeding"), key=lambda event: event.data["lane"])
+    assert [(v.data["lane"], round(v.data["speed_kmh"]), v.data["limit_kmh"]) for v in violations] == \
+        [(1, 70, 50), (2, 90, 80)]
+    for violation in violations:
+        spot = spots[(violation.data["lane"], round(violation.data["speed_kmh"]))]
+        assert violation.time == spot.time and violation.data["rule"] == "speeding"
+        assert violation.data["speed_low_kmh"] == spot.data["speed_low_kmh"]
+        over = spot.data["speed_low_kmh"] - violation.data["limit_kmh"]
+        assert violation.data["over_limit_kmh"] == pytest.approx(over, abs=0.001)
+        assert "track_id" not in violation.data  # no camera check on these pairs
+
+
+def test_without_a_limit_speeds_are_only_measured(bench):
+    meter = bench()
+    meter.edges(vehicle(1.0, 150.0, 4.5))
+    assert len(meter.events("speed.spot")) == 1 and not meter.events("violation.speeding")
+
+
 def test_a_loop_stuck_on_is_a_fault_not_a_speed(bench):
     meter = bench(stuck_on_s=30.0)
     meter.edges([(1.0, "l1-up", True)])

@@ -102,10 +102,11 @@ def write_collector_config(out: Path, broker: Broker, pki) -> Path:
 
 def write_site_extra(out: Path, scenario: str, broker: Broker, pki) -> Path:
     """The sections the demo adds to the simulated site: the uplink (TLS, signing keys), a short
-    health interval, and the scenario's fences with every rule enabled."""
+    health interval, the scenario's fences with every rule enabled, and its loop pairs timing
+    speeds against the road's limit."""
     cert, key = pki.client(DEVICE)
     road = SimRoad(load_scenario(scenario_path(scenario)))
-    section = {**fences_section(road), "health": {"interval_s": 5}, "uplink": {
+    section = {**fences_section(road), "speed": road.speed_section(), "health": {"interval_s": 5}, "uplink": {
         "enabled": True, "host": broker.host, "port": broker.port,
         "tls": {"ca_file": str(pki.ca), "cert_file": str(cert), "key_file": str(key)},
         "signing_key_file": str(pki.signing_key(DEVICE)), "collector_key_file": str(pki.collector_public_key),

@@ -63,6 +63,8 @@ class LoopPair(Section):
                                              "spacing / this speed does not belong to the upstream one.")
     camera_check: CameraCheck | None = Field(None, title="Camera cross-check",
                                              description="A camera that sees the pair; left out, no cross-check.")
+    limit_kmh: float | None = Field(None, gt=0, title="Speed limit (km/h)",
+                                    description="The lane's limit at the pair; left out, the section's limit_kmh.")
 
     @model_validator(mode="after")
     def _distinct_and_ordered(self) -> LoopPair:
@@ -110,6 +112,14 @@ class SpeedConfig(Section):
     passage: PassageConfig | None = Field(None, title="Section passages",
                                           description="This site's passage point for section speed; left out, "
                                                       "no speed.passage events.")
+    limit_kmh: float | None = Field(None, gt=0, title="Speed limit (km/h)",
+                                    description="Posted limit at the pairs: a speed whose lower bound is over "
+                                                "it by more than the tolerance is a violation.speeding; left "
+                                                "out (and no pair's own limit), speeds are only measured.")
+    tolerance_kmh: float = Field(0.0, ge=0, title="Enforcement tolerance (km/h)",
+                                 description="Margin over the limit before a speed is a violation, on top of "
+                                             "the measurement's own uncertainty (the police's published "
+                                             "tolerance, e.g. 10).")
     edge_resolution_ms: float = Field(0.001, ge=0, title="Edge resolution (ms)",
                                       description="Resolution of the pin factory's edge ticks "
                                                   "(lgpio, pigpio: 1 us).")

@@ -16,6 +16,9 @@ passage and its fit window, then sends it with the road-plane speed of the track
 the pair's zone and whether the two agree; a run of disagreements raises
 ``speed.camera_mismatch``. A speed whose frames never come goes out after ``camera_wait_s``
 marked ``no_frames``.
+
+With a limit configured (the section's ``limit_kmh`` or a pair's own), a speed whose lower
+bound is over it is also a ``violation.speeding`` (see :mod:`.violation`).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from roadcam.appliance.hookspecs import hookimpl
 from .camera import TrackSpeeds
 from .config import SECTION, LoopPair, SpeedConfig
 from .passages import PassageRecorder
+from .violation import speeding
 
 MS_PER_KMH = 1 / 3.6
 
@@ -106,7 +110,7 @@ class SpotSpeed:
         self.now_ns = 0
         self.edges_seen = 0
         self.counts = {"spot": 0, "unpaired": 0, "rejected": 0, "camera_agrees": 0, "camera_disagrees": 0,
-                       "camera_no_track": 0, "camera_no_frames": 0}
+                       "camera_no_track": 0, "camera_no_frames": 0, "speeding": 0}
         self.stamp_s = config.stamp_uncertainty_s()  # standard uncertainty of one edge stamp
 
     # -- hooks ---------------------------------------------------------------------------------
@@ -285,7 +289,7 @@ class SpotSpeed:
             "occupancy_downstream_ms": round(occ_d * 1000, 3),
         }, passage.u_on)
         if pair.config.camera_check is None:
-            return [draft]
+            return self._with_violation(pair, draft)
         self.held.append(HeldSpot(pair, draft, passage.u_on, passage.d_off))
         return []
 
@@ -302,8 +306,17 @@ class SpotSpeed:
             if due(held, deadline):
                 self.held.remove(held)
                 held.draft.data["camera_check"] = self._cross_check(held, deadline, window_ns)
-                drafts.append(held.draft)
+                drafts += self._with_violation(held.pair, held.draft)
         return drafts
+
+    def _with_violation(self, pair: PairState, spot: EventDraft) -> list[EventDraft]:
+        """The finished spot speed, and its ``violation.speeding`` when it is one."""
+        limit = pair.config.limit_kmh if pair.config.limit_kmh is not None else self.config.limit_kmh
+        violation = speeding(spot, limit, self.config.tolerance_kmh)
+        if violation is None:
+            return [spot]
+        self.counts["speeding"] += 1
+        return [spot, violation]
 
     def _cross_check(self, held: HeldSpot, deadline_ns: int, window_ns: int) -> dict:
         pair, check = held.pair, held.pair.config.camera_check
