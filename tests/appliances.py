@@ -11,7 +11,9 @@ from roadcam.appliance.clock import Clock
 from roadcam.appliance.runtime import Appliance
 from roadcam.appliance.site import site_from_data
 from roadcam.appliance.store import read_events
+from roadcam.appliance.tracking import Track, TrackPoint
 from roadcam.hal.hardware import Hardware
+from tests.synthetic import frame
 
 
 def site_data(tmp_path: Path, **sections) -> dict:
@@ -44,3 +46,25 @@ def run_for(appliance: Appliance, seconds: float | None = None) -> None:
 def stored(tmp_path: Path, *types: str):
     """Events in the bench store, optionally of some types only."""
     return read_events(tmp_path / "events.db", limit=100_000, types=list(types) or None)
+
+
+def read_tracks(tmp_path, frames_and_tracks, **settings):
+    """Drive the plate reader of a bench appliance: each (image, {track id: box}) is one frame;
+    then every track ends. Returns ({track id: plates in its plate.read events}, health figures).
+    ``settings`` override the plate_capture section."""
+    appliance = build_appliance(tmp_path, plate_capture={"min_vehicle_px": 8, "read_every_frames": 1, **settings})
+    appliance.start()
+    try:
+        reader = appliance.plugin_manager.get_plugin("plate_capture.reader")
+        tracks = {}
+        for index, (image, boxes) in enumerate(frames_and_tracks):
+            shown = frame(index, image)
+            for track_id, box in boxes.items():
+                track = tracks.setdefault(track_id, Track(id=track_id, camera=shown.camera, confirmed=True,
+                                                          kind_votes={"car": 1.0}))
+                track.points.append(TrackPoint(index, shown.time_ns, tuple(box), None))
+            reader.roadcam_analyze(frame=shown, tracks=[tracks[i] for i in boxes], signals={})
+        reads = {i: [d.data["plate"] for d in reader.roadcam_track_finished(track=t)] for i, t in tracks.items()}
+        return reads, reader.roadcam_collect_health(appliance=appliance)["plate_capture"]
+    finally:
+        appliance.shutdown()

@@ -15,6 +15,7 @@ import numpy as np
 from roadcam.appliance.geometry import RoadGeometry
 from roadcam.hal.base import Frame
 from roadcam.sim.camera_pose import SimCameraPose
+from roadcam.sim.plate_patch import plate_patches
 
 FRAME_SIZE = (1280, 720)
 FPS = 25.0
@@ -158,3 +159,13 @@ def track_ids_per_mover(tracks, truth, min_iou: float = 0.3) -> dict[int, set[in
             if overlap[best] >= min_iou:
                 ids.setdefault(mover, set()).add(candidates[best][0])
     return ids
+
+
+def eu_scene(text: str, width_px: int) -> np.ndarray:
+    """A 4.7:1 plate (an EU plate's shape), ``width_px`` wide, on a plain grey scene."""
+    patch = plate_patches(text, "car", (0.52, 0.11))[0]
+    height_px = int(round(patch.shape[0] * width_px / patch.shape[1]))
+    scene = np.full((480, 640, 3), 90, np.uint8)
+    scene[200:200 + height_px, 250:250 + width_px] = cv2.resize(patch, (width_px, height_px),
+                                                                interpolation=cv2.INTER_AREA)
+    return scene

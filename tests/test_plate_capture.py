@@ -11,12 +11,10 @@ import pytest
 
 from roadcam.appliance.cli import main
 from roadcam.appliance.store import read_events
-from roadcam.appliance.tracking import Track, TrackPoint
 from roadcam.plugins.plate_capture.reader import DEFAULT_MODELS as READER_MODELS
 from roadcam.sim import SimRoad
 from roadcam.sim.plate_patch import plate_patches
-from tests.appliances import build_appliance, run_for, stored
-from tests.synthetic import frame
+from tests.appliances import build_appliance, read_tracks, run_for, stored
 
 STOLEN = {"plate": "KLM-2786", "reason": "stolen", "priority": 1}
 
@@ -116,36 +114,14 @@ def test_plate_read_on_an_empty_image_is_an_error_line(tmp_path, capsys):
 
 
 
-def _read_tracks(tmp_path, frames_and_tracks, **settings):
-    """Drive the plate reader of a bench appliance: each (image, {track id: box}) is one frame;
-    then every track ends. Returns ({track id: plates in its plate.read events}, health figures).
-    ``settings`` override the plate_capture section."""
-    appliance = build_appliance(tmp_path, plate_capture={"min_vehicle_px": 8, "read_every_frames": 1, **settings})
-    appliance.start()
-    try:
-        reader = appliance.plugin_manager.get_plugin("plate_capture.reader")
-        tracks = {}
-        for index, (image, boxes) in enumerate(frames_and_tracks):
-            shown = frame(index, image)
-            for track_id, box in boxes.items():
-                track = tracks.setdefault(track_id, Track(id=track_id, camera=shown.camera, confirmed=True,
-                                                          kind_votes={"car": 1.0}))
-                track.points.append(TrackPoint(index, shown.time_ns, tuple(box), None))
-            reader.roadcam_analyze(frame=shown, tracks=[tracks[i] for i in boxes], signals={})
-        reads = {i: [d.data["plate"] for d in reader.roadcam_track_finished(track=t)] for i, t in tracks.items()}
-        return reads, reader.roadcam_collect_health(appliance=appliance)["plate_capture"]
-    finally:
-        appliance.shutdown()
-
-
 def test_a_plate_is_read_for_the_vehicle_it_hangs_on_not_the_one_behind(tmp_path, sim_vehicle):
     """A plate inside the box of a vehicle further back is that vehicle's only when no vehicle in
     front (lower in the picture) covers it: there it is the front vehicle's plate."""
     image, car_box, plate_box, _ = sim_vehicle
     behind_box = (car_box[0] - 30, car_box[1] - 200, car_box[2] + 30, plate_box[3] + 4)
     assert behind_box[3] < car_box[3]
-    _, alone = _read_tracks(tmp_path / "alone", [(image, {2: behind_box})])
-    both, with_front = _read_tracks(tmp_path / "both", [(image, {1: car_box, 2: behind_box})])
+    _, alone = read_tracks(tmp_path / "alone", [(image, {2: behind_box})])
+    both, with_front = read_tracks(tmp_path / "both", [(image, {1: car_box, 2: behind_box})])
     assert alone["reads"] == 1, "alone, the vehicle behind has the plate in its box read"
     assert len(both[1]) == 1 and both[2] == []
     assert with_front["reads"] == 1, "the plate is read once, for the vehicle in front"
@@ -157,7 +133,7 @@ def test_of_vehicles_read_equally_long_ago_the_nearest_is_read_first(tmp_path, s
     image, car_box, _, _ = sim_vehicle
     x1, y1, x2, y2 = car_box
     taller = (x1, y1 - 40, x2, y2)
-    reads, figures = _read_tracks(tmp_path, [(image, {1: car_box, 2: taller})], max_reads_per_frame=1)
+    reads, figures = read_tracks(tmp_path, [(image, {1: car_box, 2: taller})], max_reads_per_frame=1)
     assert figures["reads"] == 1
     assert reads[1] == [] and len(reads[2]) == 1
 
@@ -175,7 +151,7 @@ def test_a_vehicle_whose_reads_disagree_gets_no_plate_read(tmp_path, sim_vehicle
         return other
 
     others = [pasted("KHT-5072"), pasted("RDA-2941")]
-    once = [_read_tracks(tmp_path / f"once{n}", [(other, {1: car_box})])[0][1] for n, other in enumerate(others)]
-    reads, figures = _read_tracks(tmp_path / "thrice", [(image, {1: car_box})] + [(o, {1: car_box}) for o in others])
+    once = [read_tracks(tmp_path / f"once{n}", [(other, {1: car_box})])[0][1] for n, other in enumerate(others)]
+    reads, figures = read_tracks(tmp_path / "thrice", [(image, {1: car_box})] + [(o, {1: car_box}) for o in others])
     assert once == [["KHT5072"], ["RDA2941"]], "each pasted plate alone is read"
     assert reads == {1: []} and figures["unsure"] == 1

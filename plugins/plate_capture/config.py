@@ -45,6 +45,13 @@ class PlateCaptureConfig(Section):
                     "(more exact reads of hard plates; tools/bench_pipeline.py ran at 23 instead of 30 "
                     "frames/s with it); off by default, as a track's plate is read in many frames and "
                     "voted anyway. `roadcam plate read` always does it.")
+    wide_plates: bool = Field(
+        False, title="Wide plates",
+        description="The site's plates are wide (EU plates are 4.7:1), which the detector often boxes in "
+                    "part or in two halves: side-by-side halves are merged and each box is also read "
+                    "widened to 3 and 4 box heights, keeping the best-ranked read (framing.py; up to three "
+                    "reads a plate instead of one). Off (the default) for plates of about 2:1 (Taiwan, US), "
+                    "which the detector boxes whole.")
     min_confidence: float = Field(
         0.5, ge=0, le=1, title="Confidence floor",
         description="Reads less sure than this (the weakest character's probability) are not counted, "

@@ -21,6 +21,10 @@ whose read on them fits a Romanian format unswapped went from 42 (as boxed) to 4
 only), 57 (widened to 3.0), 60 (3.0 and 4.0) and 62 (both steps; 3.0, 3.5 and 4.0: 63 at a
 third more reads); on the 168 plates-us training photos exact reads went 153 -> 154 (merging
 alone cost one). Figures on the validation splits: the model cards.
+
+``roadcam plate read`` always frames; the appliance's plugin frames with
+``plate_capture.wide_plates`` (for EU-shaped plates; Taiwan's are boxed whole, and each
+framing is one more read).
 """
 
 from __future__ import annotations

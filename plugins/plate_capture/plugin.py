@@ -3,7 +3,9 @@
 :class:`PlateCapture` runs on the analysis thread. Each frame it picks the tracked vehicles
 worth reading (measured in this frame, near enough, not read in the last
 ``read_every_frames``, at most ``max_reads_per_frame`` of them), finds the plate inside each
-vehicle's box, reads it and adds the read to that track's vote (:mod:`.fusion`). A read that
+vehicle's box, reads it (with ``wide_plates``, in the framings of :mod:`.framing`, as
+``roadcam plate read`` does, keeping the best-ranked read) and adds the read to that track's
+vote (:mod:`.fusion`). A read that
 matches the hotlist raises ``hotlist.hit`` in the same frame; when the track ends, one
 ``plate.read`` carries the fused plate with the best crop and its full frame as evidence.
 """
@@ -25,6 +27,8 @@ from roadcam.protocol.hotlist import HotlistRefused
 
 from .config import PlateCaptureConfig
 from .detector import PlateDetector
+from .formats import plate_rank
+from .framing import framings, merge_halves
 from .fusion import PlateVote, Sighting
 from .hotlist import Hotlist
 from .reader import PlateReader
@@ -122,23 +126,30 @@ class PlateCapture:
 
     def _read(self, frame, track: Track, tracks: list[Track]) -> Sighting | None:
         """The plate of ``track`` in ``frame``, read, if it is there and passes the floor and fits a
-        format (look-alike characters swapped to fit, :meth:`PlateFormats.fit`)."""
+        format (look-alike characters swapped to fit, :meth:`PlateFormats.fit`). With
+        ``wide_plates`` the box is framed first (:mod:`.framing`) and its best-ranked read kept."""
         in_front = [other.last.box for other in tracks if other is not track and other.kind != "pedestrian"
                     and other.last.frame_index == frame.index and other.last.box[3] > track.last.box[3]]
-        plate = next((plate for plate in self.detector.detect(frame.image, region=track.last.box)
-                      if _belongs_to(plate.box, track.last.box, in_front)), None)
+        found = self.detector.detect(frame.image, region=track.last.box)
+        if self.config.wide_plates:
+            found = merge_halves(found)
+        plate = next((plate for plate in found if _belongs_to(plate.box, track.last.box, in_front)), None)
         if plate is None:
             return None
-        crop = _cut(frame.image, plate.box)
-        if crop is None:
+        height, width = frame.image.shape[:2]
+        boxes = framings(plate, width, height) if self.config.wide_plates else [plate]
+        cuts = [(framed, crop) for framed in boxes if (crop := _cut(frame.image, framed.box)) is not None]
+        if not cuts:
             return None
-        read = self.reader.read(crop)
-        self._figures["reads"] += 1
-        fit = self.formats.fit(read.text, read.char_confidences)
+        reads = self.reader.read_many([crop for _, crop in cuts])
+        self._figures["reads"] += len(reads)
+        fitted = [(read, self.formats.fit(read.text, read.char_confidences), framed, crop)
+                  for read, (framed, crop) in zip(reads, cuts)]
+        read, fit, framed, crop = max(fitted, key=lambda item: plate_rank(item[0].confidence, item[1]))
         if read.confidence < self.config.min_confidence or fit is None:
             return None
         self._figures["accepted"] += 1
-        return Sighting(fit.text, read.confidence, frame.index, frame.time_ns, plate.box, crop, frame.image)
+        return Sighting(fit.text, read.confidence, frame.index, frame.time_ns, framed.box, crop, frame.image)
 
     def _fits_a_format(self, text: str) -> bool:
         """Does ``text`` fit one of the configured plate formats as it is?"""
