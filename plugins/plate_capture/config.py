@@ -50,7 +50,8 @@ class PlateCaptureConfig(Section):
         description="The site's plates are wide (EU plates are 4.7:1), which the detector often boxes in "
                     "part or in two halves: side-by-side halves are merged and each box is also read "
                     "widened to 3 and 4 box heights, keeping the best-ranked read (framing.py; up to three "
-                    "reads a plate instead of one). Off (the default) for plates of about 2:1 (Taiwan, US), "
+                    "reads a plate instead of one: tools/bench_pipeline.py, 200 junction frames, 21.8 -> "
+                    "26.2 ms a frame of CPU). Off (the default) for plates of about 2:1 (Taiwan, US), "
                     "which the detector boxes whole.")
     min_confidence: float = Field(
         0.5, ge=0, le=1, title="Confidence floor",
