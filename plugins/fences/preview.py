@@ -7,8 +7,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from roadcam.appliance.annotate import COLOURS
+
 from .config import CameraFences, VehicleClass
-from .evidence import COLOURS
 
 
 def draw_fences(image: np.ndarray, fences: CameraFences) -> np.ndarray:

@@ -22,9 +22,11 @@ road user (tuning seed 2418 of fence_yield, a track coasting on a queued scooter
 
 from __future__ import annotations
 
+from roadcam.appliance.annotate import annotated_jpeg
+
 from .. import shapes
 from ..context import CameraContext
-from ..evidence import Violation, annotated_jpeg
+from ..evidence import Violation
 from ..placement import Placed
 
 RULE = "fail_to_yield"

@@ -4,8 +4,10 @@ the track's life) is not among the lane's ``classes``. One violation per vehicle
 
 from __future__ import annotations
 
+from roadcam.appliance.annotate import annotated_jpeg
+
 from ..context import CameraContext
-from ..evidence import Violation, annotated_jpeg
+from ..evidence import Violation
 from ..placement import Placed
 
 RULE = "lane_class"

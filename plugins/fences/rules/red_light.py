@@ -15,8 +15,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from roadcam.appliance.annotate import annotated_jpeg
+
 from ..context import CameraContext
-from ..evidence import Violation, annotated_jpeg
+from ..evidence import Violation
 from ..placement import Placed
 from ..signals import SignalBook
 

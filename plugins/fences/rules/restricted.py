@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import math
 
+from roadcam.appliance.annotate import annotated_jpeg
 from roadcam.appliance.boxes import as_boxes, covered
 
 from ..context import CameraContext
-from ..evidence import Violation, annotated_jpeg
+from ..evidence import Violation
 from ..placement import Placed, Sample
 
 RULE = "restricted"

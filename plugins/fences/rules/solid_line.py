@@ -3,8 +3,10 @@ direction (a solid lane line, the centre line). One violation per vehicle and li
 
 from __future__ import annotations
 
+from roadcam.appliance.annotate import annotated_jpeg
+
 from ..context import CameraContext
-from ..evidence import Violation, annotated_jpeg
+from ..evidence import Violation
 from ..placement import Placed
 
 RULE = "solid_line"

@@ -4,8 +4,10 @@ zone it then reached. A vehicle whose exit was not seen is not judged."""
 
 from __future__ import annotations
 
+from roadcam.appliance.annotate import annotated_jpeg
+
 from ..context import CameraContext
-from ..evidence import Violation, annotated_jpeg
+from ..evidence import Violation
 from ..placement import Placed
 
 RULE = "wrong_lane"
