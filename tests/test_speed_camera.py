@@ -6,10 +6,12 @@ must agree with the first and catch the second with a fault."""
 
 from __future__ import annotations
 
+import cv2
 import pytest
 
 from roadcam.appliance.site import site_from_data
 from roadcam.common.errors import ConfigError
+from roadcam.common.evidence_files import EvidenceFolder
 from roadcam.sim import SimRoad
 from roadcam.sim.scenario import Scenario, load_scenario
 
@@ -81,12 +83,18 @@ def test_the_camera_agrees_with_a_right_pair_and_catches_a_wrong_spacing(tmp_pat
     assert ("speed.camera_mismatch", "lane2") not in raised
     # over the 50 km/h limit: lane 2's 55 km/h car, with the camera's track; lane 1's loop speeds
     # over it come of its wrong spacing, which the camera disputes, so they are no violation
-    speeding = [e.data for e in events if e.type == "violation.speeding"]
+    violations = [e for e in events if e.type == "violation.speeding"]
+    speeding = [e.data for e in violations]
     fast = [s for s in by_pair["lane2"] if s["speed_low_kmh"] > 50]
     assert len(fast) == 1 and any(s["speed_low_kmh"] > 50 for s in by_pair["lane1"])
     assert [(v["pair"], v["speed_kmh"], v["track_id"]) for v in speeding] == \
         [("lane2", fast[0]["speed_kmh"], fast[0]["camera_check"]["track"])]
     assert speeding[0]["limit_kmh"] == 50 and speeding[0]["camera_check"] == "agrees"
+    # its evidence: the frame that completed the camera's check, the car boxed, the speed written on
+    [evidence] = violations[0].evidence
+    assert evidence.kind == "frame_after_pair" and evidence.media_type == "image/jpeg"
+    picture = cv2.imread(str(EvidenceFolder(tmp_path / "evidence").path(evidence.sha256)))
+    assert picture is not None and picture.shape[:2] == (540, 960)
 
 
 def test_a_camera_check_names_a_calibrated_camera_and_an_ordered_zone(tmp_path):

@@ -120,6 +120,8 @@ class SpeedConfig(Section):
                                  description="Margin over the limit before a speed is a violation, on top of "
                                              "the measurement's own uncertainty (the police's published "
                                              "tolerance, e.g. 10).")
+    evidence_jpeg_quality: int = Field(90, ge=30, le=100, title="Evidence JPEG quality",
+                                       description="Quality of a violation's evidence frame.")
     edge_resolution_ms: float = Field(0.001, ge=0, title="Edge resolution (ms)",
                                       description="Resolution of the pin factory's edge ticks "
                                                   "(lgpio, pigpio: 1 us).")

@@ -25,10 +25,12 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from roadcam.appliance.annotate import annotated_jpeg
 from roadcam.appliance.events import EventDraft
 from roadcam.appliance.hookspecs import hookimpl
+from roadcam.protocol.events import EvidenceBlob
 
 from .camera import TrackSpeeds
 from .config import SECTION, LoopPair, SpeedConfig
@@ -135,7 +137,7 @@ class SpotSpeed:
             return []
         seen.add_frame(frame.time_ns, tracks)
         return self._release(lambda held, deadline: held.pair.config.camera_check.camera == frame.camera
-                             and deadline <= frame.time_ns)
+                             and deadline <= frame.time_ns, frame, tracks)
 
     @hookimpl
     def roadcam_tick(self, now_ns):
@@ -295,9 +297,10 @@ class SpotSpeed:
 
     # -- camera cross-check --------------------------------------------------------------------
 
-    def _release(self, due) -> list[EventDraft]:
+    def _release(self, due, frame=None, tracks=()) -> list[EventDraft]:
         """Send the held speeds ``due(held, deadline_ns)`` says are due, each with its check;
-        ``deadline_ns`` is when the camera's frames cover the passage and the fit window."""
+        ``deadline_ns`` is when the camera's frames cover the passage and the fit window. Released
+        on a ``frame`` (with its ``tracks``), a violation's evidence is that frame."""
         drafts = []
         for held in list(self.held):
             check = held.pair.config.camera_check
@@ -306,16 +309,24 @@ class SpotSpeed:
             if due(held, deadline):
                 self.held.remove(held)
                 held.draft.data["camera_check"] = self._cross_check(held, deadline, window_ns)
-                drafts += self._with_violation(held.pair, held.draft)
+                drafts += self._with_violation(held.pair, held.draft, frame, tracks)
         return drafts
 
-    def _with_violation(self, pair: PairState, spot: EventDraft) -> list[EventDraft]:
-        """The finished spot speed, and its ``violation.speeding`` when it is one."""
+    def _with_violation(self, pair: PairState, spot: EventDraft, frame=None, tracks=()) -> list[EventDraft]:
+        """The finished spot speed, and its ``violation.speeding`` when it is one, with ``frame``
+        as its evidence when given: the checked track's box and the speed drawn on."""
         limit = pair.config.limit_kmh if pair.config.limit_kmh is not None else self.config.limit_kmh
         violation = speeding(spot, limit, self.config.tolerance_kmh)
         if violation is None:
             return [spot]
         self.counts["speeding"] += 1
+        if frame is not None:
+            track_id = violation.data.get("track_id")
+            box = next((track.last.box for track in tracks
+                        if track.id == track_id and track.last.frame_index == frame.index), None)
+            caption = f"{pair.config.name}: {violation.data['speed_kmh']:.1f} km/h, limit {limit:g}"
+            jpeg = annotated_jpeg(frame, self.config.evidence_jpeg_quality, box=box, caption=caption)
+            violation = replace(violation, evidence=(EvidenceBlob("frame_after_pair", jpeg),))
         return [spot, violation]
 
     def _cross_check(self, held: HeldSpot, deadline_ns: int, window_ns: int) -> dict:

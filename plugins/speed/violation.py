@@ -6,7 +6,9 @@ enforcement tolerance, so no vehicle is reported on a speed the measurement cann
 A speed the pair's camera disagrees with is not reported (the spacing or a loop may be wrong,
 and ``speed.camera_mismatch`` says so); one the camera did not see (no track, no frames) is
 reported on the loops' word, without a track. With a track, the violation names it, so the
-plate read of that track (``plate.read`` with the same ``track_id``) names the vehicle.
+plate read of that track (``plate.read`` with the same ``track_id``) names the vehicle, and
+its evidence is the frame that completed the camera's check, with the track's box and the
+speed drawn on (added by the plugin, which has the frame).
 """
 
 from __future__ import annotations
