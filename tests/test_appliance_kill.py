@@ -2,7 +2,8 @@
 
 `roadcam run` replays a video and stores every frame as an event with JPEG evidence (the bench
 plugin tests/evidence_plugin.py), printing each committed seq. The test SIGKILLs it 20 times at
-seeded random moments, restarting it on the same store each time, and checks after every kill:
+seeded random moments of its progress (after 1 to 24 commits, tests/kill_runs.py), restarting it
+on the same store each time, and checks after every kill:
 SQLite's integrity check is ok, every event the appliance reported committed is there with the
 same digest, nothing seen before has changed, and every evidence file is whole.
 """
@@ -11,15 +12,13 @@ from __future__ import annotations
 
 import os
 import random
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 from appliances import site_data
+from kill_runs import kill_when
 from videos import moving_box, write_video
 
 from roadcam.appliance.store import EventStore, read_events
@@ -40,16 +39,13 @@ def test_kill_9_at_random_moments_loses_nothing_committed(tmp_path):
     seen: dict[int, str] = {}
     committed_total = 0
     for kill in range(KILLS):
-        process = subprocess.Popen([sys.executable, "-m", "roadcam.appliance.cli", "run", "--config", str(config)],
-                                   env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        time.sleep(rng.uniform(0.8, 2.5))  # start-up, then somewhere in the middle of writing
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-        reported = dict(line.split()[1:] for line in process.stdout.read().splitlines() if line.startswith("committed"))
+        commits = rng.randint(1, 24)  # somewhere in the middle of writing
+        reported = kill_when([sys.executable, "-m", "roadcam.appliance.cli", "run", "--config", str(config)], env,
+                             lambda so_far, commits=commits: len(so_far) >= commits, rng)
         committed_total += len(reported)
 
         events = {e.seq: e for e in read_events(tmp_path / "events.db", limit=10**9)}
-        for seq, digest in {**seen, **{int(s): d for s, d in reported.items()}}.items():
+        for seq, digest in {**seen, **reported}.items():
             assert seq in events, f"kill {kill}: committed event {seq} is gone"
             assert events[seq].digest() == digest, f"kill {kill}: event {seq} changed"
         seen = {seq: event.digest() for seq, event in events.items()}
