@@ -3,16 +3,18 @@ reaches the collector exactly once.
 
 `roadcam run` replays a video, stores an event with JPEG evidence per frame (the bench plugin
 tests/evidence_plugin.py, which prints each committed seq) and publishes through its uplink to a
-real Mosquitto and the real collector. After the kills a last appliance on the same store
-delivers what is left; then the collector must hold exactly the device's events, once each.
+real Mosquitto and the real collector. Each kill is driven by progress, not by the clock
+(tests/kill_runs.py): it lands once the run has committed a seeded number of events (5 to 20)
+and the collector has stored something this run published, so every kill interrupts a
+publishing appliance however loaded the machine is. After the kills a last appliance on the
+same store delivers what is left; then the collector must hold exactly the device's events,
+once each.
 """
 
 from __future__ import annotations
 
 import os
 import random
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -21,6 +23,7 @@ import pytest
 import yaml
 from appliances import site_data
 from conftest import DEVICE
+from kill_runs import kill_when
 from test_delivery import start_collector
 from uplink_doubles import wait_until
 from videos import moving_box, write_video
@@ -52,16 +55,17 @@ def test_appliance_killed_20_times_while_publishing_delivers_each_event_once(tmp
                PYTHONPATH=os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]))
     rng = random.Random(3)
     committed: set[int] = set()
+
+    def at_collector() -> int:
+        return len(storage.events(EventQuery(device=DEVICE, limit=10**6)))
+
     try:
         for _ in range(KILLS):
-            process = subprocess.Popen(
-                [sys.executable, "-m", "roadcam.appliance.cli", "run", "--config", str(config_file)],
-                env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-            time.sleep(rng.uniform(1.0, 2.5))
-            process.send_signal(signal.SIGKILL)
-            process.wait()
-            committed |= {int(line.split()[1]) for line in process.stdout.read().splitlines()
-                          if line.startswith("committed")}
+            commits, before = rng.randint(5, 20), at_collector()
+            committed |= set(kill_when(
+                [sys.executable, "-m", "roadcam.appliance.cli", "run", "--config", str(config_file)], env,
+                lambda so_far, commits=commits, before=before: len(so_far) >= commits and at_collector() > before,
+                rng))
         config, manager = site_from_data({**data, "cameras": []})  # the last run only delivers
         clock = Clock()
         # what it commits while stopping (its last health event) is delivered before it closes
