@@ -1,6 +1,6 @@
 """Measure the learned road-user detector on the shipped scenarios and write its model card.
 
-    .venv/bin/python -m roadcam.tools.vehicles.eval_detector [--model FILE] [--card FILE] [scenario ...]
+    .venv/bin/python -m roadcam.tools.vehicles.eval_detector [--model FILE] [--card FILE] [--real ROOT] [scenario ...]
 
 The shipped scenarios run at their shipped seeds, which training never used (it renders other
 seeds with the camera pose jittered, see tools/vehicles/train_detector.py). Per scenario:
@@ -13,6 +13,10 @@ seeds with the camera pose jittered, see tools/vehicles/train_detector.py). Per 
   decoding on one thread.
 - tracking: the rows ``python -m roadcam.tools.eval_tracking --detector tflite`` prints (the simulator's
   scorer), every frame, the learned detector and the core tracker as the appliance chains them.
+
+With ``--real ROOT`` the model is first measured on the real labelled road-user frames of the
+validation split that ``tools/data/real_sets.py`` extracted under ROOT
+(``tools/vehicles/real_detection.py``); those figures come first on the card.
 
 With ``--card`` the figures and how the model was made (the training script's
 ``vehicle_detector.train.json`` beside the model, when present) are written as the model card.
@@ -35,6 +39,7 @@ from roadcam.plugins.detection import DetectionConfig, LearnedDetector
 from roadcam.plugins.detection.learned import SHIPPED_MODEL
 from roadcam.sim import SimRoad, available_scenarios
 from roadcam.tools.eval_tracking import evaluate as evaluate_tracking
+from roadcam.tools.vehicles import real_detection
 
 VISIBLE_MIN = 0.6
 MIN_BOX_PX = 24.0
@@ -99,8 +104,10 @@ def _well_visible(box) -> bool:
     return box[4] >= VISIBLE_MIN and ((box[2] - box[0]) * (box[3] - box[1])) ** 0.5 >= MIN_BOX_PX
 
 
-def write_card(path: Path, model: Path, detection: list[DetectionFigures], tracking: dict[str, list[str]]) -> None:
-    """The model card: what the model is, how it was made, how well and how fast it does."""
+def write_card(path: Path, model: Path, detection: list[DetectionFigures], tracking: dict[str, list[str]],
+               real: list[real_detection.RealFigures] | None = None) -> None:
+    """The model card: what the model is, how it was made, how well and how fast it does
+    (on real frames first when ``real`` is given)."""
     made = model.with_suffix(".train.json")
     meta = json.loads(made.read_text()) if made.is_file() else {}
     how_made = (f"- Command: `.trainenv/bin/python -m roadcam.tools.vehicles.train_detector --steps {meta['steps']}` "
@@ -122,6 +129,7 @@ def write_card(path: Path, model: Path, detection: list[DetectionFigures], track
         "  `detection.min_score`, then non-maximum suppression across classes.",
         "- **Network**: plain 3x3 convolutions to stride 32, a feature pyramid back to stride 4;",
         f"  {meta.get('weights', 'float16')} weights, float activations, {model.stat().st_size / 1024:.0f} KiB.", "",
+        *(_real_section(real) if real else []),
         "## How it was made", "", how_made,
         "## How well, how fast (one thread; `.venv/bin/python -m roadcam.tools.vehicles.eval_detector`)", "",
         f"Shipped scenarios at their shipped seeds (not trained on). Detection: one frame in {EVERY_N_FRAMES}, objects",
@@ -143,16 +151,34 @@ def write_card(path: Path, model: Path, detection: list[DetectionFigures], track
     path.write_text("\n".join(lines) + "\n")
 
 
+def _real_section(real: list[real_detection.RealFigures]) -> list[str]:
+    return [
+        "## On real frames (`.venv/bin/python -m roadcam.tools.vehicles.eval_detector --real /work/data`)", "",
+        "The validation split of `tools/data/real_sets.py` (road-user sources; see tools/data/SOURCES.md),",
+        "never trained or tuned on. Objects at least "
+        f"{real_detection.MIN_BOX_PX:.0f} px across; false detections overlap no labelled box",
+        "(IoU < 0.1; road users a source leaves unlabelled, such as OTLabels' parked cars, count as",
+        "false). Single frames, so background subtraction (which needs a clip) does not apply.", "",
+        real_detection.HEADER,
+        *[figures.row() for figures in real], "",
+    ]
+
+
 def _runs(runs) -> str:
     return ", ".join(f"{name} seed {seed}" for name, seed in runs)
 
 
-def measure(model: Path, scenarios: list[str], card: Path | None = None) -> None:
-    """Print the detection and tracking figures of ``model`` on ``scenarios`` (one thread);
-    with ``card``, write them into the model card."""
+def measure(model: Path, scenarios: list[str], card: Path | None = None, real_root: Path | None = None) -> None:
+    """Print the detection and tracking figures of ``model`` on ``scenarios`` (one thread), and
+    on the real validation frames under ``real_root`` when given; with ``card``, write them into
+    the model card."""
     cv2.setNumThreads(1)
     config = DetectionConfig(type="tflite", model=str(model), threads=1)
     detector = LearnedDetector(config)
+    real = real_detection.measure_real(real_root, detector) if real_root else None
+    if real:
+        print(real_detection.HEADER)
+        print("\n".join(figures.row() for figures in real), flush=True)
     detection, tracking = [], {}
     for scenario in scenarios:
         detection.append(measure_detection(scenario, detector))
@@ -160,7 +186,7 @@ def measure(model: Path, scenarios: list[str], card: Path | None = None) -> None
         tracking[scenario] = evaluate_tracking(scenario, config)
         print("\n".join(tracking[scenario]), flush=True)
     if card is not None:
-        write_card(card, model, detection, tracking)
+        write_card(card, model, detection, tracking, real)
         print(f"wrote {card}")
 
 
@@ -169,8 +195,14 @@ def main() -> int:
     parser.add_argument("scenarios", nargs="*", help="scenario names (default: every shipped one)")
     parser.add_argument("--model", type=Path, default=SHIPPED_MODEL)
     parser.add_argument("--card", type=Path, help="write the model card here (e.g. the model's path with .md)")
+    parser.add_argument("--real", type=Path,
+                        help="also measure on the real validation frames extracted here (e.g. /work/data)")
+    parser.add_argument("--real-only", action="store_true", help="with --real: skip the simulator scenarios")
     args = parser.parse_args()
-    measure(args.model, args.scenarios or available_scenarios(), args.card)
+    if args.real_only and args.card:
+        parser.error("--card needs the simulator figures too; drop --real-only")
+    scenarios = [] if args.real_only else (args.scenarios or available_scenarios())
+    measure(args.model, scenarios, args.card, args.real)
     return 0
 
 
