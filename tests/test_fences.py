@@ -375,6 +375,35 @@ def test_a_box_cut_by_the_picture_edge_crosses_no_line_while_it_grows_into_view(
     assert stored(tmp_path, "violation.solid_line") == []
 
 
+@pytest.mark.parametrize("measured_between", [0, 10])
+def test_a_track_jumping_to_a_neighbour_across_a_solid_line_did_not_cross_it(tmp_path, measured_between):
+    """A car's track, driving up its lane left of the line, takes the box of a bigger vehicle in
+    the next lane: at once, or after coasting unmeasured for a while. Its bottom centre 'crossed'
+    the line in the jump; the car did not."""
+    appliance, plugin = bench(tmp_path, lines=[{"name": "centre", "points": [[0.6, 0.95], [0.6, 0.55]]}],
+                              solid_line={"enabled": True, "lines": ["centre"]})
+    drive = Drive(appliance, plugin)
+    drive.path([(0.5, 0.9 - 0.005 * i) for i in range(15)])
+    for i in range(measured_between):
+        drive.frame(0.5, 0.825 - 0.005 * i, measured=False)
+    for i in range(15):
+        y = (0.82 - 0.005 * (measured_between + i)) * H
+        drive.frame(0, 0, box=(0.7 * W - 25, y - 30, 0.7 * W + 25, y))
+    drive.end()
+    assert stored(tmp_path, "violation.solid_line") == []
+
+
+def test_a_box_wobbling_over_a_solid_line_it_drives_along_did_not_cross_it(tmp_path):
+    """A vehicle driving along the line, its box's bottom centre a few pixels either side of it
+    frame after frame, never stayed over it."""
+    appliance, plugin = bench(tmp_path, lines=[{"name": "centre", "points": [[0.6, 0.95], [0.6, 0.55]]}],
+                              solid_line={"enabled": True, "lines": ["centre"]})
+    drive = Drive(appliance, plugin)
+    drive.path([(0.6 + (0.004 if (i // 3) % 2 else -0.004), 0.9 - 0.005 * i) for i in range(60)])
+    drive.end()
+    assert stored(tmp_path, "violation.solid_line") == []
+
+
 def test_a_car_standing_in_the_scooter_box_is_a_violation_and_a_scooter_there_is_not(tmp_path):
     appliance, plugin = bench(tmp_path, scooter_box={"enabled": True, "zones": ["kerb"], "max_stop_s": 1})
     for track_id, kind in ((7, "scooter"), (8, "car")):
