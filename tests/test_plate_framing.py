@@ -13,7 +13,7 @@ from roadcam.plugins.plate_capture.cli import read_image
 from roadcam.plugins.plate_capture.detector import PlateBox, PlateDetector
 from roadcam.plugins.plate_capture.formats import PlateFormats
 from roadcam.plugins.plate_capture.framing import framings, merge_halves
-from roadcam.plugins.plate_capture.reader import PlateReader
+from roadcam.plugins.plate_capture.reader import DEFAULT_MODELS, PlateReader
 from tests.appliances import read_tracks
 from tests.synthetic import eu_scene
 
@@ -81,12 +81,26 @@ def test_with_wide_plates_the_appliance_reads_a_wide_plate_boxed_in_part_whole(t
     """The same framing in the appliance (``plate_capture.wide_plates``): a tracked car carrying
     a wide Romanian plate the detector boxes without its left end gets its whole plate in its
     plate.read; without it, none. (On this grey scene, texts CJ12ABC, B123XYZ, IF99STK at
-    160-280 px: 10 of 12 plates read whole with it, 5 without.)"""
+    160-280 px: 10 of 12 plates read whole with it, 5 without.) Read with the default pair, as
+    those figures were: the EU pair a Romanian site gets already reads these two boxed in part."""
     scene = eu_scene(text, width_px)
     car = {1: (190, 70, 310 + width_px, 240 + round(width_px / 4.7))}  # the plate in its lower two thirds
-    settings = {"countries": ["RO"], "min_confidence": 0.3}
-    narrow, _ = read_tracks(tmp_path / "narrow", [(scene, car)] * 3, **settings)
+    settings = {"countries": ["RO"], "min_confidence": 0.3, "reader_models": [str(p) for p in DEFAULT_MODELS]}
+    narrow, _ = read_tracks(tmp_path / "narrow", [(scene, car)] * 3, wide_plates=False, **settings)
     wide, figures = read_tracks(tmp_path / "wide", [(scene, car)] * 3, wide_plates=True, **settings)
     assert narrow[1] == []
     assert wide[1] == [text]
     assert figures["reads"] > 3, "each frame's plate was read in more than one framing"
+
+
+@pytest.mark.parametrize("countries, framed", [(["RO"], True), (["US", "RO"], True), (["TW"], False), (["US"], False)])
+def test_unset_wide_plates_follows_the_countries_as_the_reader_pair_does(tmp_path, countries, framed):
+    """``wide_plates`` left out: a site whose countries pick the EU reader (reader.models_for)
+    frames each plate box wide (more than one read a frame), other sites read it as boxed;
+    set, it is obeyed either way."""
+    scene = eu_scene("CJ12ABC", 240)
+    car = {1: (190, 70, 550, 291)}
+    _, unset = read_tracks(tmp_path / "unset", [(scene, car)] * 3, countries=countries)
+    _, told = read_tracks(tmp_path / "told", [(scene, car)] * 3, countries=countries, wide_plates=not framed)
+    assert (unset["reads"] > 3) is framed
+    assert (told["reads"] > 3) is not framed

@@ -13,11 +13,13 @@ from roadcam.common.errors import ImageInvalid, ModelInvalid, ModelNotFound
 from roadcam.plugins.plate_capture.reader import (
     ALPHABET,
     DEFAULT_MODELS,
+    EU_MODELS,
     TRIMS,
     PlateRead,
     PlateReader,
     greedy_decode,
     layouts,
+    models_for,
     side_by_side,
     trims,
 )
@@ -108,6 +110,13 @@ def test_each_shipped_model_reads_alone_and_a_second_model_leaves_a_sure_read_as
 def test_without_the_second_look_only_the_first_model_is_loaded():
     assert len(PlateReader(reread_unsure=False).models) == 1
     assert len(PlateReader().models) == len(DEFAULT_MODELS) == 2
+
+
+def test_a_romanian_site_reads_with_the_eu_pair_and_every_other_site_with_the_default_pair():
+    assert models_for(["RO"]) == models_for(["US", "ro"]) == EU_MODELS
+    assert models_for(["TW"]) == models_for(["US", "DE"]) == models_for([]) == DEFAULT_MODELS
+    assert EU_MODELS[0] not in DEFAULT_MODELS
+    assert len(PlateReader(EU_MODELS).models) == 2
 
 
 def test_a_reader_without_models_is_refused():

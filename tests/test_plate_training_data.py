@@ -10,13 +10,11 @@ import cv2
 import numpy as np
 import pytest
 
-from roadcam.plugins.plate_capture.reader import DEFAULT_MODELS, PlateReader
+from roadcam.plugins.plate_capture.reader import PlateReader, models_for
 from roadcam.tools.data.real_sets import Box, Record, write_manifests
 from roadcam.tools.plates.datasets import RO_TRAINING_TEXT, load_ro_training
 from roadcam.tools.plates.synth import PlateSynthesizer
 
-#: The opt-in reader model for EU (Romanian) sites, shipped beside the default ones.
-EU_READER = DEFAULT_MODELS[0].with_name("plate_reader_eu_seed4.tflite")
 #: Romanian plate texts as compared: Bucharest B 12(3) ABC, a county's AB 12 ABC, a temporary B 123456.
 RO_TEXT = re.compile(r"^(B\d{2,3}[A-Z]{3}|[A-Z]{2}\d{2}[A-Z]{3}|B\d{6})$")
 
@@ -86,6 +84,6 @@ def eu_plate(text: str) -> np.ndarray:
 
 
 @pytest.mark.parametrize("text", ["B 123 ABC", "CJ 12 MNW", "MM 11 XYL"])
-def test_the_shipped_eu_reader_reads_a_clean_romanian_plate(text):
-    reader = PlateReader([EU_READER, DEFAULT_MODELS[1]])
+def test_a_romanian_sites_shipped_reader_reads_a_clean_romanian_plate(text):
+    reader = PlateReader(models_for(["RO"]))
     assert reader.read(eu_plate(text)).text == text.replace(" ", "")

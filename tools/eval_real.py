@@ -18,12 +18,15 @@ reference in the same run:
   for every box the detector gives and for the boxes kept by each of :data:`CUTS`, on the raw
   score (before) and on the calibrated probability (after);
 - end-to-end exact reads on the same scenes with their plate text (:mod:`roadcam.tools.plates.real_reads`):
-  ours (``roadcam plate read`` with Romania's formats, as a site there is configured, and with
+  ours (``roadcam plate read`` with Romania's formats and reader pair
+  (:func:`roadcam.plugins.plate_capture.reader.models_for`), as a site there is configured, and with
   no format at all; with ``--as-boxed`` also reading each detector box only as boxed, as before
   the framing step) beside RapidOCR's top-1 (skipped, saying so, when rapidocr-onnxruntime is
   not installed: ``pip install 'roadcam[bench]'``);
 - the same on the held-out photos of ``plates-us`` (``../shared/data``, one labelled plate
-  each, chosen by plate text and never trained or tuned on), with the US formats.
+  each, chosen by plate text and never trained or tuned on), with the US formats and reader pair.
+
+``--reader-models`` reads both data sets with a candidate's models instead.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import numpy as np
 
 from roadcam.plugins.plate_capture.detector import PlateDetector
 from roadcam.plugins.plate_capture.formats import PlateFormats
+from roadcam.plugins.plate_capture.reader import models_for
 from roadcam.tools.data.real_sets import validation_records
 from roadcam.tools.plates import real_reads
 from roadcam.tools.plates.datasets import SHARED_DATA, DatasetMissing
@@ -135,8 +139,9 @@ def _print_reads(records, root: Path, as_boxed: bool, shared_data: Path,
 def _print_read_table(scenes, root: Path, country: str, rapid, as_boxed: bool,
                       reader_models: list[Path] | None = None) -> None:
     """Ours with ``country``'s formats and with none (and read as boxed, with ``as_boxed``),
-    beside RapidOCR's top-1, on ``scenes``."""
+    beside RapidOCR's top-1, on ``scenes``; with ``reader_models``, else ``country``'s shipped pair."""
     formats = PlateFormats.load([country])
+    reader_models = reader_models or list(models_for([country]))
     readers = {f"ours, countries [{country}]": real_reads.ours(formats, reader_models=reader_models),
                "ours, no format": real_reads.ours(PlateFormats.load([], ["[A-Z0-9]*"]), reader_models=reader_models)}
     if as_boxed:

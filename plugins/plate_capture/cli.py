@@ -1,5 +1,6 @@
 """``roadcam plate read IMAGE... [--crop] [--country CODE]... [--format REGEX]... [--json]``:
-plates in still images, read by the shipped models.
+plates in still images, read by the shipped models (the reader pair for the countries:
+:func:`.reader.models_for`).
 
 Each image may be a full scene (plates are searched for with the plate detector, then each is
 read) or a plate crop (when the detector finds no plate in an image no larger than a crop, the
@@ -31,7 +32,7 @@ from .detector import PlateBox, PlateDetector
 from .formats import DEFAULT_COUNTRIES, PlateFormats, plate_rank
 from .framing import WIDE_ASPECTS, framings, merge_halves
 from .plugin import _cut
-from .reader import PlateRead, PlateReader
+from .reader import PlateRead, PlateReader, models_for
 
 #: An image whose sides are both at most this (pixels) may be a plate crop.
 CROP_MAX_SIDE_PX = (400, 200)
@@ -55,14 +56,16 @@ def add_parser(commands) -> None:
     read.add_argument("--detector-model", type=Path, help="plate detector .tflite (default: shipped)")
     read.add_argument("--reader-model", type=Path, action="append", dest="reader_models",
                       help="plate reader .tflite; repeat for several, the first reads every crop, the others "
-                           "join the second look at unsure ones (default: the shipped pair)")
+                           "join the second look at unsure ones (default: the shipped pair for the countries, "
+                           "the EU pair for RO)")
     read.set_defaults(handler=read_images)
 
 
 def read_images(args) -> int:
-    formats = PlateFormats.load(args.countries or DEFAULT_COUNTRIES, args.formats)
+    countries = args.countries or DEFAULT_COUNTRIES
+    formats = PlateFormats.load(countries, args.formats)
     detector = None if args.crop else PlateDetector(args.detector_model)
-    reader = PlateReader(args.reader_models)
+    reader = PlateReader(args.reader_models or models_for(countries))
     failed = False
     for path in args.images:
         try:

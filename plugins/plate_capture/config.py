@@ -10,6 +10,7 @@ from roadcam.appliance.config import ModelFile, Section
 from roadcam.common.errors import ConfigError
 
 from .formats import DEFAULT_COUNTRIES, PlateFormats
+from .reader import reads_eu_plates
 
 
 class PlateCaptureConfig(Section):
@@ -22,9 +23,10 @@ class PlateCaptureConfig(Section):
     reader_models: list[ModelFile] = Field(
         default_factory=list, title="Plate reader models",
         description="The plate reader's .tflite files, one or more: the first reads every crop, the "
-                    "others join the second look at unsure ones (reread_unsure); empty: the two shipped with roadcam "
-                    "(plugins/plate_capture/models/plate_reader_seed4.tflite and _seed5, see their "
-                    "model card plate_reader.md).")
+                    "others join the second look at unsure ones (reread_unsure); empty: a pair shipped with roadcam "
+                    "chosen by countries: with RO among them the EU pair "
+                    "(plugins/plate_capture/models/plate_reader_eu_seed4.tflite and _seed5), else "
+                    "plate_reader_seed4.tflite and _seed5 (see their model card plate_reader.md).")
     threads: int = Field(1, ge=1, le=8, title="Threads", description="CPU threads each model runs on.")
     min_vehicle_px: int = Field(
         70, ge=8, title="Smallest vehicle (px)",
@@ -45,14 +47,15 @@ class PlateCaptureConfig(Section):
                     "(more exact reads of hard plates; tools/bench_pipeline.py ran at 23 instead of 30 "
                     "frames/s with it); off by default, as a track's plate is read in many frames and "
                     "voted anyway. `roadcam plate read` always does it.")
-    wide_plates: bool = Field(
-        False, title="Wide plates",
+    wide_plates: bool | None = Field(
+        None, title="Wide plates",
         description="The site's plates are wide (EU plates are 4.7:1), which the detector often boxes in "
                     "part or in two halves: side-by-side halves are merged and each box is also read "
                     "widened to 3 and 4 box heights, keeping the best-ranked read (framing.py; up to three "
                     "reads a plate instead of one: tools/bench_pipeline.py, 200 junction frames, 21.8 -> "
-                    "26.2 ms a frame of CPU). Off (the default) for plates of about 2:1 (Taiwan, US), "
-                    "which the detector boxes whole.")
+                    "26.2 ms a frame of CPU). Unset: on where countries pick the EU reader (RO among them, "
+                    "as reader_models), as roadcam plate read frames the plates its model card measures; "
+                    "off elsewhere, for plates of about 2:1 (Taiwan, US) the detector boxes whole.")
     min_confidence: float = Field(
         0.5, ge=0, le=1, title="Confidence floor",
         description="Reads less sure than this (the weakest character's probability) are not counted, "
@@ -76,6 +79,12 @@ class PlateCaptureConfig(Section):
         1.0, ge=0, le=3, title="Hotlist distance",
         description="A read matches a listed plate within this edit distance; swapping characters "
                     "a reader confuses (0/O, 1/I, 8/B, 5/S, 2/Z) costs a quarter.")
+
+    @model_validator(mode="after")
+    def _wide_plates_by_country(self) -> PlateCaptureConfig:
+        if self.wide_plates is None:
+            self.wide_plates = reads_eu_plates(self.countries)
+        return self
 
     @model_validator(mode="after")
     def _formats_load(self) -> PlateCaptureConfig:

@@ -31,7 +31,7 @@ from .formats import plate_rank
 from .framing import framings, merge_halves
 from .fusion import PlateVote, Sighting
 from .hotlist import Hotlist
-from .reader import PlateReader
+from .reader import PlateReader, models_for
 
 SECTION = "plate_capture"
 #: Margin (share of the plate box) kept around a plate when it is cut out for the reader.
@@ -181,7 +181,7 @@ class PlateCapturePlugin:
         config: PlateCaptureConfig = appliance.config.section(SECTION)
         try:
             detector = PlateDetector(config.detector_model, threads=config.threads)
-            reader = PlateReader(config.reader_models or None, threads=config.threads,
+            reader = PlateReader(config.reader_models or models_for(config.countries), threads=config.threads,
                                  reread_unsure=config.reread_unsure)
         except ModelError as exc:
             appliance.raise_fault("model.unavailable", SECTION, str(exc))

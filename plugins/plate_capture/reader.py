@@ -8,6 +8,8 @@ per step, merges repeats and drops blanks.
 
 roadcam ships two such models (:data:`DEFAULT_MODELS`), trained by the same recipe from two
 seeds: the first reads every crop, the second only takes the second look at unsure ones (below).
+A site whose plates are Romanian reads with the EU pair instead (:data:`EU_MODELS`, the first
+trained with Romanian plates too): :func:`models_for` picks the pair from the site's countries.
 
 Two-row plates (Taiwanese scooters, many motorcycles) are read as one line: the crop's top and
 bottom halves are put side by side (:func:`side_by_side`), so the top row's characters come first.
@@ -30,7 +32,7 @@ loads the first model only. Only numpy, cv2 and :mod:`roadcam.appliance.inferenc
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +46,12 @@ from .detector import as_grey, check_image
 
 #: The models shipped with roadcam: one recipe, two seeds (see the module and their model card).
 DEFAULT_MODELS = tuple(Path(__file__).with_name("models") / f"plate_reader_seed{seed}.tflite" for seed in (4, 5))
+#: The EU pair: the EU model (the default recipe plus Romanian plates) reads every crop, seed 5
+#: joins the second look. Better on Romanian plates, a little worse on US ones (model card).
+EU_MODELS = (DEFAULT_MODELS[0].with_name("plate_reader_eu_seed4.tflite"), DEFAULT_MODELS[1])
+#: Country codes (``plate_capture.countries``) whose sites read with :data:`EU_MODELS`: the EU
+#: formats the EU model was trained on.
+EU_READER_COUNTRIES = frozenset({"RO"})
 #: Characters the reader can output; class ``i + 1`` is ``ALPHABET[i]``, class 0 the CTC blank.
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 #: Crops narrower than this (width / height) are also read as two-row plates. One-row plates are
@@ -144,6 +152,18 @@ class PlateReader:
                                f"probabilities over {len(ALPHABET) + 1} classes: not a plate reader model")
         for index, steps in zip(owners, probabilities):
             reads[index].append(greedy_decode(steps))
+
+
+def reads_eu_plates(countries: Iterable[str | Path]) -> bool:
+    """Whether a site reading ``countries``' plates (codes or country files, as
+    ``plate_capture.countries``) is an EU site: one of them is in :data:`EU_READER_COUNTRIES`."""
+    return bool({str(country).upper() for country in countries} & EU_READER_COUNTRIES)
+
+
+def models_for(countries: Iterable[str | Path]) -> tuple[Path, ...]:
+    """The shipped reader models for a site reading ``countries``' plates: :data:`EU_MODELS`
+    for an EU site (:func:`reads_eu_plates`), else :data:`DEFAULT_MODELS`."""
+    return EU_MODELS if reads_eu_plates(countries) else DEFAULT_MODELS
 
 
 def layouts(crop: np.ndarray) -> tuple[bool, ...]:

@@ -44,7 +44,9 @@ def write_reader_card(model_paths: list[Path], training_notes: list[str]) -> Pat
     card.write_text(f"""# Plate reader ({names})
 
 Reads the text of one plate crop for `plugins/plate_capture/reader.py` (`PlateReader`). The first
-model reads every crop; the others join the second look at crops it reads unsurely.
+model reads every crop; the others join the second look at crops it reads unsurely. Which models
+a site reads with: `reader.models_for(countries)`, the EU pair (`plate_reader_eu_seed4.tflite`,
+`plate_reader_seed5.tflite`, below) when `RO` is among its countries, else these.
 
 - **Input**: {height_px}x{width_px} grey, float32, standardised per crop (zero mean, unit
   contrast) by `reader_input`; a two-row plate's rows side by side (`side_by_side`: crops
