@@ -2,9 +2,11 @@
 
 import os
 import shutil
+import uuid
 from pathlib import Path
 
 import pytest
+from postgres_server import PostgresUnavailable, ThrowawayPostgres, memory_folder
 
 from roadcam.collector.local_broker import Broker
 from roadcam.collector.pki import write_test_pki
@@ -26,6 +28,30 @@ def broker(tmp_path):
 def pki(tmp_path):
     """A test PKI with certificates and signing keys for the bench device and collector-1."""
     return write_test_pki(tmp_path / "pki", devices=[DEVICE], collectors=["collector-1"])
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One throwaway PostgreSQL for the whole session (tests/postgres_server.py), in memory where
+    the machine has /dev/shm; each test gets its own database on it (:func:`postgres_url`).
+    Skipped where there is none."""
+    try:
+        server = ThrowawayPostgres(parent=memory_folder())
+    except PostgresUnavailable as error:
+        pytest.skip(str(error))
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server):
+    """The URL of a new, empty database on the session's PostgreSQL, dropped after the test."""
+    name = f"t_{uuid.uuid4().hex}"
+    url = postgres_server.create_database(name)
+    yield url
+    postgres_server.drop_database(name)
 
 
 @pytest.fixture(scope="module")

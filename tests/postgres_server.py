@@ -4,8 +4,8 @@ in that folder, stopped and deleted afterwards.
 The server programs come from the machine (``/usr/local/bin``, ``/usr/lib/postgresql/*/bin``,
 ``PATH``); when there are none and the tests run as root, Debian's ``postgresql`` package is
 installed. ``initdb`` refuses to run as root, so as root the server runs as the ``postgres``
-user (which that package creates), owning a folder under the system temp folder that it can
-reach.
+user (which that package creates), owning a folder under the system temp folder (or in memory,
+:func:`memory_folder`) that it can reach.
 """
 
 from __future__ import annotations
@@ -68,12 +68,13 @@ def server_bin_or_install() -> Path:
 class ThrowawayPostgres:
     """A running PostgreSQL in a temporary folder; :meth:`url` names a database on it."""
 
-    def __init__(self, server_settings: str = FAST_SETTINGS):
+    def __init__(self, server_settings: str = FAST_SETTINGS, parent: str | None = None):
         """``server_settings``: the server's command-line options (the default trades durability
-        for speed)."""
+        for speed); ``parent``: the folder to make its folder in (default: the system temp
+        folder; :func:`memory_folder` for speed)."""
         self.bin = server_bin_or_install()
         self.server_settings = server_settings
-        self.root = Path(tempfile.mkdtemp(prefix="roadcam-pg-"))
+        self.root = Path(tempfile.mkdtemp(prefix="roadcam-pg-", dir=parent))
         self.data = self.root / "data"
         self.user = _server_user()
         self._started = False
@@ -100,12 +101,24 @@ class ThrowawayPostgres:
         return f"postgresql://roadcam@/{database}?host={self.root}"
 
     def create_database(self, name: str) -> str:
-        """Create an empty database; returns its URL."""
+        """Create an empty database; returns its URL. From PostgreSQL 15 on it is copied as
+        files (as before 15), not written through the WAL: the data is thrown away anyway
+        (0.70 -> 0.47 s a database on the test machine)."""
         import psycopg
 
         with psycopg.connect(self.url("postgres"), autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
+            file_copy = " STRATEGY FILE_COPY" if admin.info.server_version >= 150000 else ""
+            admin.execute(f'CREATE DATABASE "{name}" TEMPLATE template0{file_copy}')
         return self.url(name)
+
+    def drop_database(self, name: str) -> None:
+        """Drop a database, ending its connections: so a session's server does not pile up
+        every test's files (deleting them all at the end took 14 to 40 s)."""
+        import psycopg
+
+        with psycopg.connect(self.url("postgres"), autocommit=True) as admin:
+            force = " WITH (FORCE)" if admin.info.server_version >= 130000 else ""
+            admin.execute(f'DROP DATABASE "{name}"{force}')
 
     def disconnect_clients(self, database: str) -> None:
         """End every connection to ``database``, as a server restart would, and wait for it."""
@@ -127,6 +140,13 @@ class ThrowawayPostgres:
         if result.returncode != 0:
             raise PostgresUnavailable(f"{' '.join(command)} failed ({result.returncode}):\n"
                                       f"{result.stdout}{result.stderr}{self.log()}")
+
+
+def memory_folder() -> str | None:
+    """A folder in memory (/dev/shm) to run a throwaway server in, or None where there is none.
+    Creating a test's database there took 0.04 s instead of 0.48 s on disk on the test machine."""
+    shm = Path("/dev/shm")
+    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK | os.X_OK) else None
 
 
 def _server_user() -> pwd.struct_passwd | None:

@@ -15,12 +15,10 @@ from __future__ import annotations
 import json
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
-from postgres_server import PostgresUnavailable, ThrowawayPostgres
 
 from roadcam.collector.broker_policy import base_policy, render_policy
 from roadcam.collector.cli import main
@@ -293,24 +291,12 @@ def storage_payload(config: CollectorConfig) -> bytes:
     return kept.payload.encode()
 
 
-@pytest.fixture(scope="module")
-def postgres_server():
-    try:
-        server = ThrowawayPostgres()
-    except PostgresUnavailable as error:
-        pytest.skip(str(error))
-    try:
-        yield server.start()
-    finally:
-        server.stop()
-
-
 @pytest.fixture(params=["sqlite", "postgres"])
 def storage(request, tmp_path):
     if request.param == "sqlite":
         opened = SQLiteStorage(tmp_path / "c.db", tmp_path / "evidence")
     else:
-        url = request.getfixturevalue("postgres_server").create_database(f"t_{uuid.uuid4().hex}")
+        url = request.getfixturevalue("postgres_url")
         opened = PostgresStorage(url, tmp_path / "evidence")
     with opened:
         yield opened

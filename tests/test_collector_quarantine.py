@@ -4,7 +4,7 @@ and PostgreSQL, and ``roadcam-collector quarantine list``."""
 from __future__ import annotations
 
 import pytest
-from test_collector_storage import backend, postgres_server  # noqa: F401  (the fixtures)
+from test_collector_storage import backend  # noqa: F401  (the fixture)
 
 from roadcam.collector.cli import main as collector_cli
 from roadcam.collector.quarantine import message_digest

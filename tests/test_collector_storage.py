@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
-from postgres_server import PostgresUnavailable, ThrowawayPostgres
 
 from roadcam.collector.cli import main as collector_cli
 from roadcam.collector.config import LimitSettings
@@ -48,19 +47,6 @@ def ingest(pki):
     return Ingest(DeviceKeys(pki.device_keys_dir), LimitSettings())
 
 
-@pytest.fixture(scope="session")
-def postgres_server():
-    """One throwaway PostgreSQL for the session; each test gets its own database on it."""
-    try:
-        server = ThrowawayPostgres()
-    except PostgresUnavailable as error:
-        pytest.skip(str(error))
-    try:
-        yield server.start()
-    finally:
-        server.stop()
-
-
 @dataclass(frozen=True)
 class Backend:
     """One storage backend under test: how a config names it and how to open it."""
@@ -75,7 +61,7 @@ def backend(request, tmp_path) -> Backend:
     if request.param == "sqlite":
         return Backend("  database: collector.db\n",
                        lambda: SQLiteStorage(tmp_path / "collector.db", evidence_dir))
-    url = request.getfixturevalue("postgres_server").create_database(f"t_{uuid.uuid4().hex}")
+    url = request.getfixturevalue("postgres_url")
     return Backend(f"  url: {url}\n", lambda: PostgresStorage(url, evidence_dir))
 
 

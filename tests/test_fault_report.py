@@ -17,7 +17,7 @@ from html.parser import HTMLParser
 
 import pytest
 from smtp_server import SmtpServer
-from test_collector_storage import backend, postgres_server  # noqa: F401 (fixtures: each storage backend)
+from test_collector_storage import backend  # noqa: F401 (the fixture: each storage backend)
 from test_delivery import start_collector
 from uplink_doubles import wait_until
 

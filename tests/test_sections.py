@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import itertools
 import random
-import uuid
 
 import pytest
-from test_collector_storage import postgres_server  # noqa: F401 - the session's throwaway PostgreSQL
 
 from roadcam.collector.ingest import VerifiedEvent
 from roadcam.collector.postgres_storage import PostgresStorage
@@ -74,7 +72,7 @@ def service(request, tmp_path):
     if request.param == "sqlite":
         storage = SQLiteStorage(tmp_path / "collector.db", tmp_path / "evidence")
     else:
-        url = request.getfixturevalue("postgres_server").create_database(f"t_{uuid.uuid4().hex}")
+        url = request.getfixturevalue("postgres_url")
         storage = PostgresStorage(url, tmp_path / "evidence")
     clock = Clock()
 

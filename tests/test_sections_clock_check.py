@@ -14,12 +14,10 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 import yaml
-from test_collector_storage import postgres_server  # noqa: F401 - the session's throwaway PostgreSQL
 from test_sections import Collecting, passage, section
 
 from roadcam.collector.clock_check import ClockCheck, ClockCheckSettings
@@ -150,7 +148,7 @@ def test_a_false_clock_is_recorded_once_a_spell_on_both_backends(request, tmp_pa
     if backend == "sqlite":
         storage = SQLiteStorage(tmp_path / "collector.db", tmp_path / "evidence")
     else:
-        url = request.getfixturevalue("postgres_server").create_database(f"t_{uuid.uuid4().hex}")
+        url = request.getfixturevalue("postgres_url")
         storage = PostgresStorage(url, tmp_path / "evidence")
     received = [T0]
     service = Collecting(SectionService([section(hold_s=5)], SectionTable(storage), clock_ns=lambda: received[0],
