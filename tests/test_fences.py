@@ -636,3 +636,57 @@ def test_a_reported_vehicle_found_again_under_a_new_track_is_not_reported_again(
         index = drive.index
     drive.end()
     assert sorted(e.data["track_id"] for e in stored(tmp_path, "violation.restricted")) == [7, 9]
+
+
+def test_a_box_on_the_lower_part_of_a_reported_scooter_is_not_a_second_violation(tmp_path):
+    """Close to the camera the detector also boxes a sidewalk scooter's lower part, and the
+    tracker follows that box too; it overlaps the scooter's own box by 0.4 of its area: the
+    same vehicle. A scooter beside it, its box apart, is reported."""
+    appliance, plugin = bench(tmp_path, restricted={"enabled": True, "zones": ["kerb"], "classes": ["scooter"]})
+    scooter = Drive(appliance, plugin)
+    scooter.track.kind_votes = {"scooter": 1.0}
+    part = Track(id=8, camera="cam", kind_votes={"scooter": 1.0})
+    beside = Track(id=9, camera="cam", kind_votes={"scooter": 1.0})
+    scooter.standing += [(part, ()), (beside, ())]
+    for index in range(12):
+        x, y = 0.92 * W, (0.9 - 0.01 * index) * H
+        scooter.standing[0] = (part, (x - 10, y - 8, x + 10, y + 12))
+        scooter.standing[1] = (beside, (x + 16, y - 20, x + 24, y - 2))
+        scooter.frame(0.92, 0.9 - 0.01 * index)
+    scooter.end()
+    assert sorted(e.data["track_id"] for e in stored(tmp_path, "violation.restricted")) == [7, 9]
+
+
+def test_a_second_track_under_a_reported_one_not_seen_this_frame_is_not_a_second_violation(tmp_path):
+    """The scooter's reported track misses a few detections while a second track starts on the
+    same scooter: compared with the reported track's box of a frame before, it is that scooter."""
+    appliance, plugin = bench(tmp_path, restricted={"enabled": True, "zones": ["kerb"], "classes": ["scooter"]})
+    scooter = Drive(appliance, plugin)
+    scooter.track.kind_votes = {"scooter": 1.0}
+    scooter.path([(0.92, 0.9 - 0.01 * i) for i in range(8)])
+    second = Track(id=8, camera="cam", kind_votes={"scooter": 1.0})
+    scooter.standing.append((second, (0.92 * W - 14, 0.81 * H - 20, 0.92 * W + 14, 0.81 * H)))
+    for _ in range(3):
+        scooter.frame(0.92, 0.81, measured=False)
+    scooter.end()
+    assert [e.data["track_id"] for e in stored(tmp_path, "violation.restricted")] == [7]
+
+
+def test_a_reported_vehicle_found_again_further_along_its_way_is_not_reported_again(tmp_path):
+    """A truck (6 m/s) is reported, lost, and found again under a new track a second later, 6 m
+    further along its way: the same truck. A scooter coming in 6 m behind where the truck was
+    lost is another vehicle and is reported."""
+    appliance, plugin = bench(tmp_path, calibrated=True,
+                              restricted={"enabled": True, "zones": ["kerb"], "classes": ["truck", "scooter"]})
+    index = 0
+    per_frame = 0.24 * 4 / H   # 0.24 m a frame (6 m/s) up the picture, 4 px a metre
+    for track_id, kind, (start, speed) in ((7, "truck", (0.9, per_frame)), (8, "truck", (0.76, per_frame)),
+                                           (9, "scooter", (0.96, per_frame / 4))):
+        drive = Drive(appliance, plugin)
+        drive.index = index + 25   # a second between tracks
+        drive.track = Track(id=track_id, camera="cam", kind_votes={kind: 1.0})
+        drive.path([(0.92, start - speed * i) for i in range(10)])
+        drive.appliance.submit(plugin.roadcam_track_finished(drive.track))
+        index = drive.index
+    drive.end()
+    assert sorted(e.data["track_id"] for e in stored(tmp_path, "violation.restricted")) == [7, 9]
