@@ -4,7 +4,7 @@ plugin's passages) with its uplink on TLS with signed events, through Mosquitto 
 production config and policy, into ``roadcam-collector serve`` with two sections configured:
 site-a to site-b, and site-a to site-c, where site-c is site-b's day again on a device whose
 clock drifts out of its bound. The collector's speed.section results are scored against the
-runs' truth. The three runs are made once, for both tests."""
+runs' truth. The three runs are made once, for both tests; the two exit sites run at the same time."""
 
 from __future__ import annotations
 
@@ -91,6 +91,17 @@ def site_extra(tmp_path: Path, site: str, scenario, broker, pki) -> Path:
     return path
 
 
+def simulate(tmp_path: Path, site: str, scenario, broker, pki) -> subprocess.Popen:
+    """Start ``roadcam simulate`` of one site's day, its output in ``tmp_path / f"{site}.log"``."""
+    scenario_file = tmp_path / f"{site}.yaml"
+    scenario_file.write_text(yaml.safe_dump(scenario.model_dump(mode="json")))
+    with open(tmp_path / f"{site}.log", "w") as log:  # the child holds its own descriptor
+        return subprocess.Popen([str(BIN / "roadcam"), "simulate", "--scenario", str(scenario_file), "--out",
+                                 str(tmp_path / site), "--drain", "60",
+                                 "--site-extra", str(site_extra(tmp_path, site, scenario, broker, pki))],
+                                stdout=log, stderr=subprocess.STDOUT)
+
+
 def loop_times(truth: GroundTruth, start_ns: int) -> dict[str, int]:
     """Plate (compacted) -> UTC ns (true time) its front reached its lane's passage loop."""
     return {v.plate.replace("-", ""): start_ns + round(v.loop_passages[0].enter_s * 1e9)
@@ -119,14 +130,12 @@ def section_runs(tmp_path_factory):
         while "collector-1" not in broker.log():
             assert collector.poll() is None and time.monotonic() < deadline, (tmp_path / "collector.log").read_text()
             time.sleep(0.1)
-        for site, scenario in scenarios.items():  # the entry site's day, then each exit site's
-            scenario_file = tmp_path / f"{site}.yaml"
-            scenario_file.write_text(yaml.safe_dump(scenario.model_dump(mode="json")))
-            run = subprocess.run([str(BIN / "roadcam"), "simulate", "--scenario", str(scenario_file), "--out",
-                                  str(tmp_path / site), "--drain", "60",
-                                  "--site-extra", str(site_extra(tmp_path, site, scenario, broker, pki))],
-                                 capture_output=True, text=True)
-            assert run.returncode == 0, run.stderr[-3000:]
+        # the entry site's day, then the two exit sites' at once (separate devices and sections)
+        for sites in (["site-a"], ["site-b", "site-c"]):
+            runs = {site: simulate(tmp_path, site, scenarios[site], broker, pki) for site in sites}
+            exits = {site: run.wait() for site, run in runs.items()}
+            for site, exit_code in exits.items():
+                assert exit_code == 0, (tmp_path / f"{site}.log").read_text()[-3000:]
         with open_storage(load_collector_config(config)) as storage:
             table = SectionTable(storage)
             deadline = time.monotonic() + 30  # the exits are decided hold_s after the last passage
