@@ -42,3 +42,22 @@ def test_two_people_side_by_side_keep_their_own_colours_through_a_jitter(walking
     red_track = next(track for track in live if track.last.box[0] == 100)
     tracker.update(10, 10 * FRAME_NS, [_walker((104, 100, 134, 190), red), _walker((101, 102, 131, 192), blue)])
     assert (red_track.last.box[0] == 104) is kept
+
+
+def test_a_pedestrians_depth_is_trusted_to_the_box_width_not_its_height():
+    """People waiting together at one kerb stand at one x and differ only in depth: 40 m from
+    the camera 1 m of depth is a few pixels of box bottom. A standing person's box is three
+    times as tall as wide, but its bottom jitters like its sides, so the tracker trusts a
+    pedestrian's ground point to well under a metre there (two people 1 m apart in depth are
+    two sigmas apart), where a car's box of that height keeps its wider sigma."""
+    from synthetic import POSE, road_geometry
+
+    (u, v), = POSE.project(np.array([[4.0, 30.0, 0.0]]))[0]
+    (_, v_near), = POSE.project(np.array([[4.0, 29.0, 0.0]]))[0]
+    tracker = Tracker("cam", geometry=road_geometry())
+    box = (u - 15.0, v - 90.0, u + 15.0, v)
+    person, car = (Detection(box=box, kind=kind, score=1.0, source="test", whole=True, road_xy=(4.0, 30.0))
+                   for kind in ("pedestrian", "car"))
+    sigmas = tracker.road_sigmas([person, car])
+    assert v_near - v < 15.0  # 1 m of depth is a few pixels at this distance
+    assert sigmas[0, 1] <= 0.5 < sigmas[1, 1]

@@ -202,15 +202,20 @@ class Tracker:
     def road_sigmas(self, detections: list[Detection]) -> np.ndarray:
         """Uncertainty (metres, per road axis, N x 2) of each detection's ground point: at least
         ``road_sigma_m``, and more where the box's own pixel uncertainty spans more road (far
-        from the camera one pixel may cover metres). Needs ``geometry``; ``update`` computes them
-        once a frame and hands each on with its detection."""
+        from the camera one pixel may cover metres). A pedestrian's box bottom is trusted to its
+        width, not its height: people waiting or walking together at one x are told apart by
+        depth, 1 m of which is about 9 px of picture 40 m from the camera. Needs ``geometry``;
+        ``update`` computes them once a frame and hands each on with its detection."""
         sigmas = np.full((len(detections), 2), self.settings.road_sigma_m)
         if self.geometry is None or not detections:
             return sigmas
         boxes = as_boxes([d.box for d in detections])
         width, height = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
         sigma_x = BOX_SIGMA_FRACTION * width + 1.0
-        sigma_y = BOX_SIGMA_FRACTION * height + 1.0
+        # a standing person's box is three times as tall as wide, yet its bottom edge jitters
+        # like its sides (learned detector, tuning runs: 2.7 px for 96 px tall, 24 px wide boxes)
+        walking = np.array([detection.kind == "pedestrian" for detection in detections], bool)
+        sigma_y = BOX_SIGMA_FRACTION * np.where(walking, width, height) + 1.0
         u, v = (boxes[:, 0] + boxes[:, 2]) / 2, boxes[:, 3]
         ends = np.stack([np.column_stack([u - sigma_x, v]), np.column_stack([u + sigma_x, v]),
                          np.column_stack([u, v - sigma_y]), np.column_stack([u, v + sigma_y])], axis=1)
