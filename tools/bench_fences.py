@@ -46,8 +46,8 @@ def _pipeline_ms(args, core: int, site_extra: Path | None) -> tuple[float, float
 
 def _evidence_ms() -> float:
     """Time of one violation's two annotated full-frame JPEGs."""
-    from roadcam.appliance.annotate import annotated_jpeg
     from roadcam.hal.base import Frame
+    from roadcam.plugins.annotate import annotated_jpeg
 
     image = np.random.default_rng(1).integers(0, 255, (1080, 1920, 3), dtype=np.uint8)
     image[:] = image[:1].mean(axis=0, keepdims=True).astype(np.uint8)  # smooth-ish, like a road scene

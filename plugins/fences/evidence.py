@@ -2,7 +2,7 @@
 digest over the whole package.
 
 Frames are JPEGs of the full picture with the fences of the rule, the vehicle's box and the
-signal state drawn on (:func:`roadcam.appliance.annotate.annotated_jpeg`), stored through the
+signal state drawn on (:func:`roadcam.plugins.annotate.annotated_jpeg`), stored through the
 core's evidence mechanism (each file named by its sha256, referenced from the event, which is
 itself hashed into the device's chain). The package digest (``package_sha256``) covers the
 event's data and every evidence file's digest, so one number identifies the whole package on a

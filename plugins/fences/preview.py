@@ -7,7 +7,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from roadcam.appliance.annotate import COLOURS
+from roadcam.plugins.annotate import COLOURS
 
 from .config import CameraFences, VehicleClass
 

@@ -27,9 +27,9 @@ import math
 from collections import deque
 from dataclasses import dataclass, field, replace
 
-from roadcam.appliance.annotate import annotated_jpeg
 from roadcam.appliance.events import EventDraft
 from roadcam.appliance.hookspecs import hookimpl
+from roadcam.plugins.annotate import annotated_jpeg
 from roadcam.protocol.events import EvidenceBlob
 
 from .camera import TrackSpeeds

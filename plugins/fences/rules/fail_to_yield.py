@@ -22,7 +22,7 @@ road user (tuning seed 2418 of fence_yield, a track coasting on a queued scooter
 
 from __future__ import annotations
 
-from roadcam.appliance.annotate import annotated_jpeg
+from roadcam.plugins.annotate import annotated_jpeg
 
 from .. import shapes
 from ..context import CameraContext

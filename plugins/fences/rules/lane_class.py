@@ -4,7 +4,7 @@ the track's life) is not among the lane's ``classes``. One violation per vehicle
 
 from __future__ import annotations
 
-from roadcam.appliance.annotate import annotated_jpeg
+from roadcam.plugins.annotate import annotated_jpeg
 
 from ..context import CameraContext
 from ..evidence import Violation

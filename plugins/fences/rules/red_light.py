@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from roadcam.appliance.annotate import annotated_jpeg
+from roadcam.plugins.annotate import annotated_jpeg
 
 from ..context import CameraContext
 from ..evidence import Violation

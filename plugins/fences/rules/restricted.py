@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import math
 
-from roadcam.appliance.annotate import annotated_jpeg
 from roadcam.appliance.boxes import as_boxes, covered
+from roadcam.plugins.annotate import annotated_jpeg
 
 from ..context import CameraContext
 from ..evidence import Violation

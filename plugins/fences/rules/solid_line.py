@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from roadcam.appliance.annotate import annotated_jpeg
+from roadcam.plugins.annotate import annotated_jpeg
 
 from .. import shapes
 from ..context import CameraContext

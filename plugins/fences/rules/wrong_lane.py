@@ -4,7 +4,7 @@ zone it then reached. A vehicle whose exit was not seen is not judged."""
 
 from __future__ import annotations
 
-from roadcam.appliance.annotate import annotated_jpeg
+from roadcam.plugins.annotate import annotated_jpeg
 
 from ..context import CameraContext
 from ..evidence import Violation

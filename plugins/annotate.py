@@ -1,6 +1,7 @@
 """Evidence pictures: a full frame as a JPEG with a road user's box, lines (a stop line, a fence)
 and a caption (the signal state, a speed) drawn on a copy. Every plugin that stores a violation
-draws its frames with this, so evidence looks the same whichever rule made it."""
+draws its frames with this, so evidence looks the same whichever rule made it. It lives with the
+plugins, not in the appliance core, because drawing needs OpenCV and the core loads no vision library."""
 
 from __future__ import annotations
 
