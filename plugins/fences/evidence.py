@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from roadcam.appliance.events import EventDraft
+from roadcam.appliance.plate_wait import PlateRead
 from roadcam.protocol.events import EvidenceBlob
 
 
@@ -42,7 +43,8 @@ class FrameBuffer:
 
 @dataclass
 class Violation:
-    """A violation waiting for its vehicle's track to end (for its movement and plate)."""
+    """A violation, held until its vehicle's track ends and its plate is known
+    (:class:`~roadcam.appliance.plate_wait.PlateWait`)."""
 
     rule: str
     camera: str
@@ -50,18 +52,16 @@ class Violation:
     time_ns: int
     data: dict[str, Any]
     evidence: list[EvidenceBlob] = field(default_factory=list)
-    finished_ns: int | None = None   # when its track ended (frame time)
 
     @classmethod
     def of(cls, rule: str, camera: str, track_id: int, time_ns: int, data: dict[str, Any],
            frames: list[tuple[str, bytes]]) -> Violation:
         return cls(rule, camera, track_id, time_ns, data, [EvidenceBlob(kind, jpeg) for kind, jpeg in frames])
 
-    def draft(self, plate: dict[str, Any] | None) -> EventDraft:
+    def draft(self, plate: PlateRead | None) -> EventDraft:
         data = {"rule": self.rule, "camera": self.camera, "track_id": self.track_id, **self.data}
         if plate is not None:
-            data.update(plate=plate["plate"], plate_confidence=plate["confidence"], plate_event=plate["event"],
-                        plate_evidence=plate["evidence"])
+            data.update(plate.fields())
         digests = sorted(hashlib.sha256(blob.data).hexdigest() for blob in self.evidence)
         canonical = json.dumps({"data": data, "evidence": digests}, sort_keys=True, separators=(",", ":"))
         data["package_sha256"] = hashlib.sha256(canonical.encode()).hexdigest()

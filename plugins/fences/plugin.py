@@ -2,10 +2,12 @@
 
 :class:`Fences` runs on the analysis thread. Each frame it places the camera's tracks on its
 fences and lets every rule look at them; when a track ends, each rule turns what it saw into
-violations. A violation is stored once its vehicle's ``plate.read`` (from plate_capture, when
-that plugin read one) has been seen, or ``plate_wait_s`` after the track ended without one;
-what is still waiting at shutdown is stored then. A vehicle crossing a counting line (``count:
-true``) is a ``line.crossed`` event when its track ends (:mod:`.counting`).
+violations. A violation waits for its vehicle's plate
+(:class:`~roadcam.appliance.plate_wait.PlateWait`, the wait the speed plugin shares): it is
+stored once its track has ended and the track's ``plate.read`` (from plate_capture, when that
+plugin read one) has been seen, or ``plate_wait_s`` after the track ended without one; what is
+still waiting at shutdown is stored then. A vehicle crossing a counting line (``count: true``)
+is a ``line.crossed`` event when its track ends (:mod:`.counting`).
 
 While a camera's view is not the one its fences were drawn on (the diagnostics plugin's
 ``camera.view_changed``, or frozen or missing frames), nothing is judged on that camera: the
@@ -22,6 +24,7 @@ from typing import Any
 from roadcam.appliance.events import EventDraft
 from roadcam.appliance.geometry import RoadGeometry
 from roadcam.appliance.hookspecs import hookimpl
+from roadcam.appliance.plate_wait import PlateRead, PlateWait
 
 from .config import SECTION, FencesConfig
 from .context import CameraContext
@@ -63,8 +66,7 @@ class Fences:
         self.counter = LineCounter()
         #: Cameras whose source is a video file (no frame is ever missing from one).
         self.files = {camera.name for camera in appliance.config.cameras if _is_file(camera.source)}
-        self.pending: list[Violation] = []
-        self.plates: dict[tuple[str, int], dict[str, Any]] = {}
+        self.waiting: PlateWait[Violation] = PlateWait(config.plate_wait_s)
         self.counts: dict[str, int] = {}
 
     @hookimpl
@@ -93,27 +95,25 @@ class Fences:
                 ctx.note_turn(placed)
                 self.counter.step(ctx, placed, frame)
                 for rule in self.rules:
-                    self.pending += rule.step(ctx, placed, frame)
-        return self._due(frame.time_ns)
+                    self._hold(rule.step(ctx, placed, frame))
+        return self._drafts(self.waiting.due(frame.time_ns))
 
     @hookimpl
     def roadcam_track_finished(self, track) -> list[EventDraft]:
         crossed = self.counter.finish(track)
+        self.waiting.track_ended(track.camera, track.id, track.last_ns)
         ctx = self.cameras.get(track.camera)
         placed = ctx.placer.forget(track.id) if ctx is not None else None
         if placed is None:
             return crossed
         for rule in self.rules:
-            self.pending += rule.finish(ctx, placed)
-        for violation in self.pending:
-            if (violation.camera, violation.track_id) == (track.camera, track.id) and violation.finished_ns is None:
-                violation.finished_ns = track.last_ns
+            self._hold(rule.finish(ctx, placed))
         return crossed
 
     @hookimpl
     def roadcam_event(self, event) -> None:
-        """Note plate reads of vehicles still followed or with a violation waiting, and faults that
-        blind a camera's fences (both stored on the analysis thread, so no lock is needed)."""
+        """Note plate reads (for the violations waiting for them), and faults that blind a camera's
+        fences (stored on the analysis thread, so no lock is needed)."""
         if event.type in ("fault.raised", "fault.cleared") and event.data.get("code") in BLINDING:
             blinded = self.cameras.get(event.data.get("component"))
             if event.data["code"] == "camera.no_frames" and event.data.get("component") in self.files:
@@ -123,15 +123,7 @@ class Fences:
                 if event.type == "fault.raised":
                     blinded.blind_by.add(event.data["code"])
             return
-        if event.type != "plate.read":
-            return
-        key = (event.data.get("camera"), event.data.get("track_id"))
-        ctx = self.cameras.get(key[0])
-        if (ctx is not None and key[1] in ctx.placer.placed) or any((v.camera, v.track_id) == key
-                                                                    for v in self.pending):
-            self.plates[key] = {
-                "plate": event.data.get("plate"), "confidence": event.data.get("confidence"), "event": event.id,
-                "evidence": [ref.sha256 for ref in event.evidence]}
+        self.waiting.note(event)
 
     @hookimpl
     def roadcam_finish(self, appliance) -> list[EventDraft]:
@@ -141,32 +133,23 @@ class Fences:
             for track_id in list(ctx.placer.placed):
                 placed = ctx.placer.forget(track_id)
                 for rule in self.rules:
-                    self.pending += rule.finish(ctx, placed)
-        return self._due(None)
+                    self._hold(rule.finish(ctx, placed))
+        return self._drafts(self.waiting.flush())
 
     @hookimpl
     def roadcam_collect_health(self, appliance) -> dict[str, Any]:
-        return {SECTION: {"violations": dict(self.counts), "waiting": len(self.pending),
+        return {SECTION: {"violations": dict(self.counts), "waiting": len(self.waiting),
                           "crossings": {line: dict(counts) for line, counts in self.counter.totals.items()}}}
 
-    def _due(self, now_ns: int | None) -> list[EventDraft]:
-        """Violations ready to store: all of them when ``now_ns`` is None (shutdown)."""
-        drafts, waiting = [], []
-        wait_ns = int(self.config.plate_wait_s * 1e9)
-        for violation in self.pending:
-            key = (violation.camera, violation.track_id)
-            plate = self.plates.get(key)
-            finished = violation.finished_ns
-            if now_ns is None or (finished is not None and (plate is not None or now_ns - finished >= wait_ns)):
-                drafts.append(violation.draft(plate))
-                self.counts[violation.rule] = self.counts.get(violation.rule, 0) + 1
-            else:
-                waiting.append(violation)
-        self.pending = waiting
-        live = {(v.camera, v.track_id) for v in waiting}
-        live |= {(name, track_id) for name, ctx in self.cameras.items() for track_id in ctx.placer.placed}
-        self.plates = {key: plate for key, plate in self.plates.items() if key in live}
-        return drafts
+    def _hold(self, violations: list[Violation]) -> None:
+        for violation in violations:
+            self.waiting.hold(violation.camera, violation.track_id, violation)
+
+    def _drafts(self, ready: list[tuple[Violation, PlateRead | None]]) -> list[EventDraft]:
+        """The events of violations whose wait for a plate is over."""
+        for violation, _ in ready:
+            self.counts[violation.rule] = self.counts.get(violation.rule, 0) + 1
+        return [violation.draft(plate) for violation, plate in ready]
 
 
 def _is_file(source) -> bool:

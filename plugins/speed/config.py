@@ -150,6 +150,10 @@ class SpeedConfig(Section):
     camera_mismatch_limit: int = Field(3, ge=1, title="Camera disagreements before a fault",
                                        description="This many loop speeds in a row the camera disagrees with "
                                                    "raise speed.camera_mismatch (cleared by an agreement).")
+    plate_wait_s: float = Field(3.0, ge=0, le=60, title="Plate wait (s)",
+                                description="How long after its track ends a speeding violation that names "
+                                            "a track waits for the track's plate.read before it is stored "
+                                            "without one.")
     camera_wait_s: float = Field(2.0, gt=0, title="Camera wait (s)",
                                  description="A speed waits at most this long past its fit window for the "
                                              "camera's frames, then goes out unchecked (no_frames).")

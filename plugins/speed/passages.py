@@ -7,9 +7,11 @@ unlike a frame), so the section's speed rests on the loops and the device clock 
 camera names the vehicle: the track that crossed the loop's road-plane zone while the loop was
 occupied (:class:`~roadcam.plugins.speed.camera.TrackSpeeds`), and the plate plate_capture read
 on that track (its ``plate.read`` event, seen through ``roadcam_event``), with the read's
-evidence files named. A passage waits for its track to finish and its read to be stored, at
-most ``plate_wait_s`` after the track ended; a vehicle the camera missed, or whose plate was
-not read, still gets its passage, without a plate (never paired). The clock's sync state and
+evidence files named. Once its track is named, a passage waits for the track to end and its
+read to be stored, at most ``plate_wait_s`` after the track ended
+(:class:`~roadcam.appliance.plate_wait.PlateWait`, the wait fence violations and spot-speed
+violations share); a vehicle the camera missed, or whose plate was not read, still gets its
+passage, without a plate (never paired). The clock's sync state and
 error bound travel in every event's envelope; a clock unsynced, or whose error bound is above
 ``max_clock_error_ms``, raises ``clock.unsynced`` (the passages still go out, marked, and the
 collector never makes them a violation). Passages still open when the appliance stops are
@@ -18,11 +20,11 @@ stored then, with what is known (the uplink sends them on its next start).
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 from roadcam.appliance.events import EventDraft
 from roadcam.appliance.hookspecs import hookimpl
+from roadcam.appliance.plate_wait import PlateRead, PlateWait
 
 from .camera import TrackSpeeds
 from .config import PassageConfig
@@ -39,7 +41,6 @@ class OpenPassage:
     looked: bool = False  # the camera's frames have covered it and its track was looked for
     track: int | None = None
     kind: str | None = None
-    finished_ns: int | None = None  # when its track ended (appliance clock)
 
 
 class PassageRecorder:
@@ -53,11 +54,9 @@ class PassageRecorder:
         site_loops = {loop.name: loop for loop in appliance.config.loops}
         self.loops = {spec.loop: (spec, site_loops[spec.loop].lane) for spec in config.loops}
         self.seen = TrackSpeeds(config.camera) if config.camera else None
-        self.open: list[OpenPassage] = []
-        self.kinds: dict[int, str] = {}  # track id -> class, while the track lives
-        self.finished: dict[int, int] = {}  # track id -> when it ended
-        self._reads: dict[tuple[str, int], dict] = {}  # plate.read by (camera, track), from the store thread
-        self._reads_lock = threading.Lock()
+        self.open: list[OpenPassage] = []  # on its loop, or its track not yet looked for
+        self.waiting: PlateWait[OpenPassage] = PlateWait(config.plate_wait_s)  # their track named
+        self.kinds: dict[int, str] = {}  # track id -> class, while the camera may still name the track
         self.counts = {"passages": 0, "with_plate": 0, "no_track": 0}
         self.edges_seen = 0  # edges of the passage loops taken
 
@@ -83,6 +82,7 @@ class PassageRecorder:
         if self.seen is None or frame.camera != self.seen.camera:
             return []
         self.seen.add_frame(frame.time_ns, tracks)
+        self.kinds = {track_id: kind for track_id, kind in self.kinds.items() if track_id in self.seen.tracks}
         for track in tracks:
             self.kinds[track.id] = track.kind
         window_ns = int(self.config.window_s * 1e9)
@@ -94,31 +94,18 @@ class PassageRecorder:
                 if found is not None:
                     passage.track = found[0]
                     passage.kind = self.kinds.get(found[0])
-                    passage.finished_ns = self.finished.get(found[0])
         return self._due(frame.time_ns)
 
     @hookimpl
     def roadcam_track_finished(self, track):
-        if self.seen is None or track.camera != self.seen.camera:
-            return []
-        now = track.last_ns
-        self.finished[track.id] = now
-        self.kinds[track.id] = track.kind
-        for passage in self.open:
-            if passage.track == track.id:
-                passage.finished_ns = now
+        self.waiting.track_ended(track.camera, track.id, track.last_ns)
+        if self.seen is not None and track.camera == self.seen.camera:
+            self.kinds[track.id] = track.kind
         return []
 
     @hookimpl
     def roadcam_event(self, event):
-        if event.type != "plate.read" or self.seen is None:
-            return
-        data = event.data
-        if data.get("camera") == self.seen.camera and isinstance(data.get("track_id"), int):
-            with self._reads_lock:
-                self._reads[(self.seen.camera, data["track_id"])] = {
-                    "plate": data.get("plate"), "confidence": data.get("confidence"), "id": event.id,
-                    "evidence": [ref.sha256 for ref in event.evidence]}
+        self.waiting.note(event)
 
     @hookimpl
     def roadcam_tick(self, now_ns):
@@ -128,15 +115,9 @@ class PassageRecorder:
     @hookimpl
     def roadcam_finish(self, appliance):
         """Store what is still open: the vehicles are past, whatever the camera made of them."""
-        drafts = []
-        for passage in [p for p in self.open if p.off_ns is not None]:
-            read = None
-            if self.seen is not None and passage.track is not None:
-                with self._reads_lock:
-                    read = self._reads.get((self.seen.camera, passage.track))
-            drafts.append(self._draft(passage, read))
+        ready = [(passage, None) for passage in self.open if passage.off_ns is not None]
         self.open.clear()
-        return drafts
+        return self._drafts(ready + self.waiting.flush())
 
     @hookimpl
     def roadcam_collect_health(self, appliance):
@@ -145,30 +126,29 @@ class PassageRecorder:
     # -- passages ------------------------------------------------------------------------------
 
     def _due(self, now_ns: int) -> list[EventDraft]:
-        """The passages whose vehicle is known, or will not be: sent, oldest first."""
+        """The passages whose vehicle is known, or will not be: sent, oldest first. A passage
+        whose track is named waits for that track's plate read."""
         wait_ns = int(self.config.plate_wait_s * 1e9)
         window_ns = int(self.config.window_s * 1e9)
-        drafts = []
+        ready: list[tuple[OpenPassage, PlateRead | None]] = []
         for passage in list(self.open):
             if passage.off_ns is None:
                 continue
-            read = None
-            if self.seen is not None:
-                if not passage.looked:
-                    # frames stopped: look once the camera wait is over, with what was seen
-                    if passage.off_ns + window_ns + wait_ns > now_ns:
-                        continue
-                    passage.looked = True
-                if passage.track is not None:
-                    with self._reads_lock:
-                        read = self._reads.get((self.seen.camera, passage.track))
-                    ended = passage.finished_ns
-                    if read is None and (ended is None or ended + wait_ns > now_ns):
-                        continue
+            if self.seen is not None and not passage.looked:
+                # frames stopped: look once the camera wait is over, with what was seen
+                if passage.off_ns + window_ns + wait_ns > now_ns:
+                    continue
+                passage.looked = True
             self.open.remove(passage)
-            drafts.append(self._draft(passage, read))
-        self._forget(now_ns)
-        return drafts
+            if passage.track is None:
+                ready.append((passage, None))
+            else:
+                self.waiting.hold(self.config.camera, passage.track, passage)
+        return self._drafts(ready + self.waiting.due(now_ns))
+
+    def _drafts(self, ready: list[tuple[OpenPassage, PlateRead | None]]) -> list[EventDraft]:
+        """The events of finished passages, in the order their vehicles reached the loops."""
+        return [self._draft(passage, read) for passage, read in sorted(ready, key=lambda item: item[0].on_ns)]
 
     def _check_clock(self) -> tuple[bool, str]:
         """Whether the clock is synced within ``max_clock_error_ms``, and the source that says so
@@ -192,7 +172,7 @@ class PassageRecorder:
             f"passages are marked and never become violations")
         return False, status.source
 
-    def _draft(self, passage: OpenPassage, read: dict | None) -> EventDraft:
+    def _draft(self, passage: OpenPassage, read: PlateRead | None) -> EventDraft:
         self.counts["passages"] += 1
         self.counts["with_plate"] += read is not None
         self.counts["no_track"] += self.seen is not None and passage.track is None
@@ -201,20 +181,9 @@ class PassageRecorder:
                 "clock_within_bound": within, "clock_source": source,
                 "time_uncertainty_ms": round(self.stamp_uncertainty_ms, 4),
                 "occupancy_ms": round((passage.off_ns - passage.on_ns) / 1e6, 3),
-                "plate": read["plate"] if read else None,
-                "plate_confidence": read["confidence"] if read else None,
-                "plate_read_id": read["id"] if read else None,
-                "plate_evidence": read["evidence"] if read else [],
+                "plate": read.plate if read else None,
+                "plate_confidence": read.confidence if read else None,
+                "plate_read_id": read.event if read else None,
+                "plate_evidence": list(read.evidence) if read else [],
                 "vehicle_kind": passage.kind, "camera": self.config.camera, "track_id": passage.track}
         return EventDraft("speed.passage", data, passage.on_ns)
-
-    def _forget(self, now_ns: int) -> None:
-        """Drop track bookkeeping no open passage can need any more."""
-        horizon = now_ns - int((self.config.plate_wait_s + 60) * 1e9)
-        wanted = {p.track for p in self.open}
-        for track_id in [t for t, ended in self.finished.items() if ended < horizon and t not in wanted]:
-            del self.finished[track_id]
-            self.kinds.pop(track_id, None)
-            if self.seen is not None:
-                with self._reads_lock:
-                    self._reads.pop((self.seen.camera, track_id), None)

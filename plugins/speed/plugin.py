@@ -18,7 +18,12 @@ the pair's zone and whether the two agree; a run of disagreements raises
 marked ``no_frames``.
 
 With a limit configured (the section's ``limit_kmh`` or a pair's own), a speed whose lower
-bound is over it is also a ``violation.speeding`` (see :mod:`.violation`).
+bound is over it is also a ``violation.speeding`` (see :mod:`.violation`). A violation whose
+camera check named a track waits for that track's plate
+(:class:`~roadcam.appliance.plate_wait.PlateWait`, the wait fence violations share): it is
+stored once the track has ended and its ``plate.read`` has been seen, carrying the read and the
+crop as a fence violation does, or ``plate_wait_s`` after the track ended without one. The
+``speed.spot`` itself goes out at once.
 """
 
 from __future__ import annotations
@@ -29,13 +34,14 @@ from dataclasses import dataclass, field, replace
 
 from roadcam.appliance.events import EventDraft
 from roadcam.appliance.hookspecs import hookimpl
+from roadcam.appliance.plate_wait import PlateWait
 from roadcam.plugins.annotate import annotated_jpeg
 from roadcam.protocol.events import EvidenceBlob
 
 from .camera import TrackSpeeds
 from .config import SECTION, LoopPair, SpeedConfig
 from .passages import PassageRecorder
-from .violation import speeding
+from .violation import speeding, with_plate
 
 MS_PER_KMH = 1 / 3.6
 
@@ -109,6 +115,7 @@ class SpotSpeed:
         self.cameras = {pair.camera_check.camera: TrackSpeeds(pair.camera_check.camera)
                         for pair in config.pairs if pair.camera_check is not None}
         self.held: list[HeldSpot] = []
+        self.waiting: PlateWait[EventDraft] = PlateWait(config.plate_wait_s)  # violations naming a track
         self.now_ns = 0
         self.edges_seen = 0
         self.counts = {"spot": 0, "unpaired": 0, "rejected": 0, "camera_agrees": 0, "camera_disagrees": 0,
@@ -136,18 +143,31 @@ class SpotSpeed:
         if seen is None:
             return []
         seen.add_frame(frame.time_ns, tracks)
-        return self._release(lambda held, deadline: held.pair.config.camera_check.camera == frame.camera
-                             and deadline <= frame.time_ns, frame, tracks)
+        drafts = self._release(lambda held, deadline: held.pair.config.camera_check.camera == frame.camera
+                               and deadline <= frame.time_ns, frame, tracks)
+        return drafts + self._plated(self.waiting.due(frame.time_ns))
+
+    @hookimpl
+    def roadcam_track_finished(self, track):
+        self.waiting.track_ended(track.camera, track.id, track.last_ns)
+        return []
+
+    @hookimpl
+    def roadcam_event(self, event):
+        self.waiting.note(event)
 
     @hookimpl
     def roadcam_tick(self, now_ns):
         wait_ns = int(self.config.camera_wait_s * 1e9)
-        return self._release(lambda held, deadline: deadline + wait_ns <= now_ns)
+        drafts = self._release(lambda held, deadline: deadline + wait_ns <= now_ns)
+        return drafts + self._plated(self.waiting.due(now_ns))
 
     @hookimpl
     def roadcam_finish(self, appliance):
-        """Store the speeds still waiting for the camera, checked with what it saw."""
-        return self._release(lambda held, deadline: True)
+        """Store the speeds still waiting for the camera, checked with what it saw, and the
+        violations still waiting for a plate, with the plate where it was read."""
+        drafts = self._release(lambda held, deadline: True)
+        return drafts + self._plated(self.waiting.flush())
 
     @hookimpl
     def roadcam_collect_health(self, appliance):
@@ -314,7 +334,8 @@ class SpotSpeed:
 
     def _with_violation(self, pair: PairState, spot: EventDraft, frame=None, tracks=()) -> list[EventDraft]:
         """The finished spot speed, and its ``violation.speeding`` when it is one, with ``frame``
-        as its evidence when given: the checked track's box and the speed drawn on."""
+        as its evidence when given: the checked track's box and the speed drawn on. A violation
+        naming a track is held for the track's plate (:meth:`_plated` sends it)."""
         limit = pair.config.limit_kmh if pair.config.limit_kmh is not None else self.config.limit_kmh
         violation = speeding(spot, limit, self.config.tolerance_kmh)
         if violation is None:
@@ -327,7 +348,15 @@ class SpotSpeed:
             caption = f"{pair.config.name}: {violation.data['speed_kmh']:.1f} km/h, limit {limit:g}"
             jpeg = annotated_jpeg(frame, self.config.evidence_jpeg_quality, box=box, caption=caption)
             violation = replace(violation, evidence=(EvidenceBlob("frame_after_pair", jpeg),))
+        if "track_id" in violation.data:
+            self.waiting.hold(violation.data["camera"], violation.data["track_id"], violation)
+            return [spot]
         return [spot, violation]
+
+    @staticmethod
+    def _plated(ready) -> list[EventDraft]:
+        """Violations whose wait is over, with their track's plate read where one was seen."""
+        return [with_plate(violation, read) for violation, read in ready]
 
     def _cross_check(self, held: HeldSpot, deadline_ns: int, window_ns: int) -> dict:
         pair, check = held.pair, held.pair.config.camera_check

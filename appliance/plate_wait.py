@@ -1,0 +1,120 @@
+"""Records held until their vehicle's plate is read: the one wait that fence violations,
+spot-speed violations and section passages share.
+
+plate_capture reads a track's plate over its life and stores one ``plate.read`` (data:
+``camera``, ``track_id``, ``plate``, ``confidence``; evidence: the best plate crop and its full
+frame) when the track ends. A record about that vehicle (a violation, a passage) is worth more
+with the plate, so it waits: it is due once its track has ended and a read of that track has
+been seen, or ``wait_s`` after the track ended without one (a plate too small, dirty or absent:
+the record goes out without it). A record whose track has not ended waits for it. What still
+waits when the appliance stops goes out then, with what is known.
+
+The owner, a plugin object, forwards what the wait needs: :meth:`PlateWait.track_ended` from
+every ``roadcam_track_finished``, :meth:`PlateWait.note` from ``roadcam_event`` (which runs on
+the thread that stored the event, hence the lock), and asks :meth:`PlateWait.due` as its clock
+moves. Reads and track ends are kept ``KEEP_S`` beyond the wait, so a record held after its
+track ended (a passage whose track is named once the camera's frames cover it, a speed whose
+camera check completes late) still finds its read.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+#: How long past ``wait_s`` an ended track's read is kept for records still to come (s).
+KEEP_S = 60.0
+
+Record = TypeVar("Record")
+
+
+@dataclass(frozen=True)
+class PlateRead:
+    """A track's ``plate.read``, as a record that waited for it names it."""
+
+    plate: str | None
+    confidence: float | None
+    event: str  # the plate.read event's id
+    evidence: tuple[str, ...]  # sha256 of its evidence files: the plate crop, its full frame
+
+    def fields(self) -> dict[str, Any]:
+        """The fields a violation carries its plate in (the read, and the crop by its digest)."""
+        return {"plate": self.plate, "plate_confidence": self.confidence, "plate_event": self.event,
+                "plate_evidence": list(self.evidence)}
+
+
+@dataclass
+class _Held(Generic[Record]):
+    key: tuple[str, int]
+    record: Record
+
+
+class PlateWait(Generic[Record]):
+    """Records of one plugin, each held until its track's plate read or ``wait_s`` after the
+    track ended, released in the order they were held."""
+
+    def __init__(self, wait_s: float):
+        self.wait_ns = int(wait_s * 1e9)
+        self._held: list[_Held[Record]] = []
+        self._reads: dict[tuple[str, int], PlateRead] = {}
+        self._ended: dict[tuple[str, int], int] = {}  # (camera, track id) -> its last frame's time (ns)
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    def hold(self, camera: str, track_id: int, record: Record) -> None:
+        """Hold ``record`` until the plate of ``camera``'s track ``track_id`` is known."""
+        with self._lock:
+            self._held.append(_Held((camera, track_id), record))
+
+    def track_ended(self, camera: str, track_id: int, time_ns: int) -> None:
+        """A track has ended (``time_ns``: its last frame); its records' wait starts."""
+        with self._lock:
+            self._ended[(camera, track_id)] = time_ns
+
+    def note(self, event) -> None:
+        """Take a stored event: a ``plate.read`` of a track names that track's records."""
+        data = event.data
+        if event.type != "plate.read" or not isinstance(data.get("track_id"), int):
+            return
+        read = PlateRead(data.get("plate"), data.get("confidence"), event.id,
+                         tuple(ref.sha256 for ref in event.evidence))
+        with self._lock:
+            self._reads[(data.get("camera"), data["track_id"])] = read
+
+    def read(self, camera: str, track_id: int) -> PlateRead | None:
+        """The plate read of a track, if one has been seen (and not yet forgotten)."""
+        with self._lock:
+            return self._reads.get((camera, track_id))
+
+    def due(self, now_ns: int) -> list[tuple[Record, PlateRead | None]]:
+        """The records ready at ``now_ns``, each with its read (None: waited in vain)."""
+        with self._lock:
+            ready, waiting = [], []
+            for held in self._held:
+                ended = self._ended.get(held.key)
+                read = self._reads.get(held.key)
+                if ended is not None and (read is not None or now_ns - ended >= self.wait_ns):
+                    ready.append((held.record, read))
+                else:
+                    waiting.append(held)
+            self._held = waiting
+            self._forget(now_ns)
+            return ready
+
+    def flush(self) -> list[tuple[Record, PlateRead | None]]:
+        """Every record still held, with its read where one was seen (the appliance stops)."""
+        with self._lock:
+            out = [(held.record, self._reads.get(held.key)) for held in self._held]
+            self._held = []
+            return out
+
+    def _forget(self, now_ns: int) -> None:
+        """Drop the reads and ends of tracks that ended long ago and that no record waits for."""
+        horizon = now_ns - self.wait_ns - int(KEEP_S * 1e9)
+        wanted = {held.key for held in self._held}
+        for key in [key for key, ended in self._ended.items() if ended < horizon and key not in wanted]:
+            del self._ended[key]
+            self._reads.pop(key, None)

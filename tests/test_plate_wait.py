@@ -1,0 +1,70 @@
+"""The wait for a track's plate that fence violations, spot-speed violations and section passages
+share (roadcam.appliance.plate_wait): what is held, what releases it, and what it carries."""
+
+from __future__ import annotations
+
+from roadcam.appliance.plate_wait import PlateWait
+from roadcam.protocol.events import Event, EvidenceRef
+
+S = 10**9
+T0 = 1_800_000_000 * S
+
+
+def plate_read(camera: str, track_id, plate: str, seq: int = 1) -> Event:
+    return Event(id=f"read-{seq}", device="tn-test", site="tn-bench", type="plate.read",
+                 time="2027-01-15T08:00:00.000000Z", seq=seq, clock={"synced": True, "error_ms": 1.0},
+                 data={"camera": camera, "track_id": track_id, "plate": plate, "confidence": 0.9},
+                 evidence=[EvidenceRef(sha256="a" * 64, kind="plate_crop", bytes=900),
+                           EvidenceRef(sha256="b" * 64, kind="plate_frame", bytes=90000)])
+
+
+def test_a_record_waits_for_its_track_to_end_then_goes_with_the_read():
+    wait = PlateWait(wait_s=3.0)
+    wait.hold("cam", 7, "violation")
+    wait.note(plate_read("cam", 7, "ABC-1234"))
+    assert wait.due(T0 + 10 * S) == [] and len(wait) == 1  # the track still lives
+    wait.track_ended("cam", 7, T0 + 11 * S)
+    [(record, read)] = wait.due(T0 + 11 * S)
+    assert record == "violation" and len(wait) == 0
+    assert read.fields() == {"plate": "ABC-1234", "plate_confidence": 0.9, "plate_event": "read-1",
+                             "plate_evidence": ["a" * 64, "b" * 64]}
+
+
+def test_without_a_read_a_record_goes_plain_wait_s_after_its_track_ended():
+    wait = PlateWait(wait_s=3.0)
+    wait.hold("cam", 7, "passage")
+    wait.note(plate_read("cam", 8, "OTHER-1"))       # another track's read
+    wait.note(plate_read("north", 7, "OTHER-2", 2))   # the same track id on another camera
+    wait.track_ended("cam", 7, T0)
+    assert wait.due(T0 + 3 * S - 1) == []
+    assert wait.due(T0 + 3 * S) == [("passage", None)]
+
+
+def test_a_record_held_after_its_track_ended_finds_the_read_already_seen():
+    wait = PlateWait(wait_s=5.0)
+    wait.track_ended("cam", 3, T0)
+    wait.note(plate_read("cam", 3, "XYZ-987"))
+    wait.due(T0 + 20 * S)  # reads are kept beyond the wait for records still to come
+    wait.hold("cam", 3, "late passage")
+    [(record, read)] = wait.due(T0 + 21 * S)
+    assert record == "late passage" and read.plate == "XYZ-987"
+
+
+def test_records_go_in_the_order_held_and_all_go_at_shutdown():
+    wait = PlateWait(wait_s=3.0)
+    for track_id, record in ((1, "first"), (2, "second"), (1, "third")):
+        wait.hold("cam", track_id, record)
+    wait.note(plate_read("cam", 1, "AAA-111"))
+    wait.track_ended("cam", 1, T0)
+    assert [record for record, _ in wait.due(T0)] == ["first", "third"]
+    assert wait.flush() == [("second", None)] and wait.due(T0 + 60 * S) == []
+
+
+def test_other_events_and_reads_without_a_track_name_nothing():
+    wait = PlateWait(wait_s=0.0)
+    wait.hold("cam", 4, "violation")
+    wait.note(plate_read("cam", None, "NO-TRACK"))
+    hotlist = plate_read("cam", 4, "HOT-1").model_copy(update={"type": "hotlist.hit"})
+    wait.note(hotlist)
+    wait.track_ended("cam", 4, T0)
+    assert wait.due(T0) == [("violation", None)]
