@@ -690,3 +690,27 @@ def test_a_reported_vehicle_found_again_further_along_its_way_is_not_reported_ag
         index = drive.index
     drive.end()
     assert sorted(e.data["track_id"] for e in stored(tmp_path, "violation.restricted")) == [7, 9]
+
+
+def test_a_vehicle_reported_in_one_restricted_zone_is_not_reported_again_in_the_next(tmp_path):
+    """A car turning into a closed side street cuts the sidewalk's corner: a second box on its
+    upper part, taken for a scooter, is reported in the side street first, then the car's own
+    track is confirmed on the sidewalk under it: one vehicle, one violation. A scooter of its own
+    beside the car on the sidewalk is reported."""
+    zones = [{"name": "exit-left", "polygon": [[0.0, 0.0], [0.3, 0.0], [0.3, 0.4], [0.0, 0.4]]},
+             {"name": "kerb", "polygon": [[0.85, 0.6], [1.0, 0.6], [1.0, 1.0], [0.85, 1.0]]},
+             {"name": "side", "polygon": [[0.85, 0.3], [1.0, 0.3], [1.0, 0.6], [0.85, 0.6]]}]
+    appliance, plugin = bench(tmp_path, zones=zones,
+                              restricted={"enabled": True, "zones": ["kerb", "side"], "classes": ["car", "scooter"]})
+    car = Drive(appliance, plugin)
+    part = Track(id=8, camera="cam", kind_votes={"scooter": 1.0})
+    beside = Track(id=9, camera="cam", kind_votes={"scooter": 1.0})
+    car.standing += [(part, ()), (beside, ())]
+    y = 0.65 * H
+    for index in range(12):
+        x = (0.80 + 0.01 * index) * W
+        car.standing[0] = (part, (x, y - 40, x + 15, y - 20))          # bottom centre in the side street first
+        car.standing[1] = (beside, (x + 20, y - 10, x + 28, y + 10))   # on the sidewalk, apart from the car
+        car.frame(0.80 + 0.01 * index, 0.65, box=(x - 15, y - 40, x + 15, y))
+    car.end()
+    assert sorted(e.data["track_id"] for e in stored(tmp_path, "violation.restricted")) == [8, 9]

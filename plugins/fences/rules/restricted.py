@@ -14,6 +14,14 @@ one), 0.64 and 0.97 (a turning car's new track under a reported track's box last
 before); no vehicle reported rightly overlapped a recently seen reported track at all (the
 nearest, 0.23, was one last seen 8 s before), hence ``SAME_SHARE`` 0.2.
 
+The same holds across zones against a track that issued a report: a vehicle turning into the
+side street cuts the sidewalk zone's corner, and its own track and a second box on it are
+confirmed one in each zone (fence_restricted 9422: a second box reported in the side street, the
+truck's own track 0.3 s later in the sidewalk zone). Only tracks that issued a report count
+across zones, not those judged the same vehicle as an earlier one: such a judgement can be wrong
+(on 9313 a car turning across the sidewalk corner was taken for a sidewalk scooter found again),
+and the vehicle's only report is then its second box in the other zone.
+
 Nor is a track that is confirmed in a zone within ``REFOUND_S`` of the end of a reported track,
 ``REFOUND_M`` from where that one was last placed or from where its motion would have carried it
 since (on the road plane; without calibration, ``REFOUND_SHARE`` of the picture's width from the
@@ -56,6 +64,7 @@ class Restricted:
     def __init__(self, config):
         self.config = config
         self.reported: dict[tuple[str, int], str] = {}   # track -> the zone it was reported in
+        self.issued: set[tuple[str, int]] = set()   # tracks whose own report was issued
         #: Reported tracks that ended: camera, last placement, road velocity (m/s) then if known.
         self.ended: list[tuple[str, Sample, tuple[float, float] | None]] = []
 
@@ -74,14 +83,16 @@ class Restricted:
         frames = [("frame_entering", annotated_jpeg(frame, self.config.evidence_jpeg_quality, box=placed.last.box,
                                                     caption=f"{zone}: no {placed.kind} ({local})"))]
         data = {"article": rule.article, "zone": zone, "vehicle_kind": placed.kind, "local_time": local}
+        self.issued.add(key)
         return [Violation.of(RULE, ctx.name, placed.track_id, frame.time_ns, data, frames)]
 
     def _reported_already(self, ctx: CameraContext, placed: Placed, zone: str, time_ns: int) -> bool:
-        """Whether a track reported in ``zone`` and seen within ``SAME_RECENT_S`` holds the same
-        vehicle: its last box and this one overlap by ``SAME_SHARE`` of the smaller."""
+        """Whether a track reported in ``zone`` (or one that issued a report in another zone)
+        and seen within ``SAME_RECENT_S`` holds the same vehicle: its last box and this one
+        overlap by ``SAME_SHARE`` of the smaller."""
         others = [other.last.box for track_id, other in ctx.placer.placed.items()
-                  if self.reported.get((ctx.name, track_id)) == zone and track_id != placed.track_id
-                  and time_ns - other.last.time_ns <= SAME_RECENT_S * 1e9]
+                  if track_id != placed.track_id and time_ns - other.last.time_ns <= SAME_RECENT_S * 1e9
+                  and (self.reported.get((ctx.name, track_id)) == zone or (ctx.name, track_id) in self.issued)]
         if not others:
             return False
         mine, theirs = as_boxes([placed.last.box]), as_boxes(others)
@@ -106,6 +117,7 @@ class Restricted:
         return False
 
     def finish(self, ctx: CameraContext, placed: Placed) -> list[Violation]:
+        self.issued.discard((ctx.name, placed.track_id))
         if self.reported.pop((ctx.name, placed.track_id), None) is not None and placed.samples:
             self.ended.append((ctx.name, placed.last, _velocity(placed)))
         return []
