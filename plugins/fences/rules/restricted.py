@@ -17,7 +17,7 @@ nearest, 0.23, was one last seen 8 s before), hence ``SAME_SHARE`` 0.2.
 The same holds across zones against a track that issued a report: a vehicle turning into the
 side street cuts the sidewalk zone's corner, and its own track and a second box on it are
 confirmed one in each zone (fence_restricted 9422: a second box reported in the side street, the
-truck's own track 0.3 s later in the sidewalk zone). Only tracks that issued a report count
+truck's own track 0.36 s later in the sidewalk zone). Only tracks that issued a report count
 across zones, not those judged the same vehicle as an earlier one: such a judgement can be wrong
 (on 9313 a car turning across the sidewalk corner was taken for a sidewalk scooter found again),
 and the vehicle's only report is then its second box in the other zone.
