@@ -107,3 +107,11 @@ def test_a_file_that_is_not_a_model_is_refused(tmp_path):
     bogus.write_bytes(b"this is not a flatbuffer" * 10)
     with pytest.raises(ModelInvalid):
         PlateDetector(bogus)
+
+
+def test_a_lower_score_floor_for_one_call_adds_the_weaker_boxes_after_the_others(detector, sim_vehicle):
+    image, vehicle_box, _, _ = sim_vehicle
+    usual = detector.detect(image, region=vehicle_box)
+    more = detector.detect(image, region=vehicle_box, score_floor=0.01)
+    assert more[:len(usual)] == usual
+    assert len(more) > len(usual) and all(box.score < detector.score_floor for box in more[len(usual):])

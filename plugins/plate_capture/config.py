@@ -56,6 +56,20 @@ class PlateCaptureConfig(Section):
                     "26.2 ms a frame of CPU). Unset: on where countries pick the EU reader (RO among them, "
                     "as reader_models), as roadcam plate read frames the plates its model card measures; "
                     "off elsewhere, for plates of about 2:1 (Taiwan, US) the detector boxes whole.")
+    plate_score_floor: float = Field(
+        0.1, ge=0.01, le=1, title="Plate score floor",
+        description="The least detector score of a box in a vehicle that is read as its plate. The "
+                    "detector's scores are low on real vehicles (legible plates at night score 0.1-0.3), "
+                    "so the reader and the formats judge the boxes instead (plate_reader.md, \"Plates "
+                    "inside a vehicle's box\": 0.3 -> 0.1 with plate_candidates 1 -> 6 took exact reads "
+                    "of 534 ro-plates training plates from 290 to 377).")
+    plate_candidates: int = Field(
+        6, ge=1, le=16, title="Plate boxes per vehicle",
+        description="At most this many of the boxes found in a vehicle are read, strongest first, until "
+                    "one gives a read above min_confidence that fits a format (a tail light, a badge or "
+                    "a sticker often scores above the plate). Each box is one read (three with "
+                    "wide_plates): tools/bench_pipeline.py, 200 junction frames, 1 -> 6 took 22.1 -> "
+                    "22.6 ms a frame of CPU, 25.6 -> 27.7 for a site read as [RO].")
     min_confidence: float = Field(
         0.5, ge=0, le=1, title="Confidence floor",
         description="Reads less sure than this (the weakest character's probability) are not counted, "

@@ -81,10 +81,11 @@ class PlateDetector:
         self.scene_long_side_px = scene_long_side_px
         self.coarse_long_side_px = coarse_long_side_px
 
-    def detect(self, image_bgr: np.ndarray, region: tuple[float, float, float, float] | None = None
-               ) -> list[PlateBox]:
+    def detect(self, image_bgr: np.ndarray, region: tuple[float, float, float, float] | None = None,
+               score_floor: float | None = None) -> list[PlateBox]:
         """Plates in ``image_bgr`` (BGR or grey uint8), strongest first, in its pixel coordinates.
-        With ``region`` only plates inside that box (plus a margin) are looked for."""
+        With ``region`` only plates inside that box (plus a margin) are looked for.
+        ``score_floor``: the least score of a box kept, for this call (default: the detector's)."""
         check_image(image_bgr)
         height, width = image_bgr.shape[:2]
         if region is None:
@@ -97,7 +98,8 @@ class PlateDetector:
             x1, y1, x2, y2 = window.source_box(self.side_px, width, height)
             grey, origin = as_grey(image_bgr[y1:y2, x1:x2]), (x1, y1)
             windows = [window.shifted(-x1, -y1)]
-        found = [self._detect_in(grey, window) for window in windows]
+        floor = self.score_floor if score_floor is None else score_floor
+        found = [self._detect_in(grey, window, floor) for window in windows]
         boxes = np.concatenate([boxes for boxes, _ in found]) + np.array([*origin, *origin])
         scores = np.concatenate([scores for _, scores in found])
         keep = _non_max_suppression(boxes, scores)
@@ -107,10 +109,10 @@ class PlateDetector:
                          float(scores[i]), None if probabilities[i] is None else float(probabilities[i]))
                 for i in keep]
 
-    def _detect_in(self, grey: np.ndarray, window: Window) -> tuple[np.ndarray, np.ndarray]:
+    def _detect_in(self, grey: np.ndarray, window: Window, score_floor: float) -> tuple[np.ndarray, np.ndarray]:
         square = window.cut(grey, self.side_px).astype(np.float32)
         output = self.model.run(square[None, :, :, None])[0][0]
-        boxes, scores = decode_output(output, self.score_floor)
+        boxes, scores = decode_output(output, score_floor)
         return window.to_source(boxes), scores
 
 

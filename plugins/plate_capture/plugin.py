@@ -2,10 +2,10 @@
 
 :class:`PlateCapture` runs on the analysis thread. Each frame it picks the tracked vehicles
 worth reading (measured in this frame, near enough, not read in the last
-``read_every_frames``, at most ``max_reads_per_frame`` of them), finds the plate inside each
-vehicle's box, reads it (with ``wide_plates``, in the framings of :mod:`.framing`, as
-``roadcam plate read`` does, keeping the best-ranked read) and adds the read to that track's
-vote (:mod:`.fusion`). A read that
+``read_every_frames``, at most ``max_reads_per_frame`` of them), reads the boxes the plate
+detector finds inside each vehicle's box, strongest first, until one is read as a plate (with
+``wide_plates``, in the framings of :mod:`.framing`, as ``roadcam plate read`` does, keeping the
+best-ranked read) and adds the read to that track's vote (:mod:`.fusion`). A read that
 matches the hotlist raises ``hotlist.hit`` in the same frame; when the track ends, one
 ``plate.read`` carries the fused plate with the best crop and its full frame as evidence.
 """
@@ -26,7 +26,7 @@ from roadcam.protocol.events import EvidenceBlob
 from roadcam.protocol.hotlist import HotlistRefused
 
 from .config import PlateCaptureConfig
-from .detector import PlateDetector
+from .detector import PlateBox, PlateDetector
 from .formats import plate_rank
 from .framing import framings, merge_halves
 from .fusion import PlateVote, Sighting
@@ -126,16 +126,29 @@ class PlateCapture:
 
     def _read(self, frame, track: Track, tracks: list[Track]) -> Sighting | None:
         """The plate of ``track`` in ``frame``, read, if it is there and passes the floor and fits a
-        format (look-alike characters swapped to fit, :meth:`PlateFormats.fit`). With
-        ``wide_plates`` the box is framed first (:mod:`.framing`) and its best-ranked read kept."""
+        format (look-alike characters swapped to fit, :meth:`PlateFormats.fit`).
+
+        The boxes the detector finds in the vehicle above ``plate_score_floor`` that belong to it
+        are read strongest first, at most ``plate_candidates`` of them, until one is read well:
+        the detector's scores are not calibrated on real vehicles (a real plate at night often
+        scores under 0.3, a tail light or a badge above the plate), the reader and the formats
+        tell a plate from them. Each box is read as boxed, with ``wide_plates`` also in the
+        framings of :mod:`.framing`, and its best-ranked read kept (:func:`.formats.plate_rank`)."""
         in_front = [other.last.box for other in tracks if other is not track and other.kind != "pedestrian"
                     and other.last.frame_index == frame.index and other.last.box[3] > track.last.box[3]]
-        found = self.detector.detect(frame.image, region=track.last.box)
+        found = self.detector.detect(frame.image, region=track.last.box, score_floor=self.config.plate_score_floor)
         if self.config.wide_plates:
             found = merge_halves(found)
-        plate = next((plate for plate in found if _belongs_to(plate.box, track.last.box, in_front)), None)
-        if plate is None:
-            return None
+        candidates = [plate for plate in found if _belongs_to(plate.box, track.last.box, in_front)]
+        for plate in candidates[:self.config.plate_candidates]:
+            sighting = self._read_box(frame, plate)
+            if sighting is not None:
+                return sighting
+        return None
+
+    def _read_box(self, frame, plate: PlateBox) -> Sighting | None:
+        """One box's best-ranked read (in its framings with ``wide_plates``), if it is sure enough
+        and fits a format."""
         height, width = frame.image.shape[:2]
         boxes = framings(plate, width, height) if self.config.wide_plates else [plate]
         cuts = [(framed, crop) for framed in boxes if (crop := _cut(frame.image, framed.box)) is not None]

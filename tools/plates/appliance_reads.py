@@ -1,7 +1,7 @@
 """The appliance's plate reading on real scenes: the plate capture plugin's read step, given each
 labelled plate's vehicle, with ``plate_capture.wide_plates`` on and off.
 
-    .venv/bin/python -m roadcam.tools.plates.appliance_reads [--root /work/data]
+    .venv/bin/python -m roadcam.tools.plates.appliance_reads [--root /work/data] [--split validation|training]
 
 ``eval_real`` measures ``roadcam plate read`` on whole scenes; the appliance reads differently:
 the plate detector searches one tracked vehicle's box, one plate is kept per vehicle, framed
@@ -10,10 +10,14 @@ above ``min_confidence``. No real clip here has plate text, so this drives the p
 (:class:`~roadcam.plugins.plate_capture.plugin.PlateCapture`, through its hooks) with still
 scenes: each labelled plate is one vehicle seen in one frame, its box made from the plate's
 (:func:`vehicle_box`: a car 3.5 plate widths wide, its plate low in the middle), so vehicle
-detection and tracking are left out. Scenes: the ro-plates validation split with
-``countries: [RO]`` and the held-out plates-us photos with ``[US]``, as ``eval_real``; the
-reader pair each site's countries give (:func:`~roadcam.plugins.plate_capture.reader.models_for`).
-Information only: no setting is chosen on these figures.
+detection and tracking are left out. Scenes (``--split validation``, the default): the ro-plates
+validation split with ``countries: [RO]`` and the held-out plates-us photos with ``[US]``, as
+``eval_real``; the reader pair each site's countries give
+(:func:`~roadcam.plugins.plate_capture.reader.models_for`). ``--split training``: the ro-plates
+training plates read by eye (:func:`~roadcam.tools.plates.real_reads.ro_training_scenes`) and the
+plates-us training photos, the only figures a plate capture setting may be tuned on
+(the EU reader was trained on those Romanian plates, so their reads are optimistic once the plate is
+boxed; plates-us trained the detector).
 """
 
 from __future__ import annotations
@@ -50,12 +54,13 @@ def vehicle_box(plate, width: int, height: int) -> tuple[float, float, float, fl
             min(centre + car_w / 2, width - 1.0), min(bottom, height - 1.0))
 
 
-def appliance_reads(scenes, root: Path, country: str, wide: bool) -> tuple[int, int, int]:
-    """(plates with text, plates whose plate.read is their text, plates with any plate.read)."""
-    config = PlateCaptureConfig(countries=[country], wide_plates=wide, min_vehicle_px=8)
+def appliance_reads(scenes, root: Path, country: str, wide: bool, **settings) -> tuple[int, int, int]:
+    """(plates with text, plates whose plate.read is their text, plates with any plate.read).
+    ``settings``: other ``plate_capture`` settings than their defaults (a candidate's)."""
+    config = PlateCaptureConfig(countries=[country], wide_plates=wide, min_vehicle_px=8, **settings)
     with tempfile.TemporaryDirectory(prefix="appliance-reads-") as scratch:
-        capture = PlateCapture(None, config, PlateDetector(), PlateReader(models_for(config.countries)),
-                               Hotlist(Path(scratch) / "hotlist.json"))
+        reader = PlateReader(models_for(config.countries), reread_unsure=config.reread_unsure)  # as the plugin's
+        capture = PlateCapture(None, config, PlateDetector(), reader, Hotlist(Path(scratch) / "hotlist.json"))
         total = exact = any_read = 0
         for index, scene in enumerate(scenes):
             image = cv2.imread(str(Path(root) / scene.image), cv2.IMREAD_COLOR)
@@ -77,10 +82,16 @@ def appliance_reads(scenes, root: Path, country: str, wide: bool) -> tuple[int, 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=Path("/work/data"), help="where real_sets.py put the data")
+    parser.add_argument("--split", choices=("validation", "training"), default="validation",
+                        help="validation: ro-plates validation, plates-us held out; training: their training plates")
     args = parser.parse_args()
-    sets = [("ro-plates validation", real_reads.text_scenes(validation_records(args.root)), args.root, "RO")]
+    if args.split == "training":
+        sets = [("ro-plates training", real_reads.ro_training_scenes(args.root), Path("/"), "RO")]
+    else:
+        sets = [("ro-plates validation", real_reads.text_scenes(validation_records(args.root)), args.root, "RO")]
     try:
-        sets.append(("plates-us held out", real_reads.us_scenes(), Path("/"), "US"))
+        us = real_reads.us_scenes(held_out=args.split == "validation")
+        sets.append((f"plates-us {'held out' if args.split == 'validation' else 'training'}", us, Path("/"), "US"))
     except DatasetMissing as exc:
         print(f"plates-us left out: {exc}")
     print("| data set | countries | wide_plates | plate.read exact | any plate.read |\n|---|---|---|---|---|")

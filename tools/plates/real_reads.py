@@ -34,7 +34,7 @@ from roadcam.plugins.plate_capture.formats import PlateFormats
 from roadcam.plugins.plate_capture.reader import PlateReader
 from roadcam.tools.data.real_sets import Record
 
-from .datasets import load_plates_us
+from .datasets import PlateSample, load_plates_us, load_ro_training
 from .real_detections import SceneBoxes
 
 #: The text labels, beside real_sets.py.
@@ -79,19 +79,25 @@ def text_scenes(records: list[Record], labels: Path = TEXT_LABELS) -> list[TextS
     return scenes
 
 
-def us_scenes(shared_data: Path | None = None) -> list[TextScene]:
+def us_scenes(shared_data: Path | None = None, held_out: bool = True) -> list[TextScene]:
     """The held-out photos of ``plates-us`` (``../shared/data``, :mod:`.datasets`; chosen by plate
-    text, never trained or tuned on) as scenes with their one labelled plate each. Other vehicles'
+    text, never trained or tuned on) as scenes with their one labelled plate each; with
+    ``held_out=False`` its training photos instead. Other vehicles'
     plates in a photo are not labelled: a read of one ranked first is a scene top-1 miss.
     ``shared_data``: where the data sets are (default :data:`.datasets.SHARED_DATA`);
     :class:`.datasets.DatasetMissing` when plates-us is not there."""
-    scenes = []
-    for sample in load_plates_us(shared_data):
-        if sample.held_out:
-            x, y, width, height = sample.box
-            scenes.append(TextScene(str(sample.path), np.array([(x, y, x + width, y + height)], float),
-                                    (plate_text(sample.text),)))
-    return scenes
+    return [_sample_scene(sample) for sample in load_plates_us(shared_data) if sample.held_out == held_out]
+
+
+def ro_training_scenes(root: Path) -> list[TextScene]:
+    """The ro-plates training plates whose text was read by eye (:func:`.datasets.load_ro_training`),
+    one scene each, its image an absolute path: for tuning; the validation split stays unseen."""
+    return [_sample_scene(sample) for sample in load_ro_training(root)]
+
+
+def _sample_scene(sample: PlateSample) -> TextScene:
+    x, y, width, height = sample.box
+    return TextScene(str(sample.path), np.array([(x, y, x + width, y + height)], float), (plate_text(sample.text),))
 
 
 def ours(formats: PlateFormats, framed: bool = True, reader_models: list[Path] | None = None) -> SceneReader:
