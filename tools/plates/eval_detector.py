@@ -233,6 +233,10 @@ Times include cutting, resampling and decoding.
   fitted again after retraining (`python -m roadcam.tools.plates.calibrate_detector`).
 - A whole 1920x1080 simulator frame scaled to 768 px loses plates under about 40 px wide: the
   plugin looks in each tracked vehicle's region instead, where they are framed large.
+- In real vehicles' regions legible plates often score 0.1-0.3, under a tail light or a badge
+  (ro-plates training): the plugin reads a vehicle's boxes down to 0.1, strongest first, until
+  one reads as a plate (`plate_capture.plate_score_floor`, `plate_candidates`; plate_reader.md,
+  "Plates inside a vehicle's box").
 - Trained on grey input: plate colour is not used.
 """, encoding="utf-8")
 
