@@ -84,11 +84,6 @@ class PlateWait(Generic[Record]):
         with self._lock:
             self._reads[(data.get("camera"), data["track_id"])] = read
 
-    def read(self, camera: str, track_id: int) -> PlateRead | None:
-        """The plate read of a track, if one has been seen (and not yet forgotten)."""
-        with self._lock:
-            return self._reads.get((camera, track_id))
-
     def due(self, now_ns: int) -> list[tuple[Record, PlateRead | None]]:
         """The records ready at ``now_ns``, each with its read (None: waited in vain)."""
         with self._lock:
