@@ -1,8 +1,7 @@
 """Score a simulated run: compare the ground truth with the tracks and events that came out.
 
 Tracks are matched to truth objects frame by frame (box IoU >= 0.3, or the track box's centre
-inside the truth box; one to one, best overlap first, road users well visible in that frame before
-the others). An object counts as *tracked under one
+inside the truth box; one to one, best overlap first). An object counts as *tracked under one
 identity* when, over the frames it is well visible (>= 60 % visible and at least
 ``min_box_px`` across, as the square root of its box area), from the first such frame to the
 last, a single track holds it in >= 90 % of them and no other track holds it for more than
@@ -183,11 +182,7 @@ class Scorer:
     # ---- matching tracks to truth ------------------------------------------------------------
 
     def _match_frames(self) -> dict[int, dict[int, int]]:
-        """frame index -> {object id: track id} for every frame with both truth and tracks.
-
-        Road users well visible in the frame are matched first, the rest then get the tracks
-        left over: a mostly hidden road user's full-size box must not take the track that boxes
-        the visible one standing in front of it (its frames are the ones judged)."""
+        """frame index -> {object id: track id} for every frame with both truth and tracks."""
         track_boxes: dict[int, list[tuple[int, tuple]]] = defaultdict(list)
         for track in self.tracks:
             for point in track.points:
@@ -198,31 +193,20 @@ class Scorer:
                 truth_boxes[frame].append((object_id, box[:4]))
         matches: dict[int, dict[int, int]] = {}
         for frame, truths in truth_boxes.items():
-            tracks = track_boxes.get(frame, [])
-            visible = [truth for truth in truths if self.well_visible(truth[0], frame)]
-            hidden = [truth for truth in truths if not self.well_visible(truth[0], frame)]
-            frame_matches = self._match_greedy(visible, tracks)
-            taken = set(frame_matches.values())
-            frame_matches.update(self._match_greedy(hidden, [t for t in tracks if t[0] not in taken]))
+            candidates = []
+            for object_id, tbox in truths:
+                for track_id, box in track_boxes.get(frame, ()):
+                    iou = _iou(tbox, box)
+                    if iou >= self.iou_min or _centre_inside(box, tbox):
+                        candidates.append((iou, object_id, track_id))
+            taken_objects, taken_tracks, frame_matches = set(), set(), {}
+            for _, object_id, track_id in sorted(candidates, key=lambda c: (-c[0], c[1], c[2])):
+                if object_id not in taken_objects and track_id not in taken_tracks:
+                    taken_objects.add(object_id)
+                    taken_tracks.add(track_id)
+                    frame_matches[object_id] = track_id
             matches[frame] = frame_matches
         return matches
-
-    def _match_greedy(self, truths: list[tuple[int, tuple]], tracks: list[tuple[int, tuple]]) -> dict[int, int]:
-        """{object id: track id}, one to one, best overlap first (IoU >= ``iou_min`` or the
-        track box's centre inside the truth box)."""
-        candidates = []
-        for object_id, tbox in truths:
-            for track_id, box in tracks:
-                iou = _iou(tbox, box)
-                if iou >= self.iou_min or _centre_inside(box, tbox):
-                    candidates.append((iou, object_id, track_id))
-        taken_objects, taken_tracks, matched = set(), set(), {}
-        for _, object_id, track_id in sorted(candidates, key=lambda c: (-c[0], c[1], c[2])):
-            if object_id not in taken_objects and track_id not in taken_tracks:
-                taken_objects.add(object_id)
-                taken_tracks.add(track_id)
-                matched[object_id] = track_id
-        return matched
 
     def _track_owners(self) -> dict[int, int]:
         """Each track's truth object: the one it was matched to most often."""

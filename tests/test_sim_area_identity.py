@@ -164,16 +164,3 @@ def test_the_rows_are_printed(name):
     table = _score(_truth({11: crossing}), [_track(7, 0, range(FRAMES)),
                                           _track(11, 3, range(FRAMES), "pedestrian")]).table()
     assert any(line.startswith(name) and "100.0%" in line for line in table.splitlines())
-
-
-def test_a_hidden_person_behind_does_not_take_the_visible_ones_track():
-    # person 12 walks 10 px behind person 11, 30 % visible; the track boxes where both stand and
-    # overlaps the hidden one's box the more: it is still person 11's (matched first, visible)
-    front = _pedestrian(11, 3, CROSSING_XS)
-    behind = _pedestrian(12, 3, CROSSING_XS)
-    for frame, (x0, y0, x1, y1, _) in front.boxes.items():
-        behind.boxes[frame] = (x0 + 10.0, y0, x1 + 10.0, y1, 0.3)
-    track = _track(11, 3, range(FRAMES), "pedestrian")
-    track.points = [TrackPoint(p.frame_index, p.time_ns, behind.boxes[p.frame_index][:4], None) for p in track.points]
-    score = _score(_truth({11: front, 12: behind}), [_track(7, 0, range(FRAMES)), track])
-    assert score.counts(PEDESTRIANS_ROW) == (1, 1)
