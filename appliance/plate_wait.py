@@ -15,6 +15,11 @@ the thread that stored the event, hence the lock), and asks :meth:`PlateWait.due
 moves. Reads and track ends are kept ``KEEP_S`` beyond the wait, so a record held after its
 track ended (a passage whose track is named once the camera's frames cover it, a speed whose
 camera check completes late) still finds its read.
+
+The wait is judged on the owner's clock (frame and edge times), which only moves while frames
+or edges come. :meth:`PlateWait.health` says how many records wait and how long the oldest has,
+on the appliance's monotonic clock, so a technician sees a queue that does not drain (a track
+that never ends, a camera whose frames stopped) in the plugin's ``health`` figures.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
+
+from .clock import Clock
 
 #: How long past ``wait_s`` an ended track's read is kept for records still to come (s).
 KEEP_S = 60.0
@@ -48,26 +55,26 @@ class PlateRead:
 class _Held(Generic[Record]):
     key: tuple[str, int]
     record: Record
+    since_ns: int  # when it was held, on the appliance's monotonic clock
 
 
 class PlateWait(Generic[Record]):
     """Records of one plugin, each held until its track's plate read or ``wait_s`` after the
     track ended, released in the order they were held."""
 
-    def __init__(self, wait_s: float):
+    def __init__(self, wait_s: float, clock: Clock):
+        """``clock``: the appliance's; its monotonic time dates each hold for :meth:`health`."""
         self.wait_ns = int(wait_s * 1e9)
+        self._clock = clock
         self._held: list[_Held[Record]] = []
         self._reads: dict[tuple[str, int], PlateRead] = {}
         self._ended: dict[tuple[str, int], int] = {}  # (camera, track id) -> its last frame's time (ns)
         self._lock = threading.Lock()
 
-    def __len__(self) -> int:
-        return len(self._held)
-
     def hold(self, camera: str, track_id: int, record: Record) -> None:
         """Hold ``record`` until the plate of ``camera``'s track ``track_id`` is known."""
         with self._lock:
-            self._held.append(_Held((camera, track_id), record))
+            self._held.append(_Held((camera, track_id), record, self._clock.mono_ns()))
 
     def track_ended(self, camera: str, track_id: int, time_ns: int) -> None:
         """A track has ended (``time_ns``: its last frame); its records' wait starts."""
@@ -105,6 +112,15 @@ class PlateWait(Generic[Record]):
             out = [(held.record, self._reads.get(held.key)) for held in self._held]
             self._held = []
             return out
+
+    def health(self) -> dict[str, Any]:
+        """``waiting``: the records held; ``oldest_wait_s``: how long the oldest of them has been
+        held (0 when none). A record waits while its track lives, so a vehicle standing in view
+        (a parked car) keeps its violation waiting; an age that keeps growing with no such
+        vehicle is a queue that does not drain."""
+        with self._lock:
+            oldest = (self._clock.mono_ns() - self._held[0].since_ns) / 1e9 if self._held else 0.0
+            return {"waiting": len(self._held), "oldest_wait_s": round(oldest, 3)}
 
     def _forget(self, now_ns: int) -> None:
         """Drop the reads and ends of tracks that ended long ago and that no record waits for."""

@@ -47,7 +47,9 @@ CALIBRATION = {"image_points": [[0, 0], [320, 0], [320, 240], [0, 240]],
                "road_points": [[0, 60], [32, 60], [32, 0], [0, 0]]}
 
 
-def bench(tmp_path, calibrated=False, lines=(), zones=None, **rules):
+def bench(tmp_path, calibrated=False, lines=(), zones=None, clock=None, **rules):
+    """An unstarted appliance with the real store, and its fences driven through their hooks;
+    ``clock``: the appliance's (default: the system clock)."""
     section = fences(red_light={"enabled": True}, **rules)
     section["cameras"][0]["lines"] += list(lines)
     if zones is not None:
@@ -57,7 +59,7 @@ def bench(tmp_path, calibrated=False, lines=(), zones=None, **rules):
         camera["calibration"] = CALIBRATION
     data = site_data(tmp_path, cameras=[camera], signals=SIGNALS, fences=section)
     config, manager = site_from_data(data)
-    clock = Clock()
+    clock = clock or Clock()
     store = EventStore(config.storage.database, config.storage.evidence_dir, device="tn-test", site="tn-bench",
                        budget_bytes=64 * 1024 * 1024)
     appliance = Appliance(config, manager, Hardware(config, clock, pin_factory=MockFactory()), clock, store=store)

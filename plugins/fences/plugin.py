@@ -6,12 +6,16 @@ violations. A violation waits for its vehicle's plate
 (:class:`~roadcam.appliance.plate_wait.PlateWait`, the wait the speed plugin shares): it is
 stored once its track has ended and the track's ``plate.read`` (from plate_capture, when that
 plugin read one) has been seen, or ``plate_wait_s`` after the track ended without one; what is
-still waiting at shutdown is stored then. A vehicle crossing a counting line (``count: true``)
-is a ``line.crossed`` event when its track ends (:mod:`.counting`).
+still waiting at shutdown is stored then; the health figures count those waiting (``waiting``)
+and how long the oldest has (``oldest_wait_s``). A vehicle crossing a counting line (``count:
+true``) is a ``line.crossed`` event when its track ends (:mod:`.counting`).
 
 While a camera's view is not the one its fences were drawn on (the diagnostics plugin's
 ``camera.view_changed``, or frozen or missing frames), nothing is judged on that camera: the
-fault is the report, never a violation drawn from fences that no longer lie on the road.
+fault is the report, never a violation drawn from fences that no longer lie on the road. A
+violation already waiting for its plate still goes out ``plate_wait_s`` after its track ends
+(the tracker ends a track it lost whether the fences follow it or not); while no frames come,
+no track ends and nothing is released, and the health figures' ``oldest_wait_s`` grows.
 Missing frames do not blind a video file's fences: a file drops no frame and its view cannot
 move, and its frames, stamped with the recording's time, fall behind the wall clock whenever
 the analysis is slower than the recording, which the diagnostics read as a camera that stopped.
@@ -66,7 +70,7 @@ class Fences:
         self.counter = LineCounter()
         #: Cameras whose source is a video file (no frame is ever missing from one).
         self.files = {camera.name for camera in appliance.config.cameras if _is_file(camera.source)}
-        self.waiting: PlateWait[Violation] = PlateWait(config.plate_wait_s)
+        self.waiting: PlateWait[Violation] = PlateWait(config.plate_wait_s, appliance.clock)
         self.counts: dict[str, int] = {}
 
     @hookimpl
@@ -138,7 +142,7 @@ class Fences:
 
     @hookimpl
     def roadcam_collect_health(self, appliance) -> dict[str, Any]:
-        return {SECTION: {"violations": dict(self.counts), "waiting": len(self.waiting),
+        return {SECTION: {"violations": dict(self.counts), **self.waiting.health(),
                           "crossings": {line: dict(counts) for line, counts in self.counter.totals.items()}}}
 
     def _hold(self, violations: list[Violation]) -> None:

@@ -15,7 +15,9 @@ passage, without a plate (never paired). The clock's sync state and
 error bound travel in every event's envelope; a clock unsynced, or whose error bound is above
 ``max_clock_error_ms``, raises ``clock.unsynced`` (the passages still go out, marked, and the
 collector never makes them a violation). Passages still open when the appliance stops are
-stored then, with what is known (the uplink sends them on its next start).
+stored then, with what is known (the uplink sends them on its next start). The health figures
+(``speed.passages``) count the passages waiting for a plate (``waiting``) and how long the
+oldest has (``oldest_wait_s``).
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ class PassageRecorder:
         self.loops = {spec.loop: (spec, site_loops[spec.loop].lane) for spec in config.loops}
         self.seen = TrackSpeeds(config.camera) if config.camera else None
         self.open: list[OpenPassage] = []  # on its loop, or its track not yet looked for
-        self.waiting: PlateWait[OpenPassage] = PlateWait(config.plate_wait_s)  # their track named
+        self.waiting: PlateWait[OpenPassage] = PlateWait(config.plate_wait_s, appliance.clock)  # their track named
         self.kinds: dict[int, str] = {}  # track id -> class, while the camera may still name the track
         self.counts = {"passages": 0, "with_plate": 0, "no_track": 0}
         self.edges_seen = 0  # edges of the passage loops taken
@@ -121,7 +123,7 @@ class PassageRecorder:
 
     @hookimpl
     def roadcam_collect_health(self, appliance):
-        return {"speed.passages": dict(self.counts)}
+        return {"speed.passages": {**self.counts, **self.waiting.health()}}
 
     # -- passages ------------------------------------------------------------------------------
 

@@ -23,7 +23,9 @@ camera check named a track waits for that track's plate
 (:class:`~roadcam.appliance.plate_wait.PlateWait`, the wait fence violations share): it is
 stored once the track has ended and its ``plate.read`` has been seen, carrying the read and the
 crop as a fence violation does, or ``plate_wait_s`` after the track ended without one. The
-``speed.spot`` itself goes out at once.
+``speed.spot`` itself goes out at once. The section's health figures count the violations
+still waiting (``waiting``) and how long the oldest has (``oldest_wait_s``), beside the counts
+of what went out.
 """
 
 from __future__ import annotations
@@ -115,7 +117,8 @@ class SpotSpeed:
         self.cameras = {pair.camera_check.camera: TrackSpeeds(pair.camera_check.camera)
                         for pair in config.pairs if pair.camera_check is not None}
         self.held: list[HeldSpot] = []
-        self.waiting: PlateWait[EventDraft] = PlateWait(config.plate_wait_s)  # violations naming a track
+        #: violations naming a track, until its plate; health gives how many and the oldest's wait
+        self.waiting: PlateWait[EventDraft] = PlateWait(config.plate_wait_s, appliance.clock)
         self.now_ns = 0
         self.edges_seen = 0
         self.counts = {"spot": 0, "unpaired": 0, "rejected": 0, "camera_agrees": 0, "camera_disagrees": 0,
@@ -173,7 +176,7 @@ class SpotSpeed:
     def roadcam_collect_health(self, appliance):
         self._tick(appliance.clock.wall_ns())
         self._check_faults()
-        return {SECTION: dict(self.counts)}
+        return {SECTION: {**self.counts, **self.waiting.health()}}
 
     # -- edges ---------------------------------------------------------------------------------
 
