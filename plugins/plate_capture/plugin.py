@@ -5,7 +5,8 @@ worth reading (measured in this frame, near enough, not read in the last
 ``read_every_frames``, at most ``max_reads_per_frame`` of them), reads the boxes the plate
 detector finds inside each vehicle's box, strongest first, until one is read as a plate (with
 ``wide_plates``, in the framings of :mod:`.framing`, as ``roadcam plate read`` does, keeping the
-best-ranked read) and adds the read to that track's vote (:mod:`.fusion`). A read that
+best-ranked read; with ``reread_unsure`` an unsure read that fits a format gets the reader's
+second look) and adds the read to that track's vote (:mod:`.fusion`). A read that
 matches the hotlist raises ``hotlist.hit`` in the same frame; when the track ends, one
 ``plate.read`` carries the fused plate with the best crop and its full frame as evidence.
 """
@@ -31,7 +32,7 @@ from .formats import plate_rank
 from .framing import framings, merge_halves
 from .fusion import PlateVote, Sighting
 from .hotlist import Hotlist
-from .reader import PlateReader, models_for
+from .reader import PlateRead, PlateReader, models_for
 
 SECTION = "plate_capture"
 #: Margin (share of the plate box) kept around a plate when it is cut out for the reader.
@@ -154,7 +155,7 @@ class PlateCapture:
         cuts = [(framed, crop) for framed in boxes if (crop := _cut(frame.image, framed.box)) is not None]
         if not cuts:
             return None
-        reads = self.reader.read_many([crop for _, crop in cuts])
+        reads = self.reader.read_many([crop for _, crop in cuts], reread_if=self._could_be_plate)
         self._figures["reads"] += len(reads)
         fitted = [(read, self.formats.fit(read.text, read.char_confidences), framed, crop)
                   for read, (framed, crop) in zip(reads, cuts)]
@@ -163,6 +164,13 @@ class PlateCapture:
             return None
         self._figures["accepted"] += 1
         return Sighting(fit.text, read.confidence, frame.index, frame.time_ns, framed.box, crop, frame.image)
+
+    def _could_be_plate(self, read: PlateRead) -> bool:
+        """Does ``read`` fit a format, look-alike characters swapped? Only such a read can become
+        a ``plate.read``, so only such an unsure read gets the reader's second look
+        (``reread_unsure``): on a site's other reads (a tail light, a foreign plate) it is CPU spent
+        for nothing (plate_reader.md, "The second look in the appliance")."""
+        return self.formats.fit(read.text, read.char_confidences) is not None
 
     def _fits_a_format(self, text: str) -> bool:
         """Does ``text`` fit one of the configured plate formats as it is?"""

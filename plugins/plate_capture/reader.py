@@ -25,14 +25,15 @@ misreads in one framing it mostly reads right in others; two models trained apar
 different plates. On held-out real plates the trims took one model's exact reads from 34 to 41
 of 49 US plates; with the second model too the reader reads 45 of 49 US plates and 294 of 333
 Brazilian photos exactly (the first model alone with its trims: 42 and 286), for about 2-5 ms a
-plate on one core. Still images are read this way; the plate capture plugin, which reads a
-track in many frames, only when configured to (``plate_capture.reread_unsure``), and otherwise
-loads the first model only. Only numpy, cv2 and :mod:`roadcam.appliance.inference`.
+plate on one core. Still images are read this way; so are a vehicle's plates in the plate capture
+plugin (``plate_capture.reread_unsure``, on by default), which gives the second look only to
+unsure reads that fit a plate format (``read_many``'s ``reread_if``): the others cannot become a
+``plate.read``. Only numpy, cv2 and :mod:`roadcam.appliance.inference`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,9 +88,8 @@ class PlateReader:
                  reread_unsure: bool = True):
         """``model_paths``: one reader model or several (the first reads every crop, the others
         join the second look, see the module), or None for :data:`DEFAULT_MODELS`.
-        ``reread_unsure``: give unsure crops the second look. Worth it for a still image, read
-        once; a video track's plate is read in many frames instead, so the plate capture plugin
-        does it only when configured to. Without it only the first model is loaded."""
+        ``reread_unsure``: give unsure crops the second look (more exact reads of hard plates, up
+        to nine more reads of each unsure crop). Without it only the first model is loaded."""
         if model_paths is None:
             model_paths = DEFAULT_MODELS
         elif isinstance(model_paths, (str, Path)):
@@ -116,19 +116,23 @@ class PlateReader:
         """The text on one plate crop (ImageInvalid for an empty or non-image array)."""
         return self.read_many([crop_bgr])[0]
 
-    def read_many(self, crops_bgr: list[np.ndarray]) -> list[PlateRead]:
+    def read_many(self, crops_bgr: list[np.ndarray],
+                  reread_if: Callable[[PlateRead], bool] | None = None) -> list[PlateRead]:
         """The text on several crops: each crop whole (in every layout, see the module) by the
         first model, all in one batch; with ``reread_unsure``, a crop read less surely than
         :data:`SURE_READ` then gets the second look (the first model in its other trims, the
-        others in every trim, a batch each). A crop's text is the one with the largest summed
-        confidence over its reads."""
+        others in every trim, a batch each), if ``reread_if`` (when given) holds for its first
+        read: a caller that can use only some reads (the plate capture plugin: those fitting a
+        plate format) spends the second look on those alone. A crop's text is the one with the
+        largest summed confidence over its reads."""
         if not crops_bgr:
             return []
         reads: list[list[PlateRead]] = [[] for _ in crops_bgr]
         first, *others = self.models
         self._read_into(reads, [(index, crop) for index, crop in enumerate(crops_bgr)], TRIMS[:1], first)
         if self.reread_unsure:
-            unsure = [(i, crop) for i, crop in enumerate(crops_bgr) if _vote(reads[i]).confidence < SURE_READ]
+            unsure = [(i, crop) for i, crop in enumerate(crops_bgr)
+                      if (read := _vote(reads[i])).confidence < SURE_READ and (reread_if is None or reread_if(read))]
             self._read_into(reads, unsure, TRIMS[1:], first)
             for model in others:
                 self._read_into(reads, unsure, TRIMS, model)
