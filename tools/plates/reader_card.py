@@ -54,9 +54,9 @@ a site reads with: `reader.models_for(countries)`, the EU pair (`plate_reader_eu
 - **How a crop is read**: whole, in each layout, by the first model; a still image read less
   surely than `reader.SURE_READ` gets a second look: the first model reads it in the other
   {len(TRIMS) - 1} trims of `reader.TRIMS`, the others in all {len(TRIMS)}, and the text with the largest summed
-  confidence wins (the figures below). The plate capture plugin gives the second look only with
-  `plate_capture.reread_unsure` (it reads each track in many frames) and otherwise loads the
-  first model only.
+Not done: the second look (`reread_unsure`) in the appliance, which is what still separates it
+from `roadcam plate read` on these single frames, was not measured with the new settings (done
+since: "The second look in the appliance" below)
 - **Output**: 64 steps (the 2x32 feature map's top row, then its bottom row) x 37 softmax
   classes: the CTC blank, then `0-9A-Z`. Greedy CTC decoding.
 - **Size**: {", ".join(f"{path.name} {path.stat().st_size / 1e6:.2f} MB" for path in model_paths)}; float16 weights.
