@@ -605,7 +605,7 @@ def test_a_second_box_on_part_of_a_vehicle_in_a_restricted_zone_is_not_a_second_
     for index in range(12):
         x, y = 0.92 * W, (0.95 - 0.01 * index) * H
         car.standing[0] = (part, (x - 10, y - 20, x + 5, y - 6))
-        car.standing[1] = (beside, (x + 16, y - 20, x + 24, y - 2))
+        car.standing[1] = (beside, (x + 16, y - 20, x + 23, y - 2))   # clear of the picture's edge
         car.frame(0.92, 0.95 - 0.01 * index)
     car.end()
     assert sorted(e.data["track_id"] for e in stored(tmp_path, "violation.restricted")) == [7, 9]
@@ -629,7 +629,7 @@ def test_a_reported_vehicle_found_again_under_a_new_track_is_not_reported_again(
     appliance, plugin = bench(tmp_path, restricted={"enabled": True, "zones": ["kerb"], "classes": ["scooter"]})
     index = 0
     for track_id, path in ((7, [(0.92, 0.95 - 0.01 * i) for i in range(12)]), (8, [(0.92, 0.84)] * 12),
-                           (9, [(0.96, 0.99 - 0.01 * i) for i in range(12)])):
+                           (9, [(0.94, 0.99 - 0.01 * i) for i in range(12)])):   # its box inside the picture
         drive = Drive(appliance, plugin)
         drive.index = index + 25   # a second between tracks
         drive.track = Track(id=track_id, camera="cam", kind_votes={"scooter": 1.0})
@@ -653,7 +653,7 @@ def test_a_box_on_the_lower_part_of_a_reported_scooter_is_not_a_second_violation
     for index in range(12):
         x, y = 0.92 * W, (0.9 - 0.01 * index) * H
         scooter.standing[0] = (part, (x - 10, y - 8, x + 10, y + 12))
-        scooter.standing[1] = (beside, (x + 16, y - 20, x + 24, y - 2))
+        scooter.standing[1] = (beside, (x + 16, y - 20, x + 23, y - 2))   # clear of the picture's edge
         scooter.frame(0.92, 0.9 - 0.01 * index)
     scooter.end()
     assert sorted(e.data["track_id"] for e in stored(tmp_path, "violation.restricted")) == [7, 9]
@@ -694,15 +694,17 @@ def test_a_reported_vehicle_found_again_further_along_its_way_is_not_reported_ag
     assert sorted(e.data["track_id"] for e in stored(tmp_path, "violation.restricted")) == [7, 9]
 
 
+KERB_AND_SIDE = [{"name": "exit-left", "polygon": [[0.0, 0.0], [0.3, 0.0], [0.3, 0.4], [0.0, 0.4]]},
+                 {"name": "kerb", "polygon": [[0.85, 0.6], [1.0, 0.6], [1.0, 1.0], [0.85, 1.0]]},
+                 {"name": "side", "polygon": [[0.85, 0.3], [1.0, 0.3], [1.0, 0.6], [0.85, 0.6]]}]
+
+
 def test_a_vehicle_reported_in_one_restricted_zone_is_not_reported_again_in_the_next(tmp_path):
     """A car turning into a closed side street cuts the sidewalk's corner: a second box on its
     upper part, taken for a scooter, is reported in the side street first, then the car's own
-    track is confirmed on the sidewalk under it: one vehicle, one violation. A scooter of its own
-    beside the car on the sidewalk is reported."""
-    zones = [{"name": "exit-left", "polygon": [[0.0, 0.0], [0.3, 0.0], [0.3, 0.4], [0.0, 0.4]]},
-             {"name": "kerb", "polygon": [[0.85, 0.6], [1.0, 0.6], [1.0, 1.0], [0.85, 1.0]]},
-             {"name": "side", "polygon": [[0.85, 0.3], [1.0, 0.3], [1.0, 0.6], [0.85, 0.6]]}]
-    appliance, plugin = bench(tmp_path, zones=zones,
+    track is confirmed on the sidewalk under it: one vehicle, one violation, of a car (the
+    larger box's class). A scooter of its own beside the car on the sidewalk is reported."""
+    appliance, plugin = bench(tmp_path, zones=KERB_AND_SIDE,
                               restricted={"enabled": True, "zones": ["kerb", "side"], "classes": ["car", "scooter"]})
     car = Drive(appliance, plugin)
     part = Track(id=8, camera="cam", kind_votes={"scooter": 1.0})
@@ -715,4 +717,31 @@ def test_a_vehicle_reported_in_one_restricted_zone_is_not_reported_again_in_the_
         car.standing[1] = (beside, (x + 20, y - 10, x + 28, y + 10))   # on the sidewalk, apart from the car
         car.frame(0.80 + 0.01 * index, 0.65, box=(x - 15, y - 40, x + 15, y))
     car.end()
-    assert sorted(e.data["track_id"] for e in stored(tmp_path, "violation.restricted")) == [8, 9]
+    reports = stored(tmp_path, "violation.restricted")
+    assert sorted((e.data["track_id"], e.data["vehicle_kind"]) for e in reports) == [(8, "car"), (9, "scooter")]
+
+
+def test_a_reported_vehicle_taken_up_by_a_track_cut_by_the_picture_edge_is_not_reported_again(tmp_path):
+    """A truck is reported on the sidewalk; its track then goes unmeasured (the tracker carries
+    it on) while a new track takes the truck up as it leaves the picture into the side street,
+    its box cut by the right edge: no second violation. A car that comes into the side street
+    from the edge is reported once its whole box is there."""
+    appliance, plugin = bench(tmp_path, zones=KERB_AND_SIDE,
+                              restricted={"enabled": True, "zones": ["kerb", "side"], "classes": ["truck", "car"]})
+    truck = Drive(appliance, plugin)
+    truck.track.kind_votes = {"truck": 1.0}
+    truck.path([(0.92, 0.95 - 0.02 * i) for i in range(10)])
+    edge = Track(id=8, camera="cam", kind_votes={"car": 1.0})
+    car = Track(id=9, camera="cam", kind_votes={"car": 1.0})
+    truck.standing.append((edge, ()))
+    for index in range(10):
+        truck.standing[0] = (edge, (W - 30 + index, 0.5 * H - 30, W, 0.5 * H))
+        truck.frame(0.92, 0.75 - 0.02 * index, measured=False)
+    truck.appliance.submit(plugin.roadcam_track_finished(edge))
+    truck.standing[0] = (car, ())
+    for index in range(12):
+        x = W - 20 - 3 * index   # cut by the edge for its first frames, then whole
+        truck.standing[0] = (car, (x, 0.45 * H - 20, min(x + 40, W), 0.45 * H))
+        truck.frame(0.92, 0.55, measured=False)
+    truck.end()
+    assert [e.data["track_id"] for e in stored(tmp_path, "violation.restricted")] == [7, 9]
