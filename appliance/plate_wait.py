@@ -9,17 +9,28 @@ been seen, or ``wait_s`` after the track ended without one (a plate too small, d
 the record goes out without it). A record whose track has not ended waits for it. What still
 waits when the appliance stops goes out then, with what is known.
 
-The owner, a plugin object, forwards what the wait needs: :meth:`PlateWait.track_ended` from
-every ``roadcam_track_finished``, :meth:`PlateWait.note` from ``roadcam_event`` (which runs on
-the thread that stored the event, hence the lock), and asks :meth:`PlateWait.due` as its clock
-moves. Reads and track ends are kept ``KEEP_S`` beyond the wait, so a record held after its
-track ended (a passage whose track is named once the camera's frames cover it, a speed whose
-camera check completes late) still finds its read.
+A camera that sends no frames (``camera.no_frames``: dead, unplugged) ends no track, and may
+stay so for days; its records must not wait for frames to come back. So a record also goes out,
+with the read if one was seen (as at shutdown), once its camera has sent its owner no frame for
+``wait_s`` + ``SILENT_S`` on the appliance's monotonic clock, counted from the camera's last
+frame or from the hold, whichever is later: past that, no track of that camera is going to end
+soon, and a camera that comes back sooner (a stream reopened) keeps its records waiting.
 
-The wait is judged on the owner's clock (frame and edge times), which only moves while frames
-or edges come. :meth:`PlateWait.health` says how many records wait and how long the oldest has,
-on the appliance's monotonic clock, so a technician sees a queue that does not drain (a track
-that never ends, a camera whose frames stopped) in the plugin's ``health`` figures.
+The owner, a plugin object, forwards what the wait needs: :meth:`PlateWait.track_ended` from
+every ``roadcam_track_finished``, :meth:`PlateWait.seen` from every ``roadcam_analyze``,
+:meth:`PlateWait.note` from ``roadcam_event`` (which runs on the thread that stored the event,
+hence the lock), and asks :meth:`PlateWait.due` as its clock moves and on every ``roadcam_tick``
+(which comes whether frames do or not: the silent camera's records go out there). Reads and
+track ends are kept ``KEEP_S`` beyond the wait, so a record held after its track ended (a
+passage whose track is named once the camera's frames cover it, a speed whose camera check
+completes late) still finds its read.
+
+The wait for a track's end and read is judged on the owner's clock (frame and edge times, the
+tick's now). :meth:`PlateWait.health` says how many records wait and how long the oldest has, on
+the appliance's monotonic clock, so a technician sees a queue that does not drain (a track that
+never ends) in the plugin's ``health`` figures, as ``plate_waiting`` and
+``plate_oldest_wait_s`` (named for the plate: the speed plugin also holds speeds for its
+camera's frames).
 """
 
 from __future__ import annotations
@@ -32,6 +43,11 @@ from .clock import Clock
 
 #: How long past ``wait_s`` an ended track's read is kept for records still to come (s).
 KEEP_S = 60.0
+
+#: How long past ``wait_s`` a camera may send no frame before the records on its tracks go out
+#: (s): twice the runtime's longest pause between attempts to reopen a failed camera
+#: (``runtime.MAX_RETRY_S``, 30 s), so one that comes back on the next attempt keeps them.
+SILENT_S = 60.0
 
 Record = TypeVar("Record")
 
@@ -69,6 +85,8 @@ class PlateWait(Generic[Record]):
         self._held: list[_Held[Record]] = []
         self._reads: dict[tuple[str, int], PlateRead] = {}
         self._ended: dict[tuple[str, int], int] = {}  # (camera, track id) -> its last frame's time (ns)
+        self._seen: dict[str, int] = {}  # camera -> when its last frame reached the owner (monotonic ns)
+        self._silent_ns = self.wait_ns + int(SILENT_S * 1e9)
         self._lock = threading.Lock()
 
     def hold(self, camera: str, track_id: int, record: Record) -> None:
@@ -81,6 +99,11 @@ class PlateWait(Generic[Record]):
         with self._lock:
             self._ended[(camera, track_id)] = time_ns
 
+    def seen(self, camera: str) -> None:
+        """A frame of ``camera`` reached the owner: its tracks may still end."""
+        with self._lock:
+            self._seen[camera] = self._clock.mono_ns()
+
     def note(self, event) -> None:
         """Take a stored event: a ``plate.read`` of a track names that track's records."""
         data = event.data
@@ -92,13 +115,17 @@ class PlateWait(Generic[Record]):
             self._reads[(data.get("camera"), data["track_id"])] = read
 
     def due(self, now_ns: int) -> list[tuple[Record, PlateRead | None]]:
-        """The records ready at ``now_ns``, each with its read (None: waited in vain)."""
+        """The records ready at ``now_ns``, or whose camera has been silent too long, each with
+        its read (None: waited in vain)."""
         with self._lock:
             ready, waiting = [], []
+            mono_ns = self._clock.mono_ns()
             for held in self._held:
                 ended = self._ended.get(held.key)
                 read = self._reads.get(held.key)
-                if ended is not None and (read is not None or now_ns - ended >= self.wait_ns):
+                over = ended is not None and (read is not None or now_ns - ended >= self.wait_ns)
+                silent = mono_ns - max(held.since_ns, self._seen.get(held.key[0], 0)) >= self._silent_ns
+                if over or silent:
                     ready.append((held.record, read))
                 else:
                     waiting.append(held)
@@ -114,13 +141,13 @@ class PlateWait(Generic[Record]):
             return out
 
     def health(self) -> dict[str, Any]:
-        """``waiting``: the records held; ``oldest_wait_s``: how long the oldest of them has been
-        held (0 when none). A record waits while its track lives, so a vehicle standing in view
-        (a parked car) keeps its violation waiting; an age that keeps growing with no such
-        vehicle is a queue that does not drain."""
+        """``plate_waiting``: the records held; ``plate_oldest_wait_s``: how long the oldest of
+        them has been held (0 when none). A record waits while its track lives, so a vehicle
+        standing in view (a parked car) keeps its violation waiting; an age that keeps growing
+        with no such vehicle is a queue that does not drain."""
         with self._lock:
             oldest = (self._clock.mono_ns() - self._held[0].since_ns) / 1e9 if self._held else 0.0
-            return {"waiting": len(self._held), "oldest_wait_s": round(oldest, 3)}
+            return {"plate_waiting": len(self._held), "plate_oldest_wait_s": round(oldest, 3)}
 
     def _forget(self, now_ns: int) -> None:
         """Drop the reads and ends of tracks that ended long ago and that no record waits for."""

@@ -5,7 +5,7 @@ its health figures say of the records still held."""
 from __future__ import annotations
 
 from roadcam.appliance.clock import ManualClock
-from roadcam.appliance.plate_wait import PlateWait
+from roadcam.appliance.plate_wait import SILENT_S, PlateWait
 from roadcam.protocol.events import Event, EvidenceRef
 
 S = 10**9
@@ -24,10 +24,10 @@ def test_a_record_waits_for_its_track_to_end_then_goes_with_the_read():
     wait = PlateWait(wait_s=3.0, clock=ManualClock(T0))
     wait.hold("cam", 7, "violation")
     wait.note(plate_read("cam", 7, "ABC-1234"))
-    assert wait.due(T0 + 10 * S) == [] and wait.health()["waiting"] == 1  # the track still lives
+    assert wait.due(T0 + 10 * S) == [] and wait.health()["plate_waiting"] == 1  # the track still lives
     wait.track_ended("cam", 7, T0 + 11 * S)
     [(record, read)] = wait.due(T0 + 11 * S)
-    assert record == "violation" and wait.health()["waiting"] == 0
+    assert record == "violation" and wait.health()["plate_waiting"] == 0
     assert read.fields() == {"plate": "ABC-1234", "plate_confidence": 0.9, "plate_event": "read-1",
                              "plate_evidence": ["a" * 64, "b" * 64]}
 
@@ -75,14 +75,38 @@ def test_other_events_and_reads_without_a_track_name_nothing():
 def test_health_counts_the_records_held_and_how_long_the_oldest_has_waited():
     clock = ManualClock(T0)
     wait = PlateWait(wait_s=3.0, clock=clock)
-    assert wait.health() == {"waiting": 0, "oldest_wait_s": 0.0}
+    assert wait.health() == {"plate_waiting": 0, "plate_oldest_wait_s": 0.0}
     wait.hold("cam", 1, "first")
     clock.advance(40.0)
     wait.hold("cam", 2, "second")
     clock.advance(2.5)
-    assert wait.health() == {"waiting": 2, "oldest_wait_s": 42.5}  # track 1 has not ended: it keeps waiting
+    assert wait.health() == {"plate_waiting": 2, "plate_oldest_wait_s": 42.5}  # track 1 has not ended: it keeps waiting
     wait.track_ended("cam", 1, T0)
     wait.due(T0 + 3 * S)
-    assert wait.health() == {"waiting": 1, "oldest_wait_s": 2.5}  # the oldest now is the second
+    assert wait.health() == {"plate_waiting": 1, "plate_oldest_wait_s": 2.5}  # the oldest now is the second
     wait.flush()
-    assert wait.health() == {"waiting": 0, "oldest_wait_s": 0.0}
+    assert wait.health() == {"plate_waiting": 0, "plate_oldest_wait_s": 0.0}
+
+
+def test_a_silent_camera_s_records_go_wait_s_and_silent_s_after_its_last_frame_with_what_is_known():
+    clock = ManualClock(T0)
+    wait = PlateWait(wait_s=3.0, clock=clock)
+    bound = 3.0 + SILENT_S
+    wait.seen("cam")
+    wait.hold("cam", 7, "violation")                  # its track never ends: the camera died
+    wait.hold("cam", 8, "passage")
+    wait.note(plate_read("cam", 8, "KNOWN-8"))        # track 8's read was stored before
+    wait.hold("north", 2, "north's")                  # another camera, still sending
+    clock.advance(10.0)
+    wait.hold("cam", 9, "held in the silence")        # its wait runs from the hold
+    clock.advance(bound - 10.0 - 0.001)
+    wait.seen("north")
+    assert wait.due(T0) == []                         # the owner's clock stopped with the frames
+    clock.advance(0.001)
+    assert [(record, read and read.plate) for record, read in wait.due(T0)] == [("violation", None),
+                                                                               ("passage", "KNOWN-8")]
+    clock.advance(10.0 - 0.001)
+    assert wait.due(T0) == []
+    clock.advance(0.001)
+    assert wait.due(T0) == [("held in the silence", None)]
+    assert wait.health()["plate_waiting"] == 1        # north's camera sent a frame within the bound

@@ -5,6 +5,8 @@ ManualClock:
 - a violation whose track the plugin stopped following (the fences blinded by a frozen camera,
   then the tracker losing the track; a speeding car's track lost right after the loops) still
   goes out ``plate_wait_s`` after the track ended, not at shutdown;
+- a violation whose camera stops sending frames (no track of it ends) goes out on the plugin's
+  ``roadcam_tick`` once the camera has been silent ``plate_wait_s`` + ``SILENT_S``, with no frame;
 - what still waits when the appliance stops is stored then, with the plate where one was read;
 - the plugin's health figures count the records waiting and how long the oldest has.
 """
@@ -18,6 +20,7 @@ from test_fences import CALIBRATION, FRAME_NS, T0, Drive, bench
 
 from roadcam.appliance.clock import ManualClock
 from roadcam.appliance.events import EventDraft
+from roadcam.appliance.plate_wait import SILENT_S
 from roadcam.appliance.runtime import Appliance
 from roadcam.appliance.site import site_from_data
 from roadcam.appliance.store import EventStore
@@ -60,11 +63,11 @@ def test_a_parked_car_lost_while_the_fences_are_blind_goes_out_plate_wait_s_afte
     first_held_ns = None
     for x, y in [(0.92, 0.95 - 0.02 * i) for i in range(5)] + [(0.92, 0.85)] * 95:   # car 7 parks: 3.8 s there
         drive.frame(x, y)
-        if first_held_ns is None and appliance.health()["fences"]["waiting"]:
+        if first_held_ns is None and appliance.health()["fences"]["plate_waiting"]:
             first_held_ns = clock.mono_ns()   # car 8 has stood over max_stop_s: its violation is held
     assert not stored(tmp_path, "violation.illegal_parking")   # both violations wait: their tracks live
     health = appliance.health()["fences"]
-    assert health["waiting"] == 2 and health["oldest_wait_s"] == (clock.mono_ns() - first_held_ns) / S > 0
+    assert health["plate_waiting"] == 2 and health["plate_oldest_wait_s"] == (clock.mono_ns() - first_held_ns) / S > 0
 
     appliance.raise_fault("camera.frozen", "cam", "the picture stopped changing")  # the fences stop following
     drive.path([(0.92, 0.85)] * 5)
@@ -77,12 +80,41 @@ def test_a_parked_car_lost_while_the_fences_are_blind_goes_out_plate_wait_s_afte
     drive.frame(0.92, 0.85)                                         # plate_wait_s after car 7's end
     [violation] = stored(tmp_path, "violation.illegal_parking")
     assert violation.data["track_id"] == 7 and "plate" not in violation.data   # no read came
-    assert appliance.health()["fences"]["waiting"] == 1                       # car 8's, still in view
+    assert appliance.health()["fences"]["plate_waiting"] == 1                       # car 8's, still in view
 
     plate_read(appliance, 8, "PARK-8", drive.now)   # car 8's plate was read; its track never ends
     appliance.shutdown()
     events = stored(tmp_path, "violation.illegal_parking")
     assert [(e.data["track_id"], e.data.get("plate")) for e in events] == [(7, None), (8, "PARK-8")]
+
+
+def ticks_until(appliance, plugin, clock: ManualClock, until_mono_ns: int, kind: str) -> None:
+    """The appliance's ticks, once a second while no frame comes, up to just before ``until_mono_ns``:
+    nothing of ``kind`` is stored on any of them."""
+    while clock.mono_ns() + S < until_mono_ns:
+        clock.advance(1.0)
+        appliance.submit(plugin.roadcam_tick(now_ns=clock.wall_ns()))
+        assert not stored(appliance.config.storage.database.parent, kind)
+
+
+def test_a_violation_whose_camera_stops_sending_frames_goes_out_on_a_tick_after_the_silence_bound(tmp_path):
+    clock = ManualClock(T0)
+    appliance, plugin = bench(tmp_path, clock=clock,
+                              illegal_parking={"enabled": True, "zones": ["kerb"], "max_stop_s": 2})
+    drive = ClockedDrive(appliance, plugin, clock)
+    drive.path([(0.92, 0.95 - 0.02 * i) for i in range(5)] + [(0.92, 0.85)] * 95)   # car 7 parks: 3.8 s there
+    assert appliance.health()["fences"]["plate_waiting"] == 1   # its violation waits: its track lives
+    last_frame_ns = clock.mono_ns()
+    appliance.raise_fault("camera.no_frames", "cam", "no frame for 3 s")   # the camera dies: no track ends
+    bound_ns = last_frame_ns + WAIT_NS + round(SILENT_S * S)
+    ticks_until(appliance, plugin, clock, bound_ns, "violation.illegal_parking")
+    clock.advance_to(bound_ns)
+    appliance.submit(plugin.roadcam_tick(now_ns=clock.wall_ns()))
+    [violation] = stored(tmp_path, "violation.illegal_parking")
+    assert violation.data["track_id"] == 7 and "plate" not in violation.data   # no read came
+    assert appliance.health()["fences"]["plate_waiting"] == 0
+    appliance.shutdown()
+    assert len(stored(tmp_path, "violation.illegal_parking")) == 1   # not stored again
 
 
 # -- speed ---------------------------------------------------------------------------------------
@@ -174,21 +206,41 @@ def test_a_speeding_car_whose_track_was_lost_goes_out_plate_wait_s_after_and_one
     assert spot.data["speed_low_kmh"] > 50 and spot.data["camera_check"]["track"] == 7
     held_ns = road.now
     road.until(held_ns + 1 * S)
-    assert appliance.health()["speed"]["waiting"] == 1
-    assert appliance.health()["speed"]["oldest_wait_s"] == (road.now - held_ns) / S
+    assert appliance.health()["speed"]["plate_waiting"] == 1
+    assert appliance.health()["speed"]["plate_oldest_wait_s"] == (road.now - held_ns) / S
     while road.now < ended.last_ns + WAIT_NS:
         assert not stored(tmp_path, "violation.speeding")   # it waits for track 7's plate
         road.frame()
     road.frame()
     [violation] = stored(tmp_path, "violation.speeding")
     assert violation.data["track_id"] == 7 and "plate" not in violation.data
-    assert (appliance.health()["speed"]["waiting"], appliance.health()["speed"]["oldest_wait_s"]) == (0, 0.0)
+    health = appliance.health()["speed"]
+    assert (health["plate_waiting"], health["plate_oldest_wait_s"]) == (0, 0.0)
 
     road.car(8, road.now + 1 * S, kmh=70.0)   # its track still followed when the appliance stops
     while len(stored(tmp_path, "speed.spot")) < 2:
         road.frame()
     plate_read(appliance, 8, "FAST-8", road.now)
-    assert appliance.health()["speed"]["waiting"] == 1
+    assert appliance.health()["speed"]["plate_waiting"] == 1
     appliance.shutdown()
     events = stored(tmp_path, "violation.speeding")
     assert [(e.data["track_id"], e.data.get("plate")) for e in events] == [(7, None), (8, "FAST-8")]
+
+
+def test_a_speeding_violation_whose_camera_stops_sending_frames_goes_out_on_a_tick_after_the_silence_bound(
+        tmp_path):
+    clock = ManualClock(T0)
+    appliance, meter = speed_bench(tmp_path, clock)
+    road = Road(appliance, meter, clock)
+    road.car(7, T0 + 1 * S, kmh=62.0)
+    while not stored(tmp_path, "speed.spot"):   # the camera's check: its frames cover the fit window
+        road.frame()
+    assert appliance.health()["speed"]["plate_waiting"] == 1   # the violation waits: track 7 lives
+    last_frame_ns = clock.mono_ns()                            # the camera dies: no track ends
+    bound_ns = last_frame_ns + WAIT_NS + round(SILENT_S * S)
+    ticks_until(appliance, meter, clock, bound_ns, "violation.speeding")
+    clock.advance_to(bound_ns)
+    appliance.submit(meter.roadcam_tick(now_ns=clock.wall_ns()))
+    [violation] = stored(tmp_path, "violation.speeding")
+    assert violation.data["track_id"] == 7 and "plate" not in violation.data
+    assert appliance.health()["speed"]["plate_waiting"] == 0

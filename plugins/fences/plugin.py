@@ -6,16 +6,19 @@ violations. A violation waits for its vehicle's plate
 (:class:`~roadcam.appliance.plate_wait.PlateWait`, the wait the speed plugin shares): it is
 stored once its track has ended and the track's ``plate.read`` (from plate_capture, when that
 plugin read one) has been seen, or ``plate_wait_s`` after the track ended without one; what is
-still waiting at shutdown is stored then; the health figures count those waiting (``waiting``)
-and how long the oldest has (``oldest_wait_s``). A vehicle crossing a counting line (``count:
-true``) is a ``line.crossed`` event when its track ends (:mod:`.counting`).
+still waiting at shutdown is stored then; the health figures count those waiting
+(``plate_waiting``) and how long the oldest has (``plate_oldest_wait_s``). A vehicle crossing
+a counting line (``count: true``) is a ``line.crossed`` event when its track ends
+(:mod:`.counting`).
 
 While a camera's view is not the one its fences were drawn on (the diagnostics plugin's
 ``camera.view_changed``, or frozen or missing frames), nothing is judged on that camera: the
 fault is the report, never a violation drawn from fences that no longer lie on the road. A
 violation already waiting for its plate still goes out ``plate_wait_s`` after its track ends
-(the tracker ends a track it lost whether the fences follow it or not); while no frames come,
-no track ends and nothing is released, and the health figures' ``oldest_wait_s`` grows.
+(the tracker ends a track it lost whether the fences follow it or not). While no frames come,
+no track ends: a violation of that camera goes out, from ``roadcam_tick``, once the camera has
+sent nothing for ``plate_wait_s`` and ``plate_wait.SILENT_S`` (60 s) more, with its plate if one
+was read.
 Missing frames do not blind a video file's fences: a file drops no frame and its view cannot
 move, and its frames, stamped with the recording's time, fall behind the wall clock whenever
 the analysis is slower than the recording, which the diagnostics read as a camera that stopped.
@@ -85,6 +88,7 @@ class Fences:
 
     @hookimpl
     def roadcam_analyze(self, frame, tracks, signals) -> list[EventDraft]:
+        self.waiting.seen(frame.camera)
         for head, view in signals.items():
             self.signals.seed(head, view.state, view.since_ns)
         self.signals.settle(frame.time_ns)
@@ -113,6 +117,12 @@ class Fences:
         for rule in self.rules:
             self._hold(rule.finish(ctx, placed))
         return crossed
+
+    @hookimpl
+    def roadcam_tick(self, now_ns: int) -> list[EventDraft]:
+        """Whether frames come or not: the violations of a camera that stopped sending frames
+        (whose tracks end no more) go out here."""
+        return self._drafts(self.waiting.due(now_ns))
 
     @hookimpl
     def roadcam_event(self, event) -> None:

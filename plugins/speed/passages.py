@@ -11,13 +11,15 @@ evidence files named. Once its track is named, a passage waits for the track to 
 read to be stored, at most ``plate_wait_s`` after the track ended
 (:class:`~roadcam.appliance.plate_wait.PlateWait`, the wait fence violations and spot-speed
 violations share); a vehicle the camera missed, or whose plate was not read, still gets its
-passage, without a plate (never paired). The clock's sync state and
-error bound travel in every event's envelope; a clock unsynced, or whose error bound is above
-``max_clock_error_ms``, raises ``clock.unsynced`` (the passages still go out, marked, and the
-collector never makes them a violation). Passages still open when the appliance stops are
+passage, without a plate (never paired). A camera that sends no frames ends no track: its
+passages go out with what is known once it has been silent for ``plate_wait_s`` and
+``plate_wait.SILENT_S`` (60 s) more. The clock's sync state and error bound travel in every
+event's envelope; a clock unsynced, or whose error bound is above ``max_clock_error_ms``,
+raises ``clock.unsynced`` (the passages still go out, marked, and the collector never makes
+them a violation). Passages still open when the appliance stops are
 stored then, with what is known (the uplink sends them on its next start). The health figures
-(``speed.passages``) count the passages waiting for a plate (``waiting``) and how long the
-oldest has (``oldest_wait_s``).
+(``speed.passages``) count the passages waiting for a plate (``plate_waiting``) and how long the
+oldest has (``plate_oldest_wait_s``).
 """
 
 from __future__ import annotations
@@ -81,6 +83,7 @@ class PassageRecorder:
 
     @hookimpl
     def roadcam_analyze(self, frame, tracks):
+        self.waiting.seen(frame.camera)
         if self.seen is None or frame.camera != self.seen.camera:
             return []
         self.seen.add_frame(frame.time_ns, tracks)

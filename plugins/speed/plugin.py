@@ -22,10 +22,11 @@ bound is over it is also a ``violation.speeding`` (see :mod:`.violation`). A vio
 camera check named a track waits for that track's plate
 (:class:`~roadcam.appliance.plate_wait.PlateWait`, the wait fence violations share): it is
 stored once the track has ended and its ``plate.read`` has been seen, carrying the read and the
-crop as a fence violation does, or ``plate_wait_s`` after the track ended without one. The
-``speed.spot`` itself goes out at once. The section's health figures count the violations
-still waiting (``waiting``) and how long the oldest has (``oldest_wait_s``), beside the counts
-of what went out.
+crop as a fence violation does, or ``plate_wait_s`` after the track ended without one, or once
+its camera has sent no frame for ``plate_wait_s`` and ``plate_wait.SILENT_S`` (60 s) more (a
+dead camera ends no track). The ``speed.spot`` itself goes out at once. The section's health figures count
+the violations still waiting for a plate (``plate_waiting``) and how long the oldest has
+(``plate_oldest_wait_s``), beside the counts of what went out.
 """
 
 from __future__ import annotations
@@ -140,6 +141,7 @@ class SpotSpeed:
 
     @hookimpl
     def roadcam_analyze(self, frame, tracks):
+        self.waiting.seen(frame.camera)
         self._tick(frame.time_ns)
         self._check_faults()
         seen = self.cameras.get(frame.camera)
