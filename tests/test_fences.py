@@ -593,6 +593,40 @@ def test_a_queued_car_whose_box_a_nearer_vehicle_cuts_short_did_not_enter_the_cr
     assert not stored(tmp_path, "violation.fail_to_yield")
 
 
+def test_a_standing_scooter_whose_box_people_behind_it_cut_short_did_not_fail_to_yield(tmp_path):
+    """A scooter waits with its front 0.5 m before the line while people walk across behind it;
+    its box's bottom rises 2 m up the road in 0.4 s and stays there: its front seems to enter the
+    crosswalk at 3.5 m/s from a standstill, faster than any vehicle starts."""
+    drive = crosswalk_with_pedestrian(tmp_path, 0.55)
+    drive.track = Track(id=7, camera="cam", kind_votes={"scooter": 1.0})
+    stand = 0.5 + (0.5 + 1.9) * 4 / H   # rear 2.4 m before the line
+    for x, y in straight(0.95, stand, 40) + [(0.5, stand)] * 30 + [(0.5, stand - 8 / H * i / 10) for i in
+                                                                      range(1, 11)] + [(0.5, stand - 8 / H)] * 40:
+        drive.frame(x, y, box=(x * W - 4, y * H - 14, x * W + 4, y * H))
+    drive.end()
+    assert not stored(tmp_path, "violation.fail_to_yield")
+
+
+def test_a_track_walking_sideways_over_the_crosswalk_did_not_fail_to_yield_but_a_vehicle_driving_in_did(tmp_path):
+    """A scooter's track, waiting at the line, takes the box of someone walking across the
+    crosswalk and follows them sideways at 1.6 m/s next to another person: a person, not a
+    vehicle entering. A car driving in beside the same person did fail to yield."""
+    drive = crosswalk_with_pedestrian(tmp_path, 0.55)
+    drive.track = Track(id=7, camera="cam", kind_votes={"scooter": 1.0})
+    stand = 0.5 + (0.3 + 1.9) * 4 / H
+    walk = [(0.45 + 0.64 / W * i, 0.46) for i in range(75)]   # 1.6 m/s across, 1.2 m short of the person
+    for x, y in straight(0.95, stand, 40) + [(0.5, stand)] * 30 + walk:
+        drive.frame(x, y, box=(x * W - 4, y * H - 16, x * W + 4, y * H))
+    drive.end()
+    assert not stored(tmp_path, "violation.fail_to_yield")
+    car = Drive(drive.appliance, drive.plugin)
+    car.index, car.standing = drive.index, drive.standing
+    car.track = Track(id=8, camera="cam", kind_votes={"car": 1.0})
+    car.path(straight(0.95, 0.2, 60))
+    car.end()
+    assert [e.data["track_id"] for e in stored(tmp_path, "violation.fail_to_yield")] == [8]
+
+
 def test_a_second_box_on_part_of_a_vehicle_in_a_restricted_zone_is_not_a_second_violation(tmp_path):
     """The detector puts a second box, taken for a scooter, on the upper part of a car turning
     into the closed street, and the tracker follows it too: one vehicle, one violation. A

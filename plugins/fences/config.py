@@ -269,6 +269,17 @@ class FailToYieldRule(RuleConfig):
     crosswalk: str | None = Field(None, title="Crosswalk zone", description="Name of the crosswalk's zone.")
     margin_m: float = Field(3.0, ge=0, le=10, title="Margin (m)",
                             description="A pedestrian this close to the vehicle's side is in its way (Taiwan: 3 m).")
+    max_speed_up_mps: float = Field(
+        3.0, gt=0, le=10, title="Largest speed-up (m/s)",
+        description="A vehicle whose front reaches the crosswalk with its speed over the last half second "
+                    "this much above the half second before (6 m/s2; a scooter's briskest start from the "
+                    "line gives about 2) did not drive in: it stood, and people walking behind it cut its "
+                    "box short. It is judged then, and not reported.")
+    min_forward_share: float = Field(
+        0.7, ge=0, le=1, title="Least forward share",
+        description="Share of the last half second's motion that must go towards the junction (across the "
+                    "stop line; 1 straight on, 0 sideways) for the vehicle to be judged: a track walking "
+                    "sideways over the crosswalk is a person taken for a vehicle. Unchecked without a stop line.")
 
 
 class RestrictedRule(RuleConfig):
