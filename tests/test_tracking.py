@@ -278,21 +278,45 @@ def test_a_road_user_coming_out_from_hiding_elsewhere_keeps_its_id(colour_bgr, s
 
 @pytest.mark.parametrize("colour_bgr, taken", [((30, 30, 190), True), ((190, 60, 30), False)])
 def test_a_long_hidden_track_takes_only_a_road_user_of_its_colours(colour_bgr, taken):
-    """A red car is hidden behind a standing bus for 4 s. A car showing where it went in is
-    taken by its track when red; a blue one is another car passing there (the next in the queue)
-    and gets a track of its own."""
+    """A red car is hidden behind a standing bus for 4 s. A car driving up (tracked on its way)
+    to where it went in is taken by the hidden track when red; a blue one is another car, the
+    next in the queue, and keeps its own track."""
     red = _painted((30, 30, 190))
     tracker = Tracker("cam", frame_size_px=(1920, 1080))
     bus = _detection((0, 250, 700, 1000), road_xy=(8.0, 15.0), kind="bus", whole=True)
     car = (450, 300, 600, 400)
     for step in range(110):
         detections = [bus] + ([_detection(car, road_xy=(10.0, 2.0), whole=True, signature=red)] if step < 10 else [])
-        if step >= 100:
-            detections.append(_detection(car, road_xy=(10.0, 2.0), whole=True, signature=_painted(colour_bgr)))
+        if step >= 90:
+            ahead = max(100 - step, 0)  # drives up 3 px and 0.1 m a frame, stands from frame 100
+            detections.append(_detection((450, 300 + 3 * ahead, 600, 400 + 3 * ahead),
+                                         road_xy=(10.0, 2.0 + 0.1 * ahead), whole=True, signature=_painted(colour_bgr)))
         live, _ = tracker.update(step, step * FRAME_NS, detections)
     red_track = next(track for track in live if track.id == 2)
     assert (red_track.last.frame_index == 109 and red_track.last.measured) is taken
     assert len([track for track in live if track.kind == "car"]) == (1 if taken else 2)
+
+
+@pytest.mark.parametrize("rejoin_iou, kept", [(0.7, True), (None, False)])
+def test_a_car_coming_out_of_a_queue_where_it_waited_keeps_its_id(rejoin_iou, kept):
+    """A red car waits in a queue while a grey bus creeps past in front of it and hides it for
+    4 s. When it shows again where it waited, its box still half behind the bus, its colours
+    are mostly the bus's; with nothing else there (no track took the detection), its hidden
+    track takes it and it keeps its id (with ``rejoin_iou`` null, a second identity starts)."""
+    red, grey = _painted((30, 30, 190)), _painted((160, 160, 160))
+    tracker = Tracker("cam", frame_size_px=(1920, 1080), rejoin_iou=rejoin_iou)
+    car = (450, 300, 600, 400)
+    for step in range(120):
+        bus_x = 532 - 4.6 * step  # the bus covers the car from frame 20, and half of it at frame 110
+        detections = [_detection((bus_x, 200, bus_x + 500, 500), road_xy=(7.0, 6.0), kind="bus", whole=True,
+                                 signature=grey)]
+        if step < 20:
+            detections.append(_detection(car, road_xy=(10.0, 2.0), whole=True, signature=red))
+        elif step >= 110:
+            detections.append(_detection(car, road_xy=(10.0, 2.0), whole=True, signature=grey))
+        live, _ = tracker.update(step, step * FRAME_NS, detections)
+    cars = [track for track in live if track.kind == "car"]
+    assert (len(cars) == 1 and cars[0].last.frame_index == 119 and cars[0].last.measured) is kept
 
 
 def test_a_road_user_lost_mid_picture_is_kept_until_it_shows_again_but_not_at_the_edge():

@@ -3,6 +3,7 @@
 
 - :func:`groups`, :func:`dominant`: blobs holding several tracks (merged by background subtraction);
 - :func:`associate`: track-detection pairs of least total cost (Hungarian method), gated;
+- :func:`rejoin`: a vehicle hidden for long taking back the detection where it waited;
 - :func:`fragments`: loose pieces of a matched track's object;
 - :func:`duplicates`: two tracks on one vehicle;
 - :func:`hidden`, :func:`inland`: unseen tracks kept (hidden behind a detection, or parked);
@@ -68,6 +69,36 @@ def knows_again(settings: TrackingSettings, followed: Followed, colour_distance:
     again by its colours too (signature distance at most ``reidentify_colour``): the next car
     in a queue passing where a hidden one waits is not it."""
     return (followed.track.missed <= settings.max_missed_frames) | (colour_distance <= settings.reidentify_colour)
+
+
+def rejoin(settings: TrackingSettings, tracks: list[Followed], rows: list[int], columns: list[int],
+           predicted: np.ndarray, found: np.ndarray, detections: list[Detection]) -> dict[int, int]:
+    """Track -> detection pairs for vehicle tracks unseen longer than ``max_missed_frames``
+    (``rows`` left unmatched) and detections no track took that would start a track
+    (``columns``): of one class, overlapping by at least ``rejoin_iou``, most overlapping first.
+
+    A vehicle waiting in a queue while a bus creeps past in front of it shows again where it
+    waited, its box still half covered: its colours are mostly the bus's, and so are its
+    hidden track's (taken in while the bus slid over it), so :func:`knows_again` refuses the
+    pair and a new identity would start on the spot. A detection that no track took and that
+    lies where a hidden vehicle waits is that vehicle: the next car of the queue driving up has
+    a track of its own, which takes its detection first. Pedestrians are left out: hidden ones
+    walk on, and a waiting group's boxes lie nearly on one another."""
+    if settings.rejoin_iou is None:
+        return {}
+    rows = [i for i in rows if tracks[i].track.confirmed and tracks[i].track.missed > settings.max_missed_frames
+            and not _walks(tracks[i].track.kind)]
+    if not rows or not columns:
+        return {}
+    overlap = ious(predicted[rows], found[columns])
+    kinds = np.array([detections[j].kind for j in columns])
+    for r, i in enumerate(rows):
+        overlap[r, kinds != tracks[i].track.kind] = 0.0
+    pairs: dict[int, int] = {}
+    for r, c in sorted(zip(*np.nonzero(overlap >= settings.rejoin_iou)), key=lambda rc: -overlap[rc]):
+        if rows[r] not in pairs and columns[c] not in pairs.values():
+            pairs[rows[r]] = columns[c]
+    return pairs
 
 
 def groups(settings: TrackingSettings, tracks: list[Followed], predicted: np.ndarray, found: np.ndarray,

@@ -121,6 +121,13 @@ class TrackingSettings(BaseModel):
     reidentify_speed_mps: float = Field(15.0, gt=0, title="Re-identification speed (m/s)",
                                         description="A newcomer continues a lost track only if it could have "
                                                     "driven from where that track was last seen at this speed.")
+    rejoin_iou: float | None = Field(0.7, ge=0, le=1, title="Rejoin IoU",
+                                     description="A vehicle track unseen longer than max_missed_frames takes, "
+                                                 "whatever its colours, a detection of its class that no track "
+                                                 "took and that would start a track, when it overlaps the track's "
+                                                 "predicted box at least this much: a vehicle queued behind a bus "
+                                                 "shows again where it waited, its box still half the bus's "
+                                                 "colours. null: never.")
     # -- output
     finished_events: bool = Field(True, title="track.finished events",
                                   description="Store a track.finished event (class, entry and exit points and "

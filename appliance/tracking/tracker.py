@@ -74,7 +74,10 @@ class Tracker:
       not in the middle of the picture. Both keep their place (``hidden_sigma_m``) until
       ``max_hidden_frames``, take a detection again only when its colours match
       (:func:`.matching.knows_again`: the next car in the queue passes where a hidden one waits), and do
-      not stop a track from starting where they wait;
+      not stop a track from starting where they wait; but a hidden vehicle's track takes, whatever
+      its colours, a detection no track took that would start a track where it waits (IoU at
+      least ``rejoin_iou``, :func:`.matching.rejoin`): coming out from behind a bus, a queued car's
+      box still shows mostly the bus;
     - but not one last seen under ``inland_px`` and shrinking (driving off into the distance): far down the
       road small boxes cover each other all the time, and such a track, kept, would take the
       next vehicle driving there;
@@ -132,6 +135,7 @@ class Tracker:
         mergeable = np.array([not d.whole for d in detections], bool)
         groups = matching.groups(self.settings, self._followed, predicted, found, mergeable)
         grouped_detections = set(groups)
+        starts_none = matching.occupied(self.settings, self._followed, predicted, found, mergeable)
         matches: dict[int, int] = {}
         for confirmed in (True, False):
             rows = [i for i, f in enumerate(self._followed) if f.track.confirmed == confirmed
@@ -139,6 +143,11 @@ class Tracker:
             columns = [j for j in range(len(detections)) if j not in grouped_detections and j not in matches.values()]
             matches.update(matching.associate(self.settings, self._followed, rows, columns, predicted, found,
                                              detections, road_sigmas))
+            if confirmed:
+                matches.update(matching.rejoin(
+                    self.settings, self._followed, [i for i in rows if i not in matches],
+                    [j for j in columns if j not in matches.values() and not starts_none[j]], predicted, found,
+                    detections))
         for j, members in groups.items():
             dominant = matching.dominant(self.settings, members, predicted, found[j])
             if dominant is not None:
