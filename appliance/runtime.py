@@ -59,6 +59,8 @@ MAX_QUEUED_COMMANDS = 16
 STORE_RESERVE_BYTES = 64 * 1024
 #: Least time between two log lines about events the store refused.
 LOST_EVENTS_LOG_INTERVAL_S = 60.0
+#: Longest the main thread sleeps between looks for a signal to handle (SIGTERM, SIGINT), in seconds.
+SIGNAL_CHECK_S = 0.5
 #: Period of ``roadcam_tick`` (the appliance's clock), for checks of things that stop happening.
 TICK_INTERVAL_S = 1.0
 
@@ -141,7 +143,10 @@ class Appliance:
                 signal.signal(signum, lambda *_: self.stop())
         self.start()
         try:
-            self._analysis_thread.join()
+            while self._analysis_thread.is_alive():
+                # Joined in short waits: the kernel may hand SIGTERM to any thread, and CPython
+                # runs its handler only when the main thread wakes; an endless join never would.
+                self._analysis_thread.join(timeout=SIGNAL_CHECK_S)
         finally:
             self.shutdown()
 
