@@ -10,7 +10,7 @@ from gpiozero.pins.mock import MockFactory
 from roadcam.appliance.clock import Clock
 from roadcam.appliance.runtime import Appliance
 from roadcam.appliance.site import site_from_data
-from roadcam.appliance.store import read_events
+from roadcam.appliance.store import EventStore, read_events
 from roadcam.appliance.tracking import Track, TrackPoint
 from roadcam.hal.hardware import Hardware
 from tests.synthetic import frame
@@ -34,6 +34,14 @@ def build_appliance(tmp_path: Path, *, plugins=(), pin_factory=None, **sections)
     clock = Clock()
     hardware = Hardware(config, clock, pin_factory=pin_factory or MockFactory())
     return Appliance(config, manager, hardware, clock)
+
+
+def unstarted_appliance(config, manager, clock) -> Appliance:
+    """An Appliance on ``config`` whose store is already open and whose threads are not started:
+    tests drive its plugins' hooks themselves, on ``clock`` (a ManualClock to control time)."""
+    store = EventStore(config.storage.database, config.storage.evidence_dir, device="tn-test", site="tn-bench",
+                       budget_bytes=64 * 1024 * 1024)
+    return Appliance(config, manager, Hardware(config, clock, pin_factory=MockFactory()), clock, store=store)
 
 
 def run_for(appliance: Appliance, seconds: float | None = None) -> None:

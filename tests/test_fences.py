@@ -6,18 +6,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from appliances import site_data, stored
-from gpiozero.pins.mock import MockFactory
+from appliances import site_data, stored, unstarted_appliance
 
 from roadcam.appliance.clock import Clock
 from roadcam.appliance.events import EventDraft
-from roadcam.appliance.runtime import Appliance, SignalView
+from roadcam.appliance.runtime import SignalView
 from roadcam.appliance.site import site_from_data
-from roadcam.appliance.store import EventStore
 from roadcam.appliance.tracking import Track, TrackPoint
 from roadcam.common.errors import ConfigError
 from roadcam.hal.base import Frame
-from roadcam.hal.hardware import Hardware
 from roadcam.plugins.fences.plugin import Fences
 
 W, H = 320, 240
@@ -60,9 +57,7 @@ def bench(tmp_path, calibrated=False, lines=(), zones=None, clock=None, **rules)
     data = site_data(tmp_path, cameras=[camera], signals=SIGNALS, fences=section)
     config, manager = site_from_data(data)
     clock = clock or Clock()
-    store = EventStore(config.storage.database, config.storage.evidence_dir, device="tn-test", site="tn-bench",
-                       budget_bytes=64 * 1024 * 1024)
-    appliance = Appliance(config, manager, Hardware(config, clock, pin_factory=MockFactory()), clock, store=store)
+    appliance = unstarted_appliance(config, manager, clock)
     rules_ = Fences(appliance, config.section("fences"))
     manager.register(rules_, name="fences.rules")
     return appliance, rules_

@@ -14,19 +14,15 @@ ManualClock:
 from __future__ import annotations
 
 import numpy as np
-from appliances import site_data, stored
-from gpiozero.pins.mock import MockFactory
+from appliances import site_data, stored, unstarted_appliance
 from test_fences import CALIBRATION, FRAME_NS, T0, Drive, bench
 
 from roadcam.appliance.clock import ManualClock
 from roadcam.appliance.events import EventDraft
 from roadcam.appliance.plate_wait import SILENT_S
-from roadcam.appliance.runtime import Appliance
 from roadcam.appliance.site import site_from_data
-from roadcam.appliance.store import EventStore
 from roadcam.appliance.tracking import Track, TrackPoint
 from roadcam.hal.base import Frame
-from roadcam.hal.hardware import Hardware
 from roadcam.plugins.speed.plugin import SpotSpeed
 
 S = 10**9
@@ -133,9 +129,7 @@ def speed_bench(tmp_path, clock: ManualClock):
     camera = {"name": "cam", "source": {"type": "opencv", "url": str(tmp_path / "x.mp4")}, "calibration": CALIBRATION}
     config, manager = site_from_data(site_data(tmp_path, cameras=[camera], loops=loops,
                                                speed={"limit_kmh": 50, "pairs": [pair]}))
-    store = EventStore(config.storage.database, config.storage.evidence_dir, device="tn-test", site="tn-bench",
-                       budget_bytes=64 * 1024 * 1024)
-    appliance = Appliance(config, manager, Hardware(config, clock, pin_factory=MockFactory()), clock, store=store)
+    appliance = unstarted_appliance(config, manager, clock)
     meter = SpotSpeed(appliance, config.section("speed"))
     manager.register(meter, name="speed.spot")
     return appliance, meter
