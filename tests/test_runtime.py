@@ -269,29 +269,3 @@ def test_a_camera_driver_bug_is_a_fault_not_a_dead_capture_thread(tmp_path, live
         assert "camera.unavailable" in [event.data["code"] for event in stored(tmp_path, "fault.cleared")]
     else:  # a recording that fails would fail the same way again: it ends, its two frames analysed
         assert driver.opens == 1 and processed == driver.fail_at - 1
-
-
-def test_a_sigterm_the_kernel_hands_to_another_thread_still_stops_the_appliance(tmp_path):
-    # The kernel may deliver a process's SIGTERM to any of its threads, and CPython runs the
-    # handler in the main thread only: run() must wake on its own to run it (before, its main
-    # thread slept in join() until the analysis thread ended, which it never did).
-    appliance = build_appliance(tmp_path, loops=[{"name": "lane1", "pin": "GPIO5"}])
-    returned, needed_fallback = threading.Event(), threading.Event()
-
-    def sigterm_to_the_analysis_thread():
-        while (analysis := next((t for t in threading.enumerate() if t.name == "analysis"), None)) is None:
-            time.sleep(0.01)
-        signal.pthread_kill(analysis.ident, signal.SIGTERM)
-        if not returned.wait(timeout=20):  # a bound on a hang, not a speed check
-            needed_fallback.set()
-            appliance.stop()
-
-    previous = signal.getsignal(signal.SIGTERM)
-    threading.Thread(target=sigterm_to_the_analysis_thread, daemon=True).start()
-    try:
-        appliance.run()
-    finally:
-        returned.set()
-        signal.signal(signal.SIGTERM, previous)
-    assert not needed_fallback.is_set(), "run() did not see the SIGTERM"
-    assert stored(tmp_path, "health"), "it shut down cleanly, storing its last health"
