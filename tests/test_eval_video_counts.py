@@ -67,7 +67,21 @@ def test_held_through_the_view_both_ways_and_false_tracks():
     rows = score(labels, events, tracks, tolerance=5, frame_height=100, last_frame=399)
     assert "held through the view 2/3" in rows[-2]
     assert "false tracks (no labelled crossing's; fragments or no vehicle) 2 = 50.0% of the 4 vehicles" in rows[-1]
-    assert "besides 1 of the 1 vehicles short of the line at the end" in rows[-1]
+    assert "besides 1 in view at the end, of the 1 vehicles short of the line)" in rows[-1]
+
+
+def test_people_labelled_in_view_at_the_end_are_no_false_tracks():
+    labels = Labels(line={"name": "count", "points": [[0, 0.5], [1, 0.5]]}, fps=10.0, crossings=[
+        {"frame": 30, "direction": "back", "class": "car"}], vehicles_in_view=2, people_in_view=2)
+    tracks = [finished(1, (50, 20, 0), (50, 100, 40)),      # the crossing's
+              finished(2, (10, 10, 0), (10, 10, 59)),       # the parked car, in view to the end
+              finished(3, (70, 10, 0), (72, 12, 59)),       # a person at the end
+              finished(4, (80, 10, 0), (82, 12, 58)),       # another
+              finished(5, (90, 10, 0), (92, 12, 59)),       # one more than labelled: false
+              finished(6, (30, 30, 10), (30, 40, 20))]      # gone mid-clip, no crossing: false
+    rows = score(labels, [crossed(30, "back", 1)], tracks, tolerance=5, frame_height=100, last_frame=59)
+    assert "fragments or no vehicle) 2 = 100.0% of the 2 vehicles" in rows[-1]
+    assert "besides 3 in view at the end, of the 1 vehicles short of the line and 2 people)" in rows[-1]
 
 
 def test_settings_are_set_by_section_and_a_bad_one_is_refused():

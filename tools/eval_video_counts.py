@@ -31,9 +31,11 @@ Per clip and detector it prints:
   vehicle crosses the line, or is still short of it when the clip ends): ``track.finished``
   events that are no labelled crossing's track, as a share of the vehicles in view (the
   issue's bar: under 5%). Tracks still in view at the end are left out, up to the number of
-  vehicles labelled short of the line. On clips labelled ``through`` without the vehicles in
-  view: tracks wholly inside the clip that are no labelled crossing's, beside the labelled
-  crossings (tracks in view near the first track's start or the clip's end are not judged).
+  vehicles labelled short of the line (parked ones too) and of people labelled in view at the
+  end (``people_in_view``, on short clips with people standing or walking about). On clips
+  labelled ``through`` without the vehicles in view: tracks wholly inside the clip that are no
+  labelled crossing's, beside the labelled crossings (tracks in view near the first track's
+  start or the clip's end are not judged).
 
 Clips have a role: figures of ``tuning`` clips steered the settings, ``validation`` clips only
 measure (say so when quoting them). Each run's site config is written beside its event store in
@@ -78,6 +80,7 @@ class Labels:
     vehicles: list[dict] = field(default_factory=list)
     vehicles_in_view: int | None = None
     through: dict[str, dict] = field(default_factory=dict)
+    people_in_view: int = 0
 
     @classmethod
     def load(cls, path: Path) -> Labels:
@@ -86,7 +89,8 @@ class Labels:
         crossings = data.get("crossings") or [
             {**v["crosses"], "class": v["class"], "vehicle": v["id"]} for v in vehicles if v.get("crosses")]
         in_view = data.get("vehicles_in_view", len(vehicles) or None)
-        return cls(data["line"], float(data["fps"]), crossings, vehicles, in_view, data.get("through", {}))
+        return cls(data["line"], float(data["fps"]), crossings, vehicles, in_view, data.get("through", {}),
+                   data.get("people_in_view", 0))
 
 
 def site(clip_file: Path, work: Path, labels: Labels, detection: dict, tracking: dict | None = None) -> dict:
@@ -195,15 +199,17 @@ def _false_tracks(labels: Labels, matched: dict, finished: list, last_frame: int
     """On clips where every vehicle in view crosses the line unless still short of it when the
     clip ends: tracks that are no labelled crossing's (a vehicle's second identity, or no
     vehicle), leaving out as many tracks still in view at the end as vehicles labelled short of
-    the line."""
+    the line and people labelled in view at the end."""
     crossing_tracks = {event.data["track_id"] for event in matched.values()}
     others = [event.data for event in finished if event.data["track_id"] not in crossing_tracks]
     short = labels.vehicles_in_view - sum(1 for c in labels.crossings if not c.get("optional"))
     at_end = sum(1 for track in others if track["exit"]["frame_index"] >= last_frame - round(labels.fps / 2))
-    false = len(others) - min(short, at_end)
+    excused = min(short + labels.people_in_view, at_end)
+    false = len(others) - excused
+    people = f" and {labels.people_in_view} people" if labels.people_in_view else ""
     return (f"  false tracks (no labelled crossing's; fragments or no vehicle) {false} = "
             f"{false / labels.vehicles_in_view:.1%} of the {labels.vehicles_in_view} vehicles "
-            f"(besides {min(short, at_end)} of the {short} vehicles short of the line at the end)")
+            f"(besides {excused} in view at the end, of the {short} vehicles short of the line{people})")
 
 
 def _false_tracks_inside(labels: Labels, matched: dict, finished: list, last_frame: int) -> str:
