@@ -22,7 +22,9 @@ import collections
 import heapq
 import itertools
 import logging
+import select
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -59,8 +61,10 @@ MAX_QUEUED_COMMANDS = 16
 STORE_RESERVE_BYTES = 64 * 1024
 #: Least time between two log lines about events the store refused.
 LOST_EVENTS_LOG_INTERVAL_S = 60.0
-#: Longest the main thread sleeps between looks for a signal to handle (SIGTERM, SIGINT), in seconds.
+#: Longest the main thread waits for a stop signal before it looks whether the analysis thread has ended, in seconds.
 SIGNAL_CHECK_S = 0.5
+#: The signals that stop the appliance: systemd's stop (SIGTERM) and Ctrl-C (SIGINT).
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 #: Period of ``roadcam_tick`` (the appliance's clock), for checks of things that stop happening.
 TICK_INTERVAL_S = 1.0
 
@@ -137,18 +141,41 @@ class Appliance:
 
     def run(self, install_signal_handlers: bool = True) -> None:
         """Start, serve until SIGTERM/SIGINT, :meth:`stop` or the end of every finite source,
-        then shut down cleanly."""
-        if install_signal_handlers:
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                signal.signal(signum, lambda *_: self.stop())
-        self.start()
-        try:
-            while self._analysis_thread.is_alive():
-                # Joined in short waits: the kernel may hand SIGTERM to any thread, and CPython
-                # runs its handler only when the main thread wakes; an endless join never would.
-                self._analysis_thread.join(timeout=SIGNAL_CHECK_S)
-        finally:
-            self.shutdown()
+        then shut down cleanly.
+
+        The kernel may hand a process's signal to any of its threads (OpenBLAS's and OpenCV's
+        workers included), and CPython runs the Python handler only later, in the main thread, when
+        a flag that another thread can clear says so. So the signal's low-level handler, whatever
+        thread runs it, also writes the signal's number to a socket (``signal.set_wakeup_fd``),
+        and the main thread waits on that socket and stops the appliance itself."""
+        if not install_signal_handlers:
+            self.start()
+            try:
+                self._analysis_thread.join()
+            finally:
+                self.shutdown()
+            return
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, lambda *_: self.stop())
+        wakeup, woken_by = socket.socketpair()
+        with wakeup, woken_by:
+            for end in (wakeup, woken_by):
+                end.setblocking(False)
+            previous_wakeup_fd = signal.set_wakeup_fd(woken_by.fileno(), warn_on_full_buffer=False)
+            try:
+                self.start()
+                self._serve_until_stopped(wakeup)
+            finally:
+                try:
+                    self.shutdown()
+                finally:
+                    signal.set_wakeup_fd(previous_wakeup_fd)
+
+    def _serve_until_stopped(self, wakeup: socket.socket) -> None:
+        """Wait for the analysis thread to end; a stop signal's byte on ``wakeup`` stops it."""
+        while self._analysis_thread.is_alive():
+            if select.select([wakeup], [], [], SIGNAL_CHECK_S)[0] and set(wakeup.recv(64)) & STOP_SIGNALS:
+                self.stop()
 
     def start(self) -> None:
         """Open the store, configure plugins, open hardware, start the threads."""
