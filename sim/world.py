@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable
 
 import numpy as np
 
@@ -36,8 +37,14 @@ _FAIL_TO_YIELD_MARGIN_M = 3.0
 _ENTRY_CLEAR_M = 8.0
 _PULL_OUT_CLEAR_BEHIND_M = 12.0
 _MAX_BRAKE_MPS2 = 9.0
-#: People keep this far to the side of a vehicle, and out of the few metres in front of it.
+#: People keep this far to the side of a moving vehicle, and out of the few metres in front of it.
 _PERSON_CLEARANCE_M = 1.0
+#: People keep this far off a standing vehicle's sides, and a vehicle waits for anyone crossing this
+#: near its side ahead of it: one distance, so a person held beside a standing vehicle is never one
+#: it waits for (with 0.5 m and 0.8 m the two waited for each other for good).
+_PERSON_KEEP_OFF_M = 0.8
+#: People keep this far off a standing vehicle's front and back.
+_PERSON_KEEP_OFF_ENDS_M = 0.5
 _PERSON_LOOKAHEAD_M = 3.0
 #: Sideways speed of a lane change at speed (m/s); slower below 3 m/s, none at a standstill.
 _LANE_CHANGE_MPS = 1.0
@@ -194,14 +201,11 @@ class World:
         vehicles = self.vehicles
         if not vehicles:
             return
-        poses = [v.pose() for v in vehicles]
-        centres = np.array([p[0] for p in poses])
-        headings = np.array([p[1] for p in poses])
-        lengths = np.array([v.spec.length_m for v in vehicles])
-        widths = np.array([v.spec.width_m for v in vehicles])
+        centres, headings, lengths, widths = _bodies(vehicles)
         speeds = np.array([v.speed_mps for v in vehicles])
         gaps, closing = _corridor_gaps(centres, headings, lengths, widths, speeds)
-        people = self._people_gaps(centres, headings, lengths, widths)
+        crossing = [p for p in self.pedestrians if p.phase == "crossing"]
+        people = _people_ahead(centres, headings, lengths, widths, crossing).min(axis=1, initial=math.inf)
         leaders = self._lane_leaders()
         plans = []
         for i, vehicle in enumerate(vehicles):
@@ -245,20 +249,6 @@ class World:
                         leaders[vehicle.id] = ahead
                         break
         return leaders
-
-    def _people_gaps(self, centres, headings, lengths, widths) -> np.ndarray:
-        """Distance from each vehicle's front to the nearest person in its corridor (inf if none)."""
-        people = [p for p in self.pedestrians if p.phase == "crossing"]
-        if not people:
-            return np.full(len(centres), math.inf)
-        spots = np.array([(p.x_m, p.y_m) for p in people])
-        offset = spots[None, :, :] - centres[:, None, :]
-        along = np.einsum("ijk,ik->ij", offset, headings)
-        left = np.stack([-headings[:, 1], headings[:, 0]], axis=1)
-        lateral = np.abs(np.einsum("ijk,ik->ij", offset, left))
-        gap = along - lengths[:, None] / 2 - 0.3
-        hit = (gap > -0.1) & (lateral < widths[:, None] / 2 + 0.8) & (gap < _LOOKAHEAD_M)
-        return np.where(hit, gap, math.inf).min(axis=1)
 
     def _virtual_obstacles(self, vehicle: Vehicle, t_s: float, real: list,
                            leader: Vehicle | None) -> list[tuple[float, float, float]]:
@@ -544,17 +534,49 @@ class World:
             return
         walk = self.signals.state(self.scenario.crosswalk.head, t0)
         keep_out = [_keep_out_zone(v) for v in self.vehicles]
-
-        def blocked(here: tuple[float, float], there: tuple[float, float]) -> bool:
-            """A person does not step into a vehicle's keep-out zone, but one already in it walks
-            on out of it (so neither waits for the other)."""
-            return any(_inside(there, *zone) and not _inside(here, *zone) for zone in keep_out)
-
+        crossing = [p for p in self.pedestrians if p.phase == "crossing"]
+        waited = np.isfinite(_people_ahead(*_bodies(self.vehicles), crossing)) if self.vehicles else None
+        column = {person.id: j for j, person in enumerate(crossing)}
         for person in self.pedestrians:
-            self._mover.step(person, walk, dt_s, blocked)
+            j = column.get(person.id)
+            holding = [zone for i, zone in enumerate(keep_out) if j is None or not waited[i, j]]
+            self._mover.step(person, walk, dt_s, _held_by(holding))
             if person.phase == "gone":
                 self.truth.pedestrians[person.id].exit_s = t0 + dt_s
         self.pedestrians = [p for p in self.pedestrians if p.phase != "gone"]
+
+
+def _bodies(vehicles: list[Vehicle]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Centres, headings, lengths and widths of the vehicles' bodies, one row each."""
+    poses = [v.pose() for v in vehicles]
+    return (np.array([p[0] for p in poses]), np.array([p[1] for p in poses]),
+            np.array([v.spec.length_m for v in vehicles]), np.array([v.spec.width_m for v in vehicles]))
+
+
+def _people_ahead(centres, headings, lengths, widths, people: list[Pedestrian]) -> np.ndarray:
+    """Distance from each vehicle's front to each person in its corridor ahead (a row per vehicle,
+    a column per person; inf where the person is not in it): the people it waits for."""
+    if not people or not len(centres):
+        return np.full((len(centres), len(people)), math.inf)
+    spots = np.array([(p.x_m, p.y_m) for p in people])
+    offset = spots[None, :, :] - centres[:, None, :]
+    along = np.einsum("ijk,ik->ij", offset, headings)
+    left = np.stack([-headings[:, 1], headings[:, 0]], axis=1)
+    lateral = np.abs(np.einsum("ijk,ik->ij", offset, left))
+    gap = along - lengths[:, None] / 2 - 0.3
+    hit = (gap > -0.1) & (lateral < widths[:, None] / 2 + _PERSON_KEEP_OFF_M) & (gap < _LOOKAHEAD_M)
+    return np.where(hit, gap, math.inf)
+
+
+def _held_by(zones: list) -> Callable[[tuple[float, float], tuple[float, float]], bool]:
+    """Whether a step is blocked: a person does not step into a vehicle's keep-out zone, but one
+    already in it walks on out of it. ``zones`` leaves out the vehicles that wait for this person
+    (in their corridor ahead), who walks on across their fronts: were such a person held, by a
+    zone's corner reaching their line because the vehicle stands a little turned, neither would
+    move again."""
+    def blocked(here: tuple[float, float], there: tuple[float, float]) -> bool:
+        return any(_inside(there, *zone) and not _inside(here, *zone) for zone in zones)
+    return blocked
 
 
 def _idm_accel(vehicle: Vehicle, obstacles: list[tuple[float, float, float]], cruise_mps: float) -> float:
@@ -594,11 +616,12 @@ def _corridor_gaps(centres, headings, lengths, widths, speeds) -> tuple[np.ndarr
 
 
 def _keep_out_zone(vehicle: Vehicle) -> tuple[np.ndarray, np.ndarray, float, float]:
-    """Where people do not step: around a standing vehicle, its body plus a little; around a
+    """Where people do not step: around a standing vehicle, its body and a margin; around a
     moving one, also the few metres in front of it."""
     centre, heading = vehicle.pose()
     if vehicle.speed_mps < 0.3:
-        return centre, heading, vehicle.spec.length_m + 1.0, vehicle.spec.width_m + 1.0
+        return (centre, heading, vehicle.spec.length_m + 2 * _PERSON_KEEP_OFF_ENDS_M,
+                vehicle.spec.width_m + 2 * _PERSON_KEEP_OFF_M)
     return (centre + heading * _PERSON_LOOKAHEAD_M / 2, heading, vehicle.spec.length_m + _PERSON_LOOKAHEAD_M + 1.0,
             vehicle.spec.width_m + 2 * _PERSON_CLEARANCE_M)
 

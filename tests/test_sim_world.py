@@ -83,3 +83,42 @@ def test_junction_has_every_violation_only_from_misbehaving_drivers_and_no_overl
     kinds = {vehicle.kind for vehicle in world.truth.vehicles.values()}
     assert kinds == {"car", "scooter", "truck", "bus"}
     assert len(world.truth.pedestrians) >= 5
+
+
+def _crosswalk_standoff(seed: int, walk_lead_s: float, vehicles: list[ExplicitVehicle]):
+    """fence_yield's road with only the given lane-3 vehicles, people crossing at 14 a minute
+    (placed by ``seed``) on a walk signal at 23 s each minute and the left arrow ``walk_lead_s``
+    after it: pinned here, not taken from the shipped scenario, so that the same people meet the
+    same vehicles."""
+    scenario = load_scenario("fence_yield")
+    heads = [head.model_copy(update={"offset_s": 23 + walk_lead_s, "green_s": 8, "amber_s": 3})
+             if head.name == "left" else head for head in scenario.signals.heads]
+    return scenario.model_copy(update={
+        "seed": seed, "duration_s": 120.0,
+        "signals": scenario.signals.model_copy(update={"cycle_s": 60, "heads": heads}),
+        "traffic": scenario.traffic.model_copy(update={"flows": [], "vehicles": vehicles}),
+        "pedestrians": scenario.pedestrians.model_copy(update={"per_minute": 14.0, "speed_mps": (1.0, 1.6),
+                                                               "people": []})})
+
+
+@pytest.mark.parametrize("seed, walk_lead_s, vehicles", [
+    # The violator stops 0.7 m into the crosswalk for a person passing 0.5 m before its bumper;
+    # standing a little turned, its keep-off zone's corner reaches that person's next step.
+    (2406, 0.0, [ExplicitVehicle(at_s=3.694, lane=3, kind="scooter", speed_kmh=48.6),
+                 ExplicitVehicle(at_s=9.214, lane=3, kind="car", speed_kmh=48.2),
+                 ExplicitVehicle(at_s=21.0, lane=3, kind="car", behaviour="fail_to_yield", speed_kmh=43.7)]),
+    # The violator stands in the crosswalk; a person walks towards its front corner, 0.8 m off
+    # its side: in the corridor it waits for, but outside the 0.5 m people used to keep off it.
+    (2416, 6.0, [ExplicitVehicle(at_s=18.0, lane=3, kind="car", behaviour="fail_to_yield", speed_kmh=43.5)]),
+])
+def test_a_vehicle_stopped_in_the_crosswalk_and_people_at_its_front_do_not_wait_for_each_other(
+        seed, walk_lead_s, vehicles):
+    scenario = _crosswalk_standoff(seed, walk_lead_s, vehicles)
+    world = World(scenario)
+    while world.t_s < 60.0:
+        world.step(1 / scenario.fps)
+    violator = next(v for v in world.truth.vehicles.values() if v.behaviour == "fail_to_yield")
+    assert [v.rule for v in violator.violations] == ["fail_to_yield"]
+    assert violator.exit_s is not None  # on the old simulator it stood in the crosswalk for good
+    people = world.truth.pedestrians.values()
+    assert all(person.exit_s is not None for person in people if person.entry_s < 30.0)
