@@ -109,9 +109,14 @@ class Followed:
 
     def observe_in_group(self, frame_index: int, time_ns: int, group_box: np.ndarray,
                          settings: TrackingSettings) -> None:
-        """The object is inside a merged blob: keep its predicted box within the blob."""
+        """The object is inside a merged blob: keep its predicted box within the blob, at its
+        size. Unmeasured, a box must not keep growing or shrinking: a car that drove up the
+        picture and stopped while people crossing behind it merged with its blob would have its
+        box slide on up off it, and a walker's box, grown by a blob they walked in, would swell
+        inside the car's blob until it filled it and took the car (rain, 2026-12-06)."""
         kept = to_centre_size(shift_inside(self.predicted_box(), group_box))
         self.box.correct(kept, GROUP_SIGMA_FACTOR * _box_sigma(kept))
+        self.box.velocity[2:] = 0.0
         self.track.missed = 0
         self.grouped += 1
         self._estimate(frame_index, time_ns, settings)

@@ -46,7 +46,8 @@ class Tracker:
     - a detection that holds the predicted boxes of two or more confirmed tracks (vehicles
       passing each other, one hiding another) is a *group*: the member whose box fills it
       (IoU >= ``dominant_iou``) is updated normally, the others only keep their predicted box
-      inside it, take no points, and are not counted as missed, so identities do not swap;
+      inside it, at its size, take no points, and are not counted as missed, so identities do
+      not swap;
     - an unmatched detection lying mostly inside a matched track's predicted box, and touching
       the detection that track took, is a fragment of that object (a truck's cab and trailer)
       and widens its measurement instead of starting a track; one with road between them is
