@@ -93,3 +93,12 @@ def test_rule_behaviours_that_cannot_happen_are_refused():
         update={"behaviours": {"compliant": 1.0, "scooter_box_stopper": 1.0}})})
     with pytest.raises(ScenarioError, match="scooter_box_stopper needs a zone of kind scooter_box"):
         World(boxless)
+
+
+def test_yield_has_turners_failing_to_yield_on_the_arrow_and_drivers_who_wait():
+    truth = _truth("fence_yield", 100.0)  # two left arrows, each 6 s after the walk signal
+    broke = _broke(truth, "fail_to_yield")
+    assert len(broke) >= 3
+    assert all(truth.vehicles[i].behaviour == "fail_to_yield" and truth.vehicles[i].lane == 3 for i in broke)
+    waited = [v for v in truth.vehicles.values() if v.lane == 3 and v.behaviour == "compliant" and _waited(v)]
+    assert waited
