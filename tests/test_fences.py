@@ -218,6 +218,29 @@ def test_turning_left_from_a_straight_lane_is_a_wrong_lane_violation(tmp_path):
     assert [ref.kind for ref in event.evidence] == ["frame_at_stop_line", "frame_at_exit"]
 
 
+def test_a_track_that_coasted_hidden_in_a_queue_and_came_back_on_a_turning_vehicle_is_not_a_wrong_lane(tmp_path):
+    """Track 7 waits in lane 1 (straight only), is hidden 4 s, and comes back on a vehicle
+    already past the line turning left: its crossing was not seen, its lane is not that
+    vehicle's. Track 8, missed by the detector for 0.2 s as it crosses, turns left from lane 1."""
+    appliance, plugin = bench(tmp_path, wrong_lane={"enabled": True})
+    queued = Drive(appliance, plugin)
+    queued.path(straight(0.95, 0.6, 15) + [(0.5, 0.6)] * 10)
+    for _ in range(100):
+        queued.frame(0.5, 0.6, measured=False)
+    queued.path([(0.3 - 0.02 * i, 0.4 - 0.01 * i) for i in range(8)])
+    queued.end()
+    turner = Drive(appliance, plugin)
+    turner.index = queued.index
+    turner.track = Track(id=8, camera="cam", kind_votes={"car": 1.0})
+    turner.path(straight(0.95, 0.55, 15))
+    for _ in range(5):
+        turner.frame(0.5, 0.52, measured=False)
+    turner.path([(0.5, 0.48)] + [(0.5 - 0.05 * i, 0.45 - 0.02 * i) for i in range(1, 8)])
+    turner.end()
+    assert [(e.data["track_id"], e.data["lane"], e.data["movement"])
+            for e in stored(tmp_path, "violation.wrong_lane")] == [(8, 1, "left")]
+
+
 def test_standing_in_a_no_parking_zone_counts_and_a_queue_at_red_does_not(tmp_path):
     appliance, plugin = bench(tmp_path, illegal_parking={"enabled": True, "zones": ["kerb"], "max_stop_s": 2})
     drive = Drive(appliance, plugin, initial="red")

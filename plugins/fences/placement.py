@@ -84,6 +84,9 @@ class Crossing:
     time_ns: int
     frame_index: int
     forward: bool = True
+    #: Time between the two measured placements it was found between: long when the track
+    #: coasted hidden and came back past the line, perhaps on another road user.
+    gap_ns: int = 0
 
 
 @dataclass
@@ -183,7 +186,7 @@ class CameraPlacer:
                 if t is None:
                     continue
                 placed.crossings.append(Crossing(line.name, int(before.time_ns + t * (now.time_ns - before.time_ns)),
-                                                 now.frame_index, forward))
+                                                 now.frame_index, forward, now.time_ns - before.time_ns))
                 if forward and line.name == self.fences.stop_line:
                     placed.lane_at_line = placed.lane.value if placed.lane.value is not None else (
                         placed.lane.candidate)
