@@ -315,6 +315,17 @@ def test_a_front_over_the_line_on_red_standing_there_is_an_overrun_not_a_red_lig
     assert not stored(tmp_path, "violation.red_light")
 
 
+def test_a_car_standing_past_the_line_on_red_that_then_drives_on_on_red_is_no_overrun(tmp_path):
+    """Its front 2.5 m over the line, it stands there on red (people on the crosswalk ahead),
+    then drives on through while still red: it ran the red, it did not overrun the line."""
+    appliance, plugin = bench(tmp_path, calibrated=True, stop_line={"enabled": True, "stand_s": 1.0})
+    drive = Drive(appliance, plugin, initial="red")
+    drive.path(straight(0.95, 0.5 + 8 / H, 30) + [(0.5, 0.5 + 8 / H)] * 40)
+    drive.path(straight(0.5 + 8 / H, 0.1, 30))   # goes on, the head still red
+    drive.end()
+    assert not stored(tmp_path, "violation.stop_line")
+
+
 def test_judged_by_its_front_a_car_whose_front_crossed_before_red_is_not_a_violation(tmp_path):
     appliance, plugin = bench(tmp_path, calibrated=True)
     drive = Drive(appliance, plugin)

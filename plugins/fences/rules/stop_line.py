@@ -12,6 +12,13 @@ And the front must have been at least ``margin_m`` over the line in some frame w
 in view: a scooter standing 0.5 m before the line was placed from 0.4 m before to 0.1 m over it
 as its box jittered (tuning seed 2418 of fence_yield); the overrunners of tuning seed 2411 of
 fence_stop_line stood 1.0 to 2.5 m over it.
+
+An overrun found is held until the vehicle drives on (its rear ``WENT_ON_M`` past the line, the
+red-light rule's measure) or its track ends: one that drives on with its head still red ran the
+red after standing past the line (for people on the crosswalk ahead), and is not an overrun
+(tuning seeds 2401 and 2405 of fence_rush: a car and a scooter stood 5 s and 6.5 s just past
+the line, then drove on on red). The rear merely crossing the line is not enough: a standing
+scooter 1.5 m over has its rear 0.4 m before it, and its box's bottom creeps over.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from ..context import LENGTH_M, CameraContext
 from ..evidence import Violation
 from ..placement import Placed
 from ..signals import SignalBook
+from .red_light import WENT_ON_M
 
 RULE = "stop_line"
 #: Slower than this (m/s, road plane) the vehicle stands.
@@ -40,6 +48,7 @@ class _Over:
     deepest_m: float = 0.0   # furthest the front was over the line, on frames with the bottom in view
     standing_since_ns: int | None = None
     reported: bool = False
+    held: Violation | None = None   # found, waiting for how the vehicle leaves
 
 
 class StopLine:
@@ -70,9 +79,13 @@ class StopLine:
                     before, self.config.evidence_jpeg_quality, lines=ctx.stop_pixels(), box=placed.last.box,
                     caption=f"{lane.head}: RED +{into_ms} ms", colour="red"))
         over = self.over.get(key)
+        distance = ctx.distance_to_stop_m(placed.last.road)
+        if over is not None and over.held is not None and distance is not None and distance <= -WENT_ON_M:
+            state = self.signals.state_at(over.head, frame.time_ns)
+            held, over.held = over.held, None
+            return [] if state is not None and state[0] == "red" else [held]
         if over is None or over.reported or placed.crossed(ctx.stop.name):
             return []
-        distance = ctx.distance_to_stop_m(placed.last.road)
         if distance is not None and not placed.last.hidden:
             over.deepest_m = max(over.deepest_m, _length(placed) - distance)
         speed = placed.speed_mps()
@@ -92,11 +105,12 @@ class StopLine:
         data = {"article": rule.article, "lane": over.lane, "head": over.head, "phase": "red",
                 "into_red_ms": over.into_red_ms, "vehicle_kind": placed.kind,
                 "over_m": round(over.deepest_m, 2)}
-        return [Violation.of(RULE, ctx.name, placed.track_id, over.time_ns, data, frames)]
+        over.held = Violation.of(RULE, ctx.name, placed.track_id, over.time_ns, data, frames)
+        return []
 
     def finish(self, ctx: CameraContext, placed: Placed) -> list[Violation]:
-        self.over.pop((ctx.name, placed.track_id), None)
-        return []
+        over = self.over.pop((ctx.name, placed.track_id), None)
+        return [over.held] if over is not None and over.held is not None else []
 
 
 def _length(placed: Placed) -> float:
