@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import socket
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
+import yaml
 from gpiozero.pins.mock import MockFactory
 
 from roadcam.appliance.clock import Clock
@@ -24,6 +30,27 @@ def site_data(tmp_path: Path, **sections) -> dict:
         "gpio": {"pin_factory": "mock"},
         **sections,
     }
+
+
+@contextlib.contextmanager
+def roadcam_run(tmp_path: Path, *, health_interval_s: float, **env: str):
+    """``roadcam run`` of a bench site (one mock loop) in its own process, with a socket standing
+    in for systemd's NOTIFY_SOCKET. Yields the process (stderr piped) and the socket, which waits
+    20 s for a message; kills the process at the end."""
+    config = tmp_path / "site.yaml"
+    config.write_text(yaml.safe_dump(site_data(tmp_path, loops=[{"name": "lane1", "pin": "GPIO5"}],
+                                               health={"interval_s": health_interval_s})))
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(tmp_path / "notify.sock"))
+    notify.settimeout(20)
+    process = subprocess.Popen([sys.executable, "-m", "roadcam.appliance.cli", "run", "--config", str(config)],
+                               env=dict(os.environ, NOTIFY_SOCKET=str(tmp_path / "notify.sock"), **env),
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        yield process, notify
+    finally:
+        process.kill()
+        notify.close()
 
 
 def build_appliance(tmp_path: Path, *, plugins=(), pin_factory=None, **sections) -> Appliance:

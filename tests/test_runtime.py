@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 
 import numpy as np
 import pytest
-import yaml
-from appliances import build_appliance, run_for, site_data, stored
+from appliances import build_appliance, roadcam_run, run_for, site_data, stored
 from gpiozero.pins.mock import MockFactory
 from videos import moving_box, write_video
 
@@ -200,25 +195,13 @@ def test_commands_are_answered_and_stored(tmp_path):
 
 @pytest.mark.slow
 def test_roadcam_run_stops_cleanly_on_sigterm_and_talks_to_systemd(tmp_path):
-    config = tmp_path / "site.yaml"
-    config.write_text(yaml.safe_dump(site_data(tmp_path, loops=[{"name": "lane1", "pin": "GPIO5"}],
-                                               health={"interval_s": 0.5})))
-    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    notify.bind(str(tmp_path / "notify.sock"))
-    notify.settimeout(20)
-    env = dict(os.environ, NOTIFY_SOCKET=str(tmp_path / "notify.sock"), WATCHDOG_USEC="400000")
-    process = subprocess.Popen([sys.executable, "-m", "roadcam.appliance.cli", "run", "--config", str(config)],
-                               env=env, stderr=subprocess.PIPE, text=True)
-    try:
+    with roadcam_run(tmp_path, health_interval_s=0.5, WATCHDOG_USEC="400000") as (process, notify):
         messages = [notify.recv(4096).decode() for _ in range(3)]
         assert messages[0].startswith("READY=1")
         assert "WATCHDOG=1" in messages[1:]
         time.sleep(1.2)
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=15) == 0
-    finally:
-        process.kill()
-        notify.close()
     assert "Traceback" not in process.stderr.read()
     assert len(read_events(tmp_path / "events.db", types=["health"])) >= 2
 
