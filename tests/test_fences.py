@@ -550,16 +550,17 @@ def test_a_track_that_coasted_hidden_and_came_back_past_the_line_did_not_cross_i
     assert not stored(tmp_path, "violation.red_light")
 
 
-def test_a_front_left_at_the_line_longer_than_the_run_on_time_is_no_red_light_candidate(tmp_path):
-    """A queued car's front over the line on red; 10 s later its track drives on (slipped onto
-    another vehicle). Only a front that drives on within RUN_ON_S runs the red."""
+def test_a_car_that_stood_over_the_line_on_red_and_then_drove_on_on_red_ran_the_red(tmp_path):
+    """A car's front goes 1.5 m over the line on red; it stands there 10 s, then drives on
+    through the junction with the head still red: a red-light runner, however long it waited."""
     appliance, plugin = bench(tmp_path, calibrated=True)
     drive = Drive(appliance, plugin, initial="red")
     stand = 0.5 + 12 / H   # rear 3 m before the line: a car's front 1.5 m over it
     drive.path(straight(0.95, stand, 40) + [(0.5, stand)] * 250)
     drive.path(straight(stand, 0.1, 20))
     drive.end()
-    assert not stored(tmp_path, "violation.red_light")
+    (event,) = stored(tmp_path, "violation.red_light")
+    assert event.data["phase"] == "red"
 
 
 def test_a_vehicle_waiting_at_the_crosswalk_whose_box_creeps_in_did_not_fail_to_yield(tmp_path):

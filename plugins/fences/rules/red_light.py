@@ -26,13 +26,9 @@ RULE = "red_light"
 #: With calibration, a runner's placement (its rear) must then go this far past the line (m)
 #: while the head is still red: a queued vehicle whose box flickers or creeps over the line,
 #: or a track that slips between two vehicles at the line, does not drive on into the junction
-#: until green.
+#: until green. However long its front stood over the line first: one that drives on with its
+#: head still red ran the red (the stop_line rule leaves it to this rule).
 WENT_ON_M = 3.0
-#: ... within this many seconds of its front reaching the line. A front that stays at the line
-#: longer stood there (the stop_line rule's case); a track that later drives on from there has
-#: as likely slipped onto another vehicle (seen on tuning seed 2412 of fence_wrong_lane: a
-#: queued scooter's track took over a car two lanes on, 18 s later).
-RUN_ON_S = 6.0
 log = logging.getLogger("roadcam.fences")
 
 
@@ -77,9 +73,6 @@ class RedLight:
             distance = ctx.distance_to_stop_m(placed.last.road)
             if distance is not None and distance <= -WENT_ON_M:
                 candidate.went_on_ns = placed.last.time_ns
-            elif distance is not None and placed.last.time_ns - candidate.time_ns > RUN_ON_S * 1e9:
-                del self.candidates[key]
-                return []
         crossing = placed.crossed(ctx.stop.name) if ctx.stop else None
         if candidate is not None and candidate.after is None and crossing is not None \
                 and frame.index >= crossing.frame_index + rule.frames_after:
