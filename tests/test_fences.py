@@ -550,6 +550,29 @@ def test_a_track_that_coasted_hidden_and_came_back_past_the_line_did_not_cross_i
     assert not stored(tmp_path, "violation.red_light")
 
 
+def test_a_queued_scooter_whose_track_came_back_past_the_line_after_a_coast_did_not_run_the_red(tmp_path):
+    """Scooter 7 queues on red with its front 0.4 m over the line; its track coasts unmeasured
+    0.8 s and comes back on someone 1 m past the line who drives on: the scooter's own crossing
+    was not seen (tuning fence_rush 2405 track 73). Scooter 8, missed for 0.2 s while it crosses,
+    ran the red."""
+    appliance, plugin = bench(tmp_path, calibrated=True)
+    queued = Drive(appliance, plugin, initial="red")
+    queued.track.kind_votes = {"scooter": 1.0}
+    stand = 0.5 + 6 / H   # rear 1.5 m before the line: a scooter's front 0.4 m over it
+    queued.path(straight(0.95, stand, 40) + [(0.5, stand)] * 10)
+    for _ in range(20):
+        queued.frame(0.5, stand, measured=False)
+    queued.path(straight(0.5 - 4 / H, 0.1, 20))
+    queued.end()
+    runner = Drive(appliance, plugin, initial="red")
+    runner.index = queued.index
+    runner.track = Track(id=8, camera="cam", kind_votes={"scooter": 1.0})
+    for x, y in straight(0.95, 0.1, 60):
+        runner.frame(x, y, measured=not 0.46 < y < 0.53)
+    runner.end()
+    assert [event.data["track_id"] for event in stored(tmp_path, "violation.red_light")] == [8]
+
+
 def test_a_car_that_stood_over_the_line_on_red_and_then_drove_on_on_red_ran_the_red(tmp_path):
     """A car's front goes 1.5 m over the line on red; it stands there 10 s, then drives on
     through the junction with the head still red: a red-light runner, however long it waited."""
