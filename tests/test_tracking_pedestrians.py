@@ -61,3 +61,32 @@ def test_a_pedestrians_depth_is_trusted_to_the_box_width_not_its_height():
     sigmas = tracker.road_sigmas([person, car])
     assert v_near - v < 15.0  # 1 m of depth is a few pixels at this distance
     assert sigmas[0, 1] <= 0.5 < sigmas[1, 1]
+
+
+def test_a_person_walking_beside_a_tracked_one_gets_a_track_of_their_own():
+    """Two people walk together, the second half a box behind the first (their boxes overlap by
+    an IoU of 0.4, as at the crosswalk 40 m away) and seen only from the tenth frame on. The
+    first one's track takes the first one's box, so the second one's box, though it overlaps
+    that track, is someone else's: it starts a track of its own. When the first one then goes
+    behind the second for a few frames, their track does not take the second one (without a
+    track of their own, it did), and it takes the first one back when they come out."""
+    red, blue = _overlapped(RED, BLUE, 0.6), _overlapped(BLUE, RED, 0.6)
+    tracker = Tracker("cam")
+
+    def first(step):
+        return (100.0 + 3 * step, 100.0, 130.0 + 3 * step, 190.0)
+
+    def second(step):
+        return (112.0 + 3 * step, 104.0, 142.0 + 3 * step, 194.0)
+
+    for step in range(20):
+        walkers = [_walker(first(step), red)] + ([_walker(second(step), blue)] if step >= 10 else [])
+        live, _ = tracker.update(step, step * FRAME_NS, walkers)
+    assert len(live) == 2
+    own = next(track for track in live if track.last.box == first(19))
+    for step in range(20, 26):
+        walkers = [_walker(second(step), blue)] + ([_walker(first(step), red)] if step == 25 else [])
+        live, _ = tracker.update(step, step * FRAME_NS, walkers)
+        if step < 25:
+            assert own.last.box != second(step)
+    assert own.last.box == first(25)

@@ -207,18 +207,33 @@ def inland(settings: TrackingSettings, frame_size_px: tuple[int, int] | None, pr
 
 
 def occupied(settings: TrackingSettings, tracks: list[Followed], predicted: np.ndarray, found: np.ndarray,
-             mergeable: np.ndarray) -> np.ndarray:
+             mergeable: np.ndarray, detections: list[Detection] | None = None,
+             matches: dict[int, int] | None = None) -> np.ndarray:
     """Per detection: is it more likely a piece or a second detection of a confirmed track's
     object than a new one? Such detections start no track. A mergeable one is when it
     overlaps a confirmed track's predicted box by an IoU of at least ``birth_iou`` or lies
     half inside it; a whole one only when the IoU is at least ``whole_birth_iou`` (a queued car
-    may lie wholly inside the box of the truck in front, but never covers as much of it)."""
+    may lie wholly inside the box of the truck in front, but never covers as much of it).
+
+    Given this frame's ``detections`` and ``matches`` (track -> detection), a whole
+    pedestrian detection is not occupied by a pedestrian track that took another detection:
+    that track's person was found elsewhere, so this is someone else. People walking
+    together overlap by an IoU of 0.3-0.7 at the crosswalk's distance; without this the one
+    beside a tracked person never got a track, and when the tracked person went behind
+    someone their track took the untracked one (junction 2501, tuning)."""
     confirmed = [i for i, f in enumerate(tracks)
                  if f.track.confirmed and f.track.missed <= settings.max_missed_frames]
     if not confirmed or not len(found):
         return np.zeros(len(found), bool)
-    overlap = ious(found, predicted[confirmed]).max(axis=1)
+    overlap = ious(found, predicted[confirmed])
+    if detections is not None and matches:
+        walking = np.array([_walks(detection.kind) for detection in detections], bool) & ~mergeable
+        elsewhere = np.array([_walks(tracks[i].track.kind) and i in matches for i in confirmed], bool)
+        columns = np.array([matches.get(i, -1) for i in confirmed])
+        other = columns[None, :] != np.arange(len(found))[:, None]
+        overlap = np.where(walking[:, None] & elsewhere[None, :] & other, 0.0, overlap)
     inside = covered(found, predicted[confirmed]).max(axis=1)
+    overlap = overlap.max(axis=1)
     return np.where(mergeable, (overlap >= settings.birth_iou) | (inside >= 0.5), overlap >= settings.whole_birth_iou)
 
 

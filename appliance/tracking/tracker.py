@@ -61,6 +61,11 @@ class Tracker:
     detection more than ``whole_size_ratio`` times wider or taller than its predicted box: a
     truck driving in front of a waiting scooter is found, box centred on the scooter, before
     its own track exists, and the scooter's hidden track would otherwise follow it away.
+    A whole detection overlapping a confirmed track's predicted box by ``whole_birth_iou``
+    starts no track, unless it is a pedestrian's and that track is a pedestrian's that took
+    another detection this frame (:func:`.matching.occupied`): people walking together overlap
+    that much, and the one beside a tracked person must get a track of their own, or the
+    tracked person's track takes them when that person goes behind someone.
 
     Two confirmed vehicle tracks can end up on one vehicle (a detector that fired twice on it).
     When one takes a detection that the other's predicted box overlaps by ``duplicate_iou``,
@@ -178,7 +183,8 @@ class Tracker:
                                                 self.settings)
             self._followed[younger].track.duplicate_of = self._followed[older].track.id
         used = set(matches.values()) | grouped_detections | {j for parts in fragments.values() for j in parts}
-        occupied = matching.occupied(self.settings, self._followed, predicted, found, mergeable)
+        occupied = matching.occupied(self.settings, self._followed, predicted, found, mergeable, detections,
+                                    matches)
         reidentify(self.settings, self._followed)
         touching = ious(found, found) > 0.0
         np.fill_diagonal(touching, False)
