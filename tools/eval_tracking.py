@@ -27,7 +27,8 @@ all runs. Tracker settings are chosen on such unseen traffic (junction 9107-9109
 seeds, and that figure did not hold elsewhere. The detector's training runs used seeds
 9101-9402. For the identity bar where the rules look the tracker was tuned on junction
 20260302 and 2501-2512, fence_red_light 2401 and fence_rush 2401, 2405, 2503 and 2504 only; its
-figures are reported on junction 9107-9112 and fence_rush 9105 (docs/rules/README.md).
+figures are reported on junction 9107-9112 and fence_rush 9105, and for commit 0c67c6a on
+junction 9611-9613 and fence_rush 9614 (docs/rules/README.md).
 """
 
 from __future__ import annotations
