@@ -41,6 +41,10 @@ runs: six more added to TRAINING_RUNS (night 9203-9205, rain 9303, smoke 9403, j
 four shipped scenarios (junction 94.0 against 93.0 %, smoke 94.2 against 91.5 %) but fewer at
 night (94.5 against 97.4 %), and held 258 of 330 vehicles under one identity against 276: more
 at night, fewer at the junction (see docs/ARCHITECTURE.md). The shipped model is not that one.
+Nor is one trained with six crowded-kerb runs added (junction 9701, 9702, fence_rush 9703, 9704,
+fence_yield 9705, 9706) and frames drawn more often per pedestrian (2026-12-06): it held 4 more
+of 77 pedestrians on the crosswalk on the tuning runs but 2 fewer of 64 on unseen ones, and made
+4.5 times as many false detections on the real validation frames (docs/experiments.md).
 
 TensorFlow is needed here only (the ``[train]`` extra); the appliance runs the .tflite with
 ai-edge-litert. One command retrains from scratch; the seed fixes data, initialisation and order.
